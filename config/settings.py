@@ -1,0 +1,236 @@
+"""Settings, read from the environment (12-factor). Every variable is listed in the README."""
+
+import contextlib
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+import environ
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DEBUG = env.bool("DEBUG", default=False)
+DATA_DIR = Path(env.str("RM_DATA_DIR", default=str(BASE_DIR / "data")))
+
+
+def _secret(name: str, dev_file: str, generate: Callable[[], str]) -> str:
+    """Read a secret from the environment; in DEBUG mode make one under DATA_DIR once."""
+    value = env.str(name, default="")
+    if value:
+        return value
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            f"{name} is not set. Set it in the environment (see the README's configuration "
+            "table), or run with DEBUG=true to use generated development secrets."
+        )
+    path = DATA_DIR / dev_file
+    if not path.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{dev_file}.{os.getpid()}")
+        draft.touch(mode=0o600)
+        draft.write_text(generate())
+        with contextlib.suppress(FileExistsError):  # another process was first: use its
+            os.link(draft, path)
+        draft.unlink()
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret("SECRET_KEY", "secret_key", lambda: secrets.token_urlsafe(50))
+RM_ENCRYPTION_KEYS = [
+    key.strip()
+    for key in _secret(
+        "RM_ENCRYPTION_KEYS", "encryption_keys", lambda: Fernet.generate_key().decode()
+    ).split(",")
+    if key.strip()
+]
+for _key in RM_ENCRYPTION_KEYS:
+    try:
+        Fernet(_key.encode())
+    except ValueError:
+        raise ImproperlyConfigured(
+            "RM_ENCRYPTION_KEYS must hold Fernet keys (32 url-safe base64-encoded bytes); make "
+            'one with: python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())"'
+        ) from None
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "resourcemanager.apps.AdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "resourcemanager",
+    "providers",
+    "consumers",
+    "audit",
+]
+
+MIDDLEWARE = [
+    "resourcemanager.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # Provider jobs and web requests write concurrently; wait for the lock instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+
+# --- REST API -------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "resourcemanager.api.authentication.ApiTokenAuthentication",
+        "resourcemanager.api.authentication.OIDCBearerAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "resourcemanager.api.pagination.Pagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "resourcemanager.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "resourcemanager API",
+    "DESCRIPTION": (
+        "Databases and buckets for many tenants on shared servers. Every route also exists "
+        "under /api/c/{scope}/; the X-Scope header selects the scope otherwise."
+    ),
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Tasks ----------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Keep the LOGGING below (request ids on every line) in worker processes too.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Scopes and providers -------------------------------------------------------------
+RM_DEFAULT_SCOPE = env.str("RM_DEFAULT_SCOPE", default="default")
+RM_SCOPE_LIST = env.list("RM_SCOPE_LIST", default=[])
+try:
+    RM_PROVIDERS = env.json("RM_PROVIDERS", default=[])
+except ValueError as exc:
+    raise ImproperlyConfigured(f"RM_PROVIDERS is not valid JSON: {exc}") from None
+RM_PROVIDER_POSTGRESQL_URL = env.str("RM_PROVIDER_POSTGRESQL_URL", default="")
+RM_PROVIDER_MYSQL_URL = env.str("RM_PROVIDER_MYSQL_URL", default="")
+RM_PROVIDER_CONNECT_TIMEOUT = env.int("RM_PROVIDER_CONNECT_TIMEOUT", default=5)
+RM_API_TOKEN_DEFAULT_DAYS = env.int("RM_API_TOKEN_DEFAULT_DAYS", default=90)
+
+# --- Sign-in: local accounts and an OpenID Connect provider ---------------------------
+RM_LOCAL_LOGIN = env.bool("RM_LOCAL_LOGIN", default=True)
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_OP_ISSUER = env.str("OIDC_OP_ISSUER", default="")
+OIDC_OP_DISCOVERY_URL = env.str("OIDC_OP_DISCOVERY_URL", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default="")
+OIDC_OP_LOGOUT_ENDPOINT = env.str("OIDC_OP_LOGOUT_ENDPOINT", default="")
+OIDC_OP_INTROSPECTION_ENDPOINT = env.str("OIDC_OP_INTROSPECTION_ENDPOINT", default="")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid email profile")
+OIDC_AUTHENTICATION_CALLBACK_URL = "auth-callback"
+RM_OIDC_AUDIENCE = env.str("RM_OIDC_AUDIENCE", default="")
+RM_OIDC_JWT_ALGORITHMS = env.list("RM_OIDC_JWT_ALGORITHMS", default=["RS256", "ES256", "PS256"])
+RM_OIDC_TOKEN_CACHE_SECONDS = env.int("RM_OIDC_TOKEN_CACHE_SECONDS", default=60)
+RM_OIDC_JWKS_REFRESH_COOLDOWN = env.int("RM_OIDC_JWKS_REFRESH_COOLDOWN", default=30)
+if "none" in (alg.lower() for alg in RM_OIDC_JWT_ALGORITHMS):
+    raise ImproperlyConfigured("RM_OIDC_JWT_ALGORITHMS must not allow unsigned tokens")
+
+AUTHENTICATION_BACKENDS = [
+    *(["django.contrib.auth.backends.ModelBackend"] if RM_LOCAL_LOGIN else []),
+    *(["resourcemanager.oidc_login.OIDCBackend"] if OIDC_RP_CLIENT_ID else []),
+]
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "/admin/"
+LOGOUT_REDIRECT_URL = "/admin/"
+
+# --- Roles from identity-provider claims ----------------------------------------------
+RM_ROLES_CLAIM = env.str("RM_ROLES_CLAIM", default="roles")
+RM_ROLES_PREFIX = env.str("RM_ROLES_PREFIX", default="")
+RM_ROLE_MAPPING = {
+    role: env.str(f"RM_ROLE_MAPPING_{role}", default=f"resourcemanager/<scope>:ROLE_{role}")
+    for role in ("ADMIN", "RESOURCE_ADMIN", "CONSUMER_ADMIN", "USER")
+}
+
+# --- Logging --------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "resourcemanager.context.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,31 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from resourcemanager.api.auth_views import CurrentUserView
+from resourcemanager.oidc_login import CallbackView, LoginView, LogoutView
+
+api_routes = ("resourcemanager.api.urls", "api")
+
+auth_routes = [
+    path("login", LoginView.as_view(), name="auth-login"),
+    path("callback", CallbackView.as_view(), name="auth-callback"),
+    path("logout", LogoutView.as_view(), name="auth-logout"),
+    path("user", CurrentUserView.as_view(), name="auth-user"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/auth/", include(auth_routes)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]),
+        name="docs",
+    ),
+    path("api/c/<str:scope>/", include(api_routes, namespace="api-scoped")),
+    path("api/", include(api_routes, namespace="api")),
+]
+
+handler404 = "config.views.not_found"
+handler500 = "config.views.server_error"
