@@ -1,0 +1,78 @@
+"""Configured provider instances: one row per backend server we manage resources on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import models
+
+from providers import registry
+from providers.base import InstanceConfig, ProviderAdapter
+from resourcemanager.fields import EncryptedTextField
+from resourcemanager.lookups import json_list_contains
+
+
+class ProviderQuerySet(models.QuerySet["Provider"]):
+    def usable_in(self, scope: str) -> ProviderQuerySet:
+        """Enabled instances that accept resources of ``scope``."""
+        return self.usable_in_any([scope])
+
+    def usable_in_any(self, scopes: Iterable[str]) -> ProviderQuerySet:
+        """Enabled instances that accept resources of at least one of ``scopes``."""
+        accepted = models.Q(allowed_scopes=[])
+        for scope in scopes:
+            accepted |= models.Q(**json_list_contains("allowed_scopes", scope))
+        return self.filter(accepted, enabled=True)
+
+
+class Provider(models.Model):
+    class Source(models.TextChoices):
+        ADMIN = "admin", "admin"
+        ENVIRONMENT = "env", "environment"
+
+    key = models.SlugField(max_length=63, unique=True, help_text="Name used in API requests.")
+    provider_class = models.CharField(max_length=32, choices=registry.class_choices)
+    description = models.CharField(max_length=200, blank=True)
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField()
+    username = models.CharField(max_length=128, help_text="Admin account of the server.")
+    password = EncryptedTextField(blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    allowed_scopes = models.JSONField(
+        default=list, blank=True, help_text="Scopes that may use this instance; empty: all."
+    )
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.ADMIN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ProviderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+    @property
+    def adapter_class(self) -> type[ProviderAdapter]:
+        return registry.adapter_class(self.provider_class)
+
+    @property
+    def resource_type(self) -> str:
+        return self.adapter_class.resource_type
+
+    def allows_scope(self, scope: str) -> bool:
+        return not self.allowed_scopes or scope in self.allowed_scopes
+
+    def adapter(self) -> ProviderAdapter:
+        config = InstanceConfig(
+            host=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            options=self.options or {},
+            connect_timeout=settings.RM_PROVIDER_CONNECT_TIMEOUT,
+        )
+        return self.adapter_class(config)

@@ -1,0 +1,20 @@
+"""Provider classes by key. Adding a backend: one adapter module and one line here."""
+
+from providers.base import ProviderAdapter
+from providers.mysql import MySQLAdapter
+from providers.postgresql import PostgreSQLAdapter
+
+ADAPTERS: dict[str, type[ProviderAdapter]] = {
+    adapter.key: adapter for adapter in (PostgreSQLAdapter, MySQLAdapter)
+}
+
+
+def adapter_class(key: str) -> type[ProviderAdapter]:
+    try:
+        return ADAPTERS[key]
+    except KeyError:
+        raise LookupError(f"unknown provider class {key!r}") from None
+
+
+def class_choices() -> list[tuple[str, str]]:
+    return [(key, adapter.label) for key, adapter in ADAPTERS.items()]

@@ -1,0 +1,159 @@
+"""Provider instances: saving them (audited) and syncing those declared in settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from django.conf import settings
+from django.db import transaction
+
+from audit.models import AuditEntry
+from audit.services import record
+from providers import registry
+from providers.base import ProviderError
+from providers.models import Provider
+from providers.naming import PREFIX_RE
+from resourcemanager.access import Principal
+from resourcemanager.errors import Forbidden, InvalidInput
+
+_URL_SCHEMES = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql"}
+
+
+@dataclass(frozen=True)
+class DeclaredProvider:
+    key: str
+    provider_class: str
+    host: str
+    port: int
+    username: str
+    password: str = field(repr=False)
+    options: dict[str, Any] = field(default_factory=dict)
+    allowed_scopes: list[str] = field(default_factory=list)
+    description: str = ""
+
+
+def save_provider(principal: Principal, provider: Provider, *, created: bool) -> Provider:
+    """Save an instance edited by an operator (admin) and audit it."""
+    if not principal.is_operator:
+        raise Forbidden("only platform operators manage provider instances")
+    registry.adapter_class(provider.provider_class)
+    provider.save()
+    action = "provider.create" if created else "provider.update"
+    record(principal.name, action, AuditEntry.Outcome.SUCCESS, target=provider)
+    return provider
+
+
+def validate_options(provider_class: str, options: object) -> dict[str, Any]:
+    """Options must be known to the class; a name prefix must fit every backend's rules."""
+    adapter = registry.adapter_class(provider_class)
+    if not isinstance(options, dict):
+        raise InvalidInput("options must be an object", field="options")
+    known = adapter.common_options | adapter.instance_options
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise InvalidInput(
+            f"unknown options {', '.join(unknown)}; {adapter.label} knows {', '.join(known)}",
+            field="options",
+        )
+    if "name_prefix" in options and not PREFIX_RE.fullmatch(str(options["name_prefix"])):
+        raise InvalidInput(
+            "name_prefix is 1-16 lowercase letters, digits or '_', starting with a letter",
+            field="options",
+        )
+    return options
+
+
+def ping_provider(provider: Provider) -> str | None:
+    """None when the admin account can connect, else the readable reason."""
+    try:
+        provider.adapter().ping()
+    except ProviderError as exc:
+        return exc.message
+    return None
+
+
+def declared_providers() -> list[DeclaredProvider]:
+    """Instances declared by ``RM_PROVIDERS`` and the ``RM_PROVIDER_<CLASS>_URL`` shortcuts."""
+    entries: list[dict[str, Any]] = list(settings.RM_PROVIDERS)
+    for key, url in (
+        ("postgresql", settings.RM_PROVIDER_POSTGRESQL_URL),
+        ("mysql", settings.RM_PROVIDER_MYSQL_URL),
+    ):
+        if url:
+            entries.append({"key": key, "url": url})
+    return [_parse_declaration(entry) for entry in entries]
+
+
+def sync_declared_providers() -> list[Provider]:
+    """Make the database match the declared instances; undeclared env rows are disabled."""
+    declared = declared_providers()
+    synced = []
+    with transaction.atomic():
+        for item in declared:
+            provider, _ = Provider.objects.update_or_create(
+                key=item.key,
+                defaults={
+                    "provider_class": item.provider_class,
+                    "host": item.host,
+                    "port": item.port,
+                    "username": item.username,
+                    "password": item.password,
+                    "options": item.options,
+                    "allowed_scopes": item.allowed_scopes,
+                    "description": item.description,
+                    "enabled": True,
+                    "source": Provider.Source.ENVIRONMENT,
+                },
+            )
+            synced.append(provider)
+        stale = Provider.objects.filter(source=Provider.Source.ENVIRONMENT, enabled=True).exclude(
+            key__in=[item.key for item in declared]
+        )
+        for provider in stale:
+            provider.enabled = False
+            provider.save(update_fields=["enabled", "updated_at"])
+        keys = ", ".join(p.key for p in synced) or "none"
+        record("system", "provider.sync", AuditEntry.Outcome.SUCCESS, message=f"declared: {keys}")
+    return synced
+
+
+def _parse_declaration(entry: dict[str, Any]) -> DeclaredProvider:
+    if not isinstance(entry, dict) or not entry.get("key"):
+        raise InvalidInput("each RM_PROVIDERS entry needs a 'key'")
+    options = dict(entry.get("options") or {})
+    if entry.get("url"):
+        url = urlsplit(entry["url"])
+        provider_class = entry.get("class") or _URL_SCHEMES.get(url.scheme, url.scheme)
+        adapter = _adapter_or_error(provider_class, entry["key"])
+        database = url.path.lstrip("/")
+        if database:
+            options.setdefault("database", unquote(database))
+        options.update(dict(parse_qsl(url.query)))
+        host, port = url.hostname or "127.0.0.1", url.port or adapter.default_port
+        username, password = unquote(url.username or ""), unquote(url.password or "")
+    else:
+        provider_class = entry.get("class", "")
+        adapter = _adapter_or_error(provider_class, entry["key"])
+        host = entry.get("host", "127.0.0.1")
+        port = int(entry.get("port") or adapter.default_port)
+        username, password = entry.get("username", ""), entry.get("password", "")
+    return DeclaredProvider(
+        key=entry["key"],
+        provider_class=provider_class,
+        host=host,
+        port=port,
+        username=username,
+        password=password,
+        options=validate_options(provider_class, options),
+        allowed_scopes=list(entry.get("allowed_scopes") or []),
+        description=entry.get("description", ""),
+    )
+
+
+def _adapter_or_error(provider_class: str, key: str):
+    try:
+        return registry.adapter_class(provider_class)
+    except LookupError:
+        raise InvalidInput(f"provider {key!r}: unknown class {provider_class!r}") from None
