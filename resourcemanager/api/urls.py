@@ -1,0 +1,33 @@
+"""API routes; config.urls mounts them at /api/ and at /api/c/<scope>/."""
+
+from django.urls import re_path
+from rest_framework.routers import DefaultRouter
+
+from resourcemanager.api.auth_views import PermissionsView
+from resourcemanager.api.token_views import ApiTokenViewSet
+from resourcemanager.api.views import ProviderViewSet, ResourceViewSet
+
+
+class OptionalSlashRouter(DefaultRouter):
+    """Routes answer with or without a trailing slash (the original API has none).
+
+    No root view: it would answer every scope prefix without checking the scope; the
+    routes are listed in the OpenAPI schema instead.
+    """
+
+    include_root_view = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
+router.register("resources", ResourceViewSet, basename="resource")
+router.register("providers", ProviderViewSet, basename="provider")
+router.register("tokens", ApiTokenViewSet, basename="token")
+
+urlpatterns = [
+    re_path(r"^permissions/?$", PermissionsView.as_view(), name="permissions"),
+    *router.urls,
+]

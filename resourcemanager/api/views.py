@@ -1,0 +1,137 @@
+"""API views: parse, ask the service, render. No state changes happen here."""
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from providers.models import Provider
+from resourcemanager import services
+from resourcemanager.access import Action
+from resourcemanager.api import serializers
+from resourcemanager.api.filters import ResourceFilter
+from resourcemanager.api.scoping import ScopedViewMixin
+from resourcemanager.models import Resource
+
+SCOPE_HEADER = OpenApiParameter(
+    "X-Scope",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Scope of the request (default: the configured default scope).",
+)
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[SCOPE_HEADER], summary="List resources (not deleted ones)"),
+    retrieve=extend_schema(parameters=[SCOPE_HEADER], summary="A resource with credentials"),
+    create=extend_schema(
+        parameters=[SCOPE_HEADER],
+        request=serializers.ResourceCreateSerializer,
+        responses={201: serializers.ResourceDetailSerializer},
+        summary="Create a managed resource",
+    ),
+    partial_update=extend_schema(
+        parameters=[SCOPE_HEADER],
+        request=serializers.ResourceUpdateSerializer,
+        responses={200: serializers.ResourceDetailSerializer},
+        summary="Change tags or properties",
+    ),
+    destroy=extend_schema(
+        parameters=[SCOPE_HEADER],
+        responses={202: serializers.ResourceSerializer},
+        summary="Delete the resource, its login and all its data",
+    ),
+    check=extend_schema(
+        parameters=[SCOPE_HEADER],
+        request=serializers.CheckRequestSerializer,
+        responses={202: serializers.ResourceSerializer},
+        summary="Check the resource and its login, repairing access",
+    ),
+)
+class ResourceViewSet(
+    ScopedViewMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    filterset_class = ResourceFilter
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    required_actions = {
+        "list": Action.VIEW_RESOURCE,
+        "retrieve": Action.VIEW_RESOURCE,
+        "create": Action.MANAGE_RESOURCE,
+        "partial_update": Action.MANAGE_RESOURCE,
+        "destroy": Action.MANAGE_RESOURCE,
+        "check": Action.CHECK_RESOURCE,
+        "metadata": Action.VIEW_RESOURCE,
+    }
+
+    def get_queryset(self) -> QuerySet[Resource]:
+        queryset = Resource.objects.visible_to(self.principal, Action.VIEW_RESOURCE, self.scope)
+        if self.action == "list" and "status" not in self.request.query_params:
+            queryset = queryset.live()
+        return queryset.select_related("provider")
+
+    def get_serializer_class(self):
+        if self.action == "list":
+            return serializers.ResourceSerializer
+        return serializers.ResourceDetailSerializer
+
+    def get_object(self) -> Resource:
+        return services.get_resource(self.principal, self.scope, self.kwargs["pk"])
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        data = self._valid(serializers.ResourceCreateSerializer, request.data)
+        resource_request = services.prepare_resource(self.principal, self.scope, **data)
+        resource = services.create_resource(self.principal, resource_request)
+        return self._render(resource, status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        data = self._valid(serializers.ResourceUpdateSerializer, request.data)
+        resource = services.update_resource(self.principal, self.get_object(), **data)
+        return self._render(resource, status.HTTP_200_OK)
+
+    def destroy(self, request: Request, *args, **kwargs) -> Response:
+        resource = services.delete_resource(self.principal, self.get_object())
+        return self._render(resource, status.HTTP_202_ACCEPTED, detail=False)
+
+    @action(detail=True, methods=["post"])
+    def check(self, request: Request, *args, **kwargs) -> Response:
+        data = self._valid(serializers.CheckRequestSerializer, request.data)
+        resource = services.check_resource(self.principal, self.get_object(), **data)
+        return self._render(resource, status.HTTP_202_ACCEPTED, detail=False)
+
+    @staticmethod
+    def _valid(serializer_class, data) -> dict:
+        serializer = serializer_class(data=data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def _render(self, resource: Resource, code: int, *, detail: bool = True) -> Response:
+        """Render the resource as it is now (a task run in-process may have changed it)."""
+        resource.refresh_from_db()
+        serializer_class = (
+            serializers.ResourceDetailSerializer if detail else serializers.ResourceSerializer
+        )
+        return Response(serializer_class(resource).data, status=code)
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[SCOPE_HEADER], summary="Provider instances of this scope"),
+    retrieve=extend_schema(parameters=[SCOPE_HEADER], summary="A provider instance"),
+)
+class ProviderViewSet(ScopedViewMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = serializers.ProviderSerializer
+    lookup_field = "key"
+    pagination_class = None
+    required_actions = {
+        "list": Action.VIEW_PROVIDER,
+        "retrieve": Action.VIEW_PROVIDER,
+        "metadata": Action.VIEW_PROVIDER,
+    }
+
+    def get_queryset(self) -> QuerySet[Provider]:
+        return Provider.objects.usable_in(self.scope)

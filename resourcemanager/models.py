@@ -1,0 +1,153 @@
+"""Core models: resources, local scope memberships and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from resourcemanager.access import Role, ScopedQuerySet
+from resourcemanager.fields import EncryptedJSONField
+from resourcemanager.lookups import json_list_contains
+
+
+class ResourceQuerySet(ScopedQuerySet):
+    def live(self) -> ResourceQuerySet:
+        return self.exclude(status=Resource.Status.DELETED)
+
+    def with_tag(self, tag: str) -> ResourceQuerySet:
+        return self.filter(**json_list_contains("tags", tag))
+
+
+class Resource(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        CREATING = "creating"
+        READY = "ready"
+        ERROR = "error"
+        DELETING = "deleting"
+        DELETED = "deleted"
+
+    class Type(models.TextChoices):
+        SQL = "sql", "SQL"
+        NOSQL = "nosql", "NoSQL"
+        OBJECT = "object", "object storage"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    scope = models.CharField(max_length=63, db_index=True)
+    provider = models.ForeignKey(
+        "providers.Provider", on_delete=models.PROTECT, related_name="resources"
+    )
+    type = models.CharField(max_length=16, choices=Type.choices)
+    name = models.CharField(max_length=63)
+    backend_name = models.CharField(max_length=63, editable=False)
+    managed = models.BooleanField(default=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    status_message = models.TextField(blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    credentials = EncryptedJSONField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_check_at = models.DateTimeField(null=True, blank=True)
+    last_check_ok = models.BooleanField(null=True)
+    last_check_message = models.TextField(blank=True)
+
+    objects = ResourceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "provider", "name"],
+                condition=~models.Q(status="deleted"),
+                name="unique_live_resource_name",
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "backend_name"], name="unique_backend_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}/{self.name}"
+
+
+class ScopeRole(models.Model):
+    """A local user's role in a scope (for installations without an identity provider)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="scope_roles"
+    )
+    scope = models.CharField(max_length=63, db_index=True)
+    role = models.CharField(max_length=16, choices=Role.choices)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "scope", "role"], name="unique_scope_role")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.role} in {self.scope}"
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def usable(self) -> ApiTokenQuerySet:
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only its SHA-256 digest is stored; the token is shown once."""
+
+    PREFIX = "rmt_"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField(max_length=12, editable=False, help_text="First characters.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.hint}…)"
+
+    @staticmethod
+    def digest_of(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ExternalIdentity(models.Model):
+    """Links a local user to an identity provider's subject (never matched by e-mail)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="external_identity"
+    )
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    last_seen_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="unique_external_subject")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"
