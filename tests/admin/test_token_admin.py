@@ -1,0 +1,62 @@
+"""API tokens in the admin: everyone issues and revokes their own; shown once."""
+
+import pytest
+from django.test import Client
+
+from resourcemanager.access import Role
+from resourcemanager.models import ApiToken, ScopeRole
+from resourcemanager.tokens import issue_token
+
+CHANGELIST = "/admin/resourcemanager/apitoken/"
+
+
+@pytest.fixture
+def users(transactional_db, django_user_model):
+    made = {}
+    for name in ("ann", "ben"):
+        made[name] = django_user_model.objects.create_user(name, password="x" * 20)
+        ScopeRole.objects.create(user=made[name], scope="team-a", role=Role.USER)
+    return made
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_a_user_issues_a_token_shown_once(users):
+    client = signed_in(users["ann"])
+
+    response = client.post(f"{CHANGELIST}add/", {"name": "laptop", "expires_in_days": "7"})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    token = ApiToken.objects.get(user=users["ann"], name="laptop")
+    plaintext = page.split('id="issued-token"')[0].rsplit('value="', 1)[1].split('"')[0]
+    assert plaintext.startswith("rmt_")
+    assert ApiToken.digest_of(plaintext) == token.digest
+    assert plaintext not in client.get(CHANGELIST).content.decode()
+    assert plaintext not in client.get(f"{CHANGELIST}{token.pk}/change/").content.decode()
+
+
+def test_users_see_and_revoke_only_their_own_tokens(users):
+    bens, _ = issue_token(users["ben"], "ben-token", expires_in_days=None)
+    client = signed_in(users["ann"])
+
+    assert "ben-token" not in client.get(CHANGELIST).content.decode()
+    assert client.get(f"{CHANGELIST}{bens.pk}/change/").status_code in (302, 403, 404)
+    client.post(CHANGELIST, {"action": "revoke_selected", "_selected_action": [bens.pk]})
+
+    bens.refresh_from_db()
+    assert bens.revoked_at is None
+
+
+def test_a_user_revokes_its_own_token(users):
+    own, _ = issue_token(users["ann"], "old", expires_in_days=None)
+
+    signed_in(users["ann"]).post(CHANGELIST, {"action": "revoke_selected",
+                                              "_selected_action": [own.pk]})
+
+    own.refresh_from_db()
+    assert own.revoked_at is not None

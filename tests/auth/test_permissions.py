@@ -1,0 +1,43 @@
+"""GET /api/permissions: who am I, in which scopes, allowed to do what."""
+
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+
+def test_a_local_user_sees_its_scopes_roles_and_actions(make_client):
+    client = make_client(team_a="CONSUMER_ADMIN", team_b="RESOURCE_ADMIN")
+
+    body = client.get("/api/permissions").json()
+
+    assert body["operator"] is False
+    assert body["default_scope"] == "default"
+    scopes = {s["scope"]: s for s in body["scopes"]}
+    assert scopes["team-a"]["roles"] == ["CONSUMER_ADMIN"]
+    assert "consumer.manage" in scopes["team-a"]["actions"]
+    assert "resource.manage" not in scopes["team-a"]["actions"]
+    assert "resource.manage" in scopes["team-b"]["actions"]
+    assert "consumer.view" not in scopes["team-b"]["actions"]
+
+
+def test_the_scoped_form_answers_the_same(make_client):
+    client = make_client(team_a="USER")
+
+    assert client.get("/api/c/team-a/permissions").json() == client.get(
+        "/api/permissions").json()
+
+
+def test_operators_see_the_allowed_scopes(make_client):
+    client = make_client(operator=True)
+
+    with override_settings(RM_SCOPE_LIST=["team-a", "team-b"]):
+        body = client.get("/api/permissions").json()
+
+    assert body["operator"] is True
+    assert [s["scope"] for s in body["scopes"]] == ["team-a", "team-b"]
+
+
+def test_anonymous_callers_get_a_json_401(transactional_db):
+    response = APIClient().get("/api/permissions")
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"

@@ -1,0 +1,229 @@
+"""Secrets at rest: Fernet ciphertext in the columns, clear text only through the models,
+and key rotation with ``rotate_encryption_keys``."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Iterator
+
+import pytest
+from cryptography.fernet import Fernet, InvalidToken
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from providers.models import Provider
+from resourcemanager import crypto
+from resourcemanager.models import Resource
+
+TEAM_A = "/api/c/team-a/resources"
+NEW_KEY = Fernet.generate_key().decode()
+WRONG_KEY = Fernet.generate_key().decode()
+OTHER_KEY = Fernet.generate_key().decode()
+SPARE_PASSWORD = "spare-admin-pw-7c1f"
+
+
+def raw(model, column: str, pk) -> str | None:
+    """The column's value as stored, read with SQL past the model's field."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    column_sql = connection.ops.quote_name(model._meta.get_field(column).column)
+    pk_sql = connection.ops.quote_name(model._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {column_sql} FROM {table} WHERE {pk_sql} = %s",  # noqa: S608
+            [model._meta.pk.get_db_prep_value(pk, connection)],
+        )
+        return cursor.fetchone()[0]
+
+
+def write_raw(model, column: str, pk, value: str) -> None:
+    table = connection.ops.quote_name(model._meta.db_table)
+    column_sql = connection.ops.quote_name(model._meta.get_field(column).column)
+    pk_sql = connection.ops.quote_name(model._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {column_sql} = %s WHERE {pk_sql} = %s",  # noqa: S608
+            [value, model._meta.pk.get_db_prep_value(pk, connection)],
+        )
+
+
+def snapshot() -> dict:
+    """Every stored secret column, raw."""
+    rows = {
+        ("resource", pk): raw(Resource, "credentials", pk)
+        for pk in Resource.objects.values_list("pk", flat=True)
+    }
+    rows.update(
+        (("provider", pk), raw(Provider, "password", pk))
+        for pk in Provider.objects.values_list("pk", flat=True)
+    )
+    return rows
+
+
+def rotate() -> str:
+    out = io.StringIO()
+    call_command("rotate_encryption_keys", stdout=out)
+    return out.getvalue()
+
+
+def tampered(token: str) -> str:
+    """The token with one ciphertext byte flipped; still well-formed base64."""
+    data = bytearray(base64.urlsafe_b64decode(token))
+    data[30] ^= 0x01  # past version, timestamp and IV: inside the ciphertext
+    return base64.urlsafe_b64encode(bytes(data)).decode()
+
+
+class Keys:
+    """Sets RM_ENCRYPTION_KEYS for a test and remembers every key it used."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+        self.original = list(settings.RM_ENCRYPTION_KEYS)
+        self.used: list[str] = []
+
+    @property
+    def current(self) -> str:
+        """The key the test settings encrypt with."""
+        return self.original[0]
+
+    def use(self, *keys: str) -> None:
+        self.used.extend(key for key in keys if key not in self.used)
+        self.settings.RM_ENCRYPTION_KEYS = list(keys)
+
+
+@pytest.fixture
+def keys(pg_provider, settings) -> Iterator[Keys]:
+    """Key changes for one test. Afterwards every secret is re-encrypted with the original
+    key, so that the backend cleanup (which reads the resources) still works."""
+    state = Keys(settings)
+    yield state
+    settings.RM_ENCRYPTION_KEYS = [*state.original, *state.used]
+    rotate()
+    settings.RM_ENCRYPTION_KEYS = state.original
+
+
+@pytest.fixture
+def secrets(make_client, pg_provider) -> dict:
+    """A real PostgreSQL resource made through the API, and a second provider instance."""
+    client = make_client(team_a="RESOURCE_ADMIN")
+    response = client.post(TEAM_A, {"provider": "pg", "name": "orders"}, format="json")
+    assert response.json()["status"] == "ready", response.json()
+    spare = Provider.objects.create(
+        key="spare", provider_class="postgresql", host="127.0.0.1", port=1,
+        username="rm_admin", password=SPARE_PASSWORD,
+    )
+    return {
+        "resource_id": response.json()["id"],
+        "credentials": response.json()["credentials"],
+        "providers": {pg_provider.pk: "postgres", spare.pk: SPARE_PASSWORD},
+    }
+
+
+def assert_all_secrets_read_back(secrets: dict) -> None:
+    assert Resource.objects.get(pk=secrets["resource_id"]).credentials == secrets["credentials"]
+    for pk, password in secrets["providers"].items():
+        assert Provider.objects.get(pk=pk).password == password
+
+
+def test_resource_credentials_are_ciphertext_in_the_column(secrets):
+    stored = raw(Resource, "credentials", secrets["resource_id"])
+
+    assert stored.startswith("gAAAAA")  # a Fernet token
+    assert secrets["credentials"]["password"] not in stored
+    assert secrets["credentials"]["username"] not in stored
+    assert "postgresql://" not in stored
+    assert crypto.decrypt_json(stored) == secrets["credentials"]
+
+
+def test_resource_credentials_decrypt_through_the_model(secrets):
+    resource = Resource.objects.get(pk=secrets["resource_id"])
+
+    assert resource.credentials == secrets["credentials"]
+
+
+def test_provider_passwords_are_ciphertext_in_the_column_and_clear_through_the_model(secrets):
+    for pk, password in secrets["providers"].items():
+        stored = raw(Provider, "password", pk)
+
+        assert stored.startswith("gAAAAA")
+        assert password not in stored
+        assert crypto.decrypt(stored) == password
+        assert Provider.objects.get(pk=pk).password == password
+
+
+def test_the_same_secret_encrypts_differently_each_time():
+    assert crypto.encrypt("same") != crypto.encrypt("same")
+
+
+def test_after_rotation_the_new_key_alone_reads_every_secret(secrets, keys):
+    keys.use(NEW_KEY, keys.current)
+    rotate()
+
+    keys.use(NEW_KEY)
+
+    assert_all_secrets_read_back(secrets)
+
+
+def test_rotation_reencrypts_every_secret_with_the_first_key(secrets, keys):
+    before = snapshot()
+    keys.use(NEW_KEY, keys.current)
+
+    output = rotate()
+
+    after = snapshot()
+    assert "re-encrypted 3 secrets" in output
+    for where, token in after.items():
+        assert token != before[where], where
+        Fernet(NEW_KEY.encode()).decrypt(token.encode())  # raises unless made with NEW_KEY
+        with pytest.raises(InvalidToken):
+            Fernet(keys.current.encode()).decrypt(token.encode())
+
+
+def test_with_a_wrong_key_only_reading_a_secret_fails_clearly(secrets, keys):
+    keys.use(WRONG_KEY)
+
+    with pytest.raises(crypto.DecryptionError):
+        Resource.objects.get(pk=secrets["resource_id"])
+    with pytest.raises(crypto.DecryptionError):
+        Provider.objects.get(key="spare")
+
+
+def test_with_a_wrong_key_only_rotation_fails_and_changes_nothing(secrets, keys):
+    before = snapshot()
+    keys.use(WRONG_KEY)
+
+    with pytest.raises(CommandError, match=r"cannot be decrypted.*nothing was changed"):
+        rotate()
+
+    assert snapshot() == before
+
+
+def test_rotation_that_fails_halfway_changes_nothing(secrets, keys):
+    """Resources rotate first; a provider password under an unknown key stops the run."""
+    keys.use(OTHER_KEY)
+    Provider.objects.create(
+        key="odd", provider_class="postgresql", host="127.0.0.1", port=1,
+        username="rm_admin", password="made-with-another-key",
+    )
+    before = snapshot()
+    keys.use(NEW_KEY, keys.current)
+
+    with pytest.raises(CommandError, match="nothing was changed"):
+        rotate()
+
+    assert snapshot() == before
+
+
+def test_tampered_credentials_fail_authentication(secrets):
+    stored = raw(Resource, "credentials", secrets["resource_id"])
+
+    with pytest.raises(crypto.DecryptionError):
+        crypto.decrypt(tampered(stored))
+
+
+def test_a_tampered_column_cannot_be_read_through_the_model(secrets):
+    spare = Provider.objects.get(key="spare")
+    write_raw(Provider, "password", spare.pk, tampered(raw(Provider, "password", spare.pk)))
+
+    with pytest.raises(crypto.DecryptionError):
+        Provider.objects.get(pk=spare.pk)

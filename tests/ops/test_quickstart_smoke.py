@@ -1,0 +1,253 @@
+"""The embedded default as the quick start runs it: SQLite, generated development secrets,
+tasks in the web process, a real ``runserver`` answering HTTP.
+
+Everything runs in subprocesses with ``config.settings`` (not the test settings) and an
+environment stripped of the variables a developer's shell or the test run may have set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import stat
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.conf import settings
+from psycopg import sql
+
+from tests.conftest import pg_admin_connect
+
+MANAGE_PY = str(settings.BASE_DIR / "manage.py")
+PASSWORD_LINE = re.compile(r"operator 'admin' created; password \(shown once\): (\S+)")
+#: Variables that would take the process off the embedded default.
+STRIPPED = [
+    "DATABASE_URL", "SECRET_KEY", "RM_ENCRYPTION_KEYS", "REDIS_URL", "RM_PROVIDERS",
+    "RM_ADMIN_USERNAME", "RM_ADMIN_PASSWORD", "RM_SCOPE_LIST", "RM_DEFAULT_SCOPE",
+    "DJANGO_SETTINGS_MODULE", "DEBUG",
+]
+
+
+def quickstart_env(data_dir: Path, **overrides: str) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if name not in STRIPPED}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DEBUG="true",
+        RM_DATA_DIR=str(data_dir),
+        RM_PROVIDER_POSTGRESQL_URL="postgresql://postgres:postgres@127.0.0.1:5432/postgres",
+        RM_PROVIDER_MYSQL_URL="mysql://root@127.0.0.1:3306",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(overrides)
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, MANAGE_PY, *args], env=env, cwd=settings.BASE_DIR,
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def manage_ok(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    result = manage(env, *args)
+    assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def secret_files(data_dir: Path) -> dict[str, str]:
+    return {name: (data_dir / name).read_text() for name in ("secret_key", "encryption_keys")}
+
+
+@pytest.fixture(scope="module")
+def quickstart(tmp_path_factory) -> dict:
+    """A data directory bootstrapped twice, with the outputs of both runs."""
+    data_dir = tmp_path_factory.mktemp("quickstart") / "data"
+    env = quickstart_env(data_dir)
+    first = manage_ok(env, "bootstrap")
+    secrets_after_first = secret_files(data_dir)
+    second = manage_ok(env, "bootstrap")
+    return {
+        "data_dir": data_dir, "env": env, "first": first, "second": second,
+        "secrets_after_first": secrets_after_first,
+    }
+
+
+def test_first_bootstrap_prints_a_generated_operator_password_once(quickstart):
+    output = quickstart["first"].stdout
+
+    passwords = PASSWORD_LINE.findall(output)
+
+    assert len(passwords) == 1, output
+    assert len(passwords[0]) >= 20
+
+
+def test_the_printed_password_is_the_operators_password(quickstart):
+    [password] = PASSWORD_LINE.findall(quickstart["first"].stdout)
+    script = (
+        "from django.contrib.auth import authenticate; "
+        f"user = authenticate(username='admin', password={password!r}); "
+        "print(user is not None and user.is_superuser)"
+    )
+
+    result = manage_ok(quickstart["env"], "shell", "-c", script)
+
+    assert result.stdout.splitlines()[-1] == "True"
+
+
+def test_first_bootstrap_creates_the_sqlite_database_and_private_secret_files(quickstart):
+    data_dir = quickstart["data_dir"]
+
+    assert (data_dir / "db.sqlite3").stat().st_size > 0
+    for name in ("secret_key", "encryption_keys"):
+        mode = stat.S_IMODE((data_dir / name).stat().st_mode)
+        assert mode == 0o600, f"{name} has mode {oct(mode)}"
+        assert (data_dir / name).read_text().strip()
+
+
+def test_bootstrap_declares_the_providers_of_the_environment(quickstart):
+    output = quickstart["first"].stdout
+
+    assert "provider postgresql (postgresql) declared" in output
+    assert "provider mysql (mysql) declared" in output
+
+
+def test_second_bootstrap_keeps_the_secrets_and_prints_no_password(quickstart):
+    second = quickstart["second"].stdout
+
+    assert "operator 'admin' exists" in second
+    assert "password" not in second.lower()
+    assert secret_files(quickstart["data_dir"]) == quickstart["secrets_after_first"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def server(quickstart, tmp_path_factory) -> Iterator[Server]:
+    """``manage.py runserver`` on the bootstrapped data directory."""
+    port = free_port()
+    server = Server(f"http://127.0.0.1:{port}", tmp_path_factory.mktemp("runserver") / "log")
+    with server.log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, MANAGE_PY, "runserver", f"127.0.0.1:{port}", "--noreload"],
+            env=quickstart["env"], cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{server.url}/api/schema/", timeout=2).close()  # noqa: S310
+                break
+            except urllib.error.HTTPError:
+                break  # it answers
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"runserver did not start:\n{server.log()}") from None
+                time.sleep(0.2)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def call(server: Server, token: str, method: str, path: str, body: dict | None = None):
+    request = urllib.request.Request(  # noqa: S310 (a local test server)
+        f"{server.url}{path}", method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@pytest.fixture
+def created_backends() -> Iterator[list[str]]:
+    """Backend names to drop from the local server after the test, whatever happened."""
+    names: list[str] = []
+    yield names
+    with pg_admin_connect() as conn:
+        for name in names:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+def test_a_resource_lives_and_dies_over_http_with_tasks_in_the_web_process(
+    quickstart, server, created_backends
+):
+    token = manage_ok(quickstart["env"], "create_api_token", "admin").stdout.strip()
+    assert token.startswith("rmt_")
+
+    body = {"provider": "postgresql", "name": "smoke"}
+    status, created = call(server, token, "POST", "/api/c/team-a/resources", body)
+    assert status == 201, (created, server.log())
+    if created["credentials"]:
+        created_backends.append(created["credentials"]["database"])
+    assert created["status"] == "ready", (created, server.log())
+
+    status, detail = call(server, token, "GET", f"/api/c/team-a/resources/{created['id']}")
+    assert status == 200, (detail, server.log())
+    with psycopg.connect(detail["credentials"]["uri"], connect_timeout=5) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (
+            detail["credentials"]["username"],
+        )
+
+    status, deleted = call(server, token, "DELETE", f"/api/c/team-a/resources/{created['id']}")
+    assert status == 202, (deleted, server.log())
+    assert deleted["status"] == "deleted", (deleted, server.log())
+    with pg_admin_connect() as conn:
+        found = conn.execute(
+            "SELECT count(*) FROM pg_database WHERE datname = %s",
+            (detail["credentials"]["database"],),
+        ).fetchone()
+    assert found == (0,)
+
+
+def test_without_debug_check_refuses_to_start_without_secret_key(tmp_path):
+    env = quickstart_env(tmp_path / "data", DEBUG="false")
+
+    result = manage(env, "check")
+
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_without_debug_check_refuses_to_start_without_encryption_keys(tmp_path):
+    env = quickstart_env(tmp_path / "data", DEBUG="false", SECRET_KEY="x" * 50)
+
+    result = manage(env, "check")
+
+    assert result.returncode != 0
+    assert "RM_ENCRYPTION_KEYS is not set" in result.stderr
+    assert "SECRET_KEY is not set" not in result.stderr

@@ -1,0 +1,78 @@
+"""Checks shared by the generated isolation tests: leaks in responses, untouched objects.
+
+"Untouched" is checked on the whole row (``updated_at`` included, so any save counts) and
+on the server: the database and its login still exist and the private row is readable
+with the tenant's own credential.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from resourcemanager.models import Resource
+from tests.conftest import pg_admin_connect
+from tests.security.conftest import Tenant, pg_read_private_row
+
+#: Django's admin echoes the id the caller asked for when no such object is visible
+#: ('Resource with ID "…" doesn't exist', in typographic quotes): the caller's own input,
+#: the same for an id that never existed, so no leak. Removed before looking for leaks.
+_ADMIN_MISSING_OBJECT = re.compile("with ID \u201c[^\u201d]*\u201d doesn\u2019t exist")
+
+
+def tenant_markers(tenant: Tenant) -> dict[str, str]:
+    """What only the tenant's owners may ever read, by label."""
+    return {
+        "resource id": tenant.id,
+        "resource name": tenant.name,
+        "backend name": tenant.backend_name,
+        "password": tenant.credentials["password"],
+    }
+
+
+def leaks(text: str, markers: Mapping[str, str]) -> list[str]:
+    """Labels of the markers found in ``text`` (after removing the admin's echo)."""
+    text = _ADMIN_MISSING_OBJECT.sub("", text)
+    return [label for label, value in markers.items() if value and value in text]
+
+
+def body_of(response) -> str:
+    content = getattr(response, "content", b"")
+    if not content and hasattr(response, "streaming_content"):
+        content = b"".join(response.streaming_content)
+    return content.decode(errors="replace")
+
+
+def resource_row(resource_id: str) -> dict:
+    """The whole row (credentials decrypted); any save changes at least ``updated_at``."""
+    return Resource.objects.filter(pk=resource_id).values().get()
+
+
+def database_exists(name: str) -> bool:
+    with pg_admin_connect() as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        return found.fetchone() is not None
+
+
+def login_exists(name: str) -> bool:
+    with pg_admin_connect() as conn:
+        found = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
+        return found.fetchone() is not None
+
+
+def assert_intact_on_the_server(tenant: Tenant) -> None:
+    """Database, login and data of ``tenant`` are still there and reachable by its owner."""
+    assert database_exists(tenant.backend_name), f"database of {tenant.name} was dropped"
+    assert login_exists(tenant.backend_name), f"login of {tenant.name} was dropped"
+    assert pg_read_private_row(tenant) == tenant.data
+
+
+def assert_row_unchanged(tenant: Tenant, before: dict) -> None:
+    after = resource_row(tenant.id)
+    changed = {k: (before[k], after[k]) for k in before if before[k] != after[k]}
+    assert not changed, f"{tenant.name} was changed: {changed}"
+    assert after["status"] == Resource.Status.READY
+
+
+def describe(problems: Iterable[str]) -> str:
+    return "\n".join(["", *problems])

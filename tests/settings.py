@@ -1,0 +1,9 @@
+"""Test settings: fixed test-only secrets, otherwise exactly the production settings."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+# A fixed, test-only Fernet key so encrypted rows are reproducible between runs.
+os.environ.setdefault("RM_ENCRYPTION_KEYS", "8J_Vn-MwXQ4s5vZ0x2hPRiNMCK8PiTWE5d7t0gRPu2E=")
+
+from config.settings import *  # noqa: F403

@@ -1,0 +1,80 @@
+"""manage.py commands: provider sync from the environment and CHECK sweeps."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from providers.models import Provider
+from providers.services import sync_declared_providers
+from resourcemanager.errors import InvalidInput
+from tests.conftest import mysql_admin_connect
+
+TEAM_A = "/api/c/team-a/resources"
+
+
+@override_settings(
+    RM_PROVIDER_POSTGRESQL_URL="postgresql://postgres:s3cr%40t@127.0.0.1:5432/postgres",
+    RM_PROVIDERS=[
+        {"key": "pg-eu", "class": "postgresql", "host": "db.eu", "username": "rm_admin",
+         "password": "pw", "allowed_scopes": ["team-a"]},
+        {"key": "my", "url": "mysql://admin@10.1.2.3/?user_host=10.%25&public_host=db.example"},
+    ],
+)
+def test_declared_providers_are_synced(transactional_db):
+    synced = {p.key: p for p in sync_declared_providers()}
+
+    assert set(synced) == {"postgresql", "pg-eu", "my"}
+    pg = Provider.objects.get(key="postgresql")
+    assert (pg.host, pg.port, pg.username, pg.password) == ("127.0.0.1", 5432, "postgres", "s3cr@t")
+    assert pg.options == {"database": "postgres"}
+    assert pg.source == Provider.Source.ENVIRONMENT
+    assert Provider.objects.get(key="pg-eu").port == 5432
+    my = Provider.objects.get(key="my")
+    assert (my.provider_class, my.port) == ("mysql", 3306)
+    assert my.options == {"user_host": "10.%", "public_host": "db.example"}
+
+
+def test_providers_no_longer_declared_are_disabled_not_deleted(transactional_db):
+    with override_settings(RM_PROVIDERS=[{"key": "old", "url": "postgresql://u@h/db"}]):
+        sync_declared_providers()
+    with override_settings(RM_PROVIDERS=[]):
+        sync_declared_providers()
+
+    assert Provider.objects.get(key="old").enabled is False
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [
+        [{"url": "postgresql://u@h/db"}],
+        [{"key": "x", "url": "oracle://u@h/db"}],
+        ["nonsense"],
+        [{"key": "x", "url": "postgresql://u@h/db?bogus=1"}],
+        [{"key": "x", "class": "mysql", "options": {"name_prefix": "Bad-"}}],
+    ],
+)
+def test_bad_declarations_are_clear_errors(transactional_db, declared):
+    with override_settings(RM_PROVIDERS=declared), pytest.raises(InvalidInput):
+        sync_declared_providers()
+
+
+def test_check_resources_reports_and_repairs(make_client, mysql_provider):
+    client = make_client(team_a="RESOURCE_ADMIN")
+    resource = client.post(TEAM_A, {"provider": "mysql", "name": "orders"}, format="json").json()
+    with mysql_admin_connect() as conn, conn.cursor() as cursor:
+        cursor.execute("DROP USER %s@'%%'", (resource["credentials"]["username"],))
+
+    failing = StringIO()
+    call_command("check_resources", "--no-repair", "--json", stdout=failing)
+    repaired = StringIO()
+    call_command("check_resources", "--scope", "team-a", stdout=repaired)
+    healthy = StringIO()
+    call_command("check_resources", "--only-failing", stdout=healthy)
+
+    [row] = json.loads(failing.getvalue())
+    assert row["ok"] is False and row["name"] == "orders"
+    assert "1 checked, 0 failing" in repaired.getvalue()
+    assert "0 checked, 0 failing" in healthy.getvalue()
