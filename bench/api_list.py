@@ -1,0 +1,141 @@
+"""Cost of scoping: an authenticated, scoped resource list vs. a bare DRF list of the same page.
+
+Usage: .venv/bin/python bench/api_list.py [--scopes 1000] [--per-scope 100] [-n 200]
+
+Seeds SCOPES x PER_SCOPE resources into a PostgreSQL app database (RM_BENCH_DATABASE_URL,
+default postgres://postgres:postgres@127.0.0.1:5432/rm_bench, re-created by this script),
+then requests page 1 (50 rows) of one scope through /api/c/<scope>/resources with a
+personal API token, and the same page from a bare ListAPIView (no authentication, no
+access layer, the scope filtered by hand) with the same serializer and pagination. Prints
+p50/p99 latency and SQL queries per request for both, and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DEFAULT_URL = "postgres://postgres:postgres@127.0.0.1:5432/rm_bench"
+
+
+def setup(database_url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+    name = sql.Identifier(database_url.rsplit("/", 1)[1])
+    with psycopg.connect(admin_url.replace("postgres://", "postgresql://"), autocommit=True) as c:
+        c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        c.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    os.environ["ALLOWED_HOSTS"] = "testserver"
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def seed(scopes: int, per_scope: int) -> None:
+    """Bulk rows straight into the table: a fixture for reads, not a lifecycle path."""
+    from providers.models import Provider
+    from resourcemanager.models import Resource
+
+    provider = Provider.objects.create(
+        key="bench", provider_class="postgresql", host="127.0.0.1", port=5432, username="x"
+    )
+    started = time.perf_counter()
+    for scope_number in range(scopes):
+        scope = f"scope-{scope_number:04d}"
+        Resource.objects.bulk_create(
+            Resource(
+                id=uuid.uuid4(), scope=scope, provider=provider, type="sql",
+                name=f"db-{i}", backend_name=f"rm_{scope_number:04d}x{i:07d}",
+                status="ready", tags=["bench", f"t{i % 10}"],
+            )
+            for i in range(per_scope)
+        )
+    print(f"seeded {scopes * per_scope} resources in {time.perf_counter() - started:.1f} s")
+
+
+def measure(client, path: str, count: int, **headers) -> tuple[list[float], set[int]]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    timings, query_counts = [], set()
+    for _ in range(count):
+        with CaptureQueriesContext(connection) as queries:
+            start = time.perf_counter()
+            response = client.get(path, **headers)
+            timings.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, response.content[:300]
+        assert len(response.json()["results"]) == 50
+        query_counts.add(len(queries))
+    return timings, query_counts
+
+
+def report(label: str, timings: list[float], queries: set[int]) -> float:
+    p50 = statistics.median(timings)
+    p99 = statistics.quantiles(timings, n=100)[-1]
+    print(f"{label:<28} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   queries/request {sorted(queries)}")
+    return p50
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scopes", type=int, default=1000)
+    parser.add_argument("--per-scope", type=int, default=100)
+    parser.add_argument("-n", type=int, default=200)
+    args = parser.parse_args()
+    setup(os.environ.get("RM_BENCH_DATABASE_URL", DEFAULT_URL))
+    seed(args.scopes, args.per_scope)
+
+    from django.contrib.auth import get_user_model
+    from django.test import Client, override_settings
+    from django.urls import include, path
+    from rest_framework.generics import ListAPIView
+    from rest_framework.permissions import AllowAny
+
+    from resourcemanager.access import Role
+    from resourcemanager.api.serializers import ResourceSerializer
+    from resourcemanager.models import Resource, ScopeRole
+    from resourcemanager.tokens import issue_token
+
+    scope = f"scope-{args.scopes // 2:04d}"
+
+    class BareList(ListAPIView):
+        authentication_classes = ()
+        permission_classes = (AllowAny,)
+        serializer_class = ResourceSerializer
+        queryset = Resource.objects.filter(scope=scope).select_related("provider")
+
+    urls = type("urls", (), {"urlpatterns": [
+        path("bare/", BareList.as_view()), path("", include("config.urls"))
+    ]})
+    user = get_user_model().objects.create_user("bench")
+    ScopeRole.objects.create(user=user, scope=scope, role=Role.USER)
+    _, token = issue_token(user, "bench", expires_in_days=1)
+    client = Client()
+    with override_settings(ROOT_URLCONF=urls):
+        for _ in range(10):  # warm up connections and caches
+            client.get("/bare/")
+            client.get(f"/api/c/{scope}/resources", HTTP_AUTHORIZATION=f"Bearer {token}")
+        scoped = measure(client, f"/api/c/{scope}/resources", args.n,
+                         HTTP_AUTHORIZATION=f"Bearer {token}")
+        bare = measure(client, "/bare/", args.n)
+    print(f"{args.scopes} scopes x {args.per_scope} resources, page of 50, {args.n} requests")
+    scoped_p50 = report("scoped, authenticated list", *scoped)
+    bare_p50 = report("bare DRF list, same page", *bare)
+    print(f"ratio (p50)                  {scoped_p50 / bare_p50:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
