@@ -71,9 +71,11 @@ def _discovery_document() -> dict[str, Any]:
     if not url:
         return {}
     with _discovery_lock:
-        fetched_at, document = _discovered.get(url, (0.0, {}))
-        if time.monotonic() - fetched_at < _DISCOVERY_TTL:
-            return document
+        # No default timestamp: the monotonic clock starts near zero on a fresh boot.
+        if url in _discovered:
+            fetched_at, document = _discovered[url]
+            if time.monotonic() - fetched_at < _DISCOVERY_TTL:
+                return document
         try:
             response = requests.get(url, timeout=_HTTP_TIMEOUT)
             response.raise_for_status()
