@@ -166,6 +166,42 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Keep the LOGGING below (request ids on every line) in worker processes too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A message whose worker died unacknowledged is handed out again after this many seconds.
+RM_TASK_VISIBILITY_TIMEOUT = env.int("RM_TASK_VISIBILITY_TIMEOUT", default=600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": RM_TASK_VISIBILITY_TIMEOUT,
+    # Look for such messages every 10 s (kombu's default scans only every 100 s).
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+    # Fail fast when Redis is down: the outbox keeps the message for the next relay.
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
+# Transient backend failures: retries with exponential backoff, then a terminal error.
+RM_TASK_MAX_RETRIES = env.int("RM_TASK_MAX_RETRIES", default=5)
+RM_TASK_RETRY_BACKOFF = env.int("RM_TASK_RETRY_BACKOFF", default=5)
+RM_TASK_RETRY_BACKOFF_MAX = env.int("RM_TASK_RETRY_BACKOFF_MAX", default=300)
+# Operations still creating/deleting/pending after this many seconds are run again.
+RM_OPERATION_TIMEOUT = env.int("RM_OPERATION_TIMEOUT", default=900)
+RM_OUTBOX_RELAY_INTERVAL = env.float("RM_OUTBOX_RELAY_INTERVAL", default=10.0)
+RM_OUTBOX_RETENTION_DAYS = env.int("RM_OUTBOX_RETENTION_DAYS", default=7)
+# Callables (dotted paths) that receive every resource event from the outbox.
+RM_EVENT_HANDLERS = env.list("RM_EVENT_HANDLERS", default=["resourcemanager.events.log_event"])
+RM_CHECK_INTERVAL = env.float("RM_CHECK_INTERVAL", default=3600.0)
+RM_PROVIDER_PROBE_INTERVAL = env.float("RM_PROVIDER_PROBE_INTERVAL", default=60.0)
+CELERY_BEAT_SCHEDULE = {
+    "relay-outbox": {
+        "task": "resourcemanager.relay_outbox",
+        "schedule": RM_OUTBOX_RELAY_INTERVAL,
+    },
+    "sweep-stuck-operations": {
+        "task": "resourcemanager.sweep_stuck_operations",
+        "schedule": max(RM_OPERATION_TIMEOUT / 4, 10.0),
+    },
+    "check-resources": {"task": "providers.sweep_checks", "schedule": RM_CHECK_INTERVAL},
+    "probe-providers": {"task": "providers.probe", "schedule": RM_PROVIDER_PROBE_INTERVAL},
+}
 
 # --- Scopes and providers -------------------------------------------------------------
 RM_DEFAULT_SCOPE = env.str("RM_DEFAULT_SCOPE", default="default")
@@ -176,6 +212,8 @@ except ValueError as exc:
     raise ImproperlyConfigured(f"RM_PROVIDERS is not valid JSON: {exc}") from None
 RM_PROVIDER_POSTGRESQL_URL = env.str("RM_PROVIDER_POSTGRESQL_URL", default="")
 RM_PROVIDER_MYSQL_URL = env.str("RM_PROVIDER_MYSQL_URL", default="")
+RM_PROVIDER_MONGODB_URL = env.str("RM_PROVIDER_MONGODB_URL", default="")
+RM_PROVIDER_S3_URL = env.str("RM_PROVIDER_S3_URL", default="")
 RM_PROVIDER_CONNECT_TIMEOUT = env.int("RM_PROVIDER_CONNECT_TIMEOUT", default=5)
 RM_API_TOKEN_DEFAULT_DAYS = env.int("RM_API_TOKEN_DEFAULT_DAYS", default=90)
 

@@ -1,18 +1,63 @@
 """Celery tasks running provider operations. Thin: the lifecycle service does the work."""
 
+import random
+
 from celery import shared_task
+from django.conf import settings
 
-from resourcemanager import context, services
+from providers.services import probe_providers
+from resourcemanager import context, outbox, services
 
 
-@shared_task(name="providers.run_resource_operation", acks_late=True)
+@shared_task(bind=True, name="providers.run_resource_operation", acks_late=True)
 def run_resource_operation(
+    self,
     resource_id: str,
     operation: str,
     actor: str,
     request_id: str = "",
     source_ip: str | None = None,
     repair: bool = True,
+    message_id: int | None = None,
 ) -> None:
+    """Run one operation; transient backend failures come back with exponential backoff.
+
+    In-process mode (no broker) makes one attempt: there is no queue to wait in.
+    ``message_id`` is the outbox row this task carries out.
+    """
     context.bind(request_id, source_ip)
-    services.run_operation(resource_id, operation, actor=actor, repair=repair)
+    retries = self.request.retries
+    last_attempt = self.request.is_eager or retries >= settings.RM_TASK_MAX_RETRIES
+    try:
+        services.run_operation(
+            resource_id, operation, actor=actor, repair=repair, last_attempt=last_attempt
+        )
+    except services.RetryLater as exc:
+        raise self.retry(countdown=retry_delay(retries), max_retries=None) from exc
+    except Exception:
+        outbox.mark_handled(message_id)  # publishing it again would fail the same way
+        raise
+    outbox.mark_handled(message_id)
+
+
+def retry_delay(retries: int) -> float:
+    """Exponential backoff with jitter: about base·2ⁿ seconds, capped."""
+    ceiling = min(settings.RM_TASK_RETRY_BACKOFF * 2**retries, settings.RM_TASK_RETRY_BACKOFF_MAX)
+    return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - spreading retries, not secrecy
+
+
+@shared_task(name="providers.sweep_checks")
+def sweep_checks() -> dict:
+    """Periodic batched CHECK of every scope's resources, repairing what can be repaired
+    (scheduled by ``CELERY_BEAT_SCHEDULE`` every ``RM_CHECK_INTERVAL`` seconds)."""
+    from resourcemanager import sweeps  # imports the lifecycle service, which imports us
+
+    context.bind(context.new_request_id())
+    report = sweeps.sweep(repair=True).as_dict()
+    return {key: value for key, value in report.items() if key not in ("instances", "resources")}
+
+
+@shared_task(name="providers.probe")
+def probe() -> None:
+    """Test every enabled instance's admin connection; the providers API shows the outcome."""
+    probe_providers()

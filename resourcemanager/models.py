@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -43,7 +44,11 @@ class Resource(models.Model):
     )
     type = models.CharField(max_length=16, choices=Type.choices)
     name = models.CharField(max_length=63)
-    backend_name = models.CharField(max_length=63, editable=False)
+    #: What CREATE made on the backend; NULL for unmanaged (registered) resources, which
+    #: keeps them out of the unique (provider, backend_name) constraint.
+    backend_name = models.CharField(  # noqa: DJ001
+        max_length=63, null=True, blank=True, editable=False
+    )
     managed = models.BooleanField(default=True)
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
@@ -151,3 +156,57 @@ class ExternalIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} at {self.issuer}"
+
+
+class OutboxQuerySet(models.QuerySet["OutboxMessage"]):
+    def unpublished(self) -> OutboxQuerySet:
+        return self.filter(published_at__isnull=True)
+
+    def due(self, lost_after: datetime) -> OutboxQuerySet:
+        """Never published, or published before ``lost_after`` and still not handled."""
+        return self.filter(handled_at__isnull=True).filter(
+            models.Q(published_at__isnull=True) | models.Q(published_at__lt=lost_after)
+        )
+
+
+class OutboxMessage(models.Model):
+    """A message written in the same transaction as the state change it stems from.
+
+    The relay (``resourcemanager.outbox``) publishes it to the task queue and marks it
+    published, so a broker outage delays work and events but loses none. Payloads never
+    hold secrets: handlers read credentials from the resource when they need them.
+    """
+
+    class Kind(models.TextChoices):
+        OPERATION = "operation", "provider operation"
+        EVENT = "event", "resource event"
+
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    #: The operation (``create`` …) or the event (``resource.created`` …).
+    name = models.CharField(max_length=64)
+    scope = models.CharField(max_length=63, db_index=True)
+    resource_id = models.UUIDField(null=True, blank=True, db_index=True)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    #: Set by the task that carried it out. A message published but never handled (the
+    #: broker lost it) is published again after ``RM_OPERATION_TIMEOUT``.
+    handled_at = models.DateTimeField(null=True, blank=True)
+    publish_attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    objects = OutboxQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["id"],
+                condition=models.Q(handled_at__isnull=True),
+                name="outbox_unhandled",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name} #{self.pk}"

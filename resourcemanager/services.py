@@ -11,20 +11,27 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.models import AuditEntry
 from audit.services import record
-from providers import tasks
-from providers.base import CheckResult, Credentials, PropertyError, ProviderError
+from providers.base import (
+    CheckResult,
+    Credentials,
+    PropertyError,
+    ProviderAdapter,
+    ProviderError,
+)
 from providers.models import Provider
 from providers.naming import new_backend_name, new_password
-from resourcemanager.access import Action, Principal, require
-from resourcemanager.context import get_request_id, get_source_ip
+from resourcemanager import events, outbox
+from resourcemanager.access import SYSTEM, Action, Principal, require
 from resourcemanager.errors import Conflict, InvalidInput, NotFound
 from resourcemanager.models import Resource
 from resourcemanager.validation import validate_name, validate_tags
@@ -39,6 +46,10 @@ class Operation(StrEnum):
     UPDATE = "update"
     CHECK = "check"
     DELETE = "delete"
+
+
+class RetryLater(Exception):
+    """A transient backend failure; the task runs the operation again after a backoff."""
 
 
 @dataclass(frozen=True)
@@ -66,13 +77,7 @@ def prepare_resource(
 ) -> ResourceRequest:
     """Check access and validate a resource request without changing anything."""
     require(principal, Action.MANAGE_RESOURCE, scope)
-    instance = Provider.objects.usable_in(scope).filter(key=provider).first()
-    if instance is None:
-        raise InvalidInput(
-            f"no provider {provider!r} is available in this scope",
-            code="unknown_provider",
-            field="provider",
-        )
+    instance = resolve_provider(scope, provider)
     if properties is not None and not isinstance(properties, dict):
         raise InvalidInput("properties must be an object", field="properties")
     try:
@@ -86,6 +91,68 @@ def prepare_resource(
         tags=validate_tags(tags),
         properties=checked_properties,
     )
+
+
+def resolve_provider(scope: str, provider: object) -> Provider:
+    """The instance named ``provider``, or for a class name (``postgresql``) its default.
+
+    Among several usable instances of a class, the one marked default wins, else the first
+    by key.
+    """
+    usable = Provider.objects.usable_in(scope)
+    key = str(provider)
+    instance = usable.filter(key=key).first() or (
+        usable.filter(provider_class=key).order_by("-is_default", "key").first()
+    )
+    if instance is None:
+        raise InvalidInput(
+            f"no provider {key[:63]!r} is available in this scope",
+            code="unknown_provider",
+            field="provider",
+        )
+    return instance
+
+
+def register_resource(
+    principal: Principal,
+    scope: str,
+    *,
+    provider: str,
+    name: object,
+    uri: object,
+    tags: object = None,
+) -> Resource:
+    """ADD: record an external resource by URI. Read-only; nothing on a backend changes."""
+    require(principal, Action.MANAGE_RESOURCE, scope)
+    instance = resolve_provider(scope, provider)
+    if not isinstance(uri, str):
+        raise InvalidInput("uri must be a string", field="uri")
+    try:
+        credentials = instance.adapter_class.parse_uri(uri)
+    except PropertyError as exc:
+        raise InvalidInput(str(exc), code="invalid_uri", field="uri") from None
+    name, tags = validate_name(name), validate_tags(tags)
+    if _name_taken(scope, instance, name):
+        raise _name_conflict()
+    try:
+        with transaction.atomic():
+            resource = Resource.objects.create(
+                scope=scope,
+                provider=instance,
+                type=instance.resource_type,
+                name=name,
+                backend_name=None,
+                managed=False,
+                status=Status.READY,
+                tags=tags,
+                credentials=credentials.as_dict(),
+                created_by_id=principal.user_id,
+            )
+            _audit(principal.name, "resource.add", Outcome.SUCCESS, resource)
+            outbox.emit_event(resource, events.CREATED, principal.name)
+    except IntegrityError:
+        raise _name_conflict() from None
+    return resource
 
 
 def create_resource(principal: Principal, request: ResourceRequest) -> Resource:
@@ -123,6 +190,7 @@ def update_resource(
 ) -> Resource:
     """Change tags and/or properties; properties reach the backend through a task."""
     require(principal, Action.MANAGE_RESOURCE, resource.scope)
+    _require_managed(resource, "changed")
     with transaction.atomic():
         resource = _locked(resource.pk)
         if resource.status in (Status.DELETING, Status.DELETED):
@@ -144,7 +212,9 @@ def update_resource(
         resource.save()
         _audit(principal.name, "resource.update", Outcome.SUCCESS, resource, ", ".join(changed))
         if "properties" in changed and resource.status == Status.READY:
-            _schedule(resource, Operation.UPDATE, principal)
+            _schedule(resource, Operation.UPDATE, principal)  # announced once applied
+        elif changed:
+            outbox.emit_event(resource, events.UPDATED, principal.name)
     return resource
 
 
@@ -156,6 +226,7 @@ def check_resource(
     A resource whose creation failed is created again instead.
     """
     require(principal, Action.CHECK_RESOURCE, resource.scope)
+    _require_managed(resource, "checked")
     with transaction.atomic():
         resource = _locked(resource.pk)
         if resource.status not in (Status.READY, Status.ERROR):
@@ -173,11 +244,21 @@ def check_resource(
 
 
 def delete_resource(principal: Principal, resource: Resource) -> Resource:
-    """Schedule the removal of the resource, its login and all its data. Repeatable."""
+    """Schedule the removal of the resource, its login and all its data. Repeatable.
+
+    For an unmanaged resource this is REMOVE: the record goes, the backend is not touched.
+    """
     require(principal, Action.MANAGE_RESOURCE, resource.scope)
     with transaction.atomic():
         resource = _locked(resource.pk)
         if resource.status == Status.DELETED:
+            return resource
+        if not resource.managed:
+            resource.status = Status.DELETED
+            resource.credentials = None
+            resource.save(update_fields=["status", "credentials", "updated_at"])
+            _audit(principal.name, "resource.remove", Outcome.SUCCESS, resource)
+            outbox.emit_event(resource, events.DELETED, principal.name)
             return resource
         resource.status = Status.DELETING
         resource.save(update_fields=["status", "updated_at"])
@@ -206,43 +287,64 @@ def get_resource(principal: Principal | None, scope: str, resource_id: object) -
 # --- operations (run by providers.tasks) ----------------------------------------------
 
 
-def run_operation(resource_id: str, operation: str, *, actor: str, repair: bool = True) -> None:
-    """Carry out one provider operation for a resource and record its outcome."""
+def run_operation(
+    resource_id: str,
+    operation: str,
+    *,
+    actor: str,
+    repair: bool = True,
+    last_attempt: bool = True,
+) -> None:
+    """Carry out one provider operation for a resource and record its outcome.
+
+    A transient backend failure raises ``RetryLater`` unless this is the ``last_attempt``;
+    then, as for any other failure, the resource goes to ``error`` with the reason.
+    """
     handlers = {
         Operation.CREATE: _run_create,
         Operation.UPDATE: _run_update,
         Operation.CHECK: _run_check,
         Operation.DELETE: _run_delete,
     }
-    handlers[Operation(operation)](resource_id, actor, repair)
+    handlers[Operation(operation)](resource_id, actor, repair=repair, last_attempt=last_attempt)
 
 
-def _run_create(resource_id: str, actor: str, repair: bool) -> None:
+def _run_create(resource_id: str, actor: str, *, repair: bool, last_attempt: bool) -> None:
     with transaction.atomic():
         resource = _locked(resource_id)
         if resource.status not in (Status.PENDING, Status.CREATING):
             return
         resource.status = Status.CREATING
         resource.save(update_fields=["status", "updated_at"])
+    retry = None
     with transaction.atomic():
         resource = _locked(resource_id)
         if resource.status != Status.CREATING:
             return  # deleted meanwhile; the delete operation cleans up
+        adapter = resource.provider.adapter()
         try:
-            credentials = resource.provider.adapter().create(
+            credentials = adapter.create(
                 resource.backend_name, new_password(), resource.properties
             )
         except ProviderError as exc:
-            _record_failure(resource, actor, "resource.create", exc)
-            return
-        resource.credentials = credentials.as_dict()
-        resource.status = Status.READY
-        resource.status_message = ""
-        resource.save()
-        _audit(actor, "resource.create", Outcome.SUCCESS, resource)
+            if exc.transient and not last_attempt:
+                retry = _note_retry(resource, "resource.create", exc)
+            else:
+                _record_failure(resource, actor, "resource.create", exc)
+                _remove_partial_creation(adapter, resource)
+        else:
+            resource.credentials = credentials.as_dict()
+            resource.status = Status.READY
+            resource.status_message = ""
+            resource.save()
+            _audit(actor, "resource.create", Outcome.SUCCESS, resource)
+            outbox.emit_event(resource, events.CREATED, actor)
+    if retry:
+        raise retry
 
 
-def _run_update(resource_id: str, actor: str, repair: bool) -> None:
+def _run_update(resource_id: str, actor: str, *, repair: bool, last_attempt: bool) -> None:
+    retry = None
     with transaction.atomic():
         resource = _locked(resource_id)
         if resource.status != Status.READY:
@@ -250,12 +352,19 @@ def _run_update(resource_id: str, actor: str, repair: bool) -> None:
         try:
             resource.provider.adapter().update(resource.backend_name, resource.properties)
         except ProviderError as exc:
-            _record_failure(resource, actor, "resource.update", exc)
-            return
-        _audit(actor, "resource.update", Outcome.SUCCESS, resource, "properties applied")
+            if exc.transient and not last_attempt:
+                retry = _note_retry(resource, "resource.update", exc)
+            else:
+                _record_failure(resource, actor, "resource.update", exc)
+        else:
+            _audit(actor, "resource.update", Outcome.SUCCESS, resource, "properties applied")
+            outbox.emit_event(resource, events.UPDATED, actor)
+    if retry:
+        raise retry
 
 
-def _run_check(resource_id: str, actor: str, repair: bool) -> None:
+def _run_check(resource_id: str, actor: str, *, repair: bool, last_attempt: bool) -> None:
+    """CHECK and record the outcome; an unreachable backend is a failing check, not a retry."""
     with transaction.atomic():
         resource = _locked(resource_id)
         if resource.status not in (Status.READY, Status.ERROR) or resource.credentials is None:
@@ -272,15 +381,19 @@ def _run_check(resource_id: str, actor: str, repair: bool) -> None:
         resource.last_check_at = timezone.now()
         resource.last_check_ok = result.ok
         resource.last_check_message = message
+        if result.credentials is not None:
+            resource.credentials = result.credentials.as_dict()
         if result.ok and resource.status == Status.ERROR:
             resource.status = Status.READY
             resource.status_message = ""
         resource.save()
         outcome = Outcome.SUCCESS if result.ok else Outcome.FAILURE
         _audit(actor, "resource.check", outcome, resource, message)
+        outbox.emit_event(resource, events.CHECKED, actor)
 
 
-def _run_delete(resource_id: str, actor: str, repair: bool) -> None:
+def _run_delete(resource_id: str, actor: str, *, repair: bool, last_attempt: bool) -> None:
+    retry = None
     with transaction.atomic():
         resource = _locked(resource_id)
         if resource.status != Status.DELETING:
@@ -288,13 +401,55 @@ def _run_delete(resource_id: str, actor: str, repair: bool) -> None:
         try:
             resource.provider.adapter().delete(resource.backend_name)
         except ProviderError as exc:
-            _record_failure(resource, actor, "resource.delete", exc)
-            return
-        resource.status = Status.DELETED
-        resource.status_message = ""
-        resource.credentials = None
-        resource.save()
-        _audit(actor, "resource.delete", Outcome.SUCCESS, resource)
+            if exc.transient and not last_attempt:
+                retry = _note_retry(resource, "resource.delete", exc)
+            else:
+                _record_failure(resource, actor, "resource.delete", exc)
+        else:
+            resource.status = Status.DELETED
+            resource.status_message = ""
+            resource.credentials = None
+            resource.save()
+            _audit(actor, "resource.delete", Outcome.SUCCESS, resource)
+            outbox.emit_event(resource, events.DELETED, actor)
+    if retry:
+        raise retry
+
+
+def sweep_stuck_operations(timeout: float | None = None) -> list[Resource]:
+    """Queue again the operations of resources that made no progress for ``timeout`` seconds.
+
+    Covers a worker killed mid-operation whose message is not redelivered, and a message
+    lost before it reached the queue. Operations are idempotent, so a second run of one
+    that is merely slow only finds its work done.
+    """
+    timeout = settings.RM_OPERATION_TIMEOUT if timeout is None else timeout
+    cutoff = timezone.now() - timedelta(seconds=timeout)
+    stuck = Resource.objects.filter(
+        status__in=[Status.PENDING, Status.CREATING, Status.DELETING], updated_at__lt=cutoff
+    )
+    requeued = []
+    for resource_id in stuck.values_list("pk", flat=True):
+        with transaction.atomic():
+            resource = _locked(resource_id)
+            if resource.status not in (Status.PENDING, Status.CREATING, Status.DELETING):
+                continue
+            if resource.updated_at >= cutoff:
+                continue  # progressed since the query
+            operation = Operation.DELETE if resource.status == Status.DELETING else Operation.CREATE
+            resource.save(update_fields=["updated_at"])  # not again before the next timeout
+            _audit(
+                SYSTEM.name,
+                f"resource.{operation}",
+                Outcome.ACCEPTED,
+                resource,
+                f"queued again: still {resource.status} after {int(timeout)} s",
+            )
+            outbox.enqueue_operation(resource, operation.value, SYSTEM.name)
+            requeued.append(resource)
+    if requeued:
+        logger.warning("queued %d stuck operation(s) again", len(requeued))
+    return requeued
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -302,6 +457,14 @@ def _run_delete(resource_id: str, actor: str, repair: bool) -> None:
 
 def _locked(resource_id: object) -> Resource:
     return Resource.objects.select_for_update().select_related("provider").get(pk=resource_id)
+
+
+def _require_managed(resource: Resource, verb: str) -> None:
+    if not resource.managed:
+        raise Conflict(
+            f"an unmanaged resource is read-only and cannot be {verb}; remove and add it again",
+            code="unmanaged",
+        )
 
 
 def _name_taken(scope: str, provider: Provider, name: str) -> bool:
@@ -314,6 +477,26 @@ def _name_conflict() -> Conflict:
         code="name_taken",
         field="name",
     )
+
+
+def _note_retry(resource: Resource, action: str, exc: ProviderError) -> RetryLater:
+    logger.warning("%s of resource %s will be retried: %s", action, resource.pk, exc.message)
+    resource.status_message = f"retrying: {exc.message}"
+    resource.save(update_fields=["status_message", "updated_at"])
+    return RetryLater(exc.message)
+
+
+def _remove_partial_creation(adapter: ProviderAdapter, resource: Resource) -> None:
+    """After a failed CREATE, drop whatever part of it exists so nothing is left behind.
+
+    A CHECK of the resource (or a new request) creates it again from scratch.
+    """
+    try:
+        adapter.delete(resource.backend_name)
+    except ProviderError as exc:
+        logger.warning(
+            "could not remove what the failed creation of %s left: %s", resource.pk, exc.message
+        )
 
 
 def _record_failure(resource: Resource, actor: str, action: str, exc: ProviderError) -> None:
@@ -336,16 +519,12 @@ def _schedule(
     repair: bool = True,
     inline: bool = False,
 ) -> None:
-    """Queue the provider operation (or run it here) once the transaction has committed."""
-    task_kwargs = {
-        "resource_id": str(resource.pk),
-        "operation": operation.value,
-        "actor": principal.name,
-        "request_id": get_request_id(),
-        "source_ip": get_source_ip(),
-        "repair": repair,
-    }
-    task = tasks.run_resource_operation
+    """Queue the provider operation through the outbox (``inline``: run it here on commit)."""
+    if not inline:
+        outbox.enqueue_operation(resource, operation.value, principal.name, repair=repair)
+        return
+    resource_id, actor = str(resource.pk), principal.name
     transaction.on_commit(
-        lambda: task(**task_kwargs) if inline else task.delay(**task_kwargs), robust=True
+        lambda: run_operation(resource_id, operation.value, actor=actor, repair=repair),
+        robust=True,
     )

@@ -67,9 +67,7 @@ class ScramCluster:
                            f"listen_addresses = '{self.host}'\n"
                            f"unix_socket_directories = '{self.root}'\n"
                            "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
-            self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.root / "server.log"),
-                      "-w", "-t", "60", "start")
-            self.running = True
+            self.resume()
             with self.superuser_connect() as conn:
                 conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB CREATEROLE PASSWORD {}")
                              .format(sql.Identifier(self.admin_user),
@@ -89,6 +87,16 @@ class ScramCluster:
             self.running = False
         shutil.rmtree(self.root, ignore_errors=True)
         self.root = None
+
+    def pause(self) -> None:
+        """Shut the server down, keeping its data, as an outage would."""
+        self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+        self.running = False
+
+    def resume(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.root / "server.log"),
+                  "-w", "-t", "60", "start")
+        self.running = True
 
     def superuser_connect(self, dbname: str = "postgres") -> psycopg.Connection:
         return psycopg.connect(host=self.host, port=self.port, user=self.superuser,

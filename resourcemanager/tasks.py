@@ -1,0 +1,31 @@
+"""Celery tasks of the core: the outbox relay, event delivery and the stuck-operation sweep."""
+
+from celery import shared_task
+from django.conf import settings
+
+from resourcemanager import events, outbox, services
+
+
+@shared_task(name="resourcemanager.relay_outbox", ignore_result=True)
+def relay_outbox() -> None:
+    outbox.relay()
+    outbox.prune()
+
+
+@shared_task(
+    name="resourcemanager.deliver_event",
+    acks_late=True,
+    autoretry_for=(Exception,),
+    max_retries=settings.RM_TASK_MAX_RETRIES,
+    retry_backoff=settings.RM_TASK_RETRY_BACKOFF,
+    retry_backoff_max=settings.RM_TASK_RETRY_BACKOFF_MAX,
+)
+def deliver_event(message_id: int) -> None:
+    """Hand one event to the handlers; a failing handler gets the event again later."""
+    events.deliver(message_id)
+    outbox.mark_handled(message_id)
+
+
+@shared_task(name="resourcemanager.sweep_stuck_operations")
+def sweep_stuck_operations() -> None:
+    services.sweep_stuck_operations()

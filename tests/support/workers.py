@@ -1,0 +1,215 @@
+"""Real Celery worker processes for tests, and the broker they share with the test process.
+
+The test process publishes to a Redis database of its own (not eagerly in-process); a
+worker is a separate ``celery worker`` process on the same app database (the pytest-django
+test database, hence ``transactional_db``), and outcomes are read back from that database.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import kombu.pools
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from config.celery import app as celery_app
+from resourcemanager.models import Resource
+from tests.conftest import pg_admin_connect
+
+REDIS_URL = os.environ.get("RM_TEST_WORKER_REDIS_URL", "redis://127.0.0.1:6379/13")
+QUEUE = "celery"
+WORKER_START_TIMEOUT = 30
+OPERATION_TIMEOUT = 30
+
+
+def app_database_url() -> str:
+    """``DATABASE_URL`` of the database this test runs on (pytest-django's test database)."""
+    db = connection.settings_dict
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("a worker process shares the app database only on PostgreSQL")
+    credentials = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        credentials += ":" + quote(db["PASSWORD"], safe="")
+    host = db["HOST"] or "127.0.0.1"
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgres://{credentials}@{host}{port}/{quote(db['NAME'], safe='')}"
+
+
+class Worker:
+    """A ``celery worker`` subprocess whose combined output goes to a log file."""
+
+    def __init__(self, log_path: Path, env: dict[str, str]) -> None:
+        self.log_path = log_path
+        self.env = env
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        celery = Path(sys.executable).with_name("celery")
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    str(celery), "--app", "config", "worker", "--pool", "solo",
+                    "--concurrency", "1", "-Q", QUEUE, "--without-gossip",
+                    "--without-mingle", "--without-heartbeat", "-l", "info",
+                ],
+                cwd=settings.BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + WORKER_START_TIMEOUT
+        while " ready." not in self.output():
+            if self.process.poll() is not None:
+                raise AssertionError(f"the worker exited at start:\n{self.output()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the worker was not ready in time:\n{self.output()}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()  # warm shutdown: finishes the task at hand
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Freeze the worker (SIGSTOP) so it cannot touch what is queued meanwhile."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(self.process.pid, signal.SIGCONT)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@contextmanager
+def publishing_to(broker_url: str) -> Iterator[None]:
+    """Make this process publish tasks to ``broker_url`` instead of running them eagerly."""
+    saved = celery_app.conf.task_always_eager, celery_app.conf.broker_url
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.broker_url = broker_url
+    drop_connection_pools()
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager, celery_app.conf.broker_url = saved
+        drop_connection_pools()
+
+
+def drop_connection_pools() -> None:
+    """Close and forget broker connections made with the previous configuration."""
+    kombu.pools.reset()
+    celery_app._pool = None
+    amqp = celery_app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+
+
+def worker_env(broker_url: str, **extra: str) -> dict[str, str]:
+    """Environment of a worker process on this test's app database and ``broker_url``."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": app_database_url(),
+        "REDIS_URL": broker_url,
+        "PYTHONUNBUFFERED": "1",
+        # One quick retry of a transient failure, then the terminal error.
+        "RM_TASK_MAX_RETRIES": "1",
+        "RM_TASK_RETRY_BACKOFF": "1",
+        **extra,
+    }
+
+
+def show(title: str, text: str, config) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        sys.__stderr__.write(f"--- {title} ---\n{text}\n")
+        return
+    reporter.write_sep("-", title)
+    reporter.write_line(text)
+
+
+def wait_for_status(
+    resource_id: str, status: str, worker: Worker, timeout: float = OPERATION_TIMEOUT
+) -> Resource:
+    deadline = time.monotonic() + timeout
+    while True:
+        resource = Resource.objects.get(pk=resource_id)
+        if resource.status == status:
+            return resource
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"resource still {resource.status!r} ({resource.status_message!r}) after "
+                f"{timeout}s, expected {status!r}; worker output:\n{worker.output()}"
+            )
+        time.sleep(0.2)
+
+
+def pg_objects(name: str) -> tuple[int, int]:
+    with pg_admin_connect() as conn:
+        databases = conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s", (name,))
+        roles = conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = %s", (name,))
+        return databases.fetchone()[0], roles.fetchone()[0]
+
+
+def queued_tasks(broker: redis.Redis) -> list[dict]:
+    """Messages waiting in the queue, oldest first (kombu pushes to the list's head)."""
+    messages = [json.loads(raw) for raw in reversed(broker.lrange(QUEUE, 0, -1))]
+    return [{"task": m["headers"]["task"], "kwargs": _kwargs(m)} for m in messages]
+
+
+def _kwargs(message: dict) -> dict:
+    _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+    return kwargs
+
+
+
+
+class RedisServer:
+    """A private ``redis-server`` on a free port that a test can stop and start again."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+            finally:
+                client.close()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
