@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
+
+from providers.naming import DEFAULT_PREFIX, backend_name_pattern
 
 BACKEND_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{2,62}$")
+MAX_URI_LENGTH = 2000
 
 
 @dataclass(frozen=True)
@@ -53,11 +57,48 @@ class Credentials:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """Outcome of a CHECK: ``ok`` after repairs; ``repaired`` names what was fixed."""
+    """Outcome of a CHECK: ``ok`` after repairs; ``repaired`` names what was fixed.
+
+    ``credentials`` is set when a repair had to issue new ones (e.g. a new S3 access key
+    because the old one was deleted); they replace the stored credentials.
+    """
 
     ok: bool
     message: str
     repaired: tuple[str, ...] = ()
+    credentials: Credentials | None = None
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Databases and logins of one instance named like ours, read from its catalog.
+
+    ``healthy`` names a database whose same-named login exists, may log in and holds its
+    privileges on it, as CHECK wants them. Passwords are not verified: that takes a login
+    as the tenant (CHECK, or a ``--deep`` sweep).
+    """
+
+    databases: frozenset[str]
+    logins: frozenset[str]
+    healthy: frozenset[str]
+
+    @classmethod
+    def matching(
+        cls, prefix: str, databases: Iterable[str], logins: Iterable[str], healthy: Iterable[str]
+    ) -> Inventory:
+        """Keep only names ``new_backend_name(prefix)`` could have made: catalog rows are
+        filtered by a full match before anything else sees them."""
+        pattern = backend_name_pattern(prefix)
+
+        def ours(names: Iterable[str]) -> frozenset[str]:
+            return frozenset(name for name in names if pattern.fullmatch(name))
+
+        databases, logins = ours(databases), ours(logins)
+        return cls(databases, logins, ours(healthy) & databases & logins)
+
+    @property
+    def names(self) -> frozenset[str]:
+        return self.databases | self.logins
 
 
 class ProviderError(Exception):
@@ -103,6 +144,12 @@ class ProviderAdapter(ABC):
     label: ClassVar[str]
     resource_type: ClassVar[str]
     uri_scheme: ClassVar[str]
+    #: Other schemes accepted when an external resource is registered by URI.
+    uri_scheme_aliases: ClassVar[tuple[str, ...]] = ()
+    #: The instance option a declaration URL's path sets (``postgresql://…/postgres``).
+    url_path_option: ClassVar[str | None] = None
+    #: What one resource is on this backend, in messages ("database", "bucket").
+    object_noun: ClassVar[str] = "database"
     default_port: ClassVar[int]
     #: Options an operator may set on an instance of this class, one line each.
     instance_options: ClassVar[dict[str, str]] = {}
@@ -115,6 +162,10 @@ class ProviderAdapter(ABC):
 
     def __init__(self, config: InstanceConfig) -> None:
         self.config = config
+
+    @property
+    def name_prefix(self) -> str:
+        return str(self.config.options.get("name_prefix") or DEFAULT_PREFIX)
 
     def validate_properties(self, properties: dict[str, Any]) -> dict[str, Any]:
         """Return the normalized properties of a new resource, or raise PropertyError."""
@@ -140,6 +191,39 @@ class ProviderAdapter(ABC):
     @abstractmethod
     def delete(self, backend_name: str) -> None:
         """Drop the resource with all its data and its login. Missing objects are fine."""
+
+    @abstractmethod
+    def inventory(self, prefix: str) -> Inventory:
+        """What exists for names generated with ``prefix``, in one admin connection."""
+
+    @classmethod
+    def parse_uri(cls, uri: str) -> Credentials:
+        """Credentials of an external resource given as a URI, for unmanaged registration.
+
+        Raises PropertyError with a message that never repeats the URI (it holds a secret).
+        """
+        if len(uri) > MAX_URI_LENGTH or any(ord(char) < 0x21 for char in uri):
+            raise PropertyError(
+                f"the URI must be at most {MAX_URI_LENGTH} characters, without spaces or "
+                "control characters"
+            )
+        parts = urlsplit(uri)
+        schemes = (cls.uri_scheme, *cls.uri_scheme_aliases)
+        if parts.scheme.lower() not in schemes:
+            raise PropertyError(f"{cls.label} URIs start with {cls.uri_scheme}://")
+        try:
+            port = parts.port or cls.default_port
+        except ValueError:
+            raise PropertyError("the URI's port is not a number from 1 to 65535") from None
+        database = unquote(parts.path.lstrip("/"))
+        username, password = unquote(parts.username or ""), unquote(parts.password or "")
+        if not parts.hostname or not username or not database or "/" in database:
+            raise PropertyError(
+                f"a {cls.label} URI names a host, a user and a {cls.object_noun}: "
+                f"{cls.uri_scheme}://user:password@host:port/name"
+            )
+        return Credentials(username, password, host=parts.hostname, port=port,
+                           database=database, uri=uri)
 
     def credentials(self, name: str, password: str) -> Credentials:
         """Credentials for login and database ``name``, with the URI tenants connect to."""

@@ -10,7 +10,10 @@ The instance admin need not be root. For the default ``rm_`` prefix this suffice
     GRANT CREATE USER ON *.* TO 'rm_admin'@'%';
     GRANT ALL PRIVILEGES ON `rm\_%`.* TO 'rm_admin'@'%' WITH GRANT OPTION;
     GRANT SELECT ON mysql.user TO 'rm_admin'@'%';
+    GRANT SELECT ON mysql.db TO 'rm_admin'@'%';
 
+CHECK reads tenants' accounts in ``mysql.user``; the batched sweep (``inventory``) also
+reads their grants in ``mysql.db``.
 Optionally ``GRANT PROCESS, CONNECTION ADMIN ON *.*`` (MySQL 8: ``CONNECTION_ADMIN``) lets
 ``delete`` end a tenant's open sessions; without it they last until they disconnect.
 """
@@ -28,11 +31,13 @@ from pymysql.cursors import Cursor
 from providers.base import (
     CheckResult,
     Credentials,
+    Inventory,
     ProviderAdapter,
     ProviderError,
     require_backend_name,
     scrub,
 )
+from providers.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
 
 #: A refused login: 1045 for a wrong password; MariaDB answers 1698 when the account does
 #: not exist and the plugin it mimics for unknown users is one the client cannot speak.
@@ -47,9 +52,14 @@ def quote_identifier(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+def escape_wildcards(name: str) -> str:
+    """Escape ``_``, ``%`` and ``\\``, wildcards in GRANT targets and LIKE patterns."""
+    return re.sub(r"([_%\\])", r"\\\1", name)
+
+
 def grant_target(database: str) -> str:
     """```db`.*`` for GRANT; ``_`` and ``%`` are wildcards there and get escaped."""
-    return quote_identifier(re.sub(r"([_%\\])", r"\\\1", database)) + ".*"
+    return quote_identifier(escape_wildcards(database)) + ".*"
 
 
 def _code(exc: pymysql.MySQLError) -> int:
@@ -92,6 +102,7 @@ class MySQLAdapter(ProviderAdapter):
         with self._admin(f"creating {name}", password) as cur:
             cur.execute(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(name)} "
                         "CHARACTER SET utf8mb4")
+            checkpoint(CREATE_HALF_DONE)
             cur.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (*account, password))
             # A retry after a crash, or a re-create, must leave exactly this password.
             cur.execute("ALTER USER %s@%s IDENTIFIED BY %s", (*account, password))
@@ -102,8 +113,25 @@ class MySQLAdapter(ProviderAdapter):
         name = require_backend_name(backend_name)
         with self._admin(f"deleting {name}") as cur:
             cur.execute("DROP USER IF EXISTS %s@%s", (name, self.user_host))
+            checkpoint(DELETE_HALF_DONE)
             self._end_sessions(cur, name)
             cur.execute(f"DROP DATABASE IF EXISTS {quote_identifier(name)}")
+
+    def inventory(self, prefix: str) -> Inventory:
+        starts_with = escape_wildcards(prefix) + "%"
+        account = (self.user_host, starts_with)
+        with self._admin("listing databases and logins") as cur:
+            cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA "
+                        "WHERE SCHEMA_NAME LIKE %s", (starts_with,))
+            databases = [row[0] for row in cur.fetchall()]
+            cur.execute("SELECT User FROM mysql.user WHERE Host = %s AND User LIKE %s", account)
+            logins = [row[0] for row in cur.fetchall()]
+            # Privilege columns differ between MySQL and MariaDB versions: read them all.
+            cur.execute("SELECT * FROM mysql.db WHERE Host = %s AND User LIKE %s", account)
+            columns = [column[0] for column in cur.description]
+            grants = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+        healthy = [grant["User"] for grant in grants if _grants_all_on_own_database(grant)]
+        return Inventory.matching(prefix, databases, logins, healthy)
 
     def check(self, credentials: Credentials, *, repair: bool) -> CheckResult:
         name = require_backend_name(credentials.database)
@@ -210,6 +238,16 @@ class MySQLAdapter(ProviderAdapter):
                                  transient=True)
         message = f"MySQL at {where}: {action} failed: ({code}) {_reason(exc)}"
         return ProviderError(scrub(message, *hide), transient=code in TRANSIENT_SERVER_ERRORS)
+
+
+def _grants_all_on_own_database(grant: dict[str, Any]) -> bool:
+    """A ``mysql.db`` row granting its user ALL PRIVILEGES (every ``*_priv`` but GRANT
+    OPTION) on the same-named database, its ``_`` escaped or not, as CHECK accepts."""
+    database = re.sub(r"\\([_%\\])", r"\1", grant["Db"])
+    return database == grant["User"] and all(
+        value == "Y" for column, value in grant.items()
+        if column.endswith("_priv") and column != "Grant_priv"
+    )
 
 
 def _holds_all_privileges(grants: list[str], database: str) -> bool:

@@ -18,5 +18,20 @@ def new_backend_name(prefix: str = DEFAULT_PREFIX) -> str:
     return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(_RANDOM_LENGTH))
 
 
+def backend_name_pattern(prefix: str = DEFAULT_PREFIX) -> re.Pattern[str]:
+    """What ``new_backend_name(prefix)`` produces; use ``fullmatch``."""
+    if not PREFIX_RE.fullmatch(prefix):
+        raise ValueError(f"invalid name prefix {prefix!r}")
+    return re.compile(re.escape(prefix) + f"[a-z0-9]{{{_RANDOM_LENGTH}}}")
+
+
+def prefix_of(name: str) -> str | None:
+    """The prefix ``name`` was generated with, or None when we did not generate it."""
+    prefix = name[:-_RANDOM_LENGTH]
+    if PREFIX_RE.fullmatch(prefix) and backend_name_pattern(prefix).fullmatch(name):
+        return prefix
+    return None
+
+
 def new_password() -> str:
     return secrets.token_urlsafe(PASSWORD_BYTES)

@@ -27,11 +27,13 @@ from psycopg import sql
 from providers.base import (
     CheckResult,
     Credentials,
+    Inventory,
     ProviderAdapter,
     ProviderError,
     require_backend_name,
     scrub,
 )
+from providers.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
 
 _MAX_REASON = 200
 #: INHERIT, not NOINHERIT: in PG15 the ``public`` schema belongs to ``pg_database_owner``,
@@ -45,6 +47,12 @@ _AUTH_FAILED = re.compile(r"authentication failed")
 _PUBLIC_CONNECT = sql.SQL(
     "EXISTS (SELECT 1 FROM aclexplode(COALESCE(datacl, acldefault('d', datdba))) a"
     " WHERE a.grantee = 0 AND a.privilege_type = 'CONNECT')")
+#: Candidate databases, each with whether its same-named login passes CHECK's catalog tests.
+_INVENTORY_DATABASES = sql.SQL(
+    "SELECT d.datname, r.rolcanlogin AND d.datdba = r.oid AND NOT {}"
+    " AND has_database_privilege(r.oid, d.oid, 'CONNECT')"
+    " FROM pg_database d LEFT JOIN pg_roles r ON r.rolname = d.datname"
+    " WHERE starts_with(d.datname, %s)").format(_PUBLIC_CONNECT)
 
 
 def _reason(exc: psycopg.Error) -> str:
@@ -63,6 +71,8 @@ class PostgreSQLAdapter(ProviderAdapter):
     label = "PostgreSQL"
     resource_type = "sql"
     uri_scheme = "postgresql"
+    uri_scheme_aliases = ("postgres",)
+    url_path_option = "database"
     default_port = 5432
     instance_options = {
         "database": "Maintenance database the admin connects to (default 'postgres')",
@@ -85,6 +95,7 @@ class PostgreSQLAdapter(ProviderAdapter):
             else:  # a retry, or a re-create: leave exactly this password
                 cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN INHERIT PASSWORD {}")
                             .format(role, secret))
+            checkpoint(CREATE_HALF_DONE)
             with self._member_of(cur, name):
                 database = self._database(cur, name)
                 if database is None:
@@ -106,6 +117,7 @@ class PostgreSQLAdapter(ProviderAdapter):
                                 "AND pg_has_role(usesysid, 'USAGE')", (name,))
                     cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
                                 .format(sql.Identifier(name)))
+            checkpoint(DELETE_HALF_DONE)
             cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
 
     def check(self, credentials: Credentials, *, repair: bool) -> CheckResult:
@@ -166,6 +178,15 @@ class PostgreSQLAdapter(ProviderAdapter):
         if repaired:
             return CheckResult(True, "repaired: " + ", ".join(repaired), tuple(repaired))
         return CheckResult(True, "database, login and privileges are in order")
+
+    def inventory(self, prefix: str) -> Inventory:
+        with self._admin("listing databases and logins") as cur:
+            cur.execute(_INVENTORY_DATABASES, (prefix,))
+            databases = cur.fetchall()
+            cur.execute("SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)", (prefix,))
+            logins = [row[0] for row in cur.fetchall()]
+        return Inventory.matching(prefix, databases=[name for name, _ in databases],
+                                  logins=logins, healthy=[name for name, ok in databases if ok])
 
     def public_connect_warnings(self) -> list[str]:
         """Databases (templates aside) PUBLIC may still connect to; an operator should close

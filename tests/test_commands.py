@@ -4,7 +4,7 @@ import json
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from providers.models import Provider
@@ -19,7 +19,7 @@ TEAM_A = "/api/c/team-a/resources"
     RM_PROVIDER_POSTGRESQL_URL="postgresql://postgres:s3cr%40t@127.0.0.1:5432/postgres",
     RM_PROVIDERS=[
         {"key": "pg-eu", "class": "postgresql", "host": "db.eu", "username": "rm_admin",
-         "password": "pw", "allowed_scopes": ["team-a"]},
+         "password": "pw", "allowed_scopes": ["team-a"], "default": True},
         {"key": "my", "url": "mysql://admin@10.1.2.3/?user_host=10.%25&public_host=db.example"},
     ],
 )
@@ -32,6 +32,7 @@ def test_declared_providers_are_synced(transactional_db):
     assert pg.options == {"database": "postgres"}
     assert pg.source == Provider.Source.ENVIRONMENT
     assert Provider.objects.get(key="pg-eu").port == 5432
+    assert [p.key for p in Provider.objects.filter(is_default=True)] == ["pg-eu"]
     my = Provider.objects.get(key="my")
     assert (my.provider_class, my.port) == ("mysql", 3306)
     assert my.options == {"user_host": "10.%", "public_host": "db.example"}
@@ -68,13 +69,28 @@ def test_check_resources_reports_and_repairs(make_client, mysql_provider):
         cursor.execute("DROP USER %s@'%%'", (resource["credentials"]["username"],))
 
     failing = StringIO()
-    call_command("check_resources", "--no-repair", "--json", stdout=failing)
+    with pytest.raises(CommandError) as excinfo:  # exit status 1: a resource fails
+        call_command("check_resources", "--no-repair", "--json", stdout=failing)
     repaired = StringIO()
     call_command("check_resources", "--scope", "team-a", stdout=repaired)
     healthy = StringIO()
     call_command("check_resources", "--only-failing", stdout=healthy)
 
-    [row] = json.loads(failing.getvalue())
+    assert excinfo.value.returncode == 1
+    [row] = json.loads(failing.getvalue())["resources"]
     assert row["ok"] is False and row["name"] == "orders"
-    assert "1 checked, 0 failing" in repaired.getvalue()
+    assert "1 checked, 0 failing, 1 repaired" in repaired.getvalue()
     assert "0 checked, 0 failing" in healthy.getvalue()
+
+
+@override_settings(
+    RM_PROVIDER_POSTGRESQL_URL="",
+    RM_PROVIDER_MYSQL_URL="",
+    RM_PROVIDER_MONGODB_URL="mongodb://rm_admin:pw@mongo.internal:27017/admin",
+    RM_PROVIDERS=[],
+)
+def test_a_declaration_url_path_sets_the_class_own_option(transactional_db):
+    [mongo] = sync_declared_providers()
+
+    assert (mongo.key, mongo.provider_class, mongo.port) == ("mongodb", "mongodb", 27017)
+    assert mongo.options == {"auth_source": "admin"}

@@ -17,6 +17,7 @@ from providers import mysql as mysql_module
 from providers.base import Credentials, InstanceConfig, ProviderError
 from providers.mysql import MySQLAdapter, grant_target, quote_identifier
 from providers.naming import new_backend_name, new_password
+from tests.support.naming import issued_names
 
 HOST = os.environ.get("RM_TEST_MYSQL_HOST", "127.0.0.1")
 PORT = int(os.environ.get("RM_TEST_MYSQL_PORT", "3306"))
@@ -56,6 +57,7 @@ def admin_config(root: pymysql.cursors.Cursor) -> Iterator[InstanceConfig]:
         root.execute("GRANT CREATE USER ON *.* TO %s@'%%'", (name,))
         root.execute(r"GRANT ALL PRIVILEGES ON `rm\_%%`.* TO %s@'%%' WITH GRANT OPTION", (name,))
         root.execute("GRANT SELECT ON mysql.user TO %s@'%%'", (name,))
+        root.execute("GRANT SELECT ON mysql.db TO %s@'%%'", (name,))
         yield InstanceConfig(host=HOST, port=PORT, username=name, password=password,
                              options={"user_host": "%"})
     finally:
@@ -76,16 +78,13 @@ def root_adapter(root: pymysql.cursors.Cursor) -> MySQLAdapter:
 @pytest.fixture
 def names(root: pymysql.cursors.Cursor) -> Iterator[Callable[[], str]]:
     """Hands out backend names; drops whatever database/account of that name is left."""
-    issued: list[str] = []
 
-    def issue() -> str:
-        issued.append(new_backend_name())
-        return issued[-1]
-
-    yield issue
-    for name in issued:
+    def remove(name: str) -> None:
         root.execute("DROP USER IF EXISTS %s@'%%'", (name,))
         root.execute(f"DROP DATABASE IF EXISTS {quote_identifier(name)}")
+
+    with issued_names(remove) as issue:
+        yield issue
 
 
 @pytest.fixture
@@ -311,6 +310,18 @@ def test_check_regrants_revoked_privileges(
     conn = connect(resource, database=resource.database)
     with conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE t (id INT)")
+
+
+def test_inventory_with_least_privilege_admin(
+    adapter: MySQLAdapter, names: Callable[[], str], root: pymysql.cursors.Cursor
+) -> None:
+    healthy, revoked = (adapter.create(names(), new_password(), {}).username for _ in range(2))
+    root.execute("REVOKE ALL PRIVILEGES, GRANT OPTION FROM %s@'%%'", (revoked,))
+
+    found = adapter.inventory("rm_")  # the documented grants cover the default prefix
+
+    assert {healthy, revoked} <= found.databases & found.logins
+    assert healthy in found.healthy and revoked not in found.healthy
 
 
 def test_check_reports_dropped_database(

@@ -1,62 +1,80 @@
-"""CHECK every ready resource (or those of a scope/provider) and report the outcome."""
+"""CHECK resources in a batched sweep (resourcemanager.sweeps) and report the outcome.
+
+Exit status: 0 when every checked resource passes (after repairs), 1 when any fails.
+"""
+
+from __future__ import annotations
 
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from resourcemanager import services
-from resourcemanager.access import SYSTEM, Action
-from resourcemanager.errors import ServiceError
-from resourcemanager.models import Resource
+from resourcemanager import sweeps
+
+_BAR_WIDTH = 30
+_COLUMNS = ("checked", "ok", "repaired", "failing")
 
 
 class Command(BaseCommand):
-    help = "Check resources and their logins; repair access unless --no-repair is given."
+    help = (
+        "Check resources and their logins, one catalog query per provider instance plus a "
+        "full CHECK of those it finds unhealthy; repair unless --no-repair. Exits 1 when "
+        "any resource fails."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--scope")
-        parser.add_argument("--provider", help="provider instance key")
-        parser.add_argument("--only-failing", action="store_true")
-        parser.add_argument("--repair", action="store_true", default=True)
+        parser.add_argument("--scope", help="only this scope")
+        parser.add_argument("--provider", help="only this provider instance (key)")
+        parser.add_argument("--only-failing", action="store_true",
+                            help="only resources whose last CHECK failed or in error")
+        parser.add_argument("--repair", action="store_true", default=True,
+                            help="repair what can be repaired (default)")
         parser.add_argument("--no-repair", action="store_false", dest="repair")
-        parser.add_argument("--json", action="store_true", dest="as_json")
+        parser.add_argument("--deep", action="store_true",
+                            help="full CHECK of every resource, logging in as each tenant "
+                            "(the catalog sweep does not verify passwords)")
+        parser.add_argument("--json", action="store_true", dest="as_json",
+                            help="print a machine-readable report")
 
-    def handle(self, *args, scope, provider, only_failing, repair, as_json, **options):
-        resources = Resource.objects.visible_to(SYSTEM, Action.CHECK_RESOURCE, scope).filter(
-            status__in=[Resource.Status.READY, Resource.Status.ERROR], managed=True
-        )
-        if provider:
-            resources = resources.filter(provider__key=provider)
-        if only_failing:
-            resources = resources.filter(last_check_ok=False)
-        report = []
-        for resource in resources.select_related("provider").order_by("scope", "name"):
-            try:
-                services.check_resource(SYSTEM, resource, repair=repair, inline=True)
-            except ServiceError as exc:
-                report.append(self._row(resource, ok=False, message=exc.message))
-                continue
-            resource.refresh_from_db()
-            report.append(
-                self._row(resource, ok=resource.last_check_ok, message=resource.last_check_message)
-            )
+    def handle(self, *args, scope, provider, only_failing, repair, deep, as_json, **options):
+        progress = self._progress if self.stderr.isatty() else None
+        report = sweeps.sweep(scope, provider, only_failing=only_failing, repair=repair,
+                              deep=deep, progress=progress)
+        if progress:
+            self.stderr.write("")
         if as_json:
-            self.stdout.write(json.dumps(report, indent=2))
-            return
-        for row in report:
-            mark = "ok  " if row["ok"] else "FAIL"
-            self.stdout.write(f"{mark} {row['scope']}/{row['name']} ({row['provider']}) "
-                              f"{row['message']}")
-        failing = sum(1 for row in report if not row["ok"])
-        self.stdout.write(f"{len(report)} checked, {failing} failing")
+            self.stdout.write(json.dumps(report.as_dict(), indent=2))
+        else:
+            self._print(report)
+        if failing := len(report.failing):
+            raise CommandError(f"{failing} resource(s) failing", returncode=1)
 
-    @staticmethod
-    def _row(resource: Resource, *, ok: bool | None, message: str) -> dict:
-        return {
-            "id": str(resource.pk),
-            "scope": resource.scope,
-            "name": resource.name,
-            "provider": resource.provider.key,
-            "ok": bool(ok),
-            "message": message,
-        }
+    def _progress(self, done: int, total: int) -> None:
+        filled = _BAR_WIDTH * done // total if total else _BAR_WIDTH
+        bar = "#" * filled + "." * (_BAR_WIDTH - filled)
+        self.stderr.write(f"\r[{bar}] {done}/{total}", ending="")
+        self.stderr.flush()
+
+    def _print(self, report: sweeps.SweepReport) -> None:
+        summary = report.as_dict()
+        rows: list[tuple[Any, ...]] = [("instance", *_COLUMNS, "seconds")]
+        for instance in summary["instances"]:
+            rows.append((instance["provider"], *(instance[c] for c in _COLUMNS),
+                         f"{instance['seconds']:.2f}"))
+        rows.append(("total", *(summary[c] for c in _COLUMNS), f"{summary['seconds']:.2f}"))
+        width = max(len(str(row[0])) for row in rows)
+        for row in rows:
+            self.stdout.write(f"{row[0]!s:<{width}}" + "".join(f"{v!s:>10}" for v in row[1:]))
+        for instance in report.instances:
+            if instance.error:
+                self.stdout.write(f"\n{instance.provider}: {instance.error}")
+        outcomes = [o for i in report.instances for o in i.outcomes]
+        if outcomes:
+            self.stdout.write("")
+        for outcome in outcomes:
+            mark = "REPAIRED" if outcome.ok else "FAIL"
+            self.stdout.write(f"{mark:<8} {outcome.scope}/{outcome.name} ({outcome.provider}): "
+                              f"{outcome.message}")
+        self.stdout.write(f"\n{summary['checked']} checked, {summary['failing']} failing, "
+                          f"{summary['repaired']} repaired")

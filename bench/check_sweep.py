@@ -1,0 +1,155 @@
+"""Batched CHECK sweep vs. a per-resource CHECK, for N resources on one PostgreSQL instance.
+
+Usage: .venv/bin/python bench/check_sweep.py [-n 10000] [--databases 100] [--sample 50]
+                                             [--admin-url postgresql://...]
+
+What is real and what is extrapolated: N records in the app database and N real login
+roles on the server (the catalog's pg_roles at full size), but only --databases real
+databases (each costs ~7.5 MB and ~0.3 s; 10,000 would need ~75 GB). The sweep is timed
+end to end (sweeps.sweep: selection, one catalog query, bulk UPDATE, summary audit) over
+the resources that have a database, and scaled to N proportionally: an upper bound, since
+per-instance fixed costs are scaled too. The per-resource CHECK (the lifecycle service's,
+admin queries plus a login as each tenant, as check_resources did before the sweep) is
+timed on --sample resources and scaled to N. Everything made on the server carries a
+prefix of this run's own and is dropped at the end. The app database is a throwaway SQLite
+file (or DATABASE_URL when set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PREFIX = f"rmbench{secrets.token_hex(2)}_"
+
+
+def setup_django(data_dir: str, admin_url: str) -> None:
+    os.environ["RM_PROVIDERS"] = json.dumps(
+        [{"key": "bench-pg", "url": admin_url, "options": {"name_prefix": PREFIX}}]
+    )
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DEBUG", "true")
+    os.environ.setdefault("RM_DATA_DIR", data_dir)
+    os.environ.pop("REDIS_URL", None)
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # one INFO line per CHECK otherwise
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=10_000, help="records and login roles")
+    parser.add_argument("--databases", type=int, default=100, help="real databases")
+    parser.add_argument("--sample", type=int, default=50, help="per-resource CHECKs timed")
+    parser.add_argument(
+        "--admin-url",
+        default=os.environ.get(
+            "RM_BENCH_POSTGRESQL_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    args = parser.parse_args()
+    if not 0 < args.sample <= args.databases <= args.n:
+        parser.error("need 0 < --sample <= --databases <= -n")
+    with tempfile.TemporaryDirectory() as data_dir:
+        setup_django(data_dir, args.admin_url)
+        run(args.n, args.databases, args.sample, args.admin_url)
+
+
+def run(count: int, databases: int, sample: int, admin_url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    from providers.naming import new_backend_name, new_password
+    from providers.services import sync_declared_providers
+    from resourcemanager import services, sweeps
+    from resourcemanager.models import Resource
+
+    (provider,) = sync_declared_providers()
+    adapter = provider.adapter()
+    names = [new_backend_name(PREFIX) for _ in range(count)]
+    full, roles_only = names[:databases], names[databases:]
+    try:
+        started = time.perf_counter()
+        credentials = {name: adapter.create(name, new_password(), {}) for name in full}
+        with psycopg.connect(admin_url) as conn:  # one transaction for the roles
+            for name in roles_only:
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
+        # Fixture rows as CREATE leaves them, straight into the table: a seed, not a path.
+        Resource.objects.bulk_create(
+            Resource(scope="bench" if name in credentials else "bench-roles-only",
+                     provider=provider, type="sql", name=f"r{i}", backend_name=name,
+                     status=Resource.Status.READY,
+                     credentials=(credentials.get(name) or adapter.credentials(name, "x"))
+                     .as_dict())
+            for i, name in enumerate(names)
+        )
+        print(f"setup: {count} records, {count} login roles, {databases} databases "
+              f"(prefix {PREFIX}) in {time.perf_counter() - started:.1f} s")
+
+        catalog = []
+        for _ in range(5):
+            start = time.perf_counter()
+            healthy = sweeps.healthy_names(adapter, names)
+            catalog.append(time.perf_counter() - start)
+        assert healthy == set(full), "the catalog should find exactly the full resources"
+
+        swept = []
+        for _ in range(5):
+            start = time.perf_counter()
+            report = sweeps.sweep(scope="bench", repair=False)
+            swept.append(time.perf_counter() - start)
+            assert report.as_dict()["ok"] == databases, report.as_dict()
+        ids = list(Resource.objects.filter(scope="bench").values_list("pk", flat=True)[:sample])
+        naive = []
+        for resource_id in ids:
+            start = time.perf_counter()
+            services.run_operation(str(resource_id), "check", actor="bench", repair=False)
+            naive.append(time.perf_counter() - start)
+        assert Resource.objects.filter(pk__in=ids, last_check_ok=True).count() == sample
+    finally:
+        cleanup(adapter, admin_url, full, roles_only)
+
+    sweep_real = statistics.median(swept)
+    sweep_n = sweep_real * count / databases
+    naive_n = statistics.mean(naive) * count
+    print(f"PostgreSQL at {provider.host}:{provider.port}")
+    print(f"catalog query alone ({count} roles, {databases} dbs)  "
+          f"p50 {statistics.median(catalog) * 1000:8.1f} ms   (real)")
+    print(f"batched sweep, {databases} resources              "
+          f"p50 {sweep_real * 1000:8.1f} ms   (real, {sweep_real / databases * 1e6:.0f} µs each)")
+    print(f"per-resource CHECK, {sample} resources            "
+          f"mean {statistics.mean(naive) * 1000:7.1f} ms each (real)")
+    print(f"{count} resources: batched sweep  {sweep_n:8.2f} s   (scaled from {databases}, "
+          "upper bound)")
+    print(f"{count} resources: per-resource   {naive_n:8.2f} s   (scaled from {sample})")
+    print(f"ratio: batched sweep is {naive_n / sweep_n:.0f}x faster")
+
+
+def cleanup(adapter, admin_url: str, full: list[str], roles_only: list[str]) -> None:
+    """Drop every database and role this run made, then prove nothing is left."""
+    import psycopg
+    from psycopg import sql
+
+    for name in full:
+        adapter.delete(name)
+    with psycopg.connect(admin_url) as conn:
+        for name in roles_only:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+    left = adapter.inventory(PREFIX).names
+    print(f"cleanup: {len(left)} objects left with prefix {PREFIX}")
+
+
+if __name__ == "__main__":
+    main()
