@@ -28,6 +28,7 @@ class ProviderForm(forms.ModelForm):
             "options",
             "allowed_scopes",
             "enabled",
+            "is_default",
         ]
 
     def clean(self):
@@ -46,8 +47,11 @@ class ProviderForm(forms.ModelForm):
 @admin.register(Provider)
 class ProviderAdmin(OperatorOnlyAdmin):
     form = ProviderForm
-    list_display = ["key", "provider_class", "host", "port", "enabled", "source"]
+    list_display = [
+        "key", "provider_class", "host", "port", "enabled", "is_default", "reachable", "source"
+    ]
     list_filter = ["provider_class", "enabled", "source"]
+    readonly_fields = ["reachable", "reachability_message", "reachability_checked_at"]
     actions = ["test_connection"]
 
     def save_model(self, request, obj, form, change):

@@ -40,10 +40,19 @@ class Provider(models.Model):
     password = EncryptedTextField(blank=True)
     options = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
+    is_default = models.BooleanField(
+        "default of its class",
+        default=False,
+        help_text="Chosen when a request names the provider class instead of an instance.",
+    )
     allowed_scopes = models.JSONField(
         default=list, blank=True, help_text="Scopes that may use this instance; empty: all."
     )
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.ADMIN)
+    #: Outcome of the last connection test with the admin account (None: not tested yet).
+    reachable = models.BooleanField(null=True, editable=False)
+    reachability_message = models.CharField(max_length=300, blank=True, editable=False)
+    reachability_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from audit.models import AuditEntry
 from audit.services import record
@@ -32,6 +33,7 @@ class DeclaredProvider:
     options: dict[str, Any] = field(default_factory=dict)
     allowed_scopes: list[str] = field(default_factory=list)
     description: str = ""
+    is_default: bool = False
 
 
 def save_provider(principal: Principal, provider: Provider, *, created: bool) -> Provider:
@@ -66,12 +68,33 @@ def validate_options(provider_class: str, options: object) -> dict[str, Any]:
 
 
 def ping_provider(provider: Provider) -> str | None:
-    """None when the admin account can connect, else the readable reason."""
+    """None when the admin account can connect, else the readable reason.
+
+    The outcome is kept on the instance: the providers API shows it as reachability.
+    """
     try:
         provider.adapter().ping()
     except ProviderError as exc:
-        return exc.message
-    return None
+        problem: str | None = exc.message
+    else:
+        problem = None
+    record_reachability(provider, problem)
+    return problem
+
+
+def record_reachability(provider: Provider, problem: str | None) -> None:
+    """Keep the outcome of a connection to the instance (a ping, a sweep) for the API."""
+    Provider.objects.filter(pk=provider.pk).update(
+        reachable=problem is None,
+        reachability_message=(problem or "")[:300],
+        reachability_checked_at=timezone.now(),
+    )
+
+
+def probe_providers() -> dict[str, str | None]:
+    """Ping every enabled instance; the reason per key for those that cannot be reached."""
+    return {provider.key: ping_provider(provider) for provider in Provider.objects.filter(
+        enabled=True)}
 
 
 def declared_providers() -> list[DeclaredProvider]:
@@ -80,6 +103,8 @@ def declared_providers() -> list[DeclaredProvider]:
     for key, url in (
         ("postgresql", settings.RM_PROVIDER_POSTGRESQL_URL),
         ("mysql", settings.RM_PROVIDER_MYSQL_URL),
+        ("mongodb", settings.RM_PROVIDER_MONGODB_URL),
+        ("s3", settings.RM_PROVIDER_S3_URL),
     ):
         if url:
             entries.append({"key": key, "url": url})
@@ -103,6 +128,7 @@ def sync_declared_providers() -> list[Provider]:
                     "options": item.options,
                     "allowed_scopes": item.allowed_scopes,
                     "description": item.description,
+                    "is_default": item.is_default,
                     "enabled": True,
                     "source": Provider.Source.ENVIRONMENT,
                 },
@@ -127,9 +153,9 @@ def _parse_declaration(entry: dict[str, Any]) -> DeclaredProvider:
         url = urlsplit(entry["url"])
         provider_class = entry.get("class") or _URL_SCHEMES.get(url.scheme, url.scheme)
         adapter = _adapter_or_error(provider_class, entry["key"])
-        database = url.path.lstrip("/")
-        if database:
-            options.setdefault("database", unquote(database))
+        path = unquote(url.path.lstrip("/"))
+        if path and adapter.url_path_option:
+            options.setdefault(adapter.url_path_option, path)
         options.update(dict(parse_qsl(url.query)))
         host, port = url.hostname or "127.0.0.1", url.port or adapter.default_port
         username, password = unquote(url.username or ""), unquote(url.password or "")
@@ -149,6 +175,7 @@ def _parse_declaration(entry: dict[str, Any]) -> DeclaredProvider:
         options=validate_options(provider_class, options),
         allowed_scopes=list(entry.get("allowed_scopes") or []),
         description=entry.get("description", ""),
+        is_default=bool(entry.get("default", False)),
     )
 
 

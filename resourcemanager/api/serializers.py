@@ -55,13 +55,32 @@ class ResourceDetailSerializer(ResourceSerializer):
         read_only_fields = fields
 
 
+PROVIDER_HELP = (
+    "Key of a provider instance (see /providers), or a provider class such as 'postgresql' "
+    "for its default instance."
+)
+
+
 class ResourceCreateSerializer(serializers.Serializer):
-    provider = serializers.CharField(help_text="Key of a provider instance (see /providers).")
+    provider = serializers.CharField(help_text=PROVIDER_HELP)
     name = serializers.CharField(
         trim_whitespace=False, help_text="Your name for it, unique per provider and scope."
     )
     tags = serializers.ListField(child=serializers.CharField(), required=False)
     properties = serializers.DictField(required=False)
+
+
+class ResourceAddSerializer(serializers.Serializer):
+    provider = serializers.CharField(help_text=PROVIDER_HELP)
+    name = serializers.CharField(
+        trim_whitespace=False, help_text="Your name for it, unique per provider and scope."
+    )
+    uri = serializers.CharField(
+        trim_whitespace=False,
+        help_text="Connection URI with its credentials, e.g. postgresql://user:pw@host:5432/db. "
+        "Stored encrypted; never echoed in errors.",
+    )
+    tags = serializers.ListField(child=serializers.CharField(), required=False)
 
 
 class ResourceUpdateSerializer(serializers.Serializer):
@@ -73,11 +92,27 @@ class CheckRequestSerializer(serializers.Serializer):
     repair = serializers.BooleanField(default=True)
 
 
+class ReachabilitySerializer(serializers.Serializer):
+    ok = serializers.BooleanField(source="reachable", allow_null=True)
+    message = serializers.CharField(source="reachability_message")
+    checked_at = serializers.DateTimeField(source="reachability_checked_at", allow_null=True)
+
+
 class ProviderSerializer(serializers.ModelSerializer):
     label = serializers.CharField(source="adapter_class.label")
     resource_type = serializers.CharField()
+    reachability = ReachabilitySerializer(source="*", read_only=True)
 
     class Meta:
         model = Provider
-        fields = ["key", "provider_class", "label", "resource_type", "description", "enabled"]
+        fields = [
+            "key",
+            "provider_class",
+            "label",
+            "resource_type",
+            "description",
+            "enabled",
+            "is_default",
+            "reachability",
+        ]
         read_only_fields = fields

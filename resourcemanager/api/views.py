@@ -50,6 +50,12 @@ SCOPE_HEADER = OpenApiParameter(
         responses={202: serializers.ResourceSerializer},
         summary="Check the resource and its login, repairing access",
     ),
+    add=extend_schema(
+        parameters=[SCOPE_HEADER],
+        request=serializers.ResourceAddSerializer,
+        responses={201: serializers.ResourceDetailSerializer},
+        summary="Register an external (unmanaged, read-only) resource by URI",
+    ),
 )
 class ResourceViewSet(
     ScopedViewMixin,
@@ -66,6 +72,7 @@ class ResourceViewSet(
         "partial_update": Action.MANAGE_RESOURCE,
         "destroy": Action.MANAGE_RESOURCE,
         "check": Action.CHECK_RESOURCE,
+        "add": Action.MANAGE_RESOURCE,
         "metadata": Action.VIEW_RESOURCE,
     }
 
@@ -103,6 +110,12 @@ class ResourceViewSet(
         data = self._valid(serializers.CheckRequestSerializer, request.data)
         resource = services.check_resource(self.principal, self.get_object(), **data)
         return self._render(resource, status.HTTP_202_ACCEPTED, detail=False)
+
+    @action(detail=False, methods=["post"])
+    def add(self, request: Request, *args, **kwargs) -> Response:
+        data = self._valid(serializers.ResourceAddSerializer, request.data)
+        resource = services.register_resource(self.principal, self.scope, **data)
+        return self._render(resource, status.HTTP_201_CREATED)
 
     @staticmethod
     def _valid(serializer_class, data) -> dict:

@@ -1,6 +1,7 @@
 """GET /providers: the instances a scope may use, never their secrets."""
 
 from providers.models import Provider
+from providers.services import probe_providers
 
 CANARY = "admin-secret-canary-0f9d"
 
@@ -24,6 +25,8 @@ def test_lists_usable_instances_without_secrets(make_client, pg_provider, mysql_
         "resource_type": "sql",
         "description": "",
         "enabled": True,
+        "is_default": False,
+        "reachability": {"ok": None, "message": "", "checked_at": None},
     }
     assert CANARY not in response.content.decode()
 
@@ -35,3 +38,55 @@ def test_an_instance_of_another_scope_is_not_found(make_client, pg_provider):
 
     assert client.get("/api/c/team-a/providers/pg").status_code == 404
     assert make_client(team_b="USER").get("/api/c/team-b/providers/pg").status_code == 200
+
+
+def test_reachability_comes_from_the_last_probe(make_client, pg_provider):
+    Provider.objects.create(key="down", provider_class="postgresql", host="127.0.0.1", port=1,
+                            username="boss", password=CANARY)
+    client = make_client(team_a="USER")
+
+    problems = probe_providers()
+
+    assert problems == {"down": problems["down"], "pg": None}
+    listed = {p["key"]: p["reachability"] for p in client.get("/api/c/team-a/providers").json()}
+    assert listed["pg"]["ok"] is True
+    assert listed["pg"]["checked_at"]
+    assert listed["down"]["ok"] is False
+    assert listed["down"]["message"].startswith("cannot reach PostgreSQL at 127.0.0.1:1")
+    assert CANARY not in str(listed)
+
+
+TEAM_A = "/api/c/team-a/resources"
+
+
+def test_a_request_for_a_class_goes_to_its_default_instance(make_client, pg_provider):
+    Provider.objects.create(key="pg-main", provider_class="postgresql", host=pg_provider.host,
+                            port=pg_provider.port, username=pg_provider.username,
+                            password=pg_provider.password, is_default=True)
+    client = make_client(team_a="RESOURCE_ADMIN")
+
+    response = client.post(TEAM_A, {"provider": "postgresql", "name": "orders"}, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["provider"] == "pg-main"
+    assert response.json()["status"] == "ready"
+
+
+def test_instances_route_by_allowed_scope(make_client, pg_provider):
+    """Two instances of one class (on the same server here), each for its own scope."""
+    pg_provider.allowed_scopes = ["team-a"]
+    pg_provider.save()
+    Provider.objects.create(key="pg-b", provider_class="postgresql", host=pg_provider.host,
+                            port=pg_provider.port, username=pg_provider.username,
+                            password=pg_provider.password, allowed_scopes=["team-b"])
+    alice = make_client(team_a="RESOURCE_ADMIN", team_b="RESOURCE_ADMIN")
+
+    by_class_a = alice.post(TEAM_A, {"provider": "postgresql", "name": "x"}, format="json")
+    by_class_b = alice.post("/api/c/team-b/resources", {"provider": "postgresql", "name": "x"},
+                            format="json")
+    refused = alice.post(TEAM_A, {"provider": "pg-b", "name": "y"}, format="json")
+
+    assert by_class_a.json()["provider"] == "pg"
+    assert by_class_b.json()["provider"] == "pg-b"
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "unknown_provider"
