@@ -1,11 +1,13 @@
 """Provider classes by key. Adding a backend: one adapter module and one line here."""
 
 from providers.base import ProviderAdapter
+from providers.mongodb import MongoDBAdapter
 from providers.mysql import MySQLAdapter
 from providers.postgresql import PostgreSQLAdapter
+from providers.s3 import S3Adapter
 
 ADAPTERS: dict[str, type[ProviderAdapter]] = {
-    adapter.key: adapter for adapter in (PostgreSQLAdapter, MySQLAdapter)
+    adapter.key: adapter for adapter in (PostgreSQLAdapter, MySQLAdapter, MongoDBAdapter, S3Adapter)
 }
 
 

@@ -16,6 +16,7 @@ from providers.models import Provider
 from resourcemanager.access import Role
 from resourcemanager.models import Resource, ScopeRole
 from resourcemanager.tokens import issue_token
+from tests.support.mongowire import FakeMongod
 from tests.support.pgcluster import ScramCluster
 
 PG_HOST = os.environ.get("RM_TEST_PG_HOST", "127.0.0.1")
@@ -58,7 +59,7 @@ def scram_cluster() -> Iterator[ScramCluster]:
 def backend_cleanup(transactional_db) -> Iterator[None]:
     """After the test, drop whatever its resources created on the servers."""
     yield
-    for resource in Resource.objects.select_related("provider"):
+    for resource in Resource.objects.filter(managed=True).select_related("provider"):
         with contextlib.suppress(ProviderError):  # an unreachable server holds nothing of ours
             resource.provider.adapter().delete(resource.backend_name)
 
@@ -109,3 +110,87 @@ def make_client(transactional_db, django_user_model) -> Callable[..., APIClient]
         return client
 
     return make
+
+
+class MotoS3:
+    """A moto server enforcing IAM, and the access key of its bootstrapped admin user."""
+
+    def __init__(self, host: str, port: int, access_key: str, secret_key: str) -> None:
+        self.host, self.port = host, port
+        self.access_key, self.secret_key = access_key, secret_key
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def client(self, service: str, access_key: str | None = None, secret_key: str | None = None):
+        """A boto3 client signing as the admin, or as the given key."""
+        import boto3
+
+        return boto3.session.Session(
+            aws_access_key_id=access_key or self.access_key,
+            aws_secret_access_key=secret_key or self.secret_key, region_name="us-east-1",
+        ).client(service, endpoint_url=self.endpoint)
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[MotoS3]:
+    """moto in server mode on a free port of 127.0.0.1, answering only signed, permitted
+    requests once an admin user with an ``Action: *`` policy and an access key exists.
+
+    moto counts unauthenticated actions against ``settings.INITIAL_NO_AUTH_ACTION_COUNT``
+    (from the environment variable of that name, read once at import); its
+    ``/moto-api/reset-auth`` endpoint sets it at run time and resets the count, so the
+    three bootstrap calls below are the only ones it lets through unsigned.
+    """
+    import json
+
+    import requests
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    try:
+        requests.post(f"{endpoint}/moto-api/reset-auth", data=b"3", timeout=5).raise_for_status()
+        iam = MotoS3(host, port, "bootstrap", "bootstrap").client("iam")
+        iam.create_user(UserName="moto-admin")
+        iam.put_user_policy(UserName="moto-admin", PolicyName="admin", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17",
+             "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        key = iam.create_access_key(UserName="moto-admin")["AccessKey"]
+        yield MotoS3(host, port, key["AccessKeyId"], key["SecretAccessKey"])
+    finally:
+        requests.post(f"{endpoint}/moto-api/reset-auth", data=b"inf", timeout=5)
+        server.stop()
+
+
+@pytest.fixture
+def s3_provider(backend_cleanup, moto_s3: MotoS3) -> Provider:
+    return Provider.objects.create(
+        key="s3", provider_class="s3", host=moto_s3.host, port=moto_s3.port,
+        username=moto_s3.access_key, password=moto_s3.secret_key,
+        options={"secure": False, "clear_on_delete": True},
+    )
+
+
+@pytest.fixture
+def fake_mongod() -> Iterator[FakeMongod]:
+    """A mockupdb-played mongod (tests/support/mongowire.py), stopped after the test."""
+    server = FakeMongod()
+    server.run()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mongo_provider(fake_mongod: FakeMongod, backend_cleanup) -> Provider:
+    """A MongoDB instance on ``fake_mongod`` (requested first, so it outlives the cleanup)."""
+    return Provider.objects.create(
+        key="mongo", provider_class="mongodb", host=fake_mongod.host, port=fake_mongod.port,
+        username=fake_mongod.admin_user, password=fake_mongod.admin_password,
+        options={"auth_source": "admin"},
+    )
