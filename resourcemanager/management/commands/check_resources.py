@@ -42,7 +42,7 @@ class Command(BaseCommand):
         report = sweeps.sweep(scope, provider, only_failing=only_failing, repair=repair,
                               deep=deep, progress=progress)
         if progress:
-            self.stderr.write("")
+            self.stderr.write("", style_func=str)
         if as_json:
             self.stdout.write(json.dumps(report.as_dict(), indent=2))
         else:
@@ -53,7 +53,7 @@ class Command(BaseCommand):
     def _progress(self, done: int, total: int) -> None:
         filled = _BAR_WIDTH * done // total if total else _BAR_WIDTH
         bar = "#" * filled + "." * (_BAR_WIDTH - filled)
-        self.stderr.write(f"\r[{bar}] {done}/{total}", ending="")
+        self.stderr.write(f"\r[{bar}] {done}/{total}", ending="", style_func=str)
         self.stderr.flush()
 
     def _print(self, report: sweeps.SweepReport) -> None:
