@@ -16,6 +16,9 @@ CHECK reads tenants' accounts in ``mysql.user``; the batched sweep (``inventory`
 reads their grants in ``mysql.db``.
 Optionally ``GRANT PROCESS, CONNECTION ADMIN ON *.*`` (MySQL 8: ``CONNECTION_ADMIN``) lets
 ``delete`` end a tenant's open sessions; without it they last until they disconnect.
+
+TiDB speaks the protocol and these statements too; ``TiDBAdapter`` replaces the few that
+differ (the class attributes under "dialect" below). Only MySQL/MariaDB are tested on a server.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, ClassVar
 
 import pymysql
 from pymysql.cursors import Cursor
@@ -86,6 +89,19 @@ class MySQLAdapter(ProviderAdapter):
         "ssl_ca": "CA certificate file; when set, connections use TLS and verify the server",
     }
 
+    # -- dialect: what MySQL-compatible servers spell differently ---------------------------
+
+    #: The server in messages.
+    server_name: ClassVar[str] = "MySQL"
+    #: Thread ids of an account's sessions (bound: the user name).
+    _sessions: ClassVar[str] = "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s"
+    #: Ends one session (bound: its id).
+    _kill: ClassVar[str] = "KILL CONNECTION %s"
+    #: The database column of ``mysql.db``.
+    _db_column: ClassVar[str] = "Db"
+    #: ``mysql.db`` columns GRANT ALL sets; None: every ``*_priv`` column but ``Grant_priv``.
+    _all_privilege_columns: ClassVar[frozenset[str] | None] = None
+
     @property
     def user_host(self) -> str:
         return str(self.config.options.get("user_host") or "%")
@@ -130,7 +146,7 @@ class MySQLAdapter(ProviderAdapter):
             cur.execute("SELECT * FROM mysql.db WHERE Host = %s AND User LIKE %s", account)
             columns = [column[0] for column in cur.description]
             grants = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
-        healthy = [grant["User"] for grant in grants if _grants_all_on_own_database(grant)]
+        healthy = [grant["User"] for grant in grants if self._grants_all_on_own_database(grant)]
         return Inventory.matching(prefix, databases, logins, healthy)
 
     def check(self, credentials: Credentials, *, repair: bool) -> CheckResult:
@@ -221,36 +237,59 @@ class MySQLAdapter(ProviderAdapter):
         finally:
             conn.close()
 
-    @staticmethod
-    def _end_sessions(cur: Cursor, user: str) -> None:
+    def _end_sessions(self, cur: Cursor, user: str) -> None:
         """Kill the user's sessions (needs PROCESS and CONNECTION ADMIN; a no-op without)."""
-        cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s", (user,))
+        cur.execute(self._sessions, (user,))
         for (thread_id,) in cur.fetchall():
             with suppress(pymysql.MySQLError):  # already gone, or not ours to kill
-                cur.execute("KILL CONNECTION %s", (int(thread_id),))
+                cur.execute(self._kill, (int(thread_id),))
+
+    def _grants_all_on_own_database(self, grant: dict[str, Any]) -> bool:
+        """A ``mysql.db`` row granting its user ALL PRIVILEGES on the same-named database,
+        its ``_`` escaped or not, as CHECK accepts."""
+        database = re.sub(r"\\([_%\\])", r"\1", grant[self._db_column])
+        required = self._all_privilege_columns or {
+            column for column in grant if column.endswith("_priv") and column != "Grant_priv"}
+        return database == grant["User"] and all(grant.get(column) == "Y" for column in required)
 
     def _error(self, exc: pymysql.MySQLError, action: str, *secrets: str) -> ProviderError:
         where = f"{self.config.host}:{self.config.port}"
         hide = (self.config.password, *secrets)
         code = _code(exc)
         if isinstance(exc, pymysql.InterfaceError) or code >= 2000:
-            return ProviderError(scrub(f"cannot reach MySQL at {where}: {_reason(exc)}", *hide),
-                                 transient=True)
-        message = f"MySQL at {where}: {action} failed: ({code}) {_reason(exc)}"
+            return ProviderError(
+                scrub(f"cannot reach {self.server_name} at {where}: {_reason(exc)}", *hide),
+                transient=True)
+        message = f"{self.server_name} at {where}: {action} failed: ({code}) {_reason(exc)}"
         return ProviderError(scrub(message, *hide), transient=code in TRANSIENT_SERVER_ERRORS)
-
-
-def _grants_all_on_own_database(grant: dict[str, Any]) -> bool:
-    """A ``mysql.db`` row granting its user ALL PRIVILEGES (every ``*_priv`` but GRANT
-    OPTION) on the same-named database, its ``_`` escaped or not, as CHECK accepts."""
-    database = re.sub(r"\\([_%\\])", r"\1", grant["Db"])
-    return database == grant["User"] and all(
-        value == "Y" for column, value in grant.items()
-        if column.endswith("_priv") and column != "Grant_priv"
-    )
 
 
 def _holds_all_privileges(grants: list[str], database: str) -> bool:
     targets = (grant_target(database), f"{quote_identifier(database)}.*")
     return any(line.startswith(f"GRANT ALL PRIVILEGES ON {target} TO ")
                for line in grants for target in targets)
+
+
+class TiDBAdapter(MySQLAdapter):
+    """TiDB: the MySQL adapter with TiDB's session list, KILL and ``mysql.db`` layout.
+
+    The admin's grants are those above; ``PROCESS`` and ``CONNECTION_ADMIN`` (or ``SUPER``)
+    let ``delete`` end sessions on every TiDB node of the cluster.
+    """
+
+    key = "tidb"
+    label = "TiDB"
+    default_port = 4000
+    server_name = "TiDB"
+
+    #: PROCESSLIST lists the sessions of the TiDB node at hand; this one, the cluster's.
+    _sessions = "SELECT ID FROM information_schema.CLUSTER_PROCESSLIST WHERE USER = %s"
+    #: Ends a session on whichever node holds it (Global Kill, on by default since v6.1);
+    #: before that, on the node the admin is connected to only.
+    _kill = "KILL TIDB %s"
+    _db_column = "DB"
+    #: GRANT ALL on a database sets the privileges TiDB supports there, which vary by
+    #: version; these ones every version sets.
+    _all_privilege_columns = frozenset({
+        "Select_priv", "Insert_priv", "Update_priv", "Delete_priv", "Create_priv",
+        "Drop_priv", "Index_priv", "Alter_priv", "Execute_priv"})

@@ -12,6 +12,11 @@ The instance admin need not be superuser (LESSONS §7); this suffices::
 PostgreSQL 15 lets a non-superuser create, re-own or drop a database owned by another role
 only as a member of that role, so the adapter grants itself the tenant role around those
 statements and revokes it right after: it keeps no standing access to tenant data.
+
+CockroachDB and YugabyteDB (YSQL) speak the same protocol and catalog and differ in a few
+statements only; their adapters are subclasses that replace those statements (the class
+attributes under "dialect" below, and ``_create_database``), nothing else. Only PostgreSQL
+itself is tested on a server; the others at statement level.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 from psycopg import sql
@@ -36,10 +41,6 @@ from providers.base import (
 from providers.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
 
 _MAX_REASON = 200
-#: INHERIT, not NOINHERIT: in PG15 the ``public`` schema belongs to ``pg_database_owner``,
-#: whose rights reach the database owner only by inheritance. Tenants belong to no other role.
-_CREATE_ROLE = sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE "
-                       "INHERIT")
 #: Server-side refusals at connect time that go away by themselves.
 _TRANSIENT_FATAL = re.compile(r"starting up|shutting down|recovery mode|too many|connection slots")
 _AUTH_FAILED = re.compile(r"authentication failed")
@@ -49,10 +50,10 @@ _PUBLIC_CONNECT = sql.SQL(
     " WHERE a.grantee = 0 AND a.privilege_type = 'CONNECT')")
 #: Candidate databases, each with whether its same-named login passes CHECK's catalog tests.
 _INVENTORY_DATABASES = sql.SQL(
-    "SELECT d.datname, r.rolcanlogin AND d.datdba = r.oid AND NOT {}"
+    "SELECT d.datname, r.rolcanlogin AND d.datdba = r.oid AND NOT {public_connect}"
     " AND has_database_privilege(r.oid, d.oid, 'CONNECT')"
     " FROM pg_database d LEFT JOIN pg_roles r ON r.rolname = d.datname"
-    " WHERE starts_with(d.datname, %s)").format(_PUBLIC_CONNECT)
+    " WHERE {prefixed}")
 
 
 def _reason(exc: psycopg.Error) -> str:
@@ -79,6 +80,29 @@ class PostgreSQLAdapter(ProviderAdapter):
         "sslmode": "libpq sslmode for every connection, e.g. 'require' or 'verify-full'",
     }
 
+    # -- dialect: statements other PostgreSQL-compatible servers spell differently ----------
+
+    #: INHERIT, not NOINHERIT: in PG15 the ``public`` schema belongs to ``pg_database_owner``,
+    #: whose rights reach the database owner only by inheritance. Tenants belong to no other role.
+    _create_role: ClassVar[sql.SQL] = sql.SQL(
+        "CREATE ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT")
+    #: A retry, or a re-create: the existing role may log in with exactly this password.
+    _reset_role: ClassVar[sql.SQL] = sql.SQL("ALTER ROLE {} WITH LOGIN INHERIT PASSWORD {}")
+    #: Database privileges PUBLIC loses and the tenant keeps.
+    _database_privileges: ClassVar[sql.SQL] = sql.SQL("CONNECT, TEMPORARY")
+    #: Condition on a ``pg_database`` row: PUBLIC holds CONNECT on it.
+    _public_connect: ClassVar[sql.SQL] = _PUBLIC_CONNECT
+    #: Condition: the column ``{}`` starts with the bound prefix.
+    _starts_with: ClassVar[sql.SQL] = sql.SQL("starts_with({}, %s)")
+    #: Ends the sessions of the database (bound: its name) the admin may end.
+    _end_sessions: ClassVar[str] = (
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+        "AND pid <> pg_backend_pid() AND pg_has_role(usesysid, 'USAGE')")
+    #: Sessions the admin may not end are ended by FORCE (PostgreSQL 13+).
+    _drop_database: ClassVar[sql.SQL] = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+    #: libpq's password hashing; None follows the server's ``password_encryption``.
+    _password_algorithm: ClassVar[bytes | None] = None
+
     # -- operations ---------------------------------------------------------------------
 
     def ping(self) -> None:
@@ -91,15 +115,14 @@ class PostgreSQLAdapter(ProviderAdapter):
         with self._admin(f"creating {name}", password) as cur:
             secret = self._verifier(cur, name, password)
             if self._role(cur, name) is None:
-                cur.execute(_CREATE_ROLE.format(role, secret))
+                cur.execute(self._create_role.format(role, secret))
             else:  # a retry, or a re-create: leave exactly this password
-                cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN INHERIT PASSWORD {}")
-                            .format(role, secret))
+                cur.execute(self._reset_role.format(role, secret))
             checkpoint(CREATE_HALF_DONE)
             with self._member_of(cur, name):
                 database = self._database(cur, name)
                 if database is None:
-                    cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(role, role))
+                    self._create_database(cur, role)
                 elif database[0] != name:
                     cur.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(role, role))
                 self._close_database(cur, name, name)
@@ -111,12 +134,8 @@ class PostgreSQLAdapter(ProviderAdapter):
             role_exists = self._role(cur, name) is not None
             if self._database(cur, name) is not None:
                 with self._member_of(cur, name, needed=role_exists):
-                    # Sessions we may end (all, as superuser); DROP ... FORCE ends the rest.
-                    cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                "WHERE datname = %s AND pid <> pg_backend_pid() "
-                                "AND pg_has_role(usesysid, 'USAGE')", (name,))
-                    cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                                .format(sql.Identifier(name)))
+                    cur.execute(self._end_sessions, (name,))
+                    cur.execute(self._drop_database.format(sql.Identifier(name)))
             checkpoint(DELETE_HALF_DONE)
             cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
 
@@ -140,7 +159,7 @@ class PostgreSQLAdapter(ProviderAdapter):
                                                       else "is not allowed to log in"))
                 secret = self._verifier(cur, user, password)
                 if can_login is None:
-                    cur.execute(_CREATE_ROLE.format(role, secret))
+                    cur.execute(self._create_role.format(role, secret))
                     repaired.append("login re-created")
                 else:
                     cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN").format(role))
@@ -181,9 +200,12 @@ class PostgreSQLAdapter(ProviderAdapter):
 
     def inventory(self, prefix: str) -> Inventory:
         with self._admin("listing databases and logins") as cur:
-            cur.execute(_INVENTORY_DATABASES, (prefix,))
+            cur.execute(_INVENTORY_DATABASES.format(
+                public_connect=self._public_connect,
+                prefixed=self._starts_with.format(sql.SQL("d.datname"))), (prefix,))
             databases = cur.fetchall()
-            cur.execute("SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)", (prefix,))
+            cur.execute(sql.SQL("SELECT rolname FROM pg_roles WHERE {}")
+                        .format(self._starts_with.format(sql.SQL("rolname"))), (prefix,))
             logins = [row[0] for row in cur.fetchall()]
         return Inventory.matching(prefix, databases=[name for name, _ in databases],
                                   logins=logins, healthy=[name for name, ok in databases if ok])
@@ -193,7 +215,8 @@ class PostgreSQLAdapter(ProviderAdapter):
         them with ``REVOKE CONNECT ON DATABASE ... FROM PUBLIC``."""
         with self._admin("listing databases") as cur:
             cur.execute(sql.SQL("SELECT datname FROM pg_database WHERE NOT datistemplate "
-                                "AND datallowconn AND {} ORDER BY datname").format(_PUBLIC_CONNECT))
+                                "AND datallowconn AND {} ORDER BY datname")
+                        .format(self._public_connect))
             return [row[0] for row in cur.fetchall()]
 
     # -- helpers --------------------------------------------------------------------------
@@ -220,7 +243,7 @@ class PostgreSQLAdapter(ProviderAdapter):
                 yield cur
         except psycopg.Error as exc:
             where = f"{self.config.host}:{self.config.port}"
-            message = scrub(f"PostgreSQL at {where}: {action} failed: {_reason(exc)}",
+            message = scrub(f"{self.label} at {where}: {action} failed: {_reason(exc)}",
                             self.config.password, *secrets)
             raise ProviderError(message,
                                 transient=isinstance(exc, psycopg.OperationalError)) from None
@@ -230,9 +253,9 @@ class PostgreSQLAdapter(ProviderAdapter):
     def _connect_error(self, exc: psycopg.Error, who: str, *secrets: str) -> ProviderError:
         where, reason = f"{self.config.host}:{self.config.port}", _reason(exc)
         if "FATAL:" in str(exc) and not _TRANSIENT_FATAL.search(reason):
-            message = f"PostgreSQL at {where} refused {who}: {reason}"
+            message = f"{self.label} at {where} refused {who}: {reason}"
             return ProviderError(scrub(message, self.config.password, *secrets))
-        message = f"cannot reach PostgreSQL at {where}: {reason}"
+        message = f"cannot reach {self.label} at {where}: {reason}"
         return ProviderError(scrub(message, self.config.password, *secrets), transient=True)
 
     def _tenant_login(self, user: str, password: str, dbname: str) -> str | None:
@@ -262,17 +285,21 @@ class PostgreSQLAdapter(ProviderAdapter):
             cur.execute(sql.SQL("REVOKE {} FROM CURRENT_USER").format(sql.Identifier(role)))
 
     @staticmethod
-    def _close_database(cur: psycopg.Cursor, name: str, user: str) -> None:
-        database, role = sql.Identifier(name), sql.Identifier(user)
-        cur.execute(sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC")
-                    .format(database))
-        cur.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}")
-                    .format(database, role))
+    def _create_database(cur: psycopg.Cursor, role: sql.Identifier) -> None:
+        """Create the database named like ``role``, owned by it."""
+        cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(role, role))
 
-    @staticmethod
-    def _verifier(cur: psycopg.Cursor, user: str, password: str) -> sql.Literal:
+    def _close_database(self, cur: psycopg.Cursor, name: str, user: str) -> None:
+        database, role = sql.Identifier(name), sql.Identifier(user)
+        cur.execute(sql.SQL("REVOKE {} ON DATABASE {} FROM PUBLIC")
+                    .format(self._database_privileges, database))
+        cur.execute(sql.SQL("GRANT {} ON DATABASE {} TO {}")
+                    .format(self._database_privileges, database, role))
+
+    def _verifier(self, cur: psycopg.Cursor, user: str, password: str) -> sql.Literal:
         """The password hashed by libpq as the server stores it (SCRAM unless set to md5)."""
-        hashed = cur.connection.pgconn.encrypt_password(password.encode(), user.encode())
+        hashed = cur.connection.pgconn.encrypt_password(password.encode(), user.encode(),
+                                                        self._password_algorithm)
         return sql.Literal(hashed.decode("ascii"))
 
     @staticmethod
@@ -284,9 +311,59 @@ class PostgreSQLAdapter(ProviderAdapter):
         return self._scalar(cur.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s",
                                         (name,)))
 
-    @staticmethod
-    def _database(cur: psycopg.Cursor, name: str) -> tuple[str, bool] | None:
+    def _database(self, cur: psycopg.Cursor, name: str) -> tuple[str, bool] | None:
         """(owner, PUBLIC may connect) of the database, or None when it does not exist."""
         cur.execute(sql.SQL("SELECT pg_get_userbyid(datdba), {} FROM pg_database "
-                            "WHERE datname = %s").format(_PUBLIC_CONNECT), (name,))
+                            "WHERE datname = %s").format(self._public_connect), (name,))
         return (row[0], row[1]) if (row := cur.fetchone()) else None
+
+
+class CockroachDBAdapter(PostgreSQLAdapter):
+    """CockroachDB: the PostgreSQL adapter with CockroachDB's spelling of a few statements.
+
+    The admin is a member of ``admin``, or holds ``CREATEDB CREATEROLE CREATELOGIN`` and may
+    grant itself the tenant roles it created (CockroachDB documents that for role admins;
+    not verified). Passwords work on a secure cluster only, i.e. over TLS: set ``sslmode``.
+    """
+
+    key = "cockroachdb"
+    label = "CockroachDB"
+    default_port = 26257
+
+    #: No SUPERUSER and no INHERIT options: members always inherit a role's privileges.
+    _create_role = sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} NOCREATEDB NOCREATEROLE")
+    _reset_role = sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}")
+    #: No TEMPORARY privilege on databases; CONNECT lets a role see a database's metadata.
+    _database_privileges = sql.SQL("CONNECT")
+    #: No aclexplode/acldefault: read the grants where SHOW GRANTS ON DATABASE reads them.
+    _public_connect = sql.SQL(
+        "EXISTS (SELECT 1 FROM \"\".crdb_internal.cluster_database_privileges p"
+        " WHERE p.database_name = datname AND p.grantee = 'public'"
+        " AND p.privilege_type IN ('CONNECT', 'ALL'))")
+    _starts_with = sql.SQL("strpos({}, %s) = 1")
+    #: No pg_terminate_backend. The tenant's sessions (login = database name) are visible
+    #: and cancellable with VIEWACTIVITY and CANCELQUERY only; without, this ends none.
+    _end_sessions = ("CANCEL SESSIONS IF EXISTS (SELECT session_id FROM [SHOW CLUSTER SESSIONS]"
+                     " WHERE user_name = %s)")
+    #: No FORCE: open sessions do not block the drop. CASCADE, the default, said explicitly.
+    _drop_database = sql.SQL("DROP DATABASE IF EXISTS {} CASCADE")
+    #: The server may report ``crdb-bcrypt``, unknown to libpq; it accepts SCRAM pre-hashed.
+    _password_algorithm = b"scram-sha-256"
+
+    @staticmethod
+    def _create_database(cur: psycopg.Cursor, role: sql.Identifier) -> None:
+        """CREATE DATABASE takes no OWNER here: the creator owns it, then hands it over."""
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(role))
+        cur.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(role, role))
+
+
+class YugabyteDBAdapter(PostgreSQLAdapter):
+    """YugabyteDB's YSQL API: PostgreSQL 11 (15 from v2.25) on a distributed store."""
+
+    key = "yugabytedb"
+    label = "YugabyteDB"
+    default_port = 5433
+
+    #: No FORCE (PostgreSQL 13+). pg_stat_activity lists this node's sessions only; the drop
+    #: itself invalidates and closes the connections left on every node.
+    _drop_database = sql.SQL("DROP DATABASE IF EXISTS {}")

@@ -2,12 +2,13 @@
 
 from providers.base import ProviderAdapter
 from providers.mongodb import MongoDBAdapter
-from providers.mysql import MySQLAdapter
-from providers.postgresql import PostgreSQLAdapter
+from providers.mysql import MySQLAdapter, TiDBAdapter
+from providers.postgresql import CockroachDBAdapter, PostgreSQLAdapter, YugabyteDBAdapter
 from providers.s3 import S3Adapter
 
 ADAPTERS: dict[str, type[ProviderAdapter]] = {
-    adapter.key: adapter for adapter in (PostgreSQLAdapter, MySQLAdapter, MongoDBAdapter, S3Adapter)
+    adapter.key: adapter for adapter in (PostgreSQLAdapter, MySQLAdapter, MongoDBAdapter, S3Adapter,
+                                         CockroachDBAdapter, YugabyteDBAdapter, TiDBAdapter)
 }
 
 
