@@ -157,7 +157,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- Tasks ----------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"  # in-process; named to keep kombu quiet
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -182,12 +182,19 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 RM_TASK_MAX_RETRIES = env.int("RM_TASK_MAX_RETRIES", default=5)
 RM_TASK_RETRY_BACKOFF = env.int("RM_TASK_RETRY_BACKOFF", default=5)
 RM_TASK_RETRY_BACKOFF_MAX = env.int("RM_TASK_RETRY_BACKOFF_MAX", default=300)
+# Deliveries to consumers that failed transiently (tool unreachable, 5xx): the same scheme.
+RM_CONSUMER_MAX_RETRIES = env.int("RM_CONSUMER_MAX_RETRIES", default=8)
+RM_CONSUMER_RETRY_BACKOFF = env.int("RM_CONSUMER_RETRY_BACKOFF", default=10)
+RM_CONSUMER_RETRY_BACKOFF_MAX = env.int("RM_CONSUMER_RETRY_BACKOFF_MAX", default=600)
 # Operations still creating/deleting/pending after this many seconds are run again.
 RM_OPERATION_TIMEOUT = env.int("RM_OPERATION_TIMEOUT", default=900)
 RM_OUTBOX_RELAY_INTERVAL = env.float("RM_OUTBOX_RELAY_INTERVAL", default=10.0)
 RM_OUTBOX_RETENTION_DAYS = env.int("RM_OUTBOX_RETENTION_DAYS", default=7)
 # Callables (dotted paths) that receive every resource event from the outbox.
-RM_EVENT_HANDLERS = env.list("RM_EVENT_HANDLERS", default=["resourcemanager.events.log_event"])
+RM_EVENT_HANDLERS = env.list(
+    "RM_EVENT_HANDLERS",
+    default=["resourcemanager.events.log_event", "consumers.services.fan_out"],
+)
 RM_CHECK_INTERVAL = env.float("RM_CHECK_INTERVAL", default=3600.0)
 RM_PROVIDER_PROBE_INTERVAL = env.float("RM_PROVIDER_PROBE_INTERVAL", default=60.0)
 CELERY_BEAT_SCHEDULE = {
@@ -201,6 +208,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "check-resources": {"task": "providers.sweep_checks", "schedule": RM_CHECK_INTERVAL},
     "probe-providers": {"task": "providers.probe", "schedule": RM_PROVIDER_PROBE_INTERVAL},
+    "requeue-stalled-deliveries": {
+        "task": "consumers.requeue_stalled",
+        "schedule": max(RM_OPERATION_TIMEOUT / 4, 10.0),
+    },
 }
 
 # --- Scopes and providers -------------------------------------------------------------

@@ -40,9 +40,12 @@ def run_resource_operation(
     outbox.mark_handled(message_id)
 
 
-def retry_delay(retries: int) -> float:
-    """Exponential backoff with jitter: about base·2ⁿ seconds, capped."""
-    ceiling = min(settings.RM_TASK_RETRY_BACKOFF * 2**retries, settings.RM_TASK_RETRY_BACKOFF_MAX)
+def retry_delay(retries: int, *, base: float | None = None, cap: float | None = None) -> float:
+    """Exponential backoff with jitter: about base·2ⁿ seconds, capped (default: the
+    ``RM_TASK_RETRY_BACKOFF`` settings)."""
+    base = settings.RM_TASK_RETRY_BACKOFF if base is None else base
+    cap = settings.RM_TASK_RETRY_BACKOFF_MAX if cap is None else cap
+    ceiling = min(base * 2**retries, cap)
     return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - spreading retries, not secrecy
 
 

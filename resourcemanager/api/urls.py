@@ -3,6 +3,7 @@
 from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
+from consumers.api import BuilderViewSet, ConsumerViewSet
 from resourcemanager.api.auth_views import PermissionsView
 from resourcemanager.api.token_views import ApiTokenViewSet
 from resourcemanager.api.views import ProviderViewSet, ResourceViewSet
@@ -26,6 +27,8 @@ router = OptionalSlashRouter()
 router.register("resources", ResourceViewSet, basename="resource")
 router.register("providers", ProviderViewSet, basename="provider")
 router.register("tokens", ApiTokenViewSet, basename="token")
+router.register("consumers", ConsumerViewSet, basename="consumer")
+router.register("builders", BuilderViewSet, basename="builder")
 
 urlpatterns = [
     re_path(r"^permissions/?$", PermissionsView.as_view(), name="permissions"),

@@ -35,6 +35,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from rest_framework.test import APIClient
 
 from audit.models import AuditEntry
+from consumers.models import Consumer, Delivery
 from providers.models import Provider
 from resourcemanager.access import Role
 from resourcemanager.models import ApiToken, Resource, ScopeRole
@@ -203,6 +204,7 @@ class World:
     bravo_audit: AuditEntry
     bravo_provider: Provider  # reserved for team-b
     bravo_group: Group
+    bravo_consumer: Consumer  # a webhook with a secret, registered in team-b
     bystander: object  # a user without roles, to be granted roles by forged forms
     snapshot: dict = field(default_factory=dict)
 
@@ -217,6 +219,9 @@ class World:
             "reserved provider key": self.bravo_provider.key,
             "reserved provider host": self.bravo_provider.host,
             "group name": self.bravo_group.name,
+            "consumer name": self.bravo_consumer.name,
+            "consumer secret": BRAVO_CONSUMER_SECRET,
+            "consumer URL": self.bravo_consumer.properties["url"],
         }
 
     def foreign(self, model: type[models.Model]) -> models.Model:
@@ -228,6 +233,7 @@ class World:
             ApiToken: self.bravo_token,
             Provider: self.bravo_provider,
             Group: self.bravo_group,
+            Consumer: self.bravo_consumer,
             type(self.bravo_owner.user): self.bravo_owner.user,
         }
         if model not in objects:
@@ -256,6 +262,10 @@ class World:
             "provider": Provider.objects.filter(pk=self.bravo_provider.pk).values().get(),
             "providers": sorted(Provider.objects.values_list("key", "allowed_scopes")),
             "group": (self.bravo_group.name, list(self.bravo_group.permissions.all())),
+            "consumers of team-b": list(Consumer.objects.filter(scope="team-b").values()),
+            "deliveries of team-b": list(
+                Delivery.objects.filter(consumer__scope="team-b").values()
+            ),
             "staff and operators": sorted(
                 users.filter(models.Q(is_staff=True) | models.Q(is_superuser=True))
                 .values_list("username", flat=True)
@@ -271,6 +281,20 @@ class World:
         owner_view = self.bravo_owner.get(f"/api/c/team-b/resources/{self.bravo.id}")
         assert owner_view.status_code == 200  # team-b's owner and its token still work
         assert owner_view.json()["credentials"] == self.bravo.credentials
+
+
+BRAVO_CONSUMER_SECRET = "bravo-webhook-secret-zq"
+
+
+def create_bravo_consumer(owner: APIClient) -> Consumer:
+    """A webhook consumer of team-b (its endpoint refuses connections: one failed delivery)."""
+    response = owner.post("/api/c/team-b/consumers", {
+        "builder": "webhook", "name": "bravo-hook-zq",
+        "properties": {"url": "http://127.0.0.1:1/bravo-path-zq",
+                       "secret": BRAVO_CONSUMER_SECRET},
+    }, format="json")
+    assert response.status_code == 201, response.json()
+    return Consumer.objects.get(pk=response.json()["id"])
 
 
 @pytest.fixture
@@ -295,6 +319,7 @@ def world(make_client, django_user_model, pg_provider) -> World:
             port=5432, username="x", password="x", allowed_scopes=["team-b"],
         ),
         bravo_group=Group.objects.create(name="bravo-group-zq"),
+        bravo_consumer=create_bravo_consumer(bravo_owner),
         bystander=django_user_model.objects.create_user(username="bystander", password=None),
     )
     world.snapshot = world.take_snapshot()
@@ -338,6 +363,14 @@ KNOWN_API_ROUTES = {
     ("api-scoped:provider-detail", ("get", "head", "options")),
     ("api-scoped:permissions", ("get", "head", "options")),
     ("auth-user", ("get", "head", "options")),
+    ("api:consumer-list", ("get", "head", "options", "post")),
+    ("api:consumer-detail", ("get", "head", "options", "patch", "delete")),
+    ("api:consumer-sync", ("options", "post")),
+    ("api:builder-list", ("get", "head", "options")),
+    ("api-scoped:consumer-list", ("get", "head", "options", "post")),
+    ("api-scoped:consumer-detail", ("get", "head", "options", "patch", "delete")),
+    ("api-scoped:consumer-sync", ("options", "post")),
+    ("api-scoped:builder-list", ("get", "head", "options")),
 }
 
 
@@ -349,7 +382,7 @@ def test_the_generated_route_list_holds_the_known_routes():
     assert "api/^resources/(?P<pk>[^/.]+)/?\\.(?P<format>[a-z0-9]+)/?$" in patterns
     admin_names = {route.name for route in ADMIN_ROUTES}
     for model in ("resourcemanager_resource", "resourcemanager_scoperole", "audit_auditentry",
-                  "resourcemanager_apitoken", "providers_provider"):
+                  "resourcemanager_apitoken", "providers_provider", "consumers_consumer"):
         for view in STANDARD_ADMIN_VIEWS:
             assert f"admin:{model}_{view}" in admin_names
     # No stale entries in the allow-lists: each names a route that exists.
@@ -423,7 +456,10 @@ def api_calls(world: World, scope: str | None, header: str | None):
     for route in API_ROUTES:
         if ("scope" in route.kwargs) != (scope is not None):
             continue
-        foreign_ids = [world.bravo.id, world.bravo_token.pk] if "pk" in route.kwargs else [0]
+        foreign_ids = (
+            [world.bravo.id, world.bravo_token.pk, world.bravo_consumer.pk]
+            if "pk" in route.kwargs else [0]
+        )
         for foreign_id in foreign_ids:
             values = {"scope": scope, "pk": foreign_id, "id": foreign_id,
                       "key": world.bravo_provider.key, "format": "json"}
@@ -706,7 +742,7 @@ def test_team_b_s_objects_look_like_objects_that_never_were_in_the_admin(
         model = model_of(route)
         if model is None or "object_id" not in route.kwargs or not route.name:
             continue
-        never_was = uuid.uuid4() if model is Resource else 987654321
+        never_was = uuid.uuid4() if model in (Resource, Consumer) else 987654321
         for method in ("get", "post"):
             answers = [
                 getattr(admin_browser, method)(url_of(route, {"object_id": pk})).status_code

@@ -1,0 +1,527 @@
+"""Consumers: registering tools in a scope and delivering resource events to them.
+
+The API, the admin and the tasks all go through here. Requests check access, validate,
+change the row and write the audit entry in one transaction. Events reach consumers
+through ``fan_out`` (an ``RM_EVENT_HANDLERS`` handler): it records one ``Delivery`` per
+matching consumer, idempotently per event, and queues a ``consumers.deliver`` task for
+each; ``deliver`` hands the event to the consumer's builder and records the outcome.
+A consumer's failure never touches the resource or its operation.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from audit.models import AuditEntry
+from audit.services import record
+from consumers.base import ConsumerBuilder, DeliveryError, PropertySpec, ResourceEvent
+from consumers.models import Consumer, Delivery
+from consumers.registry import builder_class
+from providers.base import Credentials
+from resourcemanager import events, outbox
+from resourcemanager.access import SYSTEM, Action, Principal, require
+from resourcemanager.context import get_request_id, get_source_ip
+from resourcemanager.errors import Conflict, InvalidInput, NotFound
+from resourcemanager.models import Resource
+from resourcemanager.validation import validate_name, validate_scope, validate_tags
+
+logger = logging.getLogger(__name__)
+Outcome = AuditEntry.Outcome
+Status = Delivery.Status
+
+#: What secret properties look like in every answer. Sent back unchanged, it keeps them.
+MASK = "********"
+_KEEP = (None, "", MASK)
+#: Changes after which a consumer gets the scope's resources again.
+RESYNC_ON = {"tags", "resource_types", "properties", "enabled"}
+
+
+class RetryDelivery(Exception):
+    """A transient delivery failure; the task tries again after a backoff."""
+
+
+# --- consumers ------------------------------------------------------------------------
+
+
+def validate_consumer(
+    principal: Principal | None,
+    scope: str,
+    *,
+    builder: object,
+    name: object,
+    tags: object = None,
+    resource_types: object = None,
+    properties: object = None,
+    consumer: Consumer | None = None,
+) -> dict[str, Any]:
+    """Check access and validate a consumer's fields without changing anything.
+
+    ``consumer`` is the stored one for an update: its properties are merged with the new
+    ones (a ``None`` value removes one; a secret left empty or masked keeps its value).
+    """
+    require(principal, Action.MANAGE_CONSUMER, validate_scope(scope))
+    try:
+        builder_cls = builder_class(str(builder))
+    except LookupError:
+        raise InvalidInput(
+            "no such builder (see /builders)", code="unknown_builder", field="builder"
+        ) from None
+    return {
+        "builder": builder_cls.key,
+        "name": validate_name(name),
+        "tags": validate_tags(tags),
+        "resource_types": _validated_types(builder_cls, resource_types),
+        "properties": _validated_properties(
+            builder_cls, properties, consumer.properties if consumer else {}
+        ),
+    }
+
+
+def create_consumer(
+    principal: Principal,
+    scope: str,
+    *,
+    builder: object,
+    name: object,
+    tags: object = None,
+    resource_types: object = None,
+    properties: object = None,
+    enabled: bool = True,
+) -> Consumer:
+    """Register a consumer; an enabled one gets the scope's existing resources at once."""
+    values = validate_consumer(
+        principal, scope, builder=builder, name=name, tags=tags,
+        resource_types=resource_types, properties=properties,
+    )
+    try:
+        with transaction.atomic():
+            consumer = Consumer.objects.create(
+                scope=scope, enabled=bool(enabled), created_by_id=principal.user_id, **values
+            )
+            queued = _register_existing(consumer, principal.name) if consumer.enabled else 0
+            _audit(principal.name, "consumer.create", Outcome.SUCCESS, consumer,
+                   f"builder {consumer.builder}; {queued} resource(s) queued")
+    except IntegrityError:
+        raise _name_conflict() from None
+    return consumer
+
+
+def update_consumer(
+    principal: Principal,
+    consumer: Consumer,
+    *,
+    name: object = None,
+    tags: object = None,
+    resource_types: object = None,
+    properties: object = None,
+    enabled: bool | None = None,
+) -> Consumer:
+    """Change what is given. When the consumer's view of the scope changes (filters,
+    properties, enabled again), the scope's resources are delivered to it again."""
+    require(principal, Action.MANAGE_CONSUMER, consumer.scope)
+    try:
+        with transaction.atomic():
+            consumer = Consumer.objects.select_for_update().filter(pk=consumer.pk).first()
+            if consumer is None:
+                raise NotFound("no such consumer in this scope")
+            values = validate_consumer(
+                principal,
+                consumer.scope,
+                builder=consumer.builder,
+                name=consumer.name if name is None else name,
+                tags=consumer.tags if tags is None else tags,
+                resource_types=consumer.resource_types
+                if resource_types is None else resource_types,
+                properties=properties,
+                consumer=consumer,
+            )
+            if enabled is not None:
+                values["enabled"] = bool(enabled)
+            changed = sorted(k for k, v in values.items() if getattr(consumer, k) != v)
+            for key, value in values.items():
+                setattr(consumer, key, value)
+            consumer.save()
+            queued = 0
+            if consumer.enabled and RESYNC_ON & set(changed):
+                queued = _register_existing(consumer, principal.name)
+            _audit(principal.name, "consumer.update", Outcome.SUCCESS, consumer,
+                   f"changed: {', '.join(changed) or 'nothing'}; {queued} resource(s) queued")
+    except IntegrityError:
+        raise _name_conflict() from None
+    return consumer
+
+
+def delete_consumer(principal: Principal, consumer: Consumer) -> None:
+    """Forget the consumer and its deliveries; the tool itself is left as it is."""
+    require(principal, Action.MANAGE_CONSUMER, consumer.scope)
+    with transaction.atomic():
+        _audit(principal.name, "consumer.delete", Outcome.SUCCESS, consumer)
+        consumer.delete()
+
+
+def sync(principal: Principal, consumer: Consumer) -> int:
+    """Deliver every live matching resource of the scope to ``consumer`` again, as a
+    ``resource.created`` event each (builders update what exists). Returns how many."""
+    require(principal, Action.MANAGE_CONSUMER, consumer.scope)
+    if not consumer.enabled:
+        raise Conflict("a disabled consumer receives nothing; enable it", code="invalid_state")
+    with transaction.atomic():
+        queued = _register_existing(consumer, principal.name)
+        _audit(principal.name, "consumer.sync", Outcome.ACCEPTED, consumer,
+               f"{queued} resource(s) queued")
+    return queued
+
+
+def consumers_of(principal: Principal | None, scope: str) -> QuerySet[Consumer]:
+    """The consumers of ``scope`` ``principal`` may see, with their delivery status."""
+    return with_delivery_status(
+        Consumer.objects.visible_to(principal, Action.VIEW_CONSUMER, scope)
+    )
+
+
+def get_consumer(principal: Principal | None, scope: str, consumer_id: object) -> Consumer:
+    try:
+        consumer_id = uuid.UUID(str(consumer_id))
+    except ValueError:
+        raise NotFound("no such consumer in this scope") from None
+    found = consumers_of(principal, scope).filter(pk=consumer_id).first()
+    if found is None:
+        raise NotFound("no such consumer in this scope")
+    return found
+
+
+def with_delivery_status(consumers: QuerySet[Consumer]) -> QuerySet[Consumer]:
+    """Annotate ``last_delivered_at``, ``last_error``, ``last_error_at``,
+    ``pending_deliveries`` and ``failed_deliveries`` (one query for a whole page)."""
+    errors = (
+        Delivery.objects.filter(consumer=OuterRef("pk"))
+        .exclude(last_error="")
+        .order_by("-updated_at", "-id")
+    )
+    return consumers.annotate(
+        last_delivered_at=Max("deliveries__delivered_at"),
+        pending_deliveries=Count("deliveries", filter=Q(deliveries__status=Status.PENDING)),
+        failed_deliveries=Count("deliveries", filter=Q(deliveries__status=Status.FAILED)),
+        last_error=Subquery(errors.values("last_error")[:1]),
+        last_error_at=Subquery(errors.values("updated_at")[:1]),
+    ).order_by("scope", "name")
+
+
+def masked_properties(consumer: Consumer) -> dict[str, Any]:
+    """The properties as they may be shown: secrets (every value, for an unknown builder)
+    replaced by ``MASK``."""
+    try:
+        specs = builder_class(consumer.builder).properties
+    except LookupError:
+        specs = {}
+    return {
+        key: MASK if value not in ("", None) and (key not in specs or specs[key].secret)
+        else value
+        for key, value in (consumer.properties or {}).items()
+    }
+
+
+# --- fan-out and delivery -------------------------------------------------------------
+
+
+def fan_out(event: events.Event) -> None:
+    """Event handler: one delivery per matching consumer of the event's scope, then a task
+    each. Idempotent: the same event again queues only deliveries never attempted."""
+    resource = Resource.objects.select_related("provider").filter(
+        pk=event.resource.get("id")
+    ).first()
+    if resource is None:
+        logger.warning("event #%s names no known resource; not delivered", event.id)
+        return
+    provider_class = resource.provider.provider_class
+    with transaction.atomic():
+        consumers = Consumer.objects.visible_to(SYSTEM, Action.VIEW_CONSUMER, event.scope)
+        for consumer in consumers.filter(enabled=True):
+            if _matches(consumer, event.resource, provider_class):
+                Delivery.objects.get_or_create(
+                    consumer=consumer,
+                    event_id=event.id,
+                    defaults={
+                        "event": event.name,
+                        "resource_id": resource.pk,
+                        "resource": event.resource,
+                        "provider_class": provider_class,
+                        "actor": event.actor,
+                        "occurred_at": event.occurred_at,
+                    },
+                )
+        never_tried = Delivery.objects.filter(
+            event_id=event.id, consumer__scope=event.scope, status=Status.PENDING, attempts=0
+        )
+        _queue_on_commit(never_tried.values_list("pk", flat=True))
+
+
+def deliver(delivery_id: int, *, last_attempt: bool, retry_in: float) -> None:
+    """Hand one delivery to its consumer's builder and record the outcome.
+
+    A transient failure raises ``RetryDelivery`` (to be tried again after ``retry_in``
+    seconds) unless this is the ``last_attempt``; then, as any other failure, the delivery
+    is ``failed`` with the reason.
+    """
+    retry = None
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update().select_related("consumer")
+            .filter(pk=delivery_id).first()
+        )
+        if delivery is None or delivery.status != Status.PENDING:
+            return  # delivered meanwhile, or its consumer was deleted
+        if not delivery.consumer.enabled:
+            _finish(delivery, Status.SKIPPED, "the consumer was disabled")
+            return
+        event = _event_of(delivery)
+        if event is None:
+            _finish(delivery, Status.SKIPPED, "the resource has no credentials any more")
+            return
+        delivery.attempts += 1
+        try:
+            _builder(delivery.consumer).deliver(event)
+        except DeliveryError as exc:
+            if exc.transient and not last_attempt:
+                retry = _note_retry(delivery, exc.message, retry_in)
+            else:
+                _finish(delivery, Status.FAILED, exc.message)
+        except LookupError:
+            _finish(delivery, Status.FAILED, f"unknown builder {delivery.consumer.builder!r}")
+        except Exception as exc:  # a builder's bug must not stop the queue
+            # The exception's text may hold a URL or an answer: only its type is kept.
+            _finish(delivery, Status.FAILED,
+                    f"unexpected {type(exc).__name__} in the {delivery.consumer.builder} builder")
+        else:
+            _finish(delivery, Status.DELIVERED)
+    if retry:
+        raise retry
+
+
+# --- helpers --------------------------------------------------------------------------
+
+
+def _validated_types(builder_cls: type[ConsumerBuilder], types: object) -> list[str]:
+    if types is None:
+        return []
+    if isinstance(types, str) or not isinstance(types, Iterable):
+        raise InvalidInput("resource_types must be a list", field="resource_types")
+    result = list(dict.fromkeys(types))
+    if any(t not in builder_cls.resource_types for t in result):
+        raise InvalidInput(
+            f"this builder handles only {', '.join(sorted(builder_cls.resource_types))}",
+            field="resource_types",
+        )
+    return result
+
+
+def _validated_properties(
+    builder_cls: type[ConsumerBuilder], given: object, stored: dict[str, Any]
+) -> dict[str, Any]:
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        raise InvalidInput(
+            "properties must be an object", code="invalid_properties", field="properties"
+        )
+    specs = builder_cls.properties
+    unknown = sorted(str(key)[:63] for key in given if key not in specs)
+    if unknown:
+        raise InvalidInput(
+            f"unknown properties: {', '.join(unknown[:10])}",
+            code="invalid_properties",
+            field="properties",
+        )
+    merged = dict(stored)
+    for key, value in given.items():
+        if specs[key].secret and value in _KEEP:
+            continue  # left empty: the stored secret stays
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = _checked(key, specs[key], value)
+    for key, spec in specs.items():
+        if merged.get(key) in (None, ""):
+            if spec.required:
+                raise InvalidInput(
+                    f"property {key!r} is required", code="invalid_properties", field="properties"
+                )
+            if spec.default is not None:
+                merged[key] = spec.default
+    return merged
+
+
+def _checked(key: str, spec: PropertySpec, value: object) -> object:
+    """``value`` if it is of the spec's kind. Messages never repeat the value."""
+    valid = {
+        "string": lambda v: isinstance(v, str) and len(v) <= 4096,
+        "url": _is_http_url,
+        "boolean": lambda v: isinstance(v, bool),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    }[spec.kind](value)
+    if not valid:
+        kinds = {"string": "a string", "url": "an http(s) URL", "boolean": "true or false",
+                 "integer": "an integer"}
+        raise InvalidInput(
+            f"property {key!r} must be {kinds[spec.kind]}",
+            code="invalid_properties",
+            field="properties",
+        )
+    return value
+
+
+def _is_http_url(value: object) -> bool:
+    if not isinstance(value, str) or len(value) > 2048:
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _builder(consumer: Consumer) -> ConsumerBuilder:
+    return builder_class(consumer.builder)(consumer.properties)
+
+
+def _matches(consumer: Consumer, resource: dict[str, Any], provider_class: str) -> bool:
+    """Whether an event about ``resource`` (its description) is for ``consumer``."""
+    if consumer.tags and not set(consumer.tags) & set(resource.get("tags", [])):
+        return False
+    if consumer.resource_types and resource.get("type") not in consumer.resource_types:
+        return False
+    try:
+        builder = _builder(consumer)
+    except LookupError:
+        logger.warning("consumer %s has the unknown builder %r", consumer.pk, consumer.builder)
+        return False
+    probe = ResourceEvent(
+        id=0, name="", scope=consumer.scope, resource=resource,
+        provider_class=provider_class, actor="", occurred_at="",
+    )
+    return builder.accepts(probe)
+
+
+def _register_existing(consumer: Consumer, actor: str) -> int:
+    """Queue a ``resource.created`` delivery to ``consumer`` per ready matching resource."""
+    resources = (
+        Resource.objects.visible_to(SYSTEM, Action.VIEW_RESOURCE, consumer.scope)
+        .filter(status=Resource.Status.READY)
+        .select_related("provider")
+    )
+    now = timezone.now()
+    queued = []
+    for resource in resources:
+        description = outbox.describe(resource)
+        provider_class = resource.provider.provider_class
+        if _matches(consumer, description, provider_class):
+            queued.append(Delivery.objects.create(
+                consumer=consumer, event=events.CREATED, resource_id=resource.pk,
+                resource=description, provider_class=provider_class, actor=actor,
+                occurred_at=now,
+            ).pk)
+    _queue_on_commit(queued)
+    return len(queued)
+
+
+def requeue_stalled(timeout: float | None = None) -> int:
+    """Queue again pending deliveries untouched for ``timeout`` seconds (default
+    ``RM_OPERATION_TIMEOUT``): their task was never queued (broker down) or got lost."""
+    timeout = settings.RM_OPERATION_TIMEOUT if timeout is None else timeout
+    stalled = Delivery.objects.filter(
+        status=Status.PENDING, updated_at__lt=timezone.now() - timedelta(seconds=timeout)
+    )
+    ids = list(stalled.values_list("pk", flat=True))
+    Delivery.objects.filter(pk__in=ids).update(updated_at=timezone.now())
+    _queue(ids)
+    if ids:
+        logger.warning("queued %d stalled consumer deliveries again", len(ids))
+    return len(ids)
+
+
+def _queue_on_commit(delivery_ids: Iterable[int]) -> None:
+    """Queue a task per delivery once the current transaction commits. With the broker
+    down they wait for ``requeue_stalled``; the request or event is not held up."""
+    ids = list(delivery_ids)
+    if ids:
+        transaction.on_commit(lambda: _queue(ids), robust=True)
+
+
+def _queue(delivery_ids: list[int]) -> None:
+    from consumers.tasks import deliver as deliver_task  # the task module imports this one
+
+    context = {"request_id": get_request_id(), "source_ip": get_source_ip()}
+    for delivery_id in delivery_ids:
+        deliver_task.apply_async(kwargs={"delivery_id": delivery_id, **context})
+
+
+def _event_of(delivery: Delivery) -> ResourceEvent | None:
+    """The builder's view of a delivery, with the resource's current credentials; None
+    when the resource lost them meanwhile (only a deletion is delivered without)."""
+    credentials = None
+    if delivery.event != events.DELETED:
+        stored = Resource.objects.filter(pk=delivery.resource_id).values_list(
+            "credentials", flat=True
+        ).first()
+        if stored is None:
+            return None
+        credentials = Credentials.from_dict(stored)
+    return ResourceEvent(
+        # A sync's deliveries have no event: their negative number is just as stable.
+        id=delivery.event_id if delivery.event_id is not None else -delivery.pk,
+        name=delivery.event,
+        scope=delivery.consumer.scope,
+        resource=delivery.resource,
+        provider_class=delivery.provider_class,
+        actor=delivery.actor,
+        occurred_at=delivery.occurred_at.isoformat(),
+        credentials=credentials,
+    )
+
+
+def _note_retry(delivery: Delivery, message: str, retry_in: float) -> RetryDelivery:
+    logger.warning("delivery %s to consumer %s will be retried: %s",
+                   delivery.pk, delivery.consumer_id, message)
+    delivery.last_error = message
+    delivery.next_attempt_at = timezone.now() + timedelta(seconds=retry_in)
+    delivery.save()
+    return RetryDelivery(message)
+
+
+def _finish(delivery: Delivery, status: str, error: str = "") -> None:
+    delivery.status = status
+    delivery.next_attempt_at = None
+    if error:
+        delivery.last_error = error
+    if status == Status.DELIVERED:
+        delivery.delivered_at = timezone.now()
+    delivery.save()
+    if status == Status.FAILED:
+        logger.warning("delivery %s to consumer %s failed: %s",
+                       delivery.pk, delivery.consumer_id, error)
+    outcome = {Status.DELIVERED: Outcome.SUCCESS, Status.FAILED: Outcome.FAILURE}.get(status)
+    if outcome:
+        resource = delivery.resource
+        _audit(SYSTEM.name, "consumer.deliver", outcome, delivery.consumer,
+               f"{delivery.event} of {resource.get('name')} ({resource.get('id')})"
+               + (f": {error}" if error else ""))
+
+
+def _name_conflict() -> Conflict:
+    return Conflict(
+        "a consumer with this name already exists in this scope", code="name_taken", field="name"
+    )
+
+
+def _audit(actor: str, action: str, outcome: str, consumer: Consumer, message: str = "") -> None:
+    record(actor, action, outcome, scope=consumer.scope, target=consumer, message=message)
