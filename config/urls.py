@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config import health
 from resourcemanager.api.auth_views import CurrentUserView
 from resourcemanager.oidc_login import CallbackView, LoginView, LogoutView
 
@@ -15,6 +16,8 @@ auth_routes = [
 ]
 
 urlpatterns = [
+    path("healthz", health.live, name="health-live"),
+    path("readyz", health.ready, name="health-ready"),
     path("admin/", admin.site.urls),
     path("api/auth/", include(auth_routes)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,0 +1,54 @@
+"""Liveness and readiness for load balancers and orchestrators.
+
+Anonymous by design, so they say nothing an outsider should not know: which dependency
+fails, never why in detail (driver messages name hosts and accounts).
+"""
+
+import redis
+from celery import current_app
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_safe
+
+_TIMEOUT = 2
+
+
+@require_safe
+def live(request: HttpRequest) -> JsonResponse:
+    """The process answers. Depends on nothing else, so a restart never fixes an outage."""
+    return JsonResponse({"status": "ok"})
+
+
+@require_safe
+def ready(request: HttpRequest) -> JsonResponse:
+    """The app database and the task broker answer; 503 while either does not."""
+    checks = {"database": _database(), "broker": _broker()}
+    ok = all(check["ok"] for check in checks.values())
+    return JsonResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+    )
+
+
+def _database() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        connection.close()  # the next request starts from a fresh connection
+        return {"ok": False, "message": "the app database does not answer"}
+    return {"ok": True, "message": ""}
+
+
+def _broker() -> dict:
+    if current_app.conf.task_always_eager:
+        return {"ok": True, "message": "tasks run in-process (no REDIS_URL)"}
+    client = redis.Redis.from_url(
+        current_app.conf.broker_url, socket_connect_timeout=_TIMEOUT, socket_timeout=_TIMEOUT
+    )
+    try:
+        client.ping()
+    except redis.RedisError:
+        return {"ok": False, "message": "the task broker does not answer"}
+    finally:
+        client.close()
+    return {"ok": True, "message": ""}

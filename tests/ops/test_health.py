@@ -1,0 +1,62 @@
+"""/healthz and /readyz: anonymous, short, and failing when a dependency is down."""
+
+import pytest
+from django.db import connection
+
+from config.celery import app as celery_app
+from tests.support.workers import REDIS_URL, publishing_to
+
+
+def test_liveness_answers_without_touching_anything(client):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readiness_with_the_database_and_in_process_tasks(client, transactional_db):
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json()["checks"]["database"]["ok"] is True
+    assert response.json()["checks"]["broker"] == {
+        "ok": True, "message": "tasks run in-process (no REDIS_URL)"
+    }
+
+
+def test_readiness_checks_the_broker(client, transactional_db):
+    with publishing_to(REDIS_URL):
+        assert client.get("/readyz").json()["checks"]["broker"]["ok"] is True
+    with publishing_to("redis://127.0.0.1:1/0"):
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"] == {
+        "ok": False, "message": "the task broker does not answer"
+    }
+    assert celery_app.conf.task_always_eager  # restored
+
+
+def test_readiness_fails_while_the_database_is_unreachable(client, transactional_db):
+    port = connection.settings_dict["PORT"]
+    if connection.vendor != "postgresql":
+        pytest.skip("an unreachable database needs a networked one")
+    connection.close()
+    connection.settings_dict["PORT"] = 1
+    try:
+        response = client.get("/readyz")
+    finally:
+        connection.settings_dict["PORT"] = port
+        connection.close()
+
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+    assert response.json()["checks"]["database"] == {
+        "ok": False, "message": "the app database does not answer"
+    }
+    assert "127.0.0.1" not in response.content.decode()
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_health_endpoints_refuse_writes(client, method):
+    assert getattr(client, method)("/readyz").status_code == 405
+    assert getattr(client, method)("/healthz").status_code == 405
