@@ -38,7 +38,8 @@ _broker_down_until = 0.0
 @dataclass(frozen=True)
 class RelayReport:
     published: int
-    pending: int
+    #: Rows still unpublished; counted only for a full relay, not for a request's own rows.
+    pending: int | None
     error: str = ""
 
 
@@ -108,7 +109,8 @@ def relay(ids: Iterable[int] | None = None, *, batch_size: int = 200) -> RelayRe
     if error:
         _pause_fast_path()
         logger.warning("outbox relay stopped after %d message(s): %s", published, error)
-    return RelayReport(published, OutboxMessage.objects.unpublished().count(), error)
+    pending = OutboxMessage.objects.unpublished().count() if wanted is None else None
+    return RelayReport(published, pending, error)
 
 
 def mark_handled(message_id: int | None) -> None:
