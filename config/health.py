@@ -10,6 +10,8 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_safe
 
+from providers.services import probe_providers
+
 _TIMEOUT = 2
 
 
@@ -21,12 +23,31 @@ def live(request: HttpRequest) -> JsonResponse:
 
 @require_safe
 def ready(request: HttpRequest) -> JsonResponse:
-    """The app database and the task broker answer; 503 while either does not."""
+    """The app database and the task broker answer; 503 while either does not.
+
+    ``?detail=1`` adds each enabled provider instance, pinged now with its admin account.
+    It is for operators only (driver messages name hosts), and informational: a backend
+    server that is down does not make this service unready.
+    """
     checks = {"database": _database(), "broker": _broker()}
     ok = all(check["ok"] for check in checks.values())
-    return JsonResponse(
-        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
-    )
+    body: dict = {"status": "ok" if ok else "unavailable", "checks": checks}
+    # Without the database nobody can be recognized as an operator: readiness only.
+    if request.GET.get("detail") in ("1", "true") and checks["database"]["ok"]:
+        if not _is_operator(request):
+            return JsonResponse(
+                {"status": "forbidden", "message": "detail mode is for operators"}, status=403
+            )
+        body["providers"] = {
+            key: {"ok": problem is None, "message": problem or ""}
+            for key, problem in probe_providers().items()
+        }
+    return JsonResponse(body, status=200 if ok else 503)
+
+
+def _is_operator(request: HttpRequest) -> bool:
+    user = request.user
+    return user.is_authenticated and user.is_active and user.is_superuser
 
 
 def _database() -> dict:

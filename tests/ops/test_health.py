@@ -60,3 +60,34 @@ def test_readiness_fails_while_the_database_is_unreachable(client, transactional
 def test_health_endpoints_refuse_writes(client, method):
     assert getattr(client, method)("/readyz").status_code == 405
     assert getattr(client, method)("/healthz").status_code == 405
+
+
+def test_detail_mode_pings_provider_instances_for_operators(
+    client, django_user_model, pg_provider, transactional_db
+):
+    from providers.models import Provider
+
+    Provider.objects.create(
+        key="gone", provider_class="postgresql", host="127.0.0.1", port=1,
+        username="postgres", password="never-shown-canary",
+    )
+    operator = django_user_model.objects.create_superuser("op", password="pw-op-123456")
+    client.force_login(operator)
+
+    response = client.get("/readyz?detail=1")
+
+    assert response.status_code == 200  # a backend that is down leaves the service ready
+    providers = response.json()["providers"]
+    assert providers[pg_provider.key] == {"ok": True, "message": ""}
+    assert providers["gone"]["ok"] is False
+    assert "cannot reach" in providers["gone"]["message"]
+    assert "never-shown-canary" not in response.content.decode()
+    assert Provider.objects.get(key="gone").reachable is False  # kept for the API
+
+
+def test_detail_mode_is_refused_to_anyone_else(client, django_user_model, transactional_db):
+    assert client.get("/readyz?detail=1").status_code == 403
+    client.force_login(django_user_model.objects.create_user("someone", password="pw-x-123456"))
+    response = client.get("/readyz?detail=1")
+    assert response.status_code == 403
+    assert "providers" not in response.json()
