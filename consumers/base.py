@@ -14,24 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from providers.base import Credentials
+from resourcemanager.properties import PropertySpec
 
 CREATED = "resource.created"
 UPDATED = "resource.updated"
 CHECKED = "resource.checked"
 DELETED = "resource.deleted"
-
-
-@dataclass(frozen=True)
-class PropertySpec:
-    """One property of a consumer of this builder."""
-
-    description: str
-    required: bool = False
-    #: Stored encrypted, never shown back in full, never in logs or events.
-    secret: bool = False
-    #: "string", "url", "boolean" or "integer".
-    kind: str = "string"
-    default: Any = None
 
 
 @dataclass(frozen=True)

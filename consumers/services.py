@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -33,6 +32,7 @@ from resourcemanager.access import SYSTEM, Action, Principal, require
 from resourcemanager.context import get_request_id, get_source_ip
 from resourcemanager.errors import Conflict, InvalidInput, NotFound
 from resourcemanager.models import Resource
+from resourcemanager.properties import is_http_url
 from resourcemanager.validation import validate_name, validate_scope, validate_tags
 
 logger = logging.getLogger(__name__)
@@ -365,7 +365,7 @@ def _checked(key: str, spec: PropertySpec, value: object) -> object:
     """``value`` if it is of the spec's kind. Messages never repeat the value."""
     valid = {
         "string": lambda v: isinstance(v, str) and len(v) <= 4096,
-        "url": _is_http_url,
+        "url": is_http_url,
         "boolean": lambda v: isinstance(v, bool),
         "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
     }[spec.kind](value)
@@ -378,16 +378,6 @@ def _checked(key: str, spec: PropertySpec, value: object) -> object:
             field="properties",
         )
     return value
-
-
-def _is_http_url(value: object) -> bool:
-    if not isinstance(value, str) or len(value) > 2048:
-        return False
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _builder(consumer: Consumer) -> ConsumerBuilder:

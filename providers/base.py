@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
 from providers.naming import DEFAULT_PREFIX, backend_name_pattern
+from resourcemanager.properties import PropertyError, PropertySpec, validate
 
 BACKEND_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{2,62}$")
 MAX_URI_LENGTH = 2000
@@ -114,10 +115,6 @@ class ProviderError(Exception):
         self.transient = transient
 
 
-class PropertyError(ValueError):
-    """A resource property is not acceptable for this provider."""
-
-
 def scrub(text: str, *secrets: str) -> str:
     """Remove known secret values from a message before it leaves the adapter."""
     for secret in secrets:
@@ -150,9 +147,14 @@ class ProviderAdapter(ABC):
     url_path_option: ClassVar[str | None] = None
     #: What one resource is on this backend, in messages ("database", "bucket").
     object_noun: ClassVar[str] = "database"
+    #: What the resource's dedicated account is on this backend, in messages.
+    login_noun: ClassVar[str] = "login"
     default_port: ClassVar[int]
     #: Options an operator may set on an instance of this class, one line each.
     instance_options: ClassVar[dict[str, str]] = {}
+    #: Properties a resource of this class takes (validated, published, applied by
+    #: ``create`` and ``update``).
+    properties: ClassVar[dict[str, PropertySpec]] = {}
     #: Options every instance understands.
     common_options: ClassVar[dict[str, str]] = {
         "public_host": "Host written into tenants' URIs (default: the instance host)",
@@ -163,15 +165,23 @@ class ProviderAdapter(ABC):
     def __init__(self, config: InstanceConfig) -> None:
         self.config = config
 
+    @classmethod
+    def object_name(cls, backend_name: str) -> str:
+        """The name of the database (or bucket) that CREATE makes for ``backend_name``."""
+        return backend_name
+
     @property
     def name_prefix(self) -> str:
         return str(self.config.options.get("name_prefix") or DEFAULT_PREFIX)
 
-    def validate_properties(self, properties: dict[str, Any]) -> dict[str, Any]:
-        """Return the normalized properties of a new resource, or raise PropertyError."""
-        if properties:
+    def validate_properties(
+        self, properties: dict[str, Any], current: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Every declared property of a new resource, checked and with defaults filled in;
+        ``current``: the stored ones of the resource being updated. Raise PropertyError."""
+        if properties and not self.properties:
             raise PropertyError(f"{self.label} resources take no properties")
-        return {}
+        return validate(self.properties, properties, current)
 
     @abstractmethod
     def ping(self) -> None:
@@ -182,7 +192,8 @@ class ProviderAdapter(ABC):
         """Create the resource and its dedicated login (or reset the login's password)."""
 
     def update(self, backend_name: str, properties: dict[str, Any]) -> None:  # noqa: B027
-        """Apply changed properties. Most backends have nothing to change."""
+        """Apply the resource's (validated) properties again. Without declared properties
+        there is nothing to change."""
 
     @abstractmethod
     def check(self, credentials: Credentials, *, repair: bool) -> CheckResult:

@@ -41,12 +41,16 @@ from providers.base import (
     scrub,
 )
 from providers.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
+from resourcemanager.properties import PropertySpec
 
 #: A refused login: 1045 for a wrong password; MariaDB answers 1698 when the account does
 #: not exist and the plugin it mimics for unknown users is one the client cannot speak.
 ACCESS_DENIED = frozenset({1045, 1698})
 #: Server errors worth retrying: too many connections, shutdown, lock wait, deadlock, killed.
 TRANSIENT_SERVER_ERRORS = frozenset({1040, 1053, 1205, 1213, 1927})
+#: The account uses all the connections it may hold (its own limit, or the server's
+#: ``max_user_connections``); the server checks that after the password.
+AT_CONNECTION_LIMIT = frozenset({1203, 1226})
 _MAX_REASON = 200
 
 
@@ -88,6 +92,11 @@ class MySQLAdapter(ProviderAdapter):
         "tenant, so it must also match the manager's address",
         "ssl_ca": "CA certificate file; when set, connections use TLS and verify the server",
     }
+    properties = {
+        "max_user_connections": PropertySpec(
+            "Most concurrent connections the resource's account may hold (0: unlimited)",
+            kind="integer", default=0, minimum=0, maximum=10_000),
+    }
 
     # -- dialect: what MySQL-compatible servers spell differently ---------------------------
 
@@ -122,8 +131,14 @@ class MySQLAdapter(ProviderAdapter):
             cur.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (*account, password))
             # A retry after a crash, or a re-create, must leave exactly this password.
             cur.execute("ALTER USER %s@%s IDENTIFIED BY %s", (*account, password))
+            self._apply_properties(cur, account, properties)
             cur.execute(f"GRANT ALL PRIVILEGES ON {grant_target(name)} TO %s@%s", account)
         return self.credentials(name, password)
+
+    def update(self, backend_name: str, properties: dict[str, Any]) -> None:
+        name = require_backend_name(backend_name)
+        with self._admin(f"updating {name}") as cur:
+            self._apply_properties(cur, (name, self.user_host), properties)
 
     def delete(self, backend_name: str) -> None:
         name = require_backend_name(backend_name)
@@ -171,7 +186,12 @@ class MySQLAdapter(ProviderAdapter):
                 cur.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s",
                             (*account, password))
                 repaired.append("login re-created")
-            grants = self._tenant_grants(credentials)
+            try:
+                grants = self._tenant_grants(credentials)
+            except _AtConnectionLimit:
+                return CheckResult(True, f"database and login exist; {user} holds all the "
+                                   "connections it may, so its privileges were not verified",
+                                   tuple(repaired))
             if grants is None:
                 if not repair:
                     return failed(f"login {user} rejects its stored password")
@@ -227,6 +247,9 @@ class MySQLAdapter(ProviderAdapter):
         except pymysql.MySQLError as exc:
             if _code(exc) in ACCESS_DENIED:
                 return None
+            if _code(exc) in AT_CONNECTION_LIMIT:
+                raise _AtConnectionLimit(f"login {credentials.username} holds all the "
+                                         "connections it may", transient=True) from None
             raise self._error(exc, action, credentials.password) from None
         try:
             with conn.cursor() as cur:
@@ -236,6 +259,13 @@ class MySQLAdapter(ProviderAdapter):
             raise self._error(exc, action, credentials.password) from None
         finally:
             conn.close()
+
+    def _apply_properties(self, cur: Cursor, account: tuple[str, str],
+                          properties: dict[str, Any]) -> None:
+        """Set the declared account limits (0, or missing: unlimited)."""
+        if "max_user_connections" in self.properties:
+            limit = int(properties.get("max_user_connections") or 0)
+            cur.execute("ALTER USER %s@%s WITH MAX_USER_CONNECTIONS %s", (*account, limit))
 
     def _end_sessions(self, cur: Cursor, user: str) -> None:
         """Kill the user's sessions (needs PROCESS and CONNECTION ADMIN; a no-op without)."""
@@ -264,6 +294,10 @@ class MySQLAdapter(ProviderAdapter):
         return ProviderError(scrub(message, *hide), transient=code in TRANSIENT_SERVER_ERRORS)
 
 
+class _AtConnectionLimit(ProviderError):
+    """The tenant's login was refused because it holds all the connections it may."""
+
+
 def _holds_all_privileges(grants: list[str], database: str) -> bool:
     targets = (grant_target(database), f"{quote_identifier(database)}.*")
     return any(line.startswith(f"GRANT ALL PRIVILEGES ON {target} TO ")
@@ -281,6 +315,8 @@ class TiDBAdapter(MySQLAdapter):
     label = "TiDB"
     default_port = 4000
     server_name = "TiDB"
+    #: TiDB added MAX_USER_CONNECTIONS in 2025 only; older servers refuse the statement.
+    properties = {}
 
     #: PROCESSLIST lists the sessions of the TiDB node at hand; this one, the cluster's.
     _sessions = "SELECT ID FROM information_schema.CLUSTER_PROCESSLIST WHERE USER = %s"

@@ -39,11 +39,14 @@ from providers.base import (
     scrub,
 )
 from providers.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
+from resourcemanager.properties import PropertySpec
 
 _MAX_REASON = 200
 #: Server-side refusals at connect time that go away by themselves.
 _TRANSIENT_FATAL = re.compile(r"starting up|shutting down|recovery mode|too many|connection slots")
 _AUTH_FAILED = re.compile(r"authentication failed")
+#: The role's CONNECTION LIMIT is reached; the server checks it after the password.
+_ROLE_AT_LIMIT = re.compile(r"too many connections for role")
 #: True when PUBLIC holds CONNECT on the pg_database row (NULL datacl means the defaults).
 _PUBLIC_CONNECT = sql.SQL(
     "EXISTS (SELECT 1 FROM aclexplode(COALESCE(datacl, acldefault('d', datdba))) a"
@@ -78,6 +81,11 @@ class PostgreSQLAdapter(ProviderAdapter):
     instance_options = {
         "database": "Maintenance database the admin connects to (default 'postgres')",
         "sslmode": "libpq sslmode for every connection, e.g. 'require' or 'verify-full'",
+    }
+    properties = {
+        "connection_limit": PropertySpec(
+            "Most concurrent sessions the resource's login may hold (empty: unlimited)",
+            kind="integer", minimum=1, maximum=10_000),
     }
 
     # -- dialect: statements other PostgreSQL-compatible servers spell differently ----------
@@ -118,6 +126,7 @@ class PostgreSQLAdapter(ProviderAdapter):
                 cur.execute(self._create_role.format(role, secret))
             else:  # a retry, or a re-create: leave exactly this password
                 cur.execute(self._reset_role.format(role, secret))
+            self._apply_properties(cur, role, properties)
             checkpoint(CREATE_HALF_DONE)
             with self._member_of(cur, name):
                 database = self._database(cur, name)
@@ -127,6 +136,11 @@ class PostgreSQLAdapter(ProviderAdapter):
                     cur.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(role, role))
                 self._close_database(cur, name, name)
         return self.credentials(name, password)
+
+    def update(self, backend_name: str, properties: dict[str, Any]) -> None:
+        name = require_backend_name(backend_name)
+        with self._admin(f"updating {name}") as cur:
+            self._apply_properties(cur, sql.Identifier(name), properties)
 
     def delete(self, backend_name: str) -> None:
         name = require_backend_name(backend_name)
@@ -264,6 +278,8 @@ class PostgreSQLAdapter(ProviderAdapter):
             with self._connect(user, password, dbname) as conn:
                 conn.execute("SELECT 1")
         except psycopg.Error as exc:
+            if _ROLE_AT_LIMIT.search(_reason(exc)):
+                return None  # the password was accepted; every allowed session is in use
             error = self._connect_error(exc, f"login {user}", password)
             if error.transient:
                 raise error from None
@@ -283,6 +299,14 @@ class PostgreSQLAdapter(ProviderAdapter):
             yield
         finally:  # always: a membership left behind by a crash is removed by the next call
             cur.execute(sql.SQL("REVOKE {} FROM CURRENT_USER").format(sql.Identifier(role)))
+
+    def _apply_properties(self, cur: psycopg.Cursor, role: sql.Identifier,
+                          properties: dict[str, Any]) -> None:
+        """Set the declared role options; a missing limit (None) is -1, unlimited."""
+        if "connection_limit" in self.properties:
+            limit = properties.get("connection_limit")
+            cur.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}")
+                        .format(role, sql.Literal(-1 if limit is None else int(limit))))
 
     @staticmethod
     def _create_database(cur: psycopg.Cursor, role: sql.Identifier) -> None:
@@ -329,6 +353,8 @@ class CockroachDBAdapter(PostgreSQLAdapter):
     key = "cockroachdb"
     label = "CockroachDB"
     default_port = 26257
+    #: No CONNECTION LIMIT role option.
+    properties = {}
 
     #: No SUPERUSER and no INHERIT options: members always inherit a role's privileges.
     _create_role = sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} NOCREATEDB NOCREATEROLE")
@@ -363,6 +389,11 @@ class YugabyteDBAdapter(PostgreSQLAdapter):
     key = "yugabytedb"
     label = "YugabyteDB"
     default_port = 5433
+    properties = {
+        "connection_limit": PropertySpec(
+            "Most concurrent sessions the resource's login may hold on each node "
+            "(empty: unlimited)", kind="integer", minimum=1, maximum=10_000),
+    }
 
     #: No FORCE (PostgreSQL 13+). pg_stat_activity lists this node's sessions only; the drop
     #: itself invalidates and closes the connections left on every node.

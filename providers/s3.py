@@ -15,7 +15,8 @@ bucket policy changes, so a tenant cannot publish its bucket).
 
 The instance's account (username = access key id, password = secret) needs, on buckets and
 users named like ours: ``s3:ListAllMyBuckets``, ``s3:CreateBucket``, ``s3:DeleteBucket``,
-``s3:ListBucket``, ``s3:ListBucketVersions``, ``s3:DeleteObject``, ``s3:DeleteObjectVersion``;
+``s3:ListBucket``, ``s3:ListBucketVersions``, ``s3:DeleteObject``, ``s3:DeleteObjectVersion``,
+``s3:GetBucketVersioning``, ``s3:PutBucketVersioning``;
 ``iam:ListUsers``, ``iam:GetUser``, ``iam:CreateUser``, ``iam:DeleteUser``,
 ``iam:GetUserPolicy``, ``iam:PutUserPolicy``, ``iam:DeleteUserPolicy``,
 ``iam:ListAccessKeys``, ``iam:CreateAccessKey``, ``iam:UpdateAccessKey``,
@@ -49,6 +50,7 @@ from providers.base import (
     scrub,
 )
 from providers.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
+from resourcemanager.properties import PropertySpec
 
 #: Name of the inline policy each tenant user carries.
 POLICY_NAME = "resourcemanager-bucket"
@@ -127,6 +129,7 @@ class S3Adapter(ProviderAdapter):
     resource_type = "object"
     uri_scheme = "s3"
     object_noun = "bucket"
+    login_noun = "IAM user"
     default_port = 443
     instance_options = {
         "secure": "Use https for host:port (default true)",
@@ -137,6 +140,15 @@ class S3Adapter(ProviderAdapter):
         "clear_on_delete": "Delete buckets with their objects (all versions); without it "
         "(default false) DELETE of a non-empty bucket fails",
     }
+    properties = {
+        "versioning": PropertySpec(
+            "Keep every version of the bucket's objects (turned off: suspended, the versions "
+            "kept so far stay)", kind="boolean", default=False),
+    }
+
+    @classmethod
+    def object_name(cls, backend_name: str) -> str:
+        return bucket_name(backend_name)
 
     # -- settings -----------------------------------------------------------------------
 
@@ -185,10 +197,16 @@ class S3Adapter(ProviderAdapter):
         bucket = bucket_name(name)
         with self._errors(f"creating {bucket}"):
             self._create_bucket(bucket)
+            self._set_versioning(bucket, bool(properties.get("versioning")))
             checkpoint(CREATE_HALF_DONE)
             self._ensure_user(name)
             self._put_policy(name, bucket)
             return self._new_key(name, bucket)
+
+    def update(self, backend_name: str, properties: dict[str, Any]) -> None:
+        bucket = bucket_name(backend_name)
+        with self._errors(f"updating {bucket}"):
+            self._set_versioning(bucket, bool(properties.get("versioning")))
 
     def delete(self, backend_name: str) -> None:
         """Keys, policy and user, then the bucket. Without ``clear_on_delete`` a bucket with
@@ -333,6 +351,14 @@ class S3Adapter(ProviderAdapter):
                 raise ProviderError(f"bucket name {bucket} is taken by another account") from None
             if _code(exc) != "BucketAlreadyOwnedByYou":
                 raise
+
+    def _set_versioning(self, bucket: str, enabled: bool) -> None:
+        """Enable or suspend versioning; a bucket never versioned is left so when off."""
+        status = self._s3.get_bucket_versioning(Bucket=bucket).get("Status")
+        wanted = "Enabled" if enabled else "Suspended"
+        if status != wanted and (enabled or status is not None):
+            self._s3.put_bucket_versioning(Bucket=bucket,
+                                           VersioningConfiguration={"Status": wanted})
 
     def _bucket_exists(self, bucket: str) -> bool:
         try:

@@ -203,7 +203,9 @@ def update_resource(
             if not isinstance(properties, dict):
                 raise InvalidInput("properties must be an object", field="properties")
             try:
-                resource.properties = resource.provider.adapter().validate_properties(properties)
+                resource.properties = resource.provider.adapter().validate_properties(
+                    properties, current=resource.properties
+                )
             except PropertyError as exc:
                 raise InvalidInput(
                     str(exc), code="invalid_properties", field="properties"
@@ -369,10 +371,11 @@ def _run_check(resource_id: str, actor: str, *, repair: bool, last_attempt: bool
         resource = _locked(resource_id)
         if resource.status not in (Status.READY, Status.ERROR) or resource.credentials is None:
             return
+        adapter = resource.provider.adapter()
         try:
-            result = resource.provider.adapter().check(
-                Credentials.from_dict(resource.credentials), repair=repair
-            )
+            result = adapter.check(Credentials.from_dict(resource.credentials), repair=repair)
+            if result.repaired and adapter.properties:  # e.g. a re-created login lacks its limit
+                adapter.update(resource.backend_name, resource.properties)
         except ProviderError as exc:
             result = CheckResult(ok=False, message=exc.message)
         message = result.message

@@ -1,9 +1,12 @@
 """Serializers only parse input and render output; the service decides and changes."""
 
+from typing import Any
+
 from rest_framework import serializers
 
 from providers.models import Provider
 from resourcemanager.models import Resource
+from resourcemanager.properties import KINDS, PropertySpec
 
 
 class LastCheckSerializer(serializers.Serializer):
@@ -67,7 +70,10 @@ class ResourceCreateSerializer(serializers.Serializer):
         trim_whitespace=False, help_text="Your name for it, unique per provider and scope."
     )
     tags = serializers.ListField(child=serializers.CharField(), required=False)
-    properties = serializers.DictField(required=False)
+    properties = serializers.DictField(
+        required=False, help_text="What the provider declares in its `properties` (see "
+        "/providers); omitted ones take their defaults."
+    )
 
 
 class ResourceAddSerializer(serializers.Serializer):
@@ -85,7 +91,10 @@ class ResourceAddSerializer(serializers.Serializer):
 
 class ResourceUpdateSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(), required=False)
-    properties = serializers.DictField(required=False)
+    properties = serializers.DictField(
+        required=False, help_text="The properties to change; null restores a default. "
+        "Properties not `updatable` keep their value."
+    )
 
 
 class CheckRequestSerializer(serializers.Serializer):
@@ -98,10 +107,36 @@ class ReachabilitySerializer(serializers.Serializer):
     checked_at = serializers.DateTimeField(source="reachability_checked_at", allow_null=True)
 
 
+class ResourcePropertySerializer(serializers.Serializer):
+    """One property a resource of the provider takes (a ``PropertySpec``)."""
+
+    kind = serializers.ChoiceField(choices=KINDS)
+    description = serializers.CharField()
+    default = serializers.JSONField(allow_null=True, help_text="Null: the backend's default.")
+    required = serializers.BooleanField()
+    updatable = serializers.BooleanField(help_text="Whether it may change after creation.")
+    minimum = serializers.IntegerField(allow_null=True, help_text="Integers only.")
+    maximum = serializers.IntegerField(allow_null=True, help_text="Integers only.")
+    max_length = serializers.IntegerField(allow_null=True, help_text="Strings only.")
+    choices = serializers.ListField(child=serializers.CharField(), help_text="Kind choice only.")
+
+    def to_representation(self, instance: PropertySpec) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if instance.kind != "string":
+            data["max_length"] = None
+        return data
+
+
 class ProviderSerializer(serializers.ModelSerializer):
     label = serializers.CharField(source="adapter_class.label")
     resource_type = serializers.CharField()
     reachability = ReachabilitySerializer(source="*", read_only=True)
+    properties = serializers.DictField(
+        child=ResourcePropertySerializer(),
+        source="adapter_class.properties",
+        read_only=True,
+        help_text="What a resource of this provider takes in `properties`, by name.",
+    )
 
     class Meta:
         model = Provider
@@ -114,5 +149,6 @@ class ProviderSerializer(serializers.ModelSerializer):
             "enabled",
             "is_default",
             "reachability",
+            "properties",
         ]
         read_only_fields = fields

@@ -27,7 +27,9 @@ def test_lists_usable_instances_without_secrets(make_client, pg_provider, mysql_
         "enabled": True,
         "is_default": False,
         "reachability": {"ok": None, "message": "", "checked_at": None},
+        "properties": response.json()[1]["properties"],  # test_resource_properties.py
     }
+    assert list(response.json()[1]["properties"]) == ["connection_limit"]
     assert CANARY not in response.content.decode()
 
 

@@ -131,6 +131,7 @@ PG_HEALTHY: Answers = {"rolsuper": [(False,)], "rolcanlogin FROM pg_roles": [(Tr
 PG_CREATE = [
     f'CREATE ROLE "{NAME}" LOGIN PASSWORD \'{VERIFIER}\' NOSUPERUSER NOCREATEDB NOCREATEROLE '
     "INHERIT",
+    f'ALTER ROLE "{NAME}" CONNECTION LIMIT  -1',  # psycopg puts a space before a negative
     f'GRANT "{NAME}" TO CURRENT_USER',
     f'CREATE DATABASE "{NAME}" OWNER "{NAME}"',
     f'REVOKE CONNECT, TEMPORARY ON DATABASE "{NAME}" FROM PUBLIC',
@@ -153,7 +154,8 @@ CRDB_CANCEL = ("CANCEL SESSIONS IF EXISTS (SELECT session_id FROM [SHOW CLUSTER 
 
 #: What CockroachDB lacks: PostgreSQL-only functions, options, privileges and clauses.
 NOT_IN_COCKROACHDB = ("aclexplode", "acldefault", "starts_with", "pg_terminate_backend",
-                      "WITH (FORCE)", "TEMPORARY", "INHERIT", "SUPERUSER", "OWNER \"")
+                      "WITH (FORCE)", "TEMPORARY", "INHERIT", "SUPERUSER", "OWNER \"",
+                      "CONNECTION LIMIT")
 
 
 @pytest.mark.parametrize(("adapter_class", "expected"), [
@@ -168,6 +170,26 @@ def test_create_statements(adapter_class, expected):
     assert server.writes == expected
     assert creds.uri == f"postgresql://{NAME}:{PASSWORD}@db.internal:{adapter_class.default_port}" \
                         f"/{NAME}"
+
+
+@pytest.mark.parametrize(("adapter_class", "properties", "expected"), [
+    (PostgreSQLAdapter, {"connection_limit": 5}, [f'ALTER ROLE "{NAME}" CONNECTION LIMIT 5']),
+    (YugabyteDBAdapter, {"connection_limit": None},
+     [f'ALTER ROLE "{NAME}" CONNECTION LIMIT  -1']),
+    (CockroachDBAdapter, {}, []),
+    (MySQLAdapter, {"max_user_connections": 7},
+     [("ALTER USER %s@%s WITH MAX_USER_CONNECTIONS %s", (NAME, "%", 7))]),
+    (TiDBAdapter, {}, []),
+])
+def test_update_applies_the_declared_limits_only(adapter_class, properties, expected):
+    server = Server(PG_HEALTHY)
+    adapter = attach(adapter_class, server)
+    adapter.update(NAME, adapter.validate_properties(properties))
+
+    if adapter_class in (MySQLAdapter, TiDBAdapter):
+        assert server.statements == expected
+    else:
+        assert server.writes == expected
 
 
 def test_password_hash_algorithm_per_dialect():
@@ -289,8 +311,11 @@ MYSQL_CREATE = [
     f"CREATE DATABASE IF NOT EXISTS `{NAME}` CHARACTER SET utf8mb4",
     "CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s",
     "ALTER USER %s@%s IDENTIFIED BY %s",
+    "ALTER USER %s@%s WITH MAX_USER_CONNECTIONS %s",
     r"GRANT ALL PRIVILEGES ON `rm\_k7x2q9f3m1ab`.* TO %s@%s",
 ]
+#: TiDB takes MAX_USER_CONNECTIONS only since 2025: its adapter declares no property.
+TIDB_CREATE = [text for text in MYSQL_CREATE if "MAX_USER_CONNECTIONS" not in text]
 #: A mysql.db row as TiDB writes it for GRANT ALL: column ``DB``, some privileges unset.
 TIDB_GRANT_ROW = {"Host": "%", "DB": r"rm\_k7x2q9f3m1ab", "User": NAME,
                   **{f"{p}_priv": "Y" for p in ("Select", "Insert", "Update", "Delete",
@@ -298,12 +323,15 @@ TIDB_GRANT_ROW = {"Host": "%", "DB": r"rm\_k7x2q9f3m1ab", "User": NAME,
                   "Grant_priv": "N", "Event_priv": "N", "Create_routine_priv": "N"}
 
 
-@pytest.mark.parametrize("adapter_class", [MySQLAdapter, TiDBAdapter])
-def test_create_statements_are_the_same_on_tidb(adapter_class):
+@pytest.mark.parametrize(("adapter_class", "expected"), [
+    (MySQLAdapter, MYSQL_CREATE),
+    (TiDBAdapter, TIDB_CREATE),
+])
+def test_create_statements_on_tidb_lack_only_the_connection_limit(adapter_class, expected):
     server = Server()
     creds = attach(adapter_class, server).create(NAME, PASSWORD, {})
 
-    assert server.writes == MYSQL_CREATE
+    assert server.writes == expected
     assert server.statements[1][1] == (NAME, "%", PASSWORD)
     assert creds.uri == f"mysql://{NAME}:{PASSWORD}@db.internal:{adapter_class.default_port}" \
                         f"/{NAME}"
