@@ -2,26 +2,32 @@ from django.contrib import admin
 
 from audit.models import AuditEntry
 from resourcemanager.access import Action
+from resourcemanager.admin import _can_anywhere
 from resourcemanager.identity import principal_of
 
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
-    """Read-only. Operators see every scope; scope ADMINs their scopes' trail."""
+    """Read-only. Operators see every scope, scope ADMINs their scopes' whole trail, other
+    roles their own actions there (``AuditQuerySet.readable_by``). Filters and the date
+    hierarchy draw their values from that queryset only."""
 
-    list_display = ["timestamp", "actor", "scope", "action", "target_name", "outcome", "message"]
-    list_filter = ["outcome", "action", "scope"]
+    list_display = [
+        "timestamp", "actor", "scope", "action", "target", "outcome", "request_id", "message"
+    ]
+    list_filter = ["action", "outcome", "scope", ("timestamp", admin.DateFieldListFilter)]
     search_fields = ["actor", "target_name", "target_id", "request_id"]
     date_hierarchy = "timestamp"
 
     def get_queryset(self, request):
-        return AuditEntry.objects.visible_to(principal_of(request), Action.VIEW_ALL_AUDIT)
+        return AuditEntry.objects.readable_by(principal_of(request))
+
+    @admin.display(description="target", ordering="target_name")
+    def target(self, entry: AuditEntry) -> str:
+        return f"{entry.target_type} {entry.target_name}".strip()
 
     def has_module_permission(self, request):
-        principal = principal_of(request)
-        return principal is not None and (
-            principal.is_operator or bool(principal.scopes_for(Action.VIEW_ALL_AUDIT))
-        )
+        return _can_anywhere(request, Action.VIEW_OWN_AUDIT)
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)

@@ -14,14 +14,19 @@ class AuditQuerySet(ScopedQuerySet):
     def delete(self):
         raise ValueError("audit entries are append-only")
 
-    def readable_by(self, principal: Principal | None, scope: str) -> AuditQuerySet:
-        """A scope's ADMINs read its whole trail; other roles read their own actions."""
+    def readable_by(self, principal: Principal | None, scope: str | None = None) -> AuditQuerySet:
+        """Entries of ``scope`` (or of every scope) that ``principal`` may read.
+
+        A scope's ADMINs (and operators) read its whole trail; other roles read their own
+        actions there (DESIGN §2).
+        """
+        if principal is None:
+            return self.none()
         everything = self.visible_to(principal, Action.VIEW_ALL_AUDIT, scope)
-        if principal is None or principal.can(Action.VIEW_ALL_AUDIT, scope):
-            return everything
-        return self.visible_to(principal, Action.VIEW_OWN_AUDIT, scope).filter(
+        own = self.visible_to(principal, Action.VIEW_OWN_AUDIT, scope).filter(
             actor=principal.name
         )
+        return everything | own
 
 
 class AuditEntry(models.Model):

@@ -1,9 +1,16 @@
+from __future__ import annotations
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
 
 from providers.models import Provider
 from providers.services import ping_provider, save_provider, validate_options
-from resourcemanager.admin import OperatorOnlyAdmin
+from resourcemanager.access import Action
+from resourcemanager.admin import _can_anywhere
 from resourcemanager.errors import ServiceError
 from resourcemanager.identity import principal_of
 
@@ -44,27 +51,133 @@ class ProviderForm(forms.ModelForm):
         return self.cleaned_data["password"] or (self.instance.password if self.instance else "")
 
 
+#: What every role may read of an instance (as ``GET /providers``): never its host, admin
+#: account, options or allowed scopes.
+TENANT_FIELDS = [
+    "key",
+    "provider_class",
+    "description",
+    "is_default",
+    "reachable",
+    "reachability_message",
+    "reachability_checked_at",
+]
+
+
 @admin.register(Provider)
-class ProviderAdmin(OperatorOnlyAdmin):
+class ProviderAdmin(admin.ModelAdmin):
+    """Operators manage instances; every other role reads those usable in its scopes.
+
+    Non-operators get a read-only list and detail of ``TENANT_FIELDS``; an instance not
+    usable in their scopes is missing to them exactly like an id that never existed.
+
+    The *Test connection* diagnostic (bulk action and detail-page button) is for operators
+    only, although every role may view providers: it logs in to the shared server with the
+    platform's admin account and records the outcome on the instance, which every scope
+    sharing it then sees. A scope ADMIN learns nothing from it that the recorded
+    reachability (refreshed by beat) does not show, and letting tenants trigger admin
+    logins on shared servers at will would hand them a lever on infrastructure they do
+    not run.
+    """
+
     form = ProviderForm
     list_display = [
         "key", "provider_class", "host", "port", "enabled", "is_default", "reachable", "source"
     ]
     list_filter = ["provider_class", "enabled", "source"]
+    search_fields = ["key", "description"]
     readonly_fields = ["reachable", "reachability_message", "reachability_checked_at"]
     actions = ["test_connection"]
+
+    def get_queryset(self, request):
+        return Provider.objects.visible_to(principal_of(request))
+
+    def get_list_display(self, request):
+        return self.list_display if self._is_operator(request) else TENANT_FIELDS
+
+    def get_list_filter(self, request):
+        return self.list_filter if self._is_operator(request) else ["provider_class"]
+
+    def get_fields(self, request, obj=None):
+        return super().get_fields(request, obj) if self._is_operator(request) else TENANT_FIELDS
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if not self._is_operator(request):
+            kwargs["form"] = forms.ModelForm  # never ProviderForm's password field
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def save_model(self, request, obj, form, change):
         save_provider(principal_of(request), obj, created=not change)
 
-    def has_delete_permission(self, request, obj=None):
-        return False  # disable instead: resources keep referring to it
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/test-connection/",
+                self.admin_site.admin_view(self.test_connection_view),
+                name="{}_{}_test_connection".format(*info),
+            ),
+            *super().get_urls(),
+        ]
 
-    @admin.action(description="Test connection with the admin account")
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}),
+                         "can_test_connection": self.has_diagnose_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        """Operators' edits of the platform's configuration are theirs alone to read."""
+        if not self._is_operator(request):
+            raise PermissionDenied  # before the lookup, as for every id
+        return super().history_view(request, object_id, extra_context)
+
+    def test_connection_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: test the admin account's connection to one instance, then back to it."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_diagnose_permission(request):
+            raise PermissionDenied  # before the lookup: no hint whether the id exists
+        provider = self.get_object(request, unquote(object_id))
+        if provider is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        self._report_connection(request, provider)
+        info = self.opts.app_label, self.opts.model_name
+        return HttpResponseRedirect(
+            reverse("admin:{}_{}_change".format(*info), args=[provider.pk],
+                    current_app=self.admin_site.name)
+        )
+
+    @admin.action(description="Test connection with the admin account", permissions=["diagnose"])
     def test_connection(self, request, queryset):
         for provider in queryset:
-            problem = ping_provider(provider)
-            if problem:
-                self.message_user(request, f"{provider}: {problem}", messages.ERROR)
-            else:
-                self.message_user(request, f"{provider}: reachable", messages.SUCCESS)
+            self._report_connection(request, provider)
+
+    def _report_connection(self, request: HttpRequest, provider: Provider) -> None:
+        problem = ping_provider(provider)
+        if problem:
+            self.message_user(request, f"{provider}: {problem}", messages.ERROR)
+        else:
+            self.message_user(request, f"{provider}: reachable", messages.SUCCESS)
+
+    @staticmethod
+    def _is_operator(request: HttpRequest) -> bool:
+        principal = principal_of(request)
+        return principal is not None and principal.is_operator
+
+    def has_diagnose_permission(self, request: HttpRequest) -> bool:
+        return self._is_operator(request)
+
+    def has_module_permission(self, request):
+        return _can_anywhere(request, Action.VIEW_PROVIDER)
+
+    def has_view_permission(self, request, obj=None):
+        return _can_anywhere(request, Action.VIEW_PROVIDER)
+
+    def has_add_permission(self, request):
+        return self._is_operator(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._is_operator(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # disable instead: resources keep referring to it

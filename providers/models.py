@@ -9,6 +9,7 @@ from django.db import models
 
 from providers import registry
 from providers.base import InstanceConfig, ProviderAdapter
+from resourcemanager.access import Action, Principal
 from resourcemanager.fields import EncryptedTextField
 from resourcemanager.lookups import json_list_contains
 
@@ -24,6 +25,16 @@ class ProviderQuerySet(models.QuerySet["Provider"]):
         for scope in scopes:
             accepted |= models.Q(**json_list_contains("allowed_scopes", scope))
         return self.filter(accepted, enabled=True)
+
+    def visible_to(self, principal: Principal | None) -> ProviderQuerySet:
+        """Instances ``principal`` may read: every one for operators, else the enabled ones
+        usable in a scope where it may view providers (what ``GET /providers`` lists)."""
+        if principal is None:
+            return self.none()
+        if principal.is_operator:
+            return self.all()
+        scopes = principal.scopes_for(Action.VIEW_PROVIDER)
+        return self.usable_in_any(scopes) if scopes else self.none()
 
 
 class Provider(models.Model):

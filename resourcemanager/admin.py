@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
+from audit.models import AuditEntry
+from providers.base import Credentials
 from providers.models import Provider
 from resourcemanager import services
 from resourcemanager.access import Action
@@ -19,7 +35,11 @@ from resourcemanager.errors import ServiceError
 from resourcemanager.identity import principal_of
 from resourcemanager.memberships import can_revoke, check_grant, grant_role, revoke_role
 from resourcemanager.models import ApiToken, Resource, ScopeRole
+from resourcemanager.snippets import field_labels, masked, snippets_for
 from resourcemanager.tokens import issue_token, revoke_token
+
+#: Audit entries shown on a resource's page.
+HISTORY_LENGTH = 20
 
 
 def _can_anywhere(request: HttpRequest, action: Action) -> bool:
@@ -65,6 +85,56 @@ class ResourceCreateForm(forms.ModelForm):
         return data
 
 
+@dataclass(frozen=True)
+class ShownValue:
+    """One copyable value of the detail page. ``secret`` ones are masked in the page and
+    sent by the credentials view only when the user asks to see or copy them."""
+
+    id: str  # the element's id, shared by the page and the credentials view
+    label: str
+    value: str
+    secret: bool = False
+    lines: int = 1
+
+
+def credential_values(
+    resource: Resource, *, reveal: bool
+) -> tuple[list[ShownValue], list[ShownValue]]:
+    """The credential fields and the connection snippets (masked unless ``reveal``)."""
+    if resource.credentials is None:
+        return [], []
+    real = Credentials.from_dict(resource.credentials)
+    shown = real if reveal else masked(real)
+    adapter = resource.provider.adapter()
+    labels = field_labels(adapter)
+    fields = [
+        ShownValue("rm-host", "Host", shown.host),
+        ShownValue("rm-port", "Port", str(shown.port)),
+        ShownValue("rm-database", labels["database"], shown.database),
+        ShownValue("rm-username", labels["username"], shown.username),
+        ShownValue("rm-password", labels["password"], shown.password, secret=True),
+        ShownValue("rm-uri", "Connection URI", shown.uri, secret=True),
+    ]
+    snippets = [
+        ShownValue(f"rm-snippet-{number}", snippet.label, snippet.text, secret=True,
+                   lines=snippet.text.count("\n") + 1)
+        for number, snippet in enumerate(snippets_for(adapter, shown))
+    ]
+    return fields, snippets
+
+
+def deletion_summary(resource: Resource) -> str:
+    """What deleting ``resource`` destroys, in the words of the confirmation pages."""
+    if not resource.managed:
+        return f"{resource}: unregisters it; nothing on the server is touched"
+    adapter = resource.provider.adapter_class
+    return (
+        f"{resource}: drops {adapter.object_noun} {adapter.object_name(resource.backend_name)}"
+        f" and {adapter.login_noun} {resource.backend_name} on {resource.provider},"
+        " with all its data"
+    )
+
+
 @admin.register(Resource)
 class ResourceAdmin(admin.ModelAdmin):
     list_display = ["name", "scope", "provider", "type", "status", "last_check_ok", "created_at"]
@@ -94,6 +164,134 @@ class ResourceAdmin(admin.ModelAdmin):
         return Resource.objects.visible_to(
             principal_of(request), Action.VIEW_RESOURCE
         ).select_related("provider")
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        own = [
+            path("<path:object_id>/check/", self.admin_site.admin_view(self.check_view),
+                 name="{}_{}_check".format(*info)),
+            path("<path:object_id>/credentials/",
+                 self.admin_site.admin_view(self.credentials_view),
+                 name="{}_{}_credentials".format(*info)),
+        ]
+        return own + super().get_urls()
+
+    def _visible(self, request: HttpRequest, object_id: str) -> Resource:
+        """The resource if the user may see it; 404 alike for other scopes' and unknown ids."""
+        resource = self.get_object(request, unquote(object_id))
+        if resource is None or not self.has_view_permission(request, resource):
+            raise Http404("no such resource")
+        return resource
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        resource = self.get_object(request, unquote(object_id))
+        if resource is not None and self.has_view_permission(request, resource):
+            extra_context = {**(extra_context or {}), **self._detail(request, resource)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _detail(self, request: HttpRequest, resource: Resource) -> dict[str, Any]:
+        """What the resource's page shows besides its fields (the page's template)."""
+        principal = principal_of(request)
+        pk = quote(resource.pk)
+        history = AuditEntry.objects.readable_by(principal, resource.scope).filter(
+            target_type=Resource._meta.model_name, target_id=str(resource.pk)
+        )
+        fields, snippets = credential_values(resource, reveal=False)
+        no_credentials = ""
+        if not fields:
+            no_credentials = (
+                "No credentials: the resource is deleted."
+                if resource.status == Resource.Status.DELETED
+                else f"No credentials yet: the resource is {resource.status}."
+            )
+        return {
+            "rm_resource": resource,
+            "rm_fields": fields,
+            "rm_snippets": snippets,
+            "rm_no_credentials": no_credentials,
+            "rm_credentials_url": reverse("admin:resourcemanager_resource_credentials",
+                                          args=[pk]),
+            "rm_can_check": (
+                resource.managed
+                and resource.status in (Resource.Status.READY, Resource.Status.ERROR)
+                and _can_on(request, Action.CHECK_RESOURCE, resource)
+            ),
+            "rm_check_url": reverse("admin:resourcemanager_resource_check", args=[pk]),
+            "rm_can_delete": (
+                resource.status != Resource.Status.DELETED
+                and self.has_delete_permission(request, resource)
+            ),
+            "rm_history": history[:HISTORY_LENGTH],
+            "rm_history_complete": principal.can(Action.VIEW_ALL_AUDIT, resource.scope),
+        }
+
+    def check_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: CHECK the resource now (repairing its access), then back to its page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        resource = self._visible(request, object_id)
+        if not _can_on(request, Action.CHECK_RESOURCE, resource):
+            raise PermissionDenied
+        before, recreate = resource.last_check_at, resource.credentials is None
+        try:
+            services.check_resource(principal_of(request), resource)
+        except ServiceError as exc:
+            self.message_user(request, f"{resource}: {exc.message}", messages.ERROR)
+        else:
+            resource.refresh_from_db()
+            self._report_check(request, resource, before, recreate=recreate)
+        return HttpResponseRedirect(
+            reverse("admin:resourcemanager_resource_change", args=[quote(resource.pk)])
+        )
+
+    def _report_check(
+        self, request: HttpRequest, resource: Resource, before: datetime | None, *,
+        recreate: bool,
+    ) -> None:
+        """The outcome when the operation ran in this process, else that it is queued.
+
+        A resource whose creation failed is created again instead of checked.
+        """
+        if recreate:
+            failed = resource.status == Resource.Status.ERROR
+            self.message_user(
+                request,
+                f"{resource} is created again: {resource.status}"
+                + (f": {resource.status_message}" if failed else "."),
+                messages.ERROR if failed else messages.INFO,
+            )
+        elif resource.last_check_at is not None and resource.last_check_at != before:
+            ok = bool(resource.last_check_ok)
+            self.message_user(
+                request,
+                f"Check of {resource}: {'OK' if ok else 'failed'}: {resource.last_check_message}",
+                messages.SUCCESS if ok else messages.ERROR,
+            )
+        else:
+            self.message_user(request, f"Check of {resource} queued: its result shows here "
+                              "once done.")
+
+    def credentials_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: the secret values of the page, for its "show" and "copy" buttons.
+
+        They stay out of the page itself, so a password is sent only when asked for.
+        """
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        resource = self._visible(request, object_id)
+        fields, snippets = credential_values(resource, reveal=True)
+        return JsonResponse({"values": {v.id: v.value for v in [*fields, *snippets] if v.secret}})
+
+    def get_deleted_objects(self, objs: Iterable[Resource], request: HttpRequest):
+        """Name what each deletion destroys, instead of Django's tree of related rows
+        (the service marks the row deleted and drops what it made on the server)."""
+        resources = list(objs)
+        denied = {
+            str(resource) for resource in resources
+            if not self.has_delete_permission(request, resource)
+        }
+        summary = [deletion_summary(resource) for resource in resources]
+        return summary, {self.opts.verbose_name_plural: len(resources)}, denied, []
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -182,25 +380,6 @@ class OperatorRowsOnly:
     def get_queryset(self, request):
         rows = super().get_queryset(request)
         return rows if self._is_operator(request) else rows.none()
-
-
-class OperatorOnlyAdmin(OperatorRowsOnly, admin.ModelAdmin):
-    """Platform configuration: superusers only."""
-
-    def has_module_permission(self, request):
-        return self._is_operator(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self._is_operator(request)
-
-    def has_add_permission(self, request):
-        return self._is_operator(request)
-
-    def has_change_permission(self, request, obj=None):
-        return self._is_operator(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._is_operator(request)
 
 
 class ScopeRoleForm(forms.ModelForm):

@@ -1,19 +1,26 @@
 """The admin site is the product's web UI: any active user with a role may enter.
 
-What each user then sees and may do is decided per model admin by the access layer.
+What each user then sees and may do is decided per model admin by the access layer. The
+index is a dashboard of the user's scopes (``resourcemanager.dashboard``).
 """
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest, HttpResponse
 
-from resourcemanager import oidc
+from resourcemanager import dashboard, oidc
 from resourcemanager.identity import principal_of
+from resourcemanager.models import Resource
 
 
 class ResourceManagerAdminSite(admin.AdminSite):
     site_header = "resourcemanager"
     site_title = "resourcemanager"
     index_title = "Resources, providers and audit"
+    # Any active local user may sign in; ``has_permission`` then admits those holding a
+    # role (the stock admin form turns away everyone who is not staff).
+    login_form = AuthenticationForm
 
     def has_permission(self, request) -> bool:
         user = request.user
@@ -29,3 +36,13 @@ class ResourceManagerAdminSite(admin.AdminSite):
         context["oidc_login"] = oidc.enabled()
         context["local_login"] = settings.RM_LOCAL_LOGIN
         return context
+
+    def index(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        """The dashboard of the user's scopes, with the app list beside it."""
+        context = {
+            "dashboard": dashboard.build(principal_of(request)),
+            # The same rule as the resource admin's own "Add" button.
+            "can_add_resource": self._registry[Resource].has_add_permission(request),
+            **(extra_context or {}),
+        }
+        return super().index(request, context)

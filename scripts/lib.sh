@@ -61,3 +61,8 @@ ensure_redis() {
         --dir /var/lib/redis --logfile /var/log/redis/ci.log
     wait_for Redis redis-cli -h 127.0.0.1 ping
 }
+
+ensure_chromium() {  # the browser tests/browser drives; Playwright cannot download its own here
+    if [ -x /usr/bin/chromium ]; then return; fi
+    apt_install chromium
+}

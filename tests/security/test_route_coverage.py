@@ -385,6 +385,7 @@ def test_the_generated_route_list_holds_the_known_routes():
                   "resourcemanager_apitoken", "providers_provider", "consumers_consumer"):
         for view in STANDARD_ADMIN_VIEWS:
             assert f"admin:{model}_{view}" in admin_names
+    assert "admin:providers_provider_test_connection" in admin_names  # a POST-only page
     # No stale entries in the allow-lists: each names a route that exists.
     assert patterns >= PUBLIC_API_ROUTES
     assert {route.pattern for route in SCOPED_API_ROUTES} >= SCOPE_FREE_API_ROUTES

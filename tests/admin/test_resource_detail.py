@@ -1,0 +1,249 @@
+"""The resource's page in the admin: credentials for every role of its scope and for no
+one else, CHECK from the page, and delete confirmations that name what is destroyed."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from audit.models import AuditEntry
+from resourcemanager import services
+from resourcemanager.access import SYSTEM, Role
+from resourcemanager.models import Resource, ScopeRole
+from resourcemanager.snippets import MASK
+
+CHANGELIST = reverse("admin:resourcemanager_resource_changelist")
+
+
+def page(resource_id) -> str:
+    return reverse("admin:resourcemanager_resource_change", args=[resource_id])
+
+
+def check_url(resource_id) -> str:
+    return reverse("admin:resourcemanager_resource_check", args=[resource_id])
+
+
+def credentials_url(resource_id) -> str:
+    return reverse("admin:resourcemanager_resource_credentials", args=[resource_id])
+
+
+def history_of(html: str) -> str:
+    return html[html.index("<h2>History</h2>"):html.index("</section>")]
+
+
+@pytest.fixture
+def browser_of(transactional_db, django_user_model):
+    """``browser_of(scope=role, ...)``: a signed-in admin browser of a new, non-staff user."""
+    counter = iter(range(1_000_000))
+
+    def make(**roles: Role) -> Client:
+        user = django_user_model.objects.create_user(f"web{next(counter)}", password=None)
+        for scope, role in roles.items():
+            ScopeRole.objects.create(user=user, scope=scope.replace("_", "-"), role=role)
+        client = Client(raise_request_exception=False)
+        client.force_login(user)
+        client.user = user
+        return client
+
+    return make
+
+
+@pytest.fixture
+def orders(pg_provider) -> Resource:
+    """A ready PostgreSQL resource of team-a, made through the service."""
+    request = services.prepare_resource(SYSTEM, "team-a", provider="pg", name="orders")
+    resource = services.create_resource(SYSTEM, request)
+    resource.refresh_from_db()
+    assert resource.status == Resource.Status.READY
+    return resource
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_every_role_of_the_scope_sees_the_credentials_masked_until_asked(
+    browser_of, orders, role
+):
+    browser = browser_of(team_a=role)
+    credentials = orders.credentials
+
+    response = browser.get(page(orders.pk))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    for shown in ("host", "database", "username"):
+        assert f'value="{credentials[shown]}"' in html
+    assert f'value="{MASK}"' in html
+    assert "psql" in html and "Python (psycopg)" in html
+    assert credentials["password"] not in html  # sent only when asked for
+    assert 'name="csrfmiddlewaretoken"' in html
+
+    revealed = browser.post(credentials_url(orders.pk))
+
+    assert revealed.status_code == 200
+    assert "no-store" in revealed["Cache-Control"]
+    values = revealed.json()["values"]
+    assert values["rm-password"] == credentials["password"]
+    assert values["rm-uri"] == credentials["uri"]
+    assert f"PGPASSWORD={credentials['password']}" in values["rm-snippet-0"]
+    with psycopg.connect(values["rm-uri"], connect_timeout=5) as conn:
+        assert conn.execute("SELECT current_database()").fetchone() == (orders.backend_name,)
+
+
+def test_credentials_are_never_sent_by_a_get(browser_of, orders):
+    browser = browser_of(team_a=Role.ADMIN)
+
+    response = browser.get(credentials_url(orders.pk))
+
+    assert response.status_code == 405
+    assert orders.credentials["password"] not in response.content.decode()
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_another_scope_sees_nothing_of_the_resource(browser_of, orders, role):
+    stranger = browser_of(team_b=role)
+    markers = [orders.name, orders.backend_name, orders.credentials["password"]]
+    never_was = uuid.uuid4()
+
+    answers = {}
+    for resource_id in (orders.pk, never_was):
+        shown = stranger.get(page(resource_id), follow=True)
+        revealed = stranger.post(credentials_url(resource_id))
+        checked = stranger.post(check_url(resource_id))
+        for response in (shown, revealed, checked):
+            body = response.content.decode().replace(str(resource_id), "<id>")
+            assert not [marker for marker in markers if marker in body]
+        answers[resource_id] = [
+            (r.status_code, r.content.decode().replace(str(resource_id), "<id>"))
+            for r in (revealed, checked)
+        ] + [shown.redirect_chain]
+    assert answers[orders.pk] == answers[never_was]
+    assert answers[orders.pk][0][0] == answers[orders.pk][1][0] == 404
+    orders.refresh_from_db()
+    assert orders.last_check_at is None
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_every_role_of_the_scope_checks_from_the_page(browser_of, orders, role):
+    browser = browser_of(team_a=role)
+
+    response = browser.post(check_url(orders.pk), follow=True)
+
+    assert response.redirect_chain == [(page(orders.pk), 302)]
+    html = response.content.decode()
+    assert "Check of team-a/orders: OK" in html
+    orders.refresh_from_db()
+    assert orders.last_check_ok is True
+    assert AuditEntry.objects.filter(
+        action="resource.check", outcome="success", actor=browser.user.username,
+        target_id=str(orders.pk),
+    ).exists()
+    assert "resource.check" in html  # the page's history shows it
+
+
+def test_the_check_url_takes_only_a_post(browser_of, orders):
+    browser = browser_of(team_a=Role.USER)
+
+    assert browser.get(check_url(orders.pk)).status_code == 405
+    orders.refresh_from_db()
+    assert orders.last_check_at is None
+
+
+def test_a_page_without_credentials_says_so(browser_of, pg_provider):
+    request = services.prepare_resource(SYSTEM, "team-a", provider="pg", name="later")
+    pending = Resource.objects.create(
+        scope="team-a", provider=pg_provider, type="sql", name=request.name,
+        backend_name="rm_pending00000",
+    )
+
+    html = browser_of(team_a=Role.USER).get(page(pending.pk)).content.decode()
+
+    assert "No credentials yet: the resource is pending." in html
+    assert "Show secrets" not in html
+    assert "Check now" not in html  # a pending resource cannot be checked
+
+
+def test_the_history_shows_the_resource_s_entries_newest_first(browser_of, orders):
+    admin = browser_of(team_a=Role.ADMIN)
+    user = browser_of(team_a=Role.USER)
+    user.post(check_url(orders.pk))
+    admin.post(check_url(orders.pk))
+    other = services.create_resource(
+        SYSTEM, services.prepare_resource(SYSTEM, "team-a", provider="pg", name="other")
+    )
+
+    history = history_of(admin.get(page(orders.pk)).content.decode())
+    rows = history.split("<tr>")[2:]  # after the header row
+    assert len(rows) == 6  # create accepted and done, two checks accepted and done
+    assert [row.split("<td>")[2].split("<")[0] for row in rows[:2]] == [
+        admin.user.username, admin.user.username,
+    ]
+    assert "resource.create" in rows[-1]
+    assert str(other.pk) not in history
+
+    own_history = history_of(user.get(page(orders.pk)).content.decode())
+    assert "Your own actions on this resource." in own_history
+    assert user.user.username in own_history
+    assert admin.user.username not in own_history
+
+
+def test_the_delete_confirmation_names_the_database_and_the_login(browser_of, orders):
+    admin = browser_of(team_a=Role.RESOURCE_ADMIN)
+    delete = reverse("admin:resourcemanager_resource_delete", args=[orders.pk])
+
+    html = admin.get(delete).content.decode()
+
+    assert (f"team-a/orders: drops database {orders.backend_name} and login "
+            f"{orders.backend_name} on pg, with all its data") in html
+    assert admin.post(delete, {"post": "yes"}).status_code == 302
+    orders.refresh_from_db()
+    assert orders.status == Resource.Status.DELETED
+
+
+def test_the_bulk_delete_confirmation_names_what_each_deletion_destroys(browser_of, orders):
+    external = services.register_resource(
+        SYSTEM, "team-a", provider="pg", name="reports",
+        uri="postgresql://reader:secret@db.example:5432/reports",
+    )
+    admin = browser_of(team_a=Role.ADMIN)
+
+    response = admin.post(CHANGELIST, {"action": "delete_selected",
+                                       "_selected_action": [orders.pk, external.pk]})
+
+    html = response.content.decode()
+    assert f"drops database {orders.backend_name} and login {orders.backend_name}" in html
+    assert "team-a/reports: unregisters it; nothing on the server is touched" in html
+    assert Resource.objects.live().count() == 2
+
+
+def test_a_user_gets_neither_delete_nor_add_and_a_forged_delete_is_refused(browser_of, orders):
+    user = browser_of(team_a=Role.USER)
+    delete = reverse("admin:resourcemanager_resource_delete", args=[orders.pk])
+
+    html = user.get(page(orders.pk)).content.decode()
+    assert delete not in html
+    add = reverse("admin:resourcemanager_resource_add")
+    assert add not in user.get(CHANGELIST).content.decode()
+
+    assert user.post(delete, {"post": "yes"}).status_code == 403
+    orders.refresh_from_db()
+    assert orders.status == Resource.Status.READY
+
+
+def test_a_bulk_delete_reaching_a_scope_without_the_right_deletes_nothing(browser_of, orders):
+    theirs = services.create_resource(
+        SYSTEM, services.prepare_resource(SYSTEM, "team-b", provider="pg", name="theirs")
+    )
+    mixed = browser_of(team_a=Role.ADMIN, team_b=Role.USER)
+    selected = {"action": "delete_selected", "_selected_action": [orders.pk, theirs.pk]}
+
+    confirmation = mixed.post(CHANGELIST, selected).content.decode()
+    refused = mixed.post(CHANGELIST, {**selected, "post": "yes"})
+
+    assert "do not allow you to delete these of the selected resources" in confirmation
+    assert "team-b/theirs" in confirmation
+    assert "Yes, I\u2019m sure" not in confirmation
+    assert refused.status_code == 403
+    assert Resource.objects.live().count() == 2
