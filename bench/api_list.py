@@ -35,6 +35,7 @@ def setup(database_url: str) -> None:
         c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         c.execute(sql.SQL("CREATE DATABASE {}").format(name))
     os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("RM_ACCESS_LOG", "false")  # both sides measured without it
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     os.environ["ALLOWED_HOSTS"] = "testserver"
     import django

@@ -4,6 +4,8 @@ import os
 
 from celery import Celery
 
+import resourcemanager.metrics  # noqa: F401 - connects the task signals
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("resourcemanager")

@@ -4,10 +4,13 @@ Anonymous by design, so they say nothing an outsider should not know: which depe
 fails, never why in detail (driver messages name hosts and accounts).
 """
 
+from collections.abc import Callable
+
 import redis
 from celery import current_app
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import resolve
 from django.views.decorators.http import require_safe
 
 from providers.services import probe_providers
@@ -73,3 +76,23 @@ def _broker() -> dict:
     finally:
         client.close()
     return {"ok": True, "message": ""}
+
+
+class ProbeMiddleware:
+    """Answers probes and metric scrapes before Django validates the Host header.
+
+    Kubelets and Prometheus address a pod by its IP, which ALLOWED_HOSTS does not list;
+    these answers build no URLs, so the Host header cannot mislead them. Requests with a
+    query string (``/readyz?detail=1`` needs the session) take the ordinary way.
+    """
+
+    PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info not in self.PATHS or request.META.get("QUERY_STRING"):
+            return self.get_response(request)
+        request.resolver_match = match = resolve(request.path_info)
+        return match.func(request)

@@ -41,6 +41,8 @@ def _secret(name: str, dev_file: str, generate: Callable[[], str]) -> str:
 
 
 SECRET_KEY = _secret("SECRET_KEY", "secret_key", lambda: secrets.token_urlsafe(50))
+# Previous keys still accepted for sessions and signed values while a new one rolls out.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 RM_ENCRYPTION_KEYS = [
     key.strip()
     for key in _secret(
@@ -94,8 +96,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that it counts and times every answer, including other middlewares'.
+    "resourcemanager.metrics.RequestMetricsMiddleware",
+    # Probes and scrapes: answered next, without access-log lines or Host validation.
+    "config.health.ProbeMiddleware",
     "resourcemanager.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -124,12 +131,19 @@ TEMPLATES = [
 WSGI_APPLICATION = "config.wsgi.application"
 
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
+    # An empty DATABASE_URL means the default, as when it is unset.
+    "default": env.db_url_config(
+        env.str("DATABASE_URL", default="") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
+    ),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     # Provider jobs and web requests write concurrently; wait for the lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+else:
+    # Reuse connections for this many seconds (0: one per request), checked before reuse.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -146,6 +160,18 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# Served by the web process itself (whitenoise), compressed, with far-future cache headers
+# on content-hashed names; `collectstatic` runs when the image is built.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -302,8 +328,18 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # runserver's own request lines would repeat the access log of RequestIdMiddleware.
-    "loggers": {"django.server": {"level": "WARNING"}},
+    "loggers": {
+        # runserver's request lines and Django's 4xx warnings would repeat the access log
+        # of RequestIdMiddleware; server errors (with their traceback) stay.
+        "django.server": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+    },
 }
 # One line per request (method, route, status, duration, request id) at INFO.
 RM_ACCESS_LOG = env.bool("RM_ACCESS_LOG", default=True)
+
+# --- Metrics (docs/metrics.md) --------------------------------------------------------
+# GET /metrics is open unless this is set; then it needs "Authorization: Bearer <token>".
+RM_METRICS_TOKEN = env.str("RM_METRICS_TOKEN", default="")
+# A Celery worker serves its metrics over HTTP on this port (0: not at all).
+RM_WORKER_METRICS_PORT = env.int("RM_WORKER_METRICS_PORT", default=0)

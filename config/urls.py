@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import health
 from resourcemanager.api.auth_views import CurrentUserView
+from resourcemanager.metrics import metrics_view
 from resourcemanager.oidc_login import CallbackView, LoginView, LogoutView
 
 api_routes = ("resourcemanager.api.urls", "api")
@@ -18,6 +19,7 @@ auth_routes = [
 urlpatterns = [
     path("healthz", health.live, name="health-live"),
     path("readyz", health.ready, name="health-ready"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/auth/", include(auth_routes)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

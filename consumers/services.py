@@ -27,7 +27,7 @@ from consumers.base import ConsumerBuilder, DeliveryError, PropertySpec, Resourc
 from consumers.models import Consumer, Delivery
 from consumers.registry import builder_class
 from providers.base import Credentials
-from resourcemanager import events, outbox
+from resourcemanager import events, metrics, outbox
 from resourcemanager.access import SYSTEM, Action, Principal, require
 from resourcemanager.context import get_request_id, get_source_ip
 from resourcemanager.errors import Conflict, InvalidInput, NotFound
@@ -485,6 +485,7 @@ def _note_retry(delivery: Delivery, message: str, retry_in: float) -> RetryDeliv
     delivery.last_error = message
     delivery.next_attempt_at = timezone.now() + timedelta(seconds=retry_in)
     delivery.save()
+    metrics.consumer_delivery(delivery.consumer.builder, "retry")
     return RetryDelivery(message)
 
 
@@ -496,6 +497,7 @@ def _finish(delivery: Delivery, status: str, error: str = "") -> None:
     if status == Status.DELIVERED:
         delivery.delivered_at = timezone.now()
     delivery.save()
+    metrics.consumer_delivery(delivery.consumer.builder, status)
     if status == Status.FAILED:
         logger.warning("delivery %s to consumer %s failed: %s",
                        delivery.pk, delivery.consumer_id, error)

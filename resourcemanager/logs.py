@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 #: Attributes every LogRecord has; anything else on a record came from ``extra=``.
-_STANDARD_ATTRIBUTES = frozenset(
-    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
+#: Django adds the request object to its own lines: its text holds the query string.
+_SKIPPED_ATTRIBUTES = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
+    | {"message", "asctime", "request"}
 )
 
 
@@ -26,7 +28,7 @@ class JsonFormatter(logging.Formatter):
         }
         entry.update(
             (key, value) for key, value in vars(record).items()
-            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_")
+            if key not in _SKIPPED_ATTRIBUTES and not key.startswith("_")
         )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

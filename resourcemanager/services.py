@@ -30,7 +30,7 @@ from providers.base import (
 )
 from providers.models import Provider
 from providers.naming import new_backend_name, new_password
-from resourcemanager import events, outbox
+from resourcemanager import events, metrics, outbox
 from resourcemanager.access import SYSTEM, Action, Principal, require
 from resourcemanager.errors import Conflict, InvalidInput, NotFound
 from resourcemanager.models import Resource
@@ -340,6 +340,7 @@ def _run_create(resource_id: str, actor: str, *, repair: bool, last_attempt: boo
             resource.status_message = ""
             resource.save()
             _audit(actor, "resource.create", Outcome.SUCCESS, resource)
+            metrics.provider_operation(resource, Operation.CREATE, "success")
             outbox.emit_event(resource, events.CREATED, actor)
     if retry:
         raise retry
@@ -360,6 +361,7 @@ def _run_update(resource_id: str, actor: str, *, repair: bool, last_attempt: boo
                 _record_failure(resource, actor, "resource.update", exc)
         else:
             _audit(actor, "resource.update", Outcome.SUCCESS, resource, "properties applied")
+            metrics.provider_operation(resource, Operation.UPDATE, "success")
             outbox.emit_event(resource, events.UPDATED, actor)
     if retry:
         raise retry
@@ -392,6 +394,7 @@ def _run_check(resource_id: str, actor: str, *, repair: bool, last_attempt: bool
         resource.save()
         outcome = Outcome.SUCCESS if result.ok else Outcome.FAILURE
         _audit(actor, "resource.check", outcome, resource, message)
+        metrics.provider_operation(resource, Operation.CHECK, "success" if result.ok else "failure")
         outbox.emit_event(resource, events.CHECKED, actor)
 
 
@@ -414,6 +417,7 @@ def _run_delete(resource_id: str, actor: str, *, repair: bool, last_attempt: boo
             resource.credentials = None
             resource.save()
             _audit(actor, "resource.delete", Outcome.SUCCESS, resource)
+            metrics.provider_operation(resource, Operation.DELETE, "success")
             outbox.emit_event(resource, events.DELETED, actor)
     if retry:
         raise retry
@@ -486,6 +490,7 @@ def _note_retry(resource: Resource, action: str, exc: ProviderError) -> RetryLat
     logger.warning("%s of resource %s will be retried: %s", action, resource.pk, exc.message)
     resource.status_message = f"retrying: {exc.message}"
     resource.save(update_fields=["status_message", "updated_at"])
+    metrics.provider_operation(resource, action.removeprefix("resource."), "retry")
     return RetryLater(exc.message)
 
 
@@ -508,6 +513,7 @@ def _record_failure(resource: Resource, actor: str, action: str, exc: ProviderEr
     resource.status_message = exc.message
     resource.save(update_fields=["status", "status_message", "updated_at"])
     _audit(actor, action, Outcome.FAILURE, resource, exc.message)
+    metrics.provider_operation(resource, action.removeprefix("resource."), "failure")
 
 
 def _audit(actor: str, action: str, outcome: str, resource: Resource, message: str = "") -> None:

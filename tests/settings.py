@@ -7,3 +7,9 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("RM_ENCRYPTION_KEYS", "8J_Vn-MwXQ4s5vZ0x2hPRiNMCK8PiTWE5d7t0gRPu2E=")
 
 from config.settings import *  # noqa: F403
+
+# The suite runs without collectstatic: plain storage, no manifest of hashed names.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -91,3 +91,22 @@ def test_detail_mode_is_refused_to_anyone_else(client, django_user_model, transa
     response = client.get("/readyz?detail=1")
     assert response.status_code == 403
     assert "providers" not in response.json()
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+def test_probes_answer_whatever_host_they_address(client, path, transactional_db):
+    """Kubelets and Prometheus ask by pod IP, which ALLOWED_HOSTS does not list."""
+    assert client.get(path, HTTP_HOST="10.1.2.3:8000").status_code == 200
+    assert client.get("/api/providers", HTTP_HOST="10.1.2.3:8000").status_code == 400
+
+
+def test_probes_are_not_in_the_access_log(client, caplog, transactional_db):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="resourcemanager.access"):
+        client.get("/readyz")
+    assert not [r for r in caplog.records if r.name == "resourcemanager.access"]
+
+
+def test_detail_mode_still_checks_the_host(client, transactional_db):
+    assert client.get("/readyz?detail=1", HTTP_HOST="10.1.2.3:8000").status_code == 400

@@ -65,3 +65,10 @@ def test_the_access_log_can_be_turned_off(client, caplog, settings):
     with caplog.at_level(logging.INFO, logger="resourcemanager.access"):
         client.get("/healthz")
     assert not [r for r in caplog.records if r.name == "resourcemanager.access"]
+
+
+def test_django_request_objects_stay_out_of_json_lines(rf):
+    entry = format_record(request=rf.get("/x?code=secret-code"), status_code=500)
+
+    assert "request" not in entry
+    assert entry["status_code"] == 500

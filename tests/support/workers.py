@@ -51,9 +51,12 @@ def app_database_url() -> str:
 class Worker:
     """A ``celery worker`` subprocess whose combined output goes to a log file."""
 
-    def __init__(self, log_path: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, log_path: Path, env: dict[str, str], *, pool: str = "solo", concurrency: int = 1
+    ) -> None:
         self.log_path = log_path
         self.env = env
+        self.pool, self.concurrency = pool, concurrency
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -61,8 +64,8 @@ class Worker:
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [
-                    str(celery), "--app", "config", "worker", "--pool", "solo",
-                    "--concurrency", "1", "-Q", QUEUE, "--without-gossip",
+                    str(celery), "--app", "config", "worker", "--pool", self.pool,
+                    "--concurrency", str(self.concurrency), "-Q", QUEUE, "--without-gossip",
                     "--without-mingle", "--without-heartbeat", "-l", "info",
                 ],
                 cwd=settings.BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
