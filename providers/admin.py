@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.urls import URLPattern, path, reverse
 
 from providers.models import Provider
-from providers.services import ping_provider, save_provider, validate_options
+from providers.services import diagnose_provider, save_provider, validate_options
 from resourcemanager.access import Action
 from resourcemanager.admin import _can_anywhere
 from resourcemanager.errors import ServiceError
@@ -153,11 +153,13 @@ class ProviderAdmin(admin.ModelAdmin):
             self._report_connection(request, provider)
 
     def _report_connection(self, request: HttpRequest, provider: Provider) -> None:
-        problem = ping_provider(provider)
-        if problem:
-            self.message_user(request, f"{provider}: {problem}", messages.ERROR)
-        else:
-            self.message_user(request, f"{provider}: reachable", messages.SUCCESS)
+        diagnosis = diagnose_provider(provider)
+        if diagnosis.problem:
+            self.message_user(request, f"{provider}: {diagnosis.problem}", messages.ERROR)
+            return
+        self.message_user(request, f"{provider}: reachable", messages.SUCCESS)
+        for warning in diagnosis.warnings:
+            self.message_user(request, f"{provider}: {warning}", messages.WARNING)
 
     @staticmethod
     def _is_operator(request: HttpRequest) -> bool:

@@ -187,6 +187,13 @@ class ProviderAdapter(ABC):
     def ping(self) -> None:
         """Connect with the admin account; raise ProviderError when that fails."""
 
+    def security_warnings(self) -> list[str]:
+        """Server settings that weaken tenants' isolation, as sentences for the operator.
+
+        Read with the admin account; most backends have nothing to report.
+        """
+        return []
+
     @abstractmethod
     def create(self, backend_name: str, password: str, properties: dict[str, Any]) -> Credentials:
         """Create the resource and its dedicated login (or reset the login's password)."""

@@ -224,6 +224,16 @@ class PostgreSQLAdapter(ProviderAdapter):
         return Inventory.matching(prefix, databases=[name for name, _ in databases],
                                   logins=logins, healthy=[name for name, ok in databases if ok])
 
+    def security_warnings(self) -> list[str]:
+        names = self.public_connect_warnings()
+        if not names:
+            return []
+        return [
+            f"every login, tenants' included, may connect to {', '.join(names)}: close each "
+            "with REVOKE CONNECT ON DATABASE <name> FROM PUBLIC (grant CONNECT to the roles "
+            "that need it first)"
+        ]
+
     def public_connect_warnings(self) -> list[str]:
         """Databases (templates aside) PUBLIC may still connect to; an operator should close
         them with ``REVOKE CONNECT ON DATABASE ... FROM PUBLIC``."""

@@ -79,6 +79,25 @@ def reach(provider: Provider) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Diagnosis:
+    """A connection test: the reason it failed, or the isolation warnings of the server."""
+
+    problem: str | None
+    warnings: list[str] = field(default_factory=list)
+
+
+def diagnose_provider(provider: Provider) -> Diagnosis:
+    """``ping_provider``, then (when reachable) the server's isolation warnings."""
+    problem = ping_provider(provider)
+    if problem:
+        return Diagnosis(problem)
+    try:
+        return Diagnosis(None, provider.adapter().security_warnings())
+    except ProviderError as exc:
+        return Diagnosis(None, [f"could not look for isolation problems: {exc.message}"])
+
+
 def ping_provider(provider: Provider) -> str | None:
     """``reach``, with the outcome kept on the instance (the API shows it as reachability)."""
     problem = reach(provider)

@@ -82,6 +82,20 @@ def test_test_connection_action_reports_reachability(operator):
     assert CANARY not in shown + response.content.decode()
 
 
+def test_test_connection_warns_about_databases_every_login_may_reach(operator):
+    """The local server keeps PostgreSQL's default: PUBLIC may connect to ``postgres``."""
+    operator.post(ADD, form())
+    provider = Provider.objects.get()
+
+    response = operator.post(reverse("admin:providers_provider_test_connection",
+                                     args=[provider.pk]), follow=True)
+
+    warnings = [m.message for m in response.context["messages"] if m.level_tag == "warning"]
+    assert len(warnings) == 1
+    assert "every login, tenants' included, may connect to" in warnings[0]
+    assert "postgres" in warnings[0].split(":")[1]
+
+
 def test_staff_without_operator_rights_cannot_open_providers(transactional_db,
                                                             django_user_model):
     client = Client()
@@ -217,7 +231,7 @@ def test_the_connection_test_records_and_shows_the_outcome(operator, pg_provider
     refused = operator.post(connection_test_url(dead.pk), follow=True)
 
     assert alive.redirect_chain[-1][0] == change_url(pg_provider.pk)
-    assert [m.message for m in alive.context["messages"]] == ["pg: reachable"]
+    assert [m.message for m in alive.context["messages"]][0] == "pg: reachable"
     shown = " | ".join(m.message for m in refused.context["messages"])
     assert "dead: cannot reach PostgreSQL at 127.0.0.1:1" in shown
     assert CANARY not in shown + refused.content.decode()
