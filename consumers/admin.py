@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -11,21 +13,18 @@ from consumers.models import Consumer
 from consumers.registry import builder_choices
 from resourcemanager.access import Action
 from resourcemanager.admin import _can_anywhere, _can_on
+from resourcemanager.adminscope import CurrentScopeAdmin
 from resourcemanager.errors import ServiceError
 from resourcemanager.identity import principal_of
 from resourcemanager.models import Resource
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+from resourcemanager.resource_forms import TagsField
 
 
 class ConsumerForm(forms.ModelForm):
     """Validated by the service (``validate_consumer``), which also checks access."""
 
     builder = forms.ChoiceField(choices=builder_choices)
-    tags_text = forms.CharField(
-        label="Tags", required=False,
+    tags_text = TagsField(
         help_text="Comma-separated; only resources sharing one are delivered (empty: all)",
     )
     resource_types = forms.MultipleChoiceField(
@@ -45,7 +44,7 @@ class ConsumerForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if not self.instance._state.adding:
             self.initial.update(
-                tags_text=", ".join(self.instance.tags),
+                tags_text=self.instance.tags,
                 resource_types=self.instance.resource_types,
                 properties=services.masked_properties(self.instance),
             )
@@ -55,14 +54,13 @@ class ConsumerForm(forms.ModelForm):
         if self.errors:
             return data
         stored = None if self.instance._state.adding else self.instance
-        data["tags"] = _split(data.get("tags_text", ""))
         try:
             services.validate_consumer(
                 principal_of(self.request),
                 stored.scope if stored else data["scope"],
                 builder=stored.builder if stored else data["builder"],
                 name=data["name"],
-                tags=data["tags"],
+                tags=data["tags_text"],
                 resource_types=data.get("resource_types") or [],
                 properties=data.get("properties") or {},
                 consumer=stored,
@@ -73,7 +71,8 @@ class ConsumerForm(forms.ModelForm):
 
 
 @admin.register(Consumer)
-class ConsumerAdmin(admin.ModelAdmin):
+class ConsumerAdmin(CurrentScopeAdmin, admin.ModelAdmin):
+    view_action = Action.VIEW_CONSUMER
     form = ConsumerForm
     list_display = ["name", "scope", "builder", "enabled", "updated_at"]
     list_filter = ["builder", "enabled", "scope"]
@@ -83,22 +82,34 @@ class ConsumerAdmin(admin.ModelAdmin):
     edit_fields = ["name", "tags_text", "resource_types", "properties", "enabled"]
 
     def get_queryset(self, request):
-        return services.with_delivery_status(
-            Consumer.objects.visible_to(principal_of(request), Action.VIEW_CONSUMER)
-        )
+        return services.with_delivery_status(super().get_queryset(request))
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         form.request = request
         return form
 
+    #: What a user who may only read the consumer sees instead of ``edit_fields``: Django
+    #: shows read-only fields from the model, where the secrets are in the clear.
+    read_fields = ["name", "tags_shown", "resource_types", "properties_shown", "enabled"]
+
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["scope", "builder", *self.edit_fields]
+        if not self.has_change_permission(request, obj):
+            return [*self.status_fields, *self.read_fields]
         return [*self.status_fields, *self.edit_fields]
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.status_fields
+
+    @admin.display(description="Tags")
+    def tags_shown(self, obj: Consumer) -> str | None:
+        return ", ".join(obj.tags) or None
+
+    @admin.display(description="Properties")
+    def properties_shown(self, obj: Consumer) -> str:
+        return json.dumps(services.masked_properties(obj), indent=2, sort_keys=True)
 
     @admin.display(description="Deliveries")
     def delivery_status(self, obj: Consumer) -> str:
@@ -113,7 +124,7 @@ class ConsumerAdmin(admin.ModelAdmin):
         principal, data = principal_of(request), form.cleaned_data
         values = {
             "name": data["name"],
-            "tags": data["tags"],
+            "tags": data["tags_text"],
             "resource_types": data.get("resource_types") or [],
             "properties": data.get("properties") or {},
             "enabled": data["enabled"],

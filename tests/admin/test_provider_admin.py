@@ -231,7 +231,7 @@ def test_the_connection_test_records_and_shows_the_outcome(operator, pg_provider
     refused = operator.post(connection_test_url(dead.pk), follow=True)
 
     assert alive.redirect_chain[-1][0] == change_url(pg_provider.pk)
-    assert [m.message for m in alive.context["messages"]][0] == "pg: reachable"
+    assert next(iter(alive.context["messages"])).message == "pg: reachable"
     shown = " | ".join(m.message for m in refused.context["messages"])
     assert "dead: cannot reach PostgreSQL at 127.0.0.1:1" in shown
     assert CANARY not in shown + refused.content.decode()

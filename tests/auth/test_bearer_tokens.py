@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from rest_framework.test import APIClient
 
 from resourcemanager.models import ExternalIdentity
-from tests.auth.conftest import CLIENT_ID, reset_oidc_caches
+from tests.support.oidc import CLIENT_ID, reset_oidc_caches
 
 ISSUER = "https://idp.example.test/realms/platform"
 ROLES = ["resourcemanager/team-a:ROLE_RESOURCE_ADMIN"]

@@ -22,6 +22,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from resourcemanager.access import SYSTEM, Role
 from resourcemanager.memberships import grant_role
 
+# The identity provider of the sign-in tests (oidc-provider-mock), shared with tests/auth.
+from tests.support.oidc import oidc_provider, oidc_server  # noqa: F401
+
 CHROMIUM = Path(os.environ.get("RM_TEST_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 PASSWORD = "browser-test-Pa55word"
@@ -90,3 +93,25 @@ def sign_in(page: Page, username: str) -> None:
 def screenshot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+@pytest.fixture
+def register(transactional_db) -> Callable[..., object]:
+    """``register("team-a", "orders")``: an unmanaged resource (nothing on any server is
+    touched), on a PostgreSQL provider instance reserved for its scope."""
+    from providers.models import Provider
+    from resourcemanager import services
+
+    def make(scope: str, name: str):
+        provider, _ = Provider.objects.get_or_create(
+            key=f"{scope}-pg", defaults={
+                "provider_class": "postgresql", "host": "db.example.test", "port": 5432,
+                "username": "rm_admin", "password": "unused", "allowed_scopes": [scope],
+            },
+        )
+        return services.register_resource(
+            SYSTEM, scope, provider=provider.key, name=name,
+            uri=f"postgresql://app:app-password@db.example.test:5432/{name}",
+        )
+
+    return make

@@ -77,3 +77,17 @@ def test_a_user_sees_consumers_but_cannot_add_them(consumer_admin, django_user_m
     assert user.get(f"{CHANGELIST}add/").status_code == 403
     assert add(user, name="other").status_code == 403
     assert Consumer.objects.count() == 1
+
+
+def test_read_only_pages_never_show_the_secret(consumer_admin, django_user_model):
+    """A USER views consumers read-only: the stored secret must stay masked there too."""
+    add(consumer_admin)
+    consumer = Consumer.objects.get()
+    user = browser_of(django_user_model, "u", Role.USER)
+
+    page = user.get(f"{CHANGELIST}{consumer.pk}/change/")
+
+    assert page.status_code == 200
+    assert SECRET not in page.content.decode()
+    assert "********" in page.content.decode()
+    assert "http://127.0.0.1:1/h" in page.content.decode()  # the rest is shown
