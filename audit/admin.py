@@ -1,13 +1,13 @@
 from django.contrib import admin
 
-from audit.models import AuditEntry
-from resourcemanager.access import Action
+from audit.models import AuditEntry, AuditQuerySet
+from resourcemanager.access import Action, Principal
 from resourcemanager.admin import _can_anywhere
-from resourcemanager.identity import principal_of
+from resourcemanager.adminscope import CurrentScopeAdmin
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(CurrentScopeAdmin, admin.ModelAdmin):
     """Read-only. Operators see every scope, scope ADMINs their scopes' whole trail, other
     roles their own actions there (``AuditQuerySet.readable_by``). Filters and the date
     hierarchy draw their values from that queryset only."""
@@ -19,8 +19,8 @@ class AuditEntryAdmin(admin.ModelAdmin):
     search_fields = ["actor", "target_name", "target_id", "request_id"]
     date_hierarchy = "timestamp"
 
-    def get_queryset(self, request):
-        return AuditEntry.objects.readable_by(principal_of(request))
+    def visible_rows(self, principal: Principal | None, scope: str | None) -> AuditQuerySet:
+        return AuditEntry.objects.readable_by(principal, scope)
 
     @admin.display(description="target", ordering="target_name")
     def target(self, entry: AuditEntry) -> str:

@@ -11,6 +11,7 @@ from providers.models import Provider
 from providers.services import diagnose_provider, save_provider, validate_options
 from resourcemanager.access import Action
 from resourcemanager.admin import _can_anywhere
+from resourcemanager.adminscope import current_scope
 from resourcemanager.errors import ServiceError
 from resourcemanager.identity import principal_of
 
@@ -90,7 +91,8 @@ class ProviderAdmin(admin.ModelAdmin):
     actions = ["test_connection"]
 
     def get_queryset(self, request):
-        return Provider.objects.visible_to(principal_of(request))
+        # Operators manage every instance whatever scope the switcher shows.
+        return Provider.objects.visible_to(principal_of(request), current_scope(request))
 
     def get_list_display(self, request):
         return self.list_display if self._is_operator(request) else TENANT_FIELDS

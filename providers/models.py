@@ -26,14 +26,19 @@ class ProviderQuerySet(models.QuerySet["Provider"]):
             accepted |= models.Q(**json_list_contains("allowed_scopes", scope))
         return self.filter(accepted, enabled=True)
 
-    def visible_to(self, principal: Principal | None) -> ProviderQuerySet:
+    def visible_to(
+        self, principal: Principal | None, scope: str | None = None
+    ) -> ProviderQuerySet:
         """Instances ``principal`` may read: every one for operators, else the enabled ones
-        usable in a scope where it may view providers (what ``GET /providers`` lists)."""
+        usable in a scope where it may view providers (what ``GET /providers`` lists).
+        ``scope`` narrows a non-operator's list to that scope's instances."""
         if principal is None:
             return self.none()
         if principal.is_operator:
             return self.all()
         scopes = principal.scopes_for(Action.VIEW_PROVIDER)
+        if scope is not None:
+            scopes = [scope] if scope in scopes else []
         return self.usable_in_any(scopes) if scopes else self.none()
 
 

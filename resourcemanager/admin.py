@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,16 +25,25 @@ from django.http import (
 )
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.http import urlencode
 
 from audit.models import AuditEntry
 from providers.base import Credentials
 from providers.models import Provider
 from resourcemanager import services
 from resourcemanager.access import Action
+from resourcemanager.adminscope import CurrentScopeAdmin, current_scope
 from resourcemanager.errors import ServiceError
 from resourcemanager.identity import principal_of
 from resourcemanager.memberships import can_revoke, check_grant, grant_role, revoke_role
 from resourcemanager.models import ApiToken, Resource, ScopeRole
+from resourcemanager.properties import PropertySpec
+from resourcemanager.resource_forms import (
+    PROPERTY_PREFIX,
+    ResourceCreateForm,
+    change_form,
+    create_form,
+)
 from resourcemanager.snippets import field_labels, masked, snippets_for
 from resourcemanager.tokens import issue_token, revoke_token
 
@@ -52,37 +61,6 @@ def _can_on(request: HttpRequest, action: Action, obj: Resource | ScopeRole | No
         return _can_anywhere(request, action)
     principal = principal_of(request)
     return principal is not None and principal.can(action, obj.scope)
-
-
-class ResourceCreateForm(forms.ModelForm):
-    """Validated by the service (``prepare_resource``), which also checks access."""
-
-    tags_text = forms.CharField(
-        label="Tags", required=False, help_text="Comma-separated, e.g. analytics, staging"
-    )
-    properties = forms.JSONField(required=False, initial=dict)
-
-    class Meta:
-        model = Resource
-        fields = ["scope", "provider", "name"]
-
-    def clean(self):
-        data = super().clean()
-        if self.errors:
-            return data
-        tags = [t.strip() for t in data.get("tags_text", "").split(",") if t.strip()]
-        try:
-            self.resource_request = services.prepare_resource(
-                principal_of(self.request),
-                data["scope"],
-                provider=data["provider"].key,
-                name=data["name"],
-                tags=tags,
-                properties=data.get("properties") or {},
-            )
-        except ServiceError as exc:
-            raise ValidationError({exc.field: exc.message} if exc.field else exc.message) from None
-        return data
 
 
 @dataclass(frozen=True)
@@ -135,35 +113,44 @@ def deletion_summary(resource: Resource) -> str:
     )
 
 
+class TagListFilter(admin.SimpleListFilter):
+    """Resources by tag; the choices are the tags of the rows the user may see (one query)."""
+
+    title = "tag"
+    parameter_name = "tag"
+
+    def lookups(self, request, model_admin):
+        rows = model_admin.get_queryset(request).order_by().values_list("tags", flat=True)
+        return [(tag, tag) for tag in sorted({tag for tags in rows.distinct() for tag in tags})]
+
+    def queryset(self, request, queryset):
+        return queryset.with_tag(self.value()) if self.value() else queryset
+
+
 @admin.register(Resource)
-class ResourceAdmin(admin.ModelAdmin):
+class ResourceAdmin(CurrentScopeAdmin, admin.ModelAdmin):
+    """Resources of the current scope. The add and change forms show the provider's
+    declared properties as fields (``resource_forms``); the add page follows the provider
+    chosen in ``?provider=`` (``resource_form.js`` reloads it, "Show its properties"
+    without JavaScript)."""
+
+    view_action = Action.VIEW_RESOURCE
     list_display = ["name", "scope", "provider", "type", "status", "last_check_ok", "created_at"]
-    # Related-only: the sidebar names only providers of resources the user can see.
-    list_filter = ["status", "type", ("provider", admin.RelatedOnlyFieldListFilter), "scope"]
+    # Related-only and TagListFilter: the sidebar names only values of visible resources.
+    list_filter = [("provider", admin.RelatedOnlyFieldListFilter), "type", "status",
+                   TagListFilter, "scope"]
     search_fields = ["name"]
     actions = ["check_selected", "delete_selected"]
-    readonly_fields = [
-        "id",
-        "scope",
-        "provider",
-        "type",
-        "name",
-        "managed",
-        "status",
-        "status_message",
-        "last_check_at",
-        "last_check_ok",
-        "last_check_message",
-        "created_by",
-        "created_at",
-        "updated_at",
-    ]
-    fields = [*readonly_fields, "tags", "properties"]
+    # Status and the last check are in the page's panels (change_form.html), not here.
+    detail_fields = ["id", "scope", "provider", "type", "name", "managed", "created_by",
+                     "created_at", "updated_at"]
+    readonly_fields = [*detail_fields, "tags_shown", "properties_shown"]
+    #: The add form's own fields; ``CHOOSE_PROVIDER`` reloads it with them.
+    add_fields = ["scope", "provider", "name", "tags_text"]
+    CHOOSE_PROVIDER = "_rm_choose_provider"
 
     def get_queryset(self, request):
-        return Resource.objects.visible_to(
-            principal_of(request), Action.VIEW_RESOURCE
-        ).select_related("provider")
+        return super().get_queryset(request).select_related("provider")
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
@@ -182,6 +169,19 @@ class ResourceAdmin(admin.ModelAdmin):
         if resource is None or not self.has_view_permission(request, resource):
             raise Http404("no such resource")
         return resource
+
+    def add_view(self, request, form_url="", extra_context=None):
+        choosing = request.method == "POST" and self.CHOOSE_PROVIDER in request.POST
+        if choosing and self.has_add_permission(request):
+            secrets = {PROPERTY_PREFIX + name
+                       for name, spec in self._add_form(request).specs.items() if spec.secret}
+            kept = {
+                name: value for name, value in request.POST.items()
+                if value and name not in secrets
+                and (name in self.add_fields or name.startswith(PROPERTY_PREFIX))
+            }
+            return HttpResponseRedirect(f"{request.path}?{urlencode(kept)}")
+        return super().add_view(request, form_url, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         resource = self.get_object(request, unquote(object_id))
@@ -293,38 +293,60 @@ class ResourceAdmin(admin.ModelAdmin):
         summary = [deletion_summary(resource) for resource in resources]
         return summary, {self.opts.verbose_name_plural: len(resources)}, denied, []
 
+    def _add_form(self, request: HttpRequest) -> type[ResourceCreateForm]:
+        """The add form for the scope and provider chosen so far (posted, or in the query)."""
+        principal = principal_of(request)
+        data = request.POST if request.method == "POST" else request.GET
+        if principal.is_operator:  # any scope, typed; the service checks the provider there
+            scopes, providers = None, Provider.objects.filter(enabled=True)
+        else:
+            scopes = principal.scopes_for(Action.MANAGE_RESOURCE)
+            chosen = [s for s in (data.get("scope"), current_scope(request)) if s in scopes]
+            scope = chosen[0] if chosen else next(iter(scopes), None)
+            providers = Provider.objects.usable_in(scope) if scope else Provider.objects.none()
+        key = data.get("provider", "")
+        provider = providers.filter(pk=key).first() if key.isdigit() else None
+        return create_form(principal, scopes, providers, provider)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            form = self._add_form(request)
+            return [(None, {"fields": self.add_fields}), *self._property_fieldset(form.specs)]
+        if not self.has_change_permission(request, obj):
+            return [(None, {"fields": self.readonly_fields})]
+        return [(None, {"fields": self.detail_fields}), ("Tags", {"fields": ["tags_text"]}),
+                *self._property_fieldset(obj.provider.adapter_class.properties)]
+
+    @staticmethod
+    def _property_fieldset(specs: Mapping[str, PropertySpec]) -> list[tuple[str, dict]]:
+        names = [PROPERTY_PREFIX + name for name in specs]
+        return [("Properties", {"fields": names})] if names else []
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
-            kwargs["form"] = ResourceCreateForm
-            kwargs["fields"] = ["scope", "provider", "name", "tags_text", "properties"]
-        form = super().get_form(request, obj, change=change, **kwargs)
-        form.request = request
-        return form
-
-    def get_fields(self, request, obj=None):
-        if obj is None:
-            return ["scope", "provider", "name", "tags_text", "properties"]
-        return self.fields
+            kwargs["form"] = self._add_form(request)
+        elif self.has_change_permission(request, obj):
+            kwargs["form"] = change_form(principal_of(request), obj)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.readonly_fields
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "provider":
-            principal = principal_of(request)
-            kwargs["queryset"] = (
-                Provider.objects.filter(enabled=True)
-                if principal.is_operator
-                else Provider.objects.usable_in_any(principal.scopes_for(Action.MANAGE_RESOURCE))
-            )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    @admin.display(description="tags")
+    def tags_shown(self, obj: Resource) -> str:
+        return ", ".join(obj.tags) or "none"
+
+    @admin.display(description="properties")
+    def properties_shown(self, obj: Resource) -> str:
+        specs = obj.provider.adapter_class.properties
+        shown = [f"{name}: {'********' if spec.secret else obj.properties.get(name)}"
+                 for name, spec in specs.items()]
+        return "; ".join(shown) or "none"
 
     def save_model(self, request, obj, form, change):
         principal = principal_of(request)
         if change:
-            saved = services.update_resource(
-                principal, obj, tags=obj.tags, properties=obj.properties
-            )
+            saved = services.update_resource(principal, obj, **form.changes)
         else:
             saved = services.create_resource(principal, form.resource_request)
         obj.pk = saved.pk
@@ -363,7 +385,12 @@ class ResourceAdmin(admin.ModelAdmin):
         return _can_anywhere(request, Action.MANAGE_RESOURCE)
 
     def has_change_permission(self, request, obj=None):
-        return _can_on(request, Action.MANAGE_RESOURCE, obj)
+        """Unmanaged resources, and those being deleted, are read-only."""
+        return _can_on(request, Action.MANAGE_RESOURCE, obj) and (
+            obj is None
+            or (obj.managed and obj.status not in (Resource.Status.DELETING,
+                                                   Resource.Status.DELETED))
+        )
 
     def has_delete_permission(self, request, obj=None):
         return _can_on(request, Action.MANAGE_RESOURCE, obj)
@@ -407,18 +434,17 @@ class ScopeRoleForm(forms.ModelForm):
 
 
 @admin.register(ScopeRole)
-class ScopeRoleAdmin(admin.ModelAdmin):
+class ScopeRoleAdmin(CurrentScopeAdmin, admin.ModelAdmin):
     """Operators manage every scope's memberships, a scope's ADMINs their own scope's."""
 
+    view_action = Action.MANAGE_MEMBERSHIP
     form = ScopeRoleForm
     list_display = ["user", "scope", "role"]
     list_filter = ["role", "scope"]
     search_fields = ["user__username"]
 
     def get_queryset(self, request):
-        return ScopeRole.objects.visible_to(
-            principal_of(request), Action.MANAGE_MEMBERSHIP
-        ).select_related("user")
+        return super().get_queryset(request).select_related("user")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["fields"] = ["username", "scope", "role"]

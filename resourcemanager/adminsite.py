@@ -8,8 +8,10 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, URLResolver, path
 
 from resourcemanager import dashboard, oidc
+from resourcemanager.adminscope import current_scope, switch_scope, switchable_scopes
 from resourcemanager.identity import principal_of
 from resourcemanager.models import Resource
 
@@ -31,16 +33,23 @@ class ResourceManagerAdminSite(admin.AdminSite):
         principal = principal_of(request)
         return principal is not None and bool(principal.roles)
 
+    def get_urls(self) -> list[URLPattern | URLResolver]:
+        own = [path("scope/", self.admin_view(switch_scope), name="switch_scope")]
+        return own + super().get_urls()
+
     def each_context(self, request):
         context = super().each_context(request)
         context["oidc_login"] = oidc.enabled()
         context["local_login"] = settings.RM_LOCAL_LOGIN
+        if context["has_permission"]:  # the header's scope switcher (base_site.html)
+            context["rm_scopes"] = switchable_scopes(principal_of(request))
+            context["rm_current_scope"] = current_scope(request)
         return context
 
     def index(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         """The dashboard of the user's scopes, with the app list beside it."""
         context = {
-            "dashboard": dashboard.build(principal_of(request)),
+            "dashboard": dashboard.build(principal_of(request), current_scope(request)),
             # The same rule as the resource admin's own "Add" button.
             "can_add_resource": self._registry[Resource].has_add_permission(request),
             **(extra_context or {}),

@@ -42,9 +42,13 @@ class Dashboard:
     audit: list[AuditEntry]
 
 
-def build(principal: Principal | None) -> Dashboard:
-    """The dashboard of ``principal``: live resources of its scopes, providers, audit."""
-    resources = Resource.objects.visible_to(principal, Action.VIEW_RESOURCE).live()
+def build(principal: Principal | None, scope: str | None = None) -> Dashboard:
+    """The dashboard of ``principal``: live resources of its scopes (of ``scope`` only, if
+    given), the providers usable there, audit."""
+    resources = Resource.objects.visible_to(principal, Action.VIEW_RESOURCE, scope).live()
+    instances = Provider.objects.visible_to(principal)
+    if scope is not None:
+        instances = instances.usable_in(scope)
     failing = Q(last_check_ok=False) | Q(status=Resource.Status.ERROR)
     # One GROUP BY gives every count card: (provider, type, status) → how many, failing.
     groups = (
@@ -81,6 +85,6 @@ def build(principal: Principal | None) -> Dashboard:
                 :FAILING_SHOWN
             ]
         ),
-        providers=list(Provider.objects.visible_to(principal)),
-        audit=list(AuditEntry.objects.readable_by(principal)[:AUDIT_SHOWN]),
+        providers=list(instances),
+        audit=list(AuditEntry.objects.readable_by(principal, scope)[:AUDIT_SHOWN]),
     )

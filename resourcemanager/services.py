@@ -181,6 +181,34 @@ def create_resource(principal: Principal, request: ResourceRequest) -> Resource:
     return resource
 
 
+def check_update(
+    principal: Principal | None,
+    resource: Resource,
+    *,
+    tags: object = None,
+    properties: object = None,
+) -> dict[str, Any]:
+    """Check access and validate a change without making it: the new values of the fields
+    it changes (``tags``, ``properties``; None leaves a field as it is)."""
+    require(principal, Action.MANAGE_RESOURCE, resource.scope)
+    _require_managed(resource, "changed")
+    if resource.status in (Status.DELETING, Status.DELETED):
+        raise Conflict(f"the resource is {resource.status}", code="invalid_state")
+    changes: dict[str, Any] = {}
+    if tags is not None:
+        changes["tags"] = validate_tags(tags)
+    if properties is not None:
+        if not isinstance(properties, dict):
+            raise InvalidInput("properties must be an object", field="properties")
+        try:
+            changes["properties"] = resource.provider.adapter().validate_properties(
+                properties, current=resource.properties
+            )
+        except PropertyError as exc:
+            raise InvalidInput(str(exc), code="invalid_properties", field="properties") from None
+    return changes
+
+
 def update_resource(
     principal: Principal,
     resource: Resource,
@@ -193,29 +221,14 @@ def update_resource(
     _require_managed(resource, "changed")
     with transaction.atomic():
         resource = _locked(resource.pk)
-        if resource.status in (Status.DELETING, Status.DELETED):
-            raise Conflict(f"the resource is {resource.status}", code="invalid_state")
-        changed = []
-        if tags is not None:
-            resource.tags = validate_tags(tags)
-            changed.append("tags")
-        if properties is not None:
-            if not isinstance(properties, dict):
-                raise InvalidInput("properties must be an object", field="properties")
-            try:
-                resource.properties = resource.provider.adapter().validate_properties(
-                    properties, current=resource.properties
-                )
-            except PropertyError as exc:
-                raise InvalidInput(
-                    str(exc), code="invalid_properties", field="properties"
-                ) from None
-            changed.append("properties")
+        changes = check_update(principal, resource, tags=tags, properties=properties)
+        for name, value in changes.items():
+            setattr(resource, name, value)
         resource.save()
-        _audit(principal.name, "resource.update", Outcome.SUCCESS, resource, ", ".join(changed))
-        if "properties" in changed and resource.status == Status.READY:
+        _audit(principal.name, "resource.update", Outcome.SUCCESS, resource, ", ".join(changes))
+        if "properties" in changes and resource.status == Status.READY:
             _schedule(resource, Operation.UPDATE, principal)  # announced once applied
-        elif changed:
+        elif changes:
             outbox.emit_event(resource, events.UPDATED, principal.name)
     return resource
 

@@ -1,5 +1,6 @@
-"""The admin in a real browser: a resource's life from the add form to its deletion,
-scope isolation as a browser sees it, and what a USER may not do.
+"""The admin in a real browser: a resource's life from the add form (the provider's
+properties as fields) to its deletion, scope isolation as a browser sees it, and what a
+USER may not do.
 
 Locators go by role, label and text, not by the stock admin's CSS classes.
 """
@@ -46,10 +47,18 @@ def test_a_resource_admin_creates_uses_checks_and_deletes_a_database(page, membe
 
     page.goto(RESOURCES)
     page.get_by_role("link", name=re.compile("Add resource")).click()
-    page.get_by_label("Scope").fill("team-a")
-    page.get_by_label("Provider").select_option(label="pg")
+    expect(page.get_by_label("Scope")).to_have_value("team-a")  # the only one it may use
     page.get_by_label("Name").fill("orders")
     page.get_by_label("Tags").fill("analytics")
+    page.get_by_label("Provider").select_option(label="pg")
+    # The page comes back with the provider's properties as fields, typed values kept.
+    limit = page.get_by_role("spinbutton", name="Connection limit")
+    expect(limit).to_have_attribute("min", "1")
+    expect(limit).to_have_attribute("max", "10000")
+    expect(page.get_by_label("Name")).to_have_value("orders")
+    expect(page.get_by_label("Tags")).to_have_value("analytics")
+    limit.fill("3")
+    screenshot(page, "resource-add")
     page.get_by_role("button", name="Save", exact=True).click()
 
     # Provider operations run in the server's process: the resource is ready at once.
@@ -58,8 +67,15 @@ def test_a_resource_admin_creates_uses_checks_and_deletes_a_database(page, membe
     screenshot(page, "resource-list")
     resource = Resource.objects.get(name="orders")
 
+    assert resource.properties == {"connection_limit": 3}
+    with pg_admin_connect() as conn:
+        limit_on_server = conn.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = %s",
+                                       (resource.backend_name,)).fetchone()
+    assert limit_on_server == (3,)
+
     row.get_by_role("link", name="orders").click()
     expect(page.get_by_role("heading", name="Credentials")).to_be_visible()
+    expect(page.get_by_role("spinbutton", name="Connection limit")).to_have_value("3")
     expect(page.get_by_label("Host", exact=True)).to_have_value(PG_HOST)
     expect(page.get_by_label("Username", exact=True)).to_have_value(resource.backend_name)
     expect(page.get_by_label("Password", exact=True)).to_have_value("********")

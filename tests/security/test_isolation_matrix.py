@@ -515,11 +515,11 @@ def test_admin_add_form_cannot_create_in_another_scope(make_client, world, pg_pr
     client = admin_client(make_client, team_a=Role.RESOURCE_ADMIN)
 
     response = client.post(admin_url("add"), {"scope": "team-b", "provider": pg_provider.pk,
-                                              "name": "intruder", "tags_text": "",
-                                              "properties": "{}"})
+                                              "name": "intruder", "tags_text": ""})
 
     assert response.status_code == 200  # the form again, with the error
-    assert "no role in this scope" in response.content.decode()
+    # Only the scopes where the user may create are offered, and only those are taken.
+    assert "team-b is not one of the available choices" in response.content.decode()
     assert not Resource.objects.filter(name="intruder").exists()
 
 

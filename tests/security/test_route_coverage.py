@@ -38,6 +38,7 @@ from audit.models import AuditEntry
 from consumers.models import Consumer, Delivery
 from providers.models import Provider
 from resourcemanager.access import Role
+from resourcemanager.adminscope import SESSION_KEY
 from resourcemanager.models import ApiToken, Resource, ScopeRole
 from resourcemanager.tokens import issue_token
 from tests.security.conftest import Tenant, create_tenant
@@ -91,6 +92,7 @@ SITE_ADMIN_ROUTES = {
     "admin/password_change/": "the user's own password",
     "admin/password_change/done/": "the user's own password",
     "admin/autocomplete/": "search-as-you-type for autocomplete_fields",
+    "admin/scope/": "the header's scope switcher (POST): narrows the pages to one scope",
     "admin/jsi18n/": "JavaScript translations",
     "admin/r/<path:content_type_id>/<path:object_id>/": "view on site, of any object",
     APP_INDEX_PATTERN: "one app's models",
@@ -713,6 +715,39 @@ def test_the_admin_s_own_pages_show_nothing_of_team_b(world, team_a_user, admin_
     assert not inspect.problems, describe(inspect.problems)
     world.assert_untouched()
     assert_caller_not_escalated(team_a_user.user)
+
+
+#: Site pages that change what the other pages show: each is posted to (aimed at team-b)
+#: before every admin page is looked at again, per role.
+NARROWING_ADMIN_ROUTES = {"admin/scope/"}
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_no_role_in_team_a_can_narrow_the_admin_to_team_b(world, make_client, role):
+    """The scope switcher, posted team-b or planted with it in the session, leaves every
+    admin page showing nothing of team-b."""
+    caller = make_client(team_a=role).user
+    browser = Client(raise_request_exception=False)
+    browser.force_login(caller)
+    inspect = AdminInspector(browser, world)
+    narrowing = [route for route in ADMIN_ROUTES if route.pattern in NARROWING_ADMIN_ROUTES]
+    assert {route.pattern for route in narrowing} == NARROWING_ADMIN_ROUTES
+    for route in narrowing:
+        for url in admin_urls(route, world):
+            inspect.post(url, {**forged_form(world, caller), "next": "/admin/"})
+            inspect.post(url, {"scope": "team-b", "next": "https://evil.example/"})
+    assert SESSION_KEY not in browser.session
+    session = browser.session
+    session[SESSION_KEY] = "team-b"
+    session.save()
+    for route in ADMIN_ROUTES:
+        if route.pattern != "admin/logout/" and route.pattern not in NARROWING_ADMIN_ROUTES:
+            for url in admin_urls(route, world):
+                inspect.get(url)
+
+    assert not inspect.problems, describe(inspect.problems)
+    world.assert_untouched()
+    assert_caller_not_escalated(caller)
 
 
 def test_anonymous_browsers_are_sent_to_the_admin_login(world):

@@ -1,0 +1,164 @@
+"""The admin's resource forms: the provider's declared properties as real form fields.
+
+The forms check what a person typed and show errors beside the fields; the lifecycle
+service (``prepare_resource``, ``check_update``) is asked in ``clean`` and judges again
+when the change is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NoReturn
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+
+from providers.models import Provider
+from resourcemanager import services
+from resourcemanager.access import Principal
+from resourcemanager.errors import ServiceError
+from resourcemanager.models import Resource
+from resourcemanager.properties import PropertySpec, form_fields
+
+#: Form field names of properties: ``property_connection_limit``, apart from the others.
+PROPERTY_PREFIX = "property_"
+TAGS_HELP = (
+    "Comma-separated, e.g. <code>analytics, staging</code>: lowercase letters, digits and "
+    "<code>. _ : -</code>. Consumers receive the resources whose tags they follow."
+)
+
+
+class TagsField(forms.CharField):
+    """Tags typed as comma-separated text; cleaned into a list (the service checks each)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{"label": "Tags", "required": False, "help_text": TAGS_HELP,
+                            **kwargs})
+
+    def prepare_value(self, value: Any) -> Any:
+        return ", ".join(value) if isinstance(value, list | tuple) else value
+
+    def to_python(self, value: Any) -> list[str]:
+        return [part.strip() for part in super().to_python(value).split(",") if part.strip()]
+
+
+def property_fields(
+    specs: Mapping[str, PropertySpec], *, editing: bool = False
+) -> dict[str, forms.Field]:
+    return {PROPERTY_PREFIX + name: field
+            for name, field in form_fields(specs, editing=editing).items()}
+
+
+def property_values(form: forms.Form, specs: Mapping[str, PropertySpec]) -> dict[str, Any]:
+    return {name: form.cleaned_data.get(PROPERTY_PREFIX + name) for name in specs}
+
+
+def _raise_as_form_error(exc: ServiceError) -> NoReturn:
+    """The service's refusal, beside the field it names where the form has that field."""
+    fields = {"scope": "scope", "provider": "provider", "name": "name", "tags": "tags_text"}
+    field = fields.get(exc.field or "")
+    raise ValidationError({field: exc.message} if field else exc.message) from None
+
+
+class ResourceCreateForm(forms.ModelForm):
+    """A new managed resource; ``create_form`` adds the chosen provider's properties."""
+
+    principal: Principal | None = None
+    specs: Mapping[str, PropertySpec] = {}
+    tags_text = TagsField()
+
+    class Meta:
+        model = Resource
+        fields = ["scope", "provider", "name"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.resource_request = services.prepare_resource(
+                self.principal,
+                data["scope"],
+                provider=data["provider"].key,
+                name=data["name"],
+                tags=data["tags_text"],
+                properties=property_values(self, self.specs),
+            )
+        except ServiceError as exc:
+            _raise_as_form_error(exc)
+        return data
+
+
+def create_form(
+    principal: Principal | None,
+    scopes: list[str] | None,
+    providers: QuerySet[Provider],
+    provider: Provider | None,
+) -> type[ResourceCreateForm]:
+    """The add form of ``principal``: ``scopes`` to choose from (None: any scope, typed),
+    ``providers`` usable there, the ``provider`` chosen so far, if any."""
+    specs = provider.adapter_class.properties if provider is not None else {}
+    scope: forms.Field = (
+        forms.ChoiceField(choices=[(s, s) for s in scopes],
+                          help_text="Scopes where your roles let you create resources.")
+        if scopes is not None
+        else forms.CharField(max_length=63,
+                             help_text="Any scope: operators may create in every scope.")
+    )
+    provider_field = forms.ModelChoiceField(
+        providers, help_text="Provider instances usable in the scope; choosing one shows "
+        "its properties.")
+    return type("ResourceCreateForm", (ResourceCreateForm,), {
+        "principal": principal, "specs": specs, "scope": scope, "provider": provider_field,
+        **property_fields(specs),
+    })
+
+
+class ResourceChangeForm(forms.ModelForm):
+    """Tags and updatable properties of a managed resource (see ``change_form``)."""
+
+    principal: Principal | None = None
+    specs: Mapping[str, PropertySpec] = {}
+    tags_text = TagsField()
+
+    class Meta:
+        model = Resource
+        fields: list[str] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["tags_text"] = list(self.instance.tags)
+        for name, spec in self.specs.items():
+            if not spec.secret:  # never sent back to the browser; left empty, it is kept
+                self.initial[PROPERTY_PREFIX + name] = self.instance.properties.get(name)
+
+    def clean(self) -> dict[str, Any]:
+        """Only what changed is sent, as the API's PATCH would: the same audit and events."""
+        data = super().clean()
+        if self.errors:
+            return data
+        changed = set(self.changed_data)
+        properties = {
+            name: value for name, value in property_values(self, self.specs).items()
+            if value is not None or not self.specs[name].secret
+        }
+        self.changes = {
+            "tags": data["tags_text"] if "tags_text" in changed else None,
+            "properties": (
+                properties if changed & {PROPERTY_PREFIX + name for name in self.specs} else None
+            ),
+        }
+        try:
+            services.check_update(self.principal, self.instance, **self.changes)
+        except ServiceError as exc:
+            _raise_as_form_error(exc)
+        return data
+
+
+def change_form(principal: Principal | None, resource: Resource) -> type[ResourceChangeForm]:
+    """The change form of ``resource``: properties that cannot change are disabled."""
+    specs = resource.provider.adapter_class.properties
+    return type("ResourceChangeForm", (ResourceChangeForm,), {
+        "principal": principal, "specs": specs, **property_fields(specs, editing=True),
+    })
