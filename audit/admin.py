@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from audit.models import AuditEntry, AuditQuerySet
 from resourcemanager.access import Action, Principal
-from resourcemanager.admin import _can_anywhere
+from resourcemanager.admin.permissions import can_anywhere
 from resourcemanager.adminscope import CurrentScopeAdmin
 
 
@@ -27,7 +27,7 @@ class AuditEntryAdmin(CurrentScopeAdmin, admin.ModelAdmin):
         return f"{entry.target_type} {entry.target_name}".strip()
 
     def has_module_permission(self, request):
-        return _can_anywhere(request, Action.VIEW_OWN_AUDIT)
+        return can_anywhere(request, Action.VIEW_OWN_AUDIT)
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)

@@ -12,7 +12,7 @@ from consumers import services
 from consumers.models import Consumer
 from consumers.registry import builder_choices
 from resourcemanager.access import Action
-from resourcemanager.admin import _can_anywhere, _can_on
+from resourcemanager.admin.permissions import apply_each, can_anywhere, can_on
 from resourcemanager.adminscope import CurrentScopeAdmin
 from resourcemanager.errors import ServiceError
 from resourcemanager.identity import principal_of
@@ -145,12 +145,7 @@ class ConsumerAdmin(CurrentScopeAdmin, admin.ModelAdmin):
         services.delete_consumer(principal_of(request), obj)
 
     def delete_queryset(self, request, queryset):
-        principal = principal_of(request)
-        for consumer in queryset:
-            try:
-                services.delete_consumer(principal, consumer)
-            except ServiceError as exc:
-                self.message_user(request, f"{consumer}: {exc.message}", messages.ERROR)
+        apply_each(self, request, queryset, services.delete_consumer)
 
     @admin.action(description="Deliver all matching resources to the selected consumers again")
     def sync_selected(self, request, queryset):
@@ -164,16 +159,16 @@ class ConsumerAdmin(CurrentScopeAdmin, admin.ModelAdmin):
                 self.message_user(request, f"{consumer}: {queued} resource(s) queued")
 
     def has_module_permission(self, request):
-        return _can_anywhere(request, Action.VIEW_CONSUMER)
+        return can_anywhere(request, Action.VIEW_CONSUMER)
 
     def has_view_permission(self, request, obj=None):
-        return _can_on(request, Action.VIEW_CONSUMER, obj)
+        return can_on(request, Action.VIEW_CONSUMER, obj)
 
     def has_add_permission(self, request):
-        return _can_anywhere(request, Action.MANAGE_CONSUMER)
+        return can_anywhere(request, Action.MANAGE_CONSUMER)
 
     def has_change_permission(self, request, obj=None):
-        return _can_on(request, Action.MANAGE_CONSUMER, obj)
+        return can_on(request, Action.MANAGE_CONSUMER, obj)
 
     def has_delete_permission(self, request, obj=None):
-        return _can_on(request, Action.MANAGE_CONSUMER, obj)
+        return can_on(request, Action.MANAGE_CONSUMER, obj)

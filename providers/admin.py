@@ -10,7 +10,7 @@ from django.urls import URLPattern, path, reverse
 from providers.models import Provider
 from providers.services import diagnose_provider, save_provider, validate_options
 from resourcemanager.access import Action
-from resourcemanager.admin import _can_anywhere
+from resourcemanager.admin.permissions import can_anywhere
 from resourcemanager.adminscope import current_scope
 from resourcemanager.errors import ServiceError
 from resourcemanager.identity import principal_of
@@ -172,10 +172,10 @@ class ProviderAdmin(admin.ModelAdmin):
         return self._is_operator(request)
 
     def has_module_permission(self, request):
-        return _can_anywhere(request, Action.VIEW_PROVIDER)
+        return can_anywhere(request, Action.VIEW_PROVIDER)
 
     def has_view_permission(self, request, obj=None):
-        return _can_anywhere(request, Action.VIEW_PROVIDER)
+        return can_anywhere(request, Action.VIEW_PROVIDER)
 
     def has_add_permission(self, request):
         return self._is_operator(request)
