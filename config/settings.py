@@ -1,6 +1,7 @@
 """Settings, read from the environment (12-factor). Every variable is listed in the README."""
 
 import contextlib
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable
@@ -228,6 +229,20 @@ RM_TASK_RETRY_BACKOFF_MAX = env.int("RM_TASK_RETRY_BACKOFF_MAX", default=300)
 RM_CONSUMER_MAX_RETRIES = env.int("RM_CONSUMER_MAX_RETRIES", default=8)
 RM_CONSUMER_RETRY_BACKOFF = env.int("RM_CONSUMER_RETRY_BACKOFF", default=10)
 RM_CONSUMER_RETRY_BACKOFF_MAX = env.int("RM_CONSUMER_RETRY_BACKOFF_MAX", default=600)
+# Networks consumer requests (webhooks, tools) may not reach; the allowed list wins.
+RM_CONSUMER_BLOCKED_NETWORKS = env.list(
+    "RM_CONSUMER_BLOCKED_NETWORKS",
+    default=["127.0.0.0/8", "::1/128", "169.254.0.0/16", "fe80::/10", "0.0.0.0/8", "::/128"],
+)
+RM_CONSUMER_ALLOWED_NETWORKS = env.list("RM_CONSUMER_ALLOWED_NETWORKS", default=[])
+for _network in (*RM_CONSUMER_BLOCKED_NETWORKS, *RM_CONSUMER_ALLOWED_NETWORKS):
+    try:
+        ipaddress.ip_network(_network.strip(), strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"RM_CONSUMER_BLOCKED_NETWORKS / RM_CONSUMER_ALLOWED_NETWORKS: {_network!r} is "
+            "not a network such as 10.0.0.0/8 or fd00::/8"
+        ) from None
 # Operations still creating/deleting/pending after this many seconds are run again.
 RM_OPERATION_TIMEOUT = env.int("RM_OPERATION_TIMEOUT", default=900)
 RM_OUTBOX_RELAY_INTERVAL = env.float("RM_OUTBOX_RELAY_INTERVAL", default=10.0)

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from audit.services import record
+from consumers import destinations
 from consumers.base import ConsumerBuilder, DeliveryError, PropertySpec, ResourceEvent
 from consumers.models import Consumer, Delivery
 from consumers.registry import builder_class
@@ -377,6 +378,14 @@ def _checked(key: str, spec: PropertySpec, value: object) -> object:
             code="invalid_properties",
             field="properties",
         )
+    if spec.kind == "url":
+        try:
+            destinations.check_url(str(value))
+        except destinations.BlockedDestination as exc:
+            raise InvalidInput(
+                f"property {key!r} points into a blocked network ({exc.network}, see "
+                "RM_CONSUMER_BLOCKED_NETWORKS)", code="invalid_properties", field="properties",
+            ) from None
     return value
 
 

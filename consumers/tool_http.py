@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 import requests
 
+from consumers import destinations
 from consumers.base import (
     CHECKED,
     CREATED,
@@ -75,7 +76,7 @@ class ToolClient:
         self.base_url = url.rstrip("/") + "/"
         self.host = urlsplit(url).hostname or "?"
         self.timeout = timeout
-        self.session = requests.Session()
+        self.session = destinations.session()
         self.session.verify = verify
         self.session.headers["User-Agent"] = "resourcemanager"
         self._secrets: list[str] = []

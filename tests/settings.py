@@ -13,3 +13,6 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# The consumer tests deliver to local servers on the loopback interface.
+RM_CONSUMER_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
