@@ -4,101 +4,67 @@ from __future__ import annotations
 
 import json
 
-from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 
-from consumers import services
+from consumers import forms, services
 from consumers.models import Consumer
-from consumers.registry import builder_choices
 from resourcemanager.access import Action
 from resourcemanager.admin.permissions import apply_each, can_anywhere, can_on
+from resourcemanager.admin.schema import SchemaAddAdmin
 from resourcemanager.adminscope import CurrentScopeAdmin
 from resourcemanager.errors import ServiceError
 from resourcemanager.identity import principal_of
-from resourcemanager.models import Resource
-from resourcemanager.resource_forms import TagsField
-
-
-class ConsumerForm(forms.ModelForm):
-    """Validated by the service (``validate_consumer``), which also checks access."""
-
-    builder = forms.ChoiceField(choices=builder_choices)
-    tags_text = TagsField(
-        help_text="Comma-separated; only resources sharing one are delivered (empty: all)",
-    )
-    resource_types = forms.MultipleChoiceField(
-        choices=Resource.Type.choices, required=False,
-        widget=forms.CheckboxSelectMultiple, help_text="None checked: all the builder handles",
-    )
-    properties = forms.JSONField(
-        required=False, initial=dict,
-        help_text=f"Secrets show as {services.MASK!r}; leave them so to keep them",
-    )
-
-    class Meta:
-        model = Consumer
-        fields = ["scope", "name", "enabled"]
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if not self.instance._state.adding:
-            self.initial.update(
-                tags_text=self.instance.tags,
-                resource_types=self.instance.resource_types,
-                properties=services.masked_properties(self.instance),
-            )
-
-    def clean(self):
-        data = super().clean()
-        if self.errors:
-            return data
-        stored = None if self.instance._state.adding else self.instance
-        try:
-            services.validate_consumer(
-                principal_of(self.request),
-                stored.scope if stored else data["scope"],
-                builder=stored.builder if stored else data["builder"],
-                name=data["name"],
-                tags=data["tags_text"],
-                resource_types=data.get("resource_types") or [],
-                properties=data.get("properties") or {},
-                consumer=stored,
-            )
-        except ServiceError as exc:
-            raise ValidationError({exc.field: exc.message} if exc.field else exc.message) from None
-        return data
 
 
 @admin.register(Consumer)
-class ConsumerAdmin(CurrentScopeAdmin, admin.ModelAdmin):
+class ConsumerAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
+    """Consumers of the current scope. The add and change forms show the builder's
+    declared properties as fields (``consumers.forms``); the add page follows the builder
+    chosen in ``?builder=`` (``SchemaAddAdmin``)."""
+
     view_action = Action.VIEW_CONSUMER
-    form = ConsumerForm
+    change_form_template = "admin/schema_change_form.html"
     list_display = ["name", "scope", "builder", "enabled", "updated_at"]
     list_filter = ["builder", "enabled", "scope"]
     search_fields = ["name"]
     actions = ["sync_selected", "delete_selected"]
+    add_fields = ["scope", "builder", "name", "tags_text", "resource_types"]
+    reload_on = ["scope", "builder"]
+    choose_label = "Show the builder's properties"
     status_fields = ["id", "scope", "builder", "delivery_status", "created_at", "updated_at"]
-    edit_fields = ["name", "tags_text", "resource_types", "properties", "enabled"]
-
-    def get_queryset(self, request):
-        return services.with_delivery_status(super().get_queryset(request))
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        form.request = request
-        return form
-
+    edit_fields = ["name", "tags_text", "resource_types", "enabled"]
     #: What a user who may only read the consumer sees instead of ``edit_fields``: Django
     #: shows read-only fields from the model, where the secrets are in the clear.
     read_fields = ["name", "tags_shown", "resource_types", "properties_shown", "enabled"]
 
-    def get_fields(self, request, obj=None):
+    def get_queryset(self, request):
+        return services.with_delivery_status(super().get_queryset(request))
+
+    def add_form(self, request: HttpRequest) -> type[forms.ConsumerForm]:
+        """The add form for the builder chosen so far (posted, or in the query)."""
+        principal = principal_of(request)
+        data = request.POST if request.method == "POST" else request.GET
+        scopes = None if principal.is_operator else principal.scopes_for(
+            Action.MANAGE_CONSUMER)
+        return forms.create_form(principal, scopes, data.get("builder", ""))
+
+    def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return ["scope", "builder", *self.edit_fields]
+            specs = self.add_form(request).specs
+            return [(None, {"fields": [*self.add_fields, "enabled"]}),
+                    *self.property_fieldset(specs)]
         if not self.has_change_permission(request, obj):
-            return [*self.status_fields, *self.read_fields]
-        return [*self.status_fields, *self.edit_fields]
+            return [(None, {"fields": [*self.status_fields, *self.read_fields]})]
+        return [(None, {"fields": [*self.status_fields, *self.edit_fields]}),
+                *self.property_fieldset(forms.builder_specs(obj.builder))]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form(request)
+        elif self.has_change_permission(request, obj):
+            kwargs["form"] = forms.change_form(principal_of(request), obj)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.status_fields
@@ -122,13 +88,7 @@ class ConsumerAdmin(CurrentScopeAdmin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         principal, data = principal_of(request), form.cleaned_data
-        values = {
-            "name": data["name"],
-            "tags": data["tags_text"],
-            "resource_types": data.get("resource_types") or [],
-            "properties": data.get("properties") or {},
-            "enabled": data["enabled"],
-        }
+        values = {**form.values(), "enabled": data["enabled"]}
         if change:
             saved = services.update_consumer(principal, obj, **values)
         else:

@@ -138,15 +138,17 @@ def form_fields(
     specs: Mapping[str, PropertySpec], *, editing: bool = False
 ) -> dict[str, forms.Field]:
     """Django form fields for ``specs``. ``editing`` (an existing resource) disables the
-    properties that are not updatable. An empty field means null, i.e. the default;
+    properties that are not updatable, and makes secrets optional: their fields start
+    empty, and left so keep the stored value. An empty field means null, i.e. the default;
     ``validate`` remains the judge of the cleaned values."""
     fields: dict[str, forms.Field] = {}
     for name, spec in specs.items():
+        kept = editing and spec.secret
         common: dict[str, Any] = {
             "label": name.replace("_", " ").capitalize(),
-            "help_text": spec.description,
+            "help_text": spec.description + (" (left empty, it is kept)" if kept else ""),
             "initial": spec.default,
-            "required": spec.required and spec.default is None,
+            "required": spec.required and spec.default is None and not kept,
             "disabled": editing and not spec.updatable,
         }
         if spec.kind == "boolean":

@@ -8,10 +8,9 @@ when the change is made.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from providers.models import Provider
@@ -19,46 +18,16 @@ from resourcemanager import services
 from resourcemanager.access import Principal
 from resourcemanager.errors import ServiceError
 from resourcemanager.models import Resource
-from resourcemanager.properties import PropertySpec, form_fields
-
-#: Form field names of properties: ``property_connection_limit``, apart from the others.
-PROPERTY_PREFIX = "property_"
-TAGS_HELP = (
-    "Comma-separated, e.g. <code>analytics, staging</code>: lowercase letters, digits and "
-    "<code>. _ : -</code>. Consumers receive the resources whose tags they follow."
+from resourcemanager.properties import PropertySpec
+from resourcemanager.schema_forms import (
+    PROPERTY_PREFIX,
+    TagsField,
+    property_fields,
+    property_values,
+    raise_as_form_error,
+    scope_field,
+    stored_values,
 )
-
-
-class TagsField(forms.CharField):
-    """Tags typed as comma-separated text; cleaned into a list (the service checks each)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**{"label": "Tags", "required": False, "help_text": TAGS_HELP,
-                            **kwargs})
-
-    def prepare_value(self, value: Any) -> Any:
-        return ", ".join(value) if isinstance(value, list | tuple) else value
-
-    def to_python(self, value: Any) -> list[str]:
-        return [part.strip() for part in super().to_python(value).split(",") if part.strip()]
-
-
-def property_fields(
-    specs: Mapping[str, PropertySpec], *, editing: bool = False
-) -> dict[str, forms.Field]:
-    return {PROPERTY_PREFIX + name: field
-            for name, field in form_fields(specs, editing=editing).items()}
-
-
-def property_values(form: forms.Form, specs: Mapping[str, PropertySpec]) -> dict[str, Any]:
-    return {name: form.cleaned_data.get(PROPERTY_PREFIX + name) for name in specs}
-
-
-def _raise_as_form_error(exc: ServiceError) -> NoReturn:
-    """The service's refusal, beside the field it names where the form has that field."""
-    fields = {"scope": "scope", "provider": "provider", "name": "name", "tags": "tags_text"}
-    field = fields.get(exc.field or "")
-    raise ValidationError({field: exc.message} if field else exc.message) from None
 
 
 class ResourceCreateForm(forms.ModelForm):
@@ -86,7 +55,7 @@ class ResourceCreateForm(forms.ModelForm):
                 properties=property_values(self, self.specs),
             )
         except ServiceError as exc:
-            _raise_as_form_error(exc)
+            raise_as_form_error(self, exc)
         return data
 
 
@@ -99,18 +68,12 @@ def create_form(
     """The add form of ``principal``: ``scopes`` to choose from (None: any scope, typed),
     ``providers`` usable there, the ``provider`` chosen so far, if any."""
     specs = provider.adapter_class.properties if provider is not None else {}
-    scope: forms.Field = (
-        forms.ChoiceField(choices=[(s, s) for s in scopes],
-                          help_text="Scopes where your roles let you create resources.")
-        if scopes is not None
-        else forms.CharField(max_length=63,
-                             help_text="Any scope: operators may create in every scope.")
-    )
     provider_field = forms.ModelChoiceField(
         providers, help_text="Provider instances usable in the scope; choosing one shows "
         "its properties.")
     return type("ResourceCreateForm", (ResourceCreateForm,), {
-        "principal": principal, "specs": specs, "scope": scope, "provider": provider_field,
+        "principal": principal, "specs": specs,
+        "scope": scope_field(scopes, "create resources"), "provider": provider_field,
         **property_fields(specs),
     })
 
@@ -129,9 +92,7 @@ class ResourceChangeForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.initial["tags_text"] = list(self.instance.tags)
-        for name, spec in self.specs.items():
-            if not spec.secret:  # never sent back to the browser; left empty, it is kept
-                self.initial[PROPERTY_PREFIX + name] = self.instance.properties.get(name)
+        self.initial.update(stored_values(self.specs, self.instance.properties))
 
     def clean(self) -> dict[str, Any]:
         """Only what changed is sent, as the API's PATCH would: the same audit and events."""
@@ -152,7 +113,7 @@ class ResourceChangeForm(forms.ModelForm):
         try:
             services.check_update(self.principal, self.instance, **self.changes)
         except ServiceError as exc:
-            _raise_as_form_error(exc)
+            raise_as_form_error(self, exc)
         return data
 
 

@@ -3,7 +3,7 @@ delete with a confirmation naming what is destroyed. Every change goes through a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +20,6 @@ from django.http import (
     JsonResponse,
 )
 from django.urls import path, reverse
-from django.utils.http import urlencode
 
 from audit.models import AuditEntry
 from providers.base import Credentials
@@ -28,17 +27,12 @@ from providers.models import Provider
 from resourcemanager import services
 from resourcemanager.access import Action
 from resourcemanager.admin.permissions import apply_each, can_anywhere, can_on
+from resourcemanager.admin.schema import SchemaAddAdmin
 from resourcemanager.adminscope import CurrentScopeAdmin, current_scope
 from resourcemanager.errors import ServiceError
 from resourcemanager.identity import principal_of
 from resourcemanager.models import Resource
-from resourcemanager.properties import PropertySpec
-from resourcemanager.resource_forms import (
-    PROPERTY_PREFIX,
-    ResourceCreateForm,
-    change_form,
-    create_form,
-)
+from resourcemanager.resource_forms import ResourceCreateForm, change_form, create_form
 from resourcemanager.snippets import field_labels, masked, snippets_for
 
 #: Audit entries shown on a resource's page.
@@ -110,11 +104,10 @@ class TagListFilter(admin.SimpleListFilter):
 
 
 @admin.register(Resource)
-class ResourceAdmin(CurrentScopeAdmin, admin.ModelAdmin):
+class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
     """Resources of the current scope. The add and change forms show the provider's
     declared properties as fields (``resource_forms``); the add page follows the provider
-    chosen in ``?provider=`` (``resource_form.js`` reloads it, "Show its properties"
-    without JavaScript)."""
+    chosen in ``?provider=`` (``SchemaAddAdmin``)."""
 
     view_action = Action.VIEW_RESOURCE
     list_display = ["name", "scope", "provider", "type", "status", "last_check_ok", "created_at"]
@@ -127,9 +120,9 @@ class ResourceAdmin(CurrentScopeAdmin, admin.ModelAdmin):
     detail_fields = ["id", "scope", "provider", "type", "name", "managed", "created_by",
                      "created_at", "updated_at"]
     readonly_fields = [*detail_fields, "tags_shown", "properties_shown"]
-    #: The add form's own fields; ``CHOOSE_PROVIDER`` reloads it with them.
     add_fields = ["scope", "provider", "name", "tags_text"]
-    CHOOSE_PROVIDER = "_rm_choose_provider"
+    reload_on = ["scope", "provider"]
+    choose_label = "Show the provider's properties"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("provider")
@@ -151,19 +144,6 @@ class ResourceAdmin(CurrentScopeAdmin, admin.ModelAdmin):
         if resource is None or not self.has_view_permission(request, resource):
             raise Http404("no such resource")
         return resource
-
-    def add_view(self, request, form_url="", extra_context=None):
-        choosing = request.method == "POST" and self.CHOOSE_PROVIDER in request.POST
-        if choosing and self.has_add_permission(request):
-            secrets = {PROPERTY_PREFIX + name
-                       for name, spec in self._add_form(request).specs.items() if spec.secret}
-            kept = {
-                name: value for name, value in request.POST.items()
-                if value and name not in secrets
-                and (name in self.add_fields or name.startswith(PROPERTY_PREFIX))
-            }
-            return HttpResponseRedirect(f"{request.path}?{urlencode(kept)}")
-        return super().add_view(request, form_url, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         resource = self.get_object(request, unquote(object_id))
@@ -275,7 +255,7 @@ class ResourceAdmin(CurrentScopeAdmin, admin.ModelAdmin):
         summary = [deletion_summary(resource) for resource in resources]
         return summary, {self.opts.verbose_name_plural: len(resources)}, denied, []
 
-    def _add_form(self, request: HttpRequest) -> type[ResourceCreateForm]:
+    def add_form(self, request: HttpRequest) -> type[ResourceCreateForm]:
         """The add form for the scope and provider chosen so far (posted, or in the query)."""
         principal = principal_of(request)
         data = request.POST if request.method == "POST" else request.GET
@@ -292,21 +272,16 @@ class ResourceAdmin(CurrentScopeAdmin, admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            form = self._add_form(request)
-            return [(None, {"fields": self.add_fields}), *self._property_fieldset(form.specs)]
+            form = self.add_form(request)
+            return [(None, {"fields": self.add_fields}), *self.property_fieldset(form.specs)]
         if not self.has_change_permission(request, obj):
             return [(None, {"fields": self.readonly_fields})]
         return [(None, {"fields": self.detail_fields}), ("Tags", {"fields": ["tags_text"]}),
-                *self._property_fieldset(obj.provider.adapter_class.properties)]
-
-    @staticmethod
-    def _property_fieldset(specs: Mapping[str, PropertySpec]) -> list[tuple[str, dict]]:
-        names = [PROPERTY_PREFIX + name for name in specs]
-        return [("Properties", {"fields": names})] if names else []
+                *self.property_fieldset(obj.provider.adapter_class.properties)]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
-            kwargs["form"] = self._add_form(request)
+            kwargs["form"] = self.add_form(request)
         elif self.has_change_permission(request, obj):
             kwargs["form"] = change_form(principal_of(request), obj)
         return super().get_form(request, obj, change=change, **kwargs)

@@ -149,7 +149,7 @@ def test_the_scope_choices_are_those_where_one_may_create(make_client, pg_provid
 
 def test_without_javascript_a_button_shows_the_provider_s_properties(alpha, pg_provider):
     response = alpha.post(ADD, {"scope": "team-a", "provider": pg_provider.pk,
-                                "name": "orders", "tags_text": "x", "_rm_choose_provider": ""})
+                                "name": "orders", "tags_text": "x", "_rm_choose": ""})
 
     assert response.status_code == 302
     assert response["Location"] == (

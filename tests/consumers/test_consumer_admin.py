@@ -1,8 +1,9 @@
-"""The consumer admin goes through the service, in the user's own scopes only."""
+"""The consumer admin goes through the service, in the user's own scopes only; its forms
+show the builder's properties as fields, and secrets never come back to the browser."""
 
 from __future__ import annotations
 
-import json
+import re
 
 import pytest
 from django.test import Client
@@ -10,15 +11,19 @@ from django.test import Client
 from audit.models import AuditEntry
 from consumers.models import Consumer
 from resourcemanager.access import Role
+from resourcemanager.adminscope import SESSION_KEY
 from resourcemanager.models import ScopeRole
 from tests.consumers.conftest import SECRET
 
 CHANGELIST = "/admin/consumers/consumer/"
+ADD = f"{CHANGELIST}add/"
+URL = "http://127.0.0.1:1/h"
 
 
-def browser_of(django_user_model, username: str, role: Role) -> Client:
+def browser_of(django_user_model, username: str, role: Role, *scopes: str) -> Client:
     user = django_user_model.objects.create_user(username, password=None)
-    ScopeRole.objects.create(user=user, scope="team-a", role=role)
+    for scope in scopes or ("team-a",):
+        ScopeRole.objects.create(user=user, scope=scope, role=role)
     client = Client(raise_request_exception=False)
     client.force_login(user)
     return client
@@ -26,9 +31,19 @@ def browser_of(django_user_model, username: str, role: Role) -> Client:
 
 def add(client: Client, **fields):
     data = {"scope": "team-a", "builder": "webhook", "name": "hook", "tags_text": "analytics",
-            "properties": json.dumps({"url": "http://127.0.0.1:1/h", "secret": SECRET}),
+            "property_url": URL, "property_secret": SECRET, "property_timeout": "10",
             "enabled": "on"} | fields
-    return client.post(f"{CHANGELIST}add/", data)
+    return client.post(ADD, data)
+
+
+def change(client: Client, consumer: Consumer, **fields):
+    data = {"name": consumer.name, "tags_text": "", "enabled": "on", "property_url": URL,
+            "property_secret": "", "property_timeout": "10"} | fields
+    return client.post(f"{CHANGELIST}{consumer.pk}/change/", data)
+
+
+def secret_input(page: str) -> str:
+    return re.search(r'<input [^>]*name="property_secret"[^>]*>', page).group(0)
 
 
 @pytest.fixture
@@ -37,35 +52,102 @@ def consumer_admin(transactional_db, django_user_model) -> Client:
 
 
 def test_add_and_change_go_through_the_service_and_never_show_the_secret(consumer_admin):
-    response = add(consumer_admin)
+    response = add(consumer_admin, resource_types=["sql", "object"])
 
     assert response.status_code == 302, response.content.decode()[:2000]
     consumer = Consumer.objects.get()
-    assert (consumer.tags, consumer.properties["secret"]) == (["analytics"], SECRET)
+    assert (consumer.tags, consumer.resource_types) == (["analytics"], ["sql", "object"])
+    assert consumer.properties == {"url": URL, "secret": SECRET, "timeout": 10,
+                                   "include_credentials": False}
     page = consumer_admin.get(f"{CHANGELIST}{consumer.pk}/change/").content.decode()
-    assert "********" in page
     assert SECRET not in page
+    assert 'type="password"' in secret_input(page) and "value=" not in secret_input(page)
+    assert re.search(rf'<input [^>]*name="property_url"[^>]*value="{re.escape(URL)}"', page)
 
-    changed = consumer_admin.post(f"{CHANGELIST}{consumer.pk}/change/", {
-        "name": "renamed", "tags_text": "", "enabled": "on",
-        "properties": json.dumps({"url": "http://127.0.0.1:1/h", "secret": "********"}),
-    })
+    changed = change(consumer_admin, consumer, name="renamed", property_timeout="30")
 
     assert changed.status_code == 302, changed.content.decode()[:2000]
     consumer.refresh_from_db()
-    assert (consumer.name, consumer.tags, consumer.properties["secret"]) == (
-        "renamed", [], SECRET
-    )
+    assert (consumer.name, consumer.tags) == ("renamed", [])
+    assert (consumer.properties["secret"], consumer.properties["timeout"]) == (SECRET, 30)
     actions = set(AuditEntry.objects.values_list("action", "actor"))
     assert {("consumer.create", "ca"), ("consumer.update", "ca")} <= actions
 
 
-def test_the_add_form_refuses_other_scopes_and_bad_properties(consumer_admin):
-    foreign = add(consumer_admin, scope="team-b")
-    invalid = add(consumer_admin, properties=json.dumps({"url": "http://h/", "nope": 1}))
+def test_a_secret_typed_again_is_saved(consumer_admin):
+    add(consumer_admin)
+    consumer = Consumer.objects.get()
 
-    assert foreign.status_code == 200 and "no role in this scope" in foreign.content.decode()
-    assert invalid.status_code == 200 and "unknown properties" in invalid.content.decode()
+    assert change(consumer_admin, consumer, property_secret="whsec-new").status_code == 302
+
+    consumer.refresh_from_db()
+    assert consumer.properties["secret"] == "whsec-new"
+
+
+def test_a_form_with_errors_never_renders_the_typed_secret(consumer_admin):
+    response = add(consumer_admin, name="bad name!")
+
+    page = response.content.decode()
+    assert response.status_code == 200 and "errornote" in page
+    assert SECRET not in page and "value=" not in secret_input(page)
+
+
+def test_a_bad_url_is_a_form_error(consumer_admin):
+    typo = add(consumer_admin, property_url="not a url")
+    ftp = add(consumer_admin, property_url="ftp://127.0.0.1/h")
+
+    assert typo.status_code == 200
+    assert "url" in typo.context["adminform"].form.errors.get("property_url", [""])[0].lower()
+    assert ftp.status_code == 200 and "must be an http(s) URL" in ftp.content.decode()
+    assert not Consumer.objects.exists()
+
+
+def test_the_add_form_shows_the_chosen_builder_s_properties(consumer_admin):
+    fields = consumer_admin.get(f"{ADD}?builder=webhook").context["adminform"].form.fields
+
+    assert {"property_url", "property_secret", "property_include_credentials",
+            "property_timeout"} <= set(fields)
+    assert fields["property_url"].required and fields["property_timeout"].initial == 10
+    assert fields["property_secret"].help_text.startswith("Key of the HMAC")
+    log = consumer_admin.get(f"{ADD}?builder=log").context["adminform"].form.fields
+    assert not [name for name in log if name.startswith("property_")]
+
+
+def test_without_javascript_a_button_switches_the_builder_keeping_what_was_typed(
+    consumer_admin,
+):
+    response = consumer_admin.post(ADD, {
+        "scope": "team-a", "builder": "sqlpad", "name": "tool", "tags_text": "x",
+        "resource_types": ["sql", "nosql"], "property_url": URL, "property_secret": SECRET,
+        "property_timeout": "30", "_rm_choose": "",
+    })
+
+    assert response.status_code == 302
+    assert SECRET not in response["Location"]
+    page = consumer_admin.get(response["Location"])
+    form = page.context["adminform"].form
+    assert (form["builder"].value(), form["name"].value()) == ("sqlpad", "tool")
+    assert form["resource_types"].value() == ["sql", "nosql"]
+    assert (form["property_url"].value(), form["property_timeout"].value()) == (URL, "30")
+    assert "property_api_token" in form.fields and "property_secret" not in form.fields
+    assert not Consumer.objects.exists()
+
+
+def test_the_add_form_offers_the_scopes_where_one_may_manage_consumers(
+    transactional_db, django_user_model,
+):
+    client = browser_of(django_user_model, "two", Role.CONSUMER_ADMIN, "team-a", "team-b")
+    ScopeRole.objects.create(user=django_user_model.objects.get(username="two"),
+                             scope="team-c", role=Role.USER)
+    session = client.session
+    session[SESSION_KEY] = "team-b"
+    session.save()
+
+    form = client.get(ADD).context["adminform"].form
+
+    assert [value for value, _ in form.fields["scope"].choices] == ["team-a", "team-b"]
+    assert form["scope"].value() == "team-b"
+    assert add(client, scope="team-c").status_code == 200
     assert not Consumer.objects.exists()
 
 

@@ -1,0 +1,71 @@
+"""Form pieces shared by the admin's schema-driven forms (resources and consumers): the
+declared properties as fields named ``property_<name>``, tags typed as text, the scope to
+choose and a service's refusal shown beside the field it names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NoReturn
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from resourcemanager.errors import ServiceError
+from resourcemanager.properties import PropertySpec, form_fields
+
+#: Form field names of properties: ``property_connection_limit``, apart from the others.
+PROPERTY_PREFIX = "property_"
+TAGS_HELP = (
+    "Comma-separated, e.g. <code>analytics, staging</code>: lowercase letters, digits and "
+    "<code>. _ : -</code>. Consumers receive the resources whose tags they follow."
+)
+
+
+class TagsField(forms.CharField):
+    """Tags typed as comma-separated text; cleaned into a list (the service checks each)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{"label": "Tags", "required": False, "help_text": TAGS_HELP,
+                            **kwargs})
+
+    def prepare_value(self, value: Any) -> Any:
+        return ", ".join(value) if isinstance(value, list | tuple) else value
+
+    def to_python(self, value: Any) -> list[str]:
+        return [part.strip() for part in super().to_python(value).split(",") if part.strip()]
+
+
+def scope_field(scopes: list[str] | None, what: str) -> forms.Field:
+    """A choice of ``scopes``, or any scope typed (None: an operator's form)."""
+    if scopes is None:
+        return forms.CharField(max_length=63,
+                               help_text=f"Any scope: operators may {what} in every scope.")
+    return forms.ChoiceField(choices=[(s, s) for s in scopes],
+                             help_text=f"Scopes where your roles let you {what}.")
+
+
+def property_fields(
+    specs: Mapping[str, PropertySpec], *, editing: bool = False
+) -> dict[str, forms.Field]:
+    return {PROPERTY_PREFIX + name: field
+            for name, field in form_fields(specs, editing=editing).items()}
+
+
+def property_values(form: forms.Form, specs: Mapping[str, PropertySpec]) -> dict[str, Any]:
+    return {name: form.cleaned_data.get(PROPERTY_PREFIX + name) for name in specs}
+
+
+def stored_values(specs: Mapping[str, PropertySpec], stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Initial values of the property fields from ``stored`` properties. Secrets are never
+    sent back to the browser: their fields start empty, and left so keep the secret."""
+    return {PROPERTY_PREFIX + name: stored.get(name)
+            for name, spec in specs.items() if not spec.secret}
+
+
+def raise_as_form_error(form: forms.Form, exc: ServiceError) -> NoReturn:
+    """The service's refusal, beside the field it names where ``form`` has that field."""
+    field = "tags_text" if exc.field == "tags" else exc.field
+    raise ValidationError(
+        {field: exc.message} if field in form.fields else exc.message
+    ) from None
