@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from django.db import connection
 from django.test import Client
@@ -13,7 +11,7 @@ from django.urls import reverse
 from audit.services import record
 from providers.models import Provider
 from resourcemanager.access import Role
-from resourcemanager.models import Resource, ScopeRole
+from resourcemanager.models import Resource
 
 INDEX = "/admin/"
 BRAVO_ONLY_PROVIDER = "bravo-only-instance-zq"
@@ -33,27 +31,6 @@ def resources(scope: str, on: Provider, count: int, *, prefix: str, **fields) ->
                  **fields)
         for i in range(count)
     )
-
-
-@pytest.fixture
-def browser(transactional_db, django_user_model) -> Callable[..., Client]:
-    """``browser(team_a=Role.USER)``: a signed-in browser of a new, non-staff user."""
-    counter = iter(range(1_000_000))
-
-    def make(*, operator: bool = False, **roles: Role) -> Client:
-        name = f"dash{next(counter)}"
-        if operator:
-            user = django_user_model.objects.create_superuser(name, password=None)
-        else:
-            user = django_user_model.objects.create_user(name, password=None)
-        for scope, role in roles.items():
-            ScopeRole.objects.create(user=user, scope=scope.replace("_", "-"), role=role)
-        client = Client()
-        client.force_login(user)
-        client.user = user
-        return client
-
-    return make
 
 
 @pytest.fixture
@@ -81,8 +58,8 @@ def tallies(rows) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("role", list(Role))
-def test_a_scope_user_sees_exactly_its_scope_s_numbers(browser, two_scopes, role):
-    response = browser(team_a=role).get(INDEX)
+def test_a_scope_user_sees_exactly_its_scope_s_numbers(admin_browser, two_scopes, role):
+    response = admin_browser(team_a=role).get(INDEX)
 
     assert response.status_code == 200
     dashboard = response.context["dashboard"]
@@ -103,10 +80,10 @@ def test_a_scope_user_sees_exactly_its_scope_s_numbers(browser, two_scopes, role
     assert reverse("admin:resourcemanager_resource_change", args=[failing.pk]) in page
 
 
-def test_recent_activity_follows_the_audit_rule(browser, two_scopes):
-    user = browser(team_a=Role.USER)
+def test_recent_activity_follows_the_audit_rule(admin_browser, two_scopes):
+    user = admin_browser(team_a=Role.USER)
     record(user.user.username, "resource.check", "success", scope="team-a")
-    admin = browser(team_a=Role.ADMIN)
+    admin = admin_browser(team_a=Role.ADMIN)
 
     own = user.get(INDEX).context["dashboard"].audit
     everything = admin.get(INDEX).context["dashboard"].audit
@@ -116,8 +93,8 @@ def test_recent_activity_follows_the_audit_rule(browser, two_scopes):
     assert {e.scope for e in everything} == {"team-a"}
 
 
-def test_operators_see_every_scope(browser, two_scopes):
-    dashboard = browser(operator=True).get(INDEX).context["dashboard"]
+def test_operators_see_every_scope(admin_browser, two_scopes):
+    dashboard = admin_browser(operator=True).get(INDEX).context["dashboard"]
 
     assert dashboard.total == Resource.objects.live().count() == 11
     assert tallies(dashboard.by_status) == {"Ready": 9, "Error": 2}
@@ -133,9 +110,9 @@ def index_queries(client: Client) -> int:
     return len(queries)
 
 
-def test_the_number_of_queries_does_not_grow_with_the_rows(browser, transactional_db):
+def test_the_number_of_queries_does_not_grow_with_the_rows(admin_browser, transactional_db):
     shared, other = provider("shared-pg"), provider("other-pg")
-    client = browser(team_a=Role.RESOURCE_ADMIN)
+    client = admin_browser(team_a=Role.RESOURCE_ADMIN)
     resources("team-a", shared, 5, prefix="few", status=Resource.Status.READY)
     resources("team-a", other, 5, prefix="few-failing", status=Resource.Status.ERROR)
     few = index_queries(client)
@@ -150,9 +127,9 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(browser, transactiona
     assert index_queries(client) == few
 
 
-def test_an_empty_dashboard_offers_to_add_only_to_those_who_may(browser, transactional_db):
-    creator = browser(team_a=Role.RESOURCE_ADMIN).get(INDEX).content.decode()
-    reader = browser(team_a=Role.USER).get(INDEX).content.decode()
+def test_an_empty_dashboard_offers_to_add_only_to_those_who_may(admin_browser, transactional_db):
+    creator = admin_browser(team_a=Role.RESOURCE_ADMIN).get(INDEX).content.decode()
+    reader = admin_browser(team_a=Role.USER).get(INDEX).content.decode()
 
     add = reverse("admin:resourcemanager_resource_add")
     assert "No resources yet" in creator
@@ -161,15 +138,15 @@ def test_an_empty_dashboard_offers_to_add_only_to_those_who_may(browser, transac
     assert add not in reader
 
 
-def test_the_app_list_stays_on_the_index(browser, transactional_db):
-    page = browser(team_a=Role.USER).get(INDEX).content.decode()
+def test_the_app_list_stays_on_the_index(admin_browser, transactional_db):
+    page = admin_browser(team_a=Role.USER).get(INDEX).content.decode()
 
     assert reverse("admin:resourcemanager_resource_changelist") in page
     assert reverse("admin:providers_provider_changelist") in page
 
 
-def test_a_user_without_a_role_gets_no_dashboard(browser, two_scopes):
-    response = browser().get(INDEX)
+def test_a_user_without_a_role_gets_no_dashboard(admin_browser, two_scopes):
+    response = admin_browser().get(INDEX)
 
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")

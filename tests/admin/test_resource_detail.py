@@ -7,13 +7,12 @@ import uuid
 
 import psycopg
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from audit.models import AuditEntry
 from resourcemanager import services
 from resourcemanager.access import SYSTEM, Role
-from resourcemanager.models import Resource, ScopeRole
+from resourcemanager.models import Resource
 from resourcemanager.snippets import MASK
 
 CHANGELIST = reverse("admin:resourcemanager_resource_changelist")
@@ -36,23 +35,6 @@ def history_of(html: str) -> str:
 
 
 @pytest.fixture
-def browser_of(transactional_db, django_user_model):
-    """``browser_of(scope=role, ...)``: a signed-in admin browser of a new, non-staff user."""
-    counter = iter(range(1_000_000))
-
-    def make(**roles: Role) -> Client:
-        user = django_user_model.objects.create_user(f"web{next(counter)}", password=None)
-        for scope, role in roles.items():
-            ScopeRole.objects.create(user=user, scope=scope.replace("_", "-"), role=role)
-        client = Client(raise_request_exception=False)
-        client.force_login(user)
-        client.user = user
-        return client
-
-    return make
-
-
-@pytest.fixture
 def orders(pg_provider) -> Resource:
     """A ready PostgreSQL resource of team-a, made through the service."""
     request = services.prepare_resource(SYSTEM, "team-a", provider="pg", name="orders")
@@ -64,9 +46,9 @@ def orders(pg_provider) -> Resource:
 
 @pytest.mark.parametrize("role", list(Role))
 def test_every_role_of_the_scope_sees_the_credentials_masked_until_asked(
-    browser_of, orders, role
+    admin_browser, orders, role
 ):
-    browser = browser_of(team_a=role)
+    browser = admin_browser(team_a=role)
     credentials = orders.credentials
 
     response = browser.get(page(orders.pk))
@@ -92,8 +74,8 @@ def test_every_role_of_the_scope_sees_the_credentials_masked_until_asked(
         assert conn.execute("SELECT current_database()").fetchone() == (orders.backend_name,)
 
 
-def test_credentials_are_never_sent_by_a_get(browser_of, orders):
-    browser = browser_of(team_a=Role.ADMIN)
+def test_credentials_are_never_sent_by_a_get(admin_browser, orders):
+    browser = admin_browser(team_a=Role.ADMIN)
 
     response = browser.get(credentials_url(orders.pk))
 
@@ -102,8 +84,8 @@ def test_credentials_are_never_sent_by_a_get(browser_of, orders):
 
 
 @pytest.mark.parametrize("role", list(Role))
-def test_another_scope_sees_nothing_of_the_resource(browser_of, orders, role):
-    stranger = browser_of(team_b=role)
+def test_another_scope_sees_nothing_of_the_resource(admin_browser, orders, role):
+    stranger = admin_browser(team_b=role)
     markers = [orders.name, orders.backend_name, orders.credentials["password"]]
     never_was = uuid.uuid4()
 
@@ -126,8 +108,8 @@ def test_another_scope_sees_nothing_of_the_resource(browser_of, orders, role):
 
 
 @pytest.mark.parametrize("role", list(Role))
-def test_every_role_of_the_scope_checks_from_the_page(browser_of, orders, role):
-    browser = browser_of(team_a=role)
+def test_every_role_of_the_scope_checks_from_the_page(admin_browser, orders, role):
+    browser = admin_browser(team_a=role)
 
     response = browser.post(check_url(orders.pk), follow=True)
 
@@ -143,31 +125,31 @@ def test_every_role_of_the_scope_checks_from_the_page(browser_of, orders, role):
     assert "resource.check" in html  # the page's history shows it
 
 
-def test_the_check_url_takes_only_a_post(browser_of, orders):
-    browser = browser_of(team_a=Role.USER)
+def test_the_check_url_takes_only_a_post(admin_browser, orders):
+    browser = admin_browser(team_a=Role.USER)
 
     assert browser.get(check_url(orders.pk)).status_code == 405
     orders.refresh_from_db()
     assert orders.last_check_at is None
 
 
-def test_a_page_without_credentials_says_so(browser_of, pg_provider):
+def test_a_page_without_credentials_says_so(admin_browser, pg_provider):
     request = services.prepare_resource(SYSTEM, "team-a", provider="pg", name="later")
     pending = Resource.objects.create(
         scope="team-a", provider=pg_provider, type="sql", name=request.name,
         backend_name="rm_pending00000",
     )
 
-    html = browser_of(team_a=Role.USER).get(page(pending.pk)).content.decode()
+    html = admin_browser(team_a=Role.USER).get(page(pending.pk)).content.decode()
 
     assert "No credentials yet: the resource is pending." in html
     assert "Show secrets" not in html
     assert "Check now" not in html  # a pending resource cannot be checked
 
 
-def test_the_history_shows_the_resource_s_entries_newest_first(browser_of, orders):
-    admin = browser_of(team_a=Role.ADMIN)
-    user = browser_of(team_a=Role.USER)
+def test_the_history_shows_the_resource_s_entries_newest_first(admin_browser, orders):
+    admin = admin_browser(team_a=Role.ADMIN)
+    user = admin_browser(team_a=Role.USER)
     user.post(check_url(orders.pk))
     admin.post(check_url(orders.pk))
     other = services.create_resource(
@@ -189,8 +171,8 @@ def test_the_history_shows_the_resource_s_entries_newest_first(browser_of, order
     assert admin.user.username not in own_history
 
 
-def test_the_delete_confirmation_names_the_database_and_the_login(browser_of, orders):
-    admin = browser_of(team_a=Role.RESOURCE_ADMIN)
+def test_the_delete_confirmation_names_the_database_and_the_login(admin_browser, orders):
+    admin = admin_browser(team_a=Role.RESOURCE_ADMIN)
     delete = reverse("admin:resourcemanager_resource_delete", args=[orders.pk])
 
     html = admin.get(delete).content.decode()
@@ -202,12 +184,12 @@ def test_the_delete_confirmation_names_the_database_and_the_login(browser_of, or
     assert orders.status == Resource.Status.DELETED
 
 
-def test_the_bulk_delete_confirmation_names_what_each_deletion_destroys(browser_of, orders):
+def test_the_bulk_delete_confirmation_names_what_each_deletion_destroys(admin_browser, orders):
     external = services.register_resource(
         SYSTEM, "team-a", provider="pg", name="reports",
         uri="postgresql://reader:secret@db.example:5432/reports",
     )
-    admin = browser_of(team_a=Role.ADMIN)
+    admin = admin_browser(team_a=Role.ADMIN)
 
     response = admin.post(CHANGELIST, {"action": "delete_selected",
                                        "_selected_action": [orders.pk, external.pk]})
@@ -218,8 +200,8 @@ def test_the_bulk_delete_confirmation_names_what_each_deletion_destroys(browser_
     assert Resource.objects.live().count() == 2
 
 
-def test_a_user_gets_neither_delete_nor_add_and_a_forged_delete_is_refused(browser_of, orders):
-    user = browser_of(team_a=Role.USER)
+def test_a_user_gets_neither_delete_nor_add_and_a_forged_delete_is_refused(admin_browser, orders):
+    user = admin_browser(team_a=Role.USER)
     delete = reverse("admin:resourcemanager_resource_delete", args=[orders.pk])
 
     html = user.get(page(orders.pk)).content.decode()
@@ -232,11 +214,11 @@ def test_a_user_gets_neither_delete_nor_add_and_a_forged_delete_is_refused(brows
     assert orders.status == Resource.Status.READY
 
 
-def test_a_bulk_delete_reaching_a_scope_without_the_right_deletes_nothing(browser_of, orders):
+def test_a_bulk_delete_reaching_a_scope_without_the_right_deletes_nothing(admin_browser, orders):
     theirs = services.create_resource(
         SYSTEM, services.prepare_resource(SYSTEM, "team-b", provider="pg", name="theirs")
     )
-    mixed = browser_of(team_a=Role.ADMIN, team_b=Role.USER)
+    mixed = admin_browser(team_a=Role.ADMIN, team_b=Role.USER)
     selected = {"action": "delete_selected", "_selected_action": [orders.pk, theirs.pk]}
 
     confirmation = mixed.post(CHANGELIST, selected).content.decode()

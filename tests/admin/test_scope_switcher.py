@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -42,26 +40,6 @@ def world(transactional_db, django_user_model) -> None:
         ScopeRole.objects.create(user=member, scope=scope, role=Role.USER)
 
 
-@pytest.fixture
-def browser(django_user_model) -> Callable[..., Client]:
-    """``browser(team_a=Role.ADMIN)``: a signed-in browser of a new user with those roles."""
-    counter = iter(range(1_000_000))
-
-    def make(*, operator: bool = False, **roles: Role) -> Client:
-        name = f"switcher{next(counter)}"
-        create = (django_user_model.objects.create_superuser if operator
-                  else django_user_model.objects.create_user)
-        user = create(name, password=None)
-        for scope, role in roles.items():
-            ScopeRole.objects.create(user=user, scope=scope.replace("_", "-"), role=role)
-        client = Client()
-        client.force_login(user)
-        client.user = user
-        return client
-
-    return make
-
-
 def shown(client: Client) -> dict[str, set[str]]:
     """Per page, which scopes' markers it shows; and the dashboard's resource count."""
     result = {}
@@ -80,8 +58,8 @@ def switch(client: Client, scope: str, next_url: str = "/admin/") -> str:
     return response["Location"]
 
 
-def test_switching_narrows_every_scoped_page_and_the_dashboard(world, browser):
-    client = browser(team_a=Role.ADMIN, team_b=Role.ADMIN)
+def test_switching_narrows_every_scoped_page_and_the_dashboard(world, admin_browser):
+    client = admin_browser(team_a=Role.ADMIN, team_b=Role.ADMIN)
     both = {"team-a", "team-b"}
     assert shown(client) == {page: both for page in PAGES} | {"dashboard": 2}
     header = client.get("/admin/").content.decode()
@@ -103,8 +81,8 @@ def test_switching_narrows_every_scoped_page_and_the_dashboard(world, browser):
 
 
 @pytest.mark.parametrize("start", ["", "team-a"])
-def test_a_scope_without_a_role_cannot_be_chosen(world, browser, start):
-    client = browser(team_a=Role.ADMIN, team_b=Role.USER)
+def test_a_scope_without_a_role_cannot_be_chosen(world, admin_browser, start):
+    client = admin_browser(team_a=Role.ADMIN, team_b=Role.USER)
     switch(client, start)
     before = shown(client)
 
@@ -116,8 +94,8 @@ def test_a_scope_without_a_role_cannot_be_chosen(world, browser, start):
     assert "You hold no role in that scope" in page.content.decode()
 
 
-def test_a_forged_session_value_is_dropped(world, browser):
-    client = browser(team_a=Role.ADMIN)
+def test_a_forged_session_value_is_dropped(world, admin_browser):
+    client = admin_browser(team_a=Role.ADMIN)
     session = client.session
     session[SESSION_KEY] = "team-c"
     session.save()
@@ -126,8 +104,8 @@ def test_a_forged_session_value_is_dropped(world, browser):
     assert SESSION_KEY not in client.session
 
 
-def test_a_role_removed_after_switching_falls_back_to_all(world, browser):
-    client = browser(team_a=Role.ADMIN, team_b=Role.ADMIN)
+def test_a_role_removed_after_switching_falls_back_to_all(world, admin_browser):
+    client = admin_browser(team_a=Role.ADMIN, team_b=Role.ADMIN)
     switch(client, "team-b")
     assert shown(client)["resources"] == {"team-b"}
 
@@ -137,8 +115,8 @@ def test_a_role_removed_after_switching_falls_back_to_all(world, browser):
     assert "All my scopes" in client.get("/admin/").content.decode()
 
 
-def test_operators_may_switch_to_every_known_scope(world, browser, settings):
-    operator = browser(operator=True)
+def test_operators_may_switch_to_every_known_scope(world, admin_browser, settings):
+    operator = admin_browser(operator=True)
     Resource.objects.filter(scope="team-c").delete()  # team-c is known by its member only
     page = operator.get("/admin/").content.decode()
     for scope in SCOPES:
@@ -169,21 +147,21 @@ def test_the_operator_s_scope_list_takes_one_query(world, django_user_model,
     "https://evil.example/admin/", "//evil.example/admin/", "http://testserver@evil.example/",
     "javascript:alert(1)", "",
 ])
-def test_the_redirect_never_leaves_the_site(world, browser, target):
-    client = browser(team_a=Role.ADMIN)
+def test_the_redirect_never_leaves_the_site(world, admin_browser, target):
+    client = admin_browser(team_a=Role.ADMIN)
 
     assert switch(client, "team-a", target) == "/admin/"
 
 
-def test_the_redirect_goes_back_to_the_page_it_came_from(world, browser):
-    client = browser(team_a=Role.ADMIN)
+def test_the_redirect_goes_back_to_the_page_it_came_from(world, admin_browser):
+    client = admin_browser(team_a=Role.ADMIN)
     here = f"{PAGES['resources']}?q=marker&status__exact=ready"
 
     assert switch(client, "team-a", here) == here
 
 
-def test_the_switch_takes_only_a_post_with_a_csrf_token(world, browser, django_user_model):
-    client = browser(team_a=Role.ADMIN)
+def test_the_switch_takes_only_a_post_with_a_csrf_token(world, admin_browser, django_user_model):
+    client = admin_browser(team_a=Role.ADMIN)
     assert client.get(SWITCH).status_code == 405
 
     strict = Client(enforce_csrf_checks=True)
@@ -195,21 +173,21 @@ def test_the_switch_takes_only_a_post_with_a_csrf_token(world, browser, django_u
     assert anonymous["Location"].startswith("/admin/login/")
 
 
-def test_new_rows_start_in_the_current_scope(world, browser):
-    client = browser(team_a=Role.ADMIN, team_b=Role.ADMIN)
+def test_new_rows_start_in_the_current_scope(world, admin_browser):
+    client = admin_browser(team_a=Role.ADMIN, team_b=Role.ADMIN)
     switch(client, "team-b")
 
     form = client.get(f"{PAGES['memberships']}add/").context["adminform"].form
     assert form.initial["scope"] == "team-b"
 
 
-def test_the_provider_list_follows_the_switcher_for_tenants(world, browser):
+def test_the_provider_list_follows_the_switcher_for_tenants(world, admin_browser):
     for scope in ("team-a", "team-b"):
         Provider.objects.create(key=f"only-{scope}", provider_class="postgresql",
                                 host="db.example", port=5432, username="rm_admin",
                                 password="x", allowed_scopes=[scope])
-    client = browser(team_a=Role.USER, team_b=Role.USER)
-    operator = browser(operator=True)
+    client = admin_browser(team_a=Role.USER, team_b=Role.USER)
+    operator = admin_browser(operator=True)
 
     def listed(who: Client) -> set[str]:
         body = who.get("/admin/providers/provider/").content.decode()

@@ -1,0 +1,32 @@
+"""Admin tests: signed-in browsers (Django's test client) of users holding given roles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+
+from resourcemanager.access import Role
+from resourcemanager.models import ScopeRole
+
+
+@pytest.fixture
+def admin_browser(transactional_db, django_user_model) -> Callable[..., Client]:
+    """``admin_browser(team_a=Role.USER)``: a signed-in browser of a new, non-staff user
+    with those roles; ``operator=True`` makes a superuser. ``client.user`` is the user."""
+    counter = iter(range(1_000_000))
+
+    def make(*, operator: bool = False, **roles: Role) -> Client:
+        name = f"web{next(counter)}"
+        create = (django_user_model.objects.create_superuser if operator
+                  else django_user_model.objects.create_user)
+        user = create(name, password=None)
+        for scope, role in roles.items():
+            ScopeRole.objects.create(user=user, scope=scope.replace("_", "-"), role=role)
+        client = Client()
+        client.force_login(user)
+        client.user = user
+        return client
+
+    return make
