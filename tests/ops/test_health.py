@@ -110,3 +110,11 @@ def test_probes_are_not_in_the_access_log(client, caplog, transactional_db):
 
 def test_detail_mode_still_checks_the_host(client, transactional_db):
     assert client.get("/readyz?detail=1", HTTP_HOST="10.1.2.3:8000").status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+def test_probes_over_plain_http_are_not_redirected(client, settings, path, transactional_db):
+    settings.SECURE_SSL_REDIRECT = True
+
+    assert client.get(path).status_code == 200
+    assert client.get("/admin/login/").status_code == 301
