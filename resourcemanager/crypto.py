@@ -48,6 +48,15 @@ def decrypt_json(token: str) -> Any:
     return json.loads(decrypt(token))
 
 
+def is_current(token: str) -> bool:
+    """Whether ``token`` decrypts with the first (newest) key alone."""
+    try:
+        Fernet(settings.RM_ENCRYPTION_KEYS[0].encode()).decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True
+
+
 def rotate(token: str) -> str:
     """Re-encrypt a token with the first (current) key."""
     try:

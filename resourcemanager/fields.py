@@ -7,7 +7,13 @@ from django.db import models
 from resourcemanager import crypto
 
 
-class EncryptedTextField(models.TextField):
+class EncryptedField(models.TextField):
+    """A column holding Fernet tokens. Every subclass is found and re-encrypted by
+    ``rotate_encryption_keys`` (``key_rotation.encrypted_columns``); empty values (NULL,
+    the empty string) are stored as they are."""
+
+
+class EncryptedTextField(EncryptedField):
     """A string stored as a Fernet token. Empty strings are stored as empty strings."""
 
     def get_prep_value(self, value: Any) -> Any:
@@ -21,7 +27,7 @@ class EncryptedTextField(models.TextField):
         return ""  # never serialized in the clear (dumpdata)
 
 
-class EncryptedJSONField(models.TextField):
+class EncryptedJSONField(EncryptedField):
     """A JSON document stored as one Fernet token; ``None`` stays NULL."""
 
     def get_prep_value(self, value: Any) -> Any:

@@ -1,5 +1,5 @@
 """Secrets at rest: Fernet ciphertext in the columns, clear text only through the models,
-and key rotation with ``rotate_encryption_keys``."""
+and key rotation with ``rotate_encryption_keys`` over every encrypted column it finds."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError, call_command, execute_from_command_line
 from django.db import connection
 
+from consumers.models import Consumer
 from providers.models import Provider
 from resourcemanager import crypto
+from resourcemanager.key_rotation import encrypted_columns
 from resourcemanager.models import Resource
 
 TEAM_A = "/api/c/team-a/resources"
@@ -21,6 +23,7 @@ NEW_KEY = Fernet.generate_key().decode()
 WRONG_KEY = Fernet.generate_key().decode()
 OTHER_KEY = Fernet.generate_key().decode()
 SPARE_PASSWORD = "spare-admin-pw-7c1f"
+HOOK_SECRET = "whsec-rotation-canary-41d2"
 
 
 def raw(model, column: str, pk) -> str | None:
@@ -48,22 +51,23 @@ def write_raw(model, column: str, pk, value: str) -> None:
 
 
 def snapshot() -> dict:
-    """Every stored secret column, raw."""
-    rows = {
-        ("resource", pk): raw(Resource, "credentials", pk)
-        for pk in Resource.objects.values_list("pk", flat=True)
+    """Every stored value of every encrypted column, raw."""
+    return {
+        (column.label, pk): raw(column.model, column.field.name, pk)
+        for column in encrypted_columns()
+        for pk in column.model._default_manager.values_list("pk", flat=True)
     }
-    rows.update(
-        (("provider", pk), raw(Provider, "password", pk))
-        for pk in Provider.objects.values_list("pk", flat=True)
-    )
-    return rows
 
 
-def rotate() -> str:
-    out = io.StringIO()
-    call_command("rotate_encryption_keys", stdout=out)
+def rotate(*args: str, stdout: io.StringIO | None = None) -> str:
+    out = stdout or io.StringIO()
+    call_command("rotate_encryption_keys", *args, stdout=out)
     return out.getvalue()
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
 
 
 def tampered(token: str) -> str:
@@ -112,17 +116,41 @@ def secrets(make_client, pg_provider) -> dict:
         key="spare", provider_class="postgresql", host="127.0.0.1", port=1,
         username="rm_admin", password=SPARE_PASSWORD,
     )
+    hook = Consumer.objects.create(scope="team-a", builder="webhook", name="hook", properties={
+        "url": "https://hooks.example.com/rm", "secret": HOOK_SECRET, "timeout": 10,
+    })
     return {
         "resource_id": response.json()["id"],
         "credentials": response.json()["credentials"],
         "providers": {pg_provider.pk: "postgres", spare.pk: SPARE_PASSWORD},
+        "consumer_id": hook.pk,
+        "consumer_properties": hook.properties,
     }
 
 
+def clear_values(secrets: dict) -> dict:
+    """(column label, pk) -> the clear value, for a row of every encrypted column. A new
+    encrypted field needs a row here (and in ``secrets``)."""
+    values = {
+        ("resourcemanager.Resource.credentials", secrets["resource_id"]): secrets["credentials"],
+        ("consumers.Consumer.properties", secrets["consumer_id"]):
+            secrets["consumer_properties"],
+    }
+    values.update(
+        (("providers.Provider.password", pk), password)
+        for pk, password in secrets["providers"].items()
+    )
+    return values
+
+
+def read_back(label: str, pk) -> object:
+    column = next(column for column in encrypted_columns() if column.label == label)
+    return getattr(column.model._default_manager.get(pk=pk), column.field.name)
+
+
 def assert_all_secrets_read_back(secrets: dict) -> None:
-    assert Resource.objects.get(pk=secrets["resource_id"]).credentials == secrets["credentials"]
-    for pk, password in secrets["providers"].items():
-        assert Provider.objects.get(pk=pk).password == password
+    for (label, pk), value in clear_values(secrets).items():
+        assert read_back(label, pk) == value, label
 
 
 def test_resource_credentials_are_ciphertext_in_the_column(secrets):
@@ -155,13 +183,22 @@ def test_the_same_secret_encrypts_differently_each_time():
     assert crypto.encrypt("same") != crypto.encrypt("same")
 
 
-def test_after_rotation_the_new_key_alone_reads_every_secret(secrets, keys):
+def test_rotation_covers_every_encrypted_column_and_loses_no_plaintext(secrets, keys):
+    found = {column.label for column in encrypted_columns()}
+    assert {label for label, _ in clear_values(secrets)} == found
     keys.use(NEW_KEY, keys.current)
-    rotate()
 
-    keys.use(NEW_KEY)
+    rotate()
+    keys.use(NEW_KEY)  # the old key is dropped
 
     assert_all_secrets_read_back(secrets)
+
+
+def test_encrypted_columns_are_found_in_every_app():
+    found = {column.label for column in encrypted_columns()}
+
+    assert {"resourcemanager.Resource.credentials", "providers.Provider.password",
+            "consumers.Consumer.properties"} <= found
 
 
 def test_rotation_reencrypts_every_secret_with_the_first_key(secrets, keys):
@@ -171,12 +208,54 @@ def test_rotation_reencrypts_every_secret_with_the_first_key(secrets, keys):
     output = rotate()
 
     after = snapshot()
-    assert "re-encrypted 3 secrets" in output
+    assert "re-encrypted 4 secrets in 3 columns; every one decrypts with the first key" in output
+    assert "consumers.Consumer.properties: 1\n" in output
     for where, token in after.items():
         assert token != before[where], where
         Fernet(NEW_KEY.encode()).decrypt(token.encode())  # raises unless made with NEW_KEY
         with pytest.raises(InvalidToken):
             Fernet(keys.current.encode()).decrypt(token.encode())
+
+
+def test_rotation_goes_in_batches_and_shows_progress_on_a_terminal(secrets, keys):
+    keys.use(NEW_KEY, keys.current)
+    terminal = Terminal()
+
+    rotate("--batch-size", "1", stdout=terminal)
+
+    output = terminal.getvalue()
+    assert "\rproviders.Provider.password: 1/2\rproviders.Provider.password: 2/2\n" in output
+    assert "\rconsumers.Consumer.properties: 1/1\n" in output
+    assert "re-encrypted 4 secrets" in output
+    keys.use(NEW_KEY)
+    assert_all_secrets_read_back(secrets)
+
+
+def test_a_batch_size_below_one_is_refused(keys):
+    with pytest.raises(CommandError, match="--batch-size must be at least 1"):
+        rotate("--batch-size", "0")
+
+
+def test_one_undecryptable_value_fails_the_command_and_changes_nothing(secrets, keys, capsys):
+    keys.use(OTHER_KEY)
+    stray = crypto.encrypt_json({"secret": "stray-canary-93bc"})
+    keys.use(NEW_KEY, keys.current)
+    readable = raw(Consumer, "properties", secrets["consumer_id"])
+    write_raw(Consumer, "properties", secrets["consumer_id"], stray)
+    before = snapshot()
+
+    with pytest.raises(SystemExit) as exit_info:
+        execute_from_command_line(["manage.py", "rotate_encryption_keys", "--batch-size", "1"])
+
+    message = capsys.readouterr().err
+    assert exit_info.value.code != 0
+    assert f"consumers.Consumer.properties pk={secrets['consumer_id']} cannot be decrypted" in (
+        message
+    )
+    assert "nothing was changed" in message
+    assert "stray-canary" not in message and stray not in message
+    assert snapshot() == before
+    write_raw(Consumer, "properties", secrets["consumer_id"], readable)  # for the teardown
 
 
 def test_with_a_wrong_key_only_reading_a_secret_fails_clearly(secrets, keys):

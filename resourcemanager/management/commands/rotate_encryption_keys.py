@@ -1,39 +1,45 @@
 """Re-encrypt every stored secret with the first key of RM_ENCRYPTION_KEYS."""
 
-from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from providers.models import Provider
-from resourcemanager import crypto
-from resourcemanager.models import Resource
-
-#: (model, encrypted column) pairs holding secrets.
-ENCRYPTED_COLUMNS = [(Resource, "credentials"), (Provider, "password")]
+from resourcemanager import key_rotation
+from resourcemanager.key_rotation import EncryptedColumn
 
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt all credentials with the first key of RM_ENCRYPTION_KEYS. Put the new key "
-        "first, keep the old ones after it, run this, then drop the old keys."
+        "Re-encrypt every encrypted column of every model with the first key of "
+        "RM_ENCRYPTION_KEYS. Put the new key first, keep the old ones after it, restart every "
+        "process, run this, then drop the old keys. Changes nothing unless every value can be "
+        "re-encrypted."
     )
 
-    def handle(self, *args, **options):
-        total = 0
-        try:
-            with transaction.atomic():
-                for model, column in ENCRYPTED_COLUMNS:
-                    total += self._rotate(model, column)
-        except crypto.DecryptionError as exc:
-            raise CommandError(f"{exc}; nothing was changed") from None
-        self.stdout.write(self.style.SUCCESS(f"re-encrypted {total} secrets"))
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--batch-size", type=int, default=key_rotation.DEFAULT_BATCH_SIZE,
+            help="rows read and re-encrypted at a time (default %(default)s)",
+        )
 
-    def _rotate(self, model, column: str) -> int:
-        """Reading decrypts with any configured key; writing encrypts with the first."""
-        count = 0
-        rows = model.objects.select_for_update().values_list("pk", column)
-        for pk, secret in rows.iterator():
-            if secret:
-                model.objects.filter(pk=pk).update(**{column: secret})
-                count += 1
-        self.stdout.write(f"{model._meta.verbose_name_plural}: {count}")
-        return count
+    def handle(self, *args, batch_size: int, **options) -> None:
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1")
+        tty = self.stdout.isatty()
+        try:
+            counts = key_rotation.rotate_all(batch_size, self._progress if tty else None)
+        except key_rotation.RotationFailed as exc:
+            if tty:
+                self.stdout.write("")  # end the progress line
+            raise CommandError(f"{exc}; nothing was changed") from None
+        if not tty:  # a terminal saw the progress lines
+            for label, count in counts.items():
+                self.stdout.write(f"{label}: {count}")
+        self.stdout.write(self.style.SUCCESS(
+            f"re-encrypted {sum(counts.values())} secrets in {len(counts)} columns; every "
+            "one decrypts with the first key"
+        ))
+
+    def _progress(self, column: EncryptedColumn, done: int, total: int) -> None:
+        """One line per column, rewritten in place, on a terminal."""
+        ending = "\n" if done >= total else ""
+        self.stdout.write(f"\r{column.label}: {done}/{total}", ending=ending)
+        self.stdout.flush()
