@@ -47,6 +47,15 @@ class ResourceEvent:
         return f"{self.scope}/{self.resource['name']} ({self.resource['id'][:8]})"
 
 
+#: Longest a builder waits for one answer of its tool, in seconds.
+MAX_TIMEOUT = 120
+
+
+def timeout_property(description: str) -> PropertySpec:
+    """The ``timeout`` property of builders that call a tool: 10 s unless set."""
+    return PropertySpec(description, kind="integer", default=10, minimum=1, maximum=MAX_TIMEOUT)
+
+
 class DeliveryError(Exception):
     """The tool refused or could not be reached. The message must hold no secret.
 

@@ -24,7 +24,7 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from audit.services import record
 from consumers import destinations
-from consumers.base import ConsumerBuilder, DeliveryError, PropertySpec, ResourceEvent
+from consumers.base import ConsumerBuilder, DeliveryError, ResourceEvent
 from consumers.models import Consumer, Delivery
 from consumers.registry import builder_class
 from providers.base import Credentials
@@ -33,16 +33,13 @@ from resourcemanager.access import SYSTEM, Action, Principal, require
 from resourcemanager.context import get_request_id, get_source_ip
 from resourcemanager.errors import Conflict, InvalidInput, NotFound
 from resourcemanager.models import Resource
-from resourcemanager.properties import is_http_url
+from resourcemanager.properties import MASK, PropertyError, validate
 from resourcemanager.validation import validate_name, validate_scope, validate_tags
 
 logger = logging.getLogger(__name__)
 Outcome = AuditEntry.Outcome
 Status = Delivery.Status
 
-#: What secret properties look like in every answer. Sent back unchanged, it keeps them.
-MASK = "********"
-_KEEP = (None, "", MASK)
 #: Changes after which a consumer gets the scope's resources again.
 RESYNC_ON = {"tags", "resource_types", "properties", "enabled"}
 
@@ -68,7 +65,7 @@ def validate_consumer(
     """Check access and validate a consumer's fields without changing anything.
 
     ``consumer`` is the stored one for an update: its properties are merged with the new
-    ones (a ``None`` value removes one; a secret left empty or masked keeps its value).
+    ones (null restores a property's default; a secret left empty or masked keeps its value).
     """
     require(principal, Action.MANAGE_CONSUMER, validate_scope(scope))
     try:
@@ -83,7 +80,7 @@ def validate_consumer(
         "tags": validate_tags(tags),
         "resource_types": _validated_types(builder_cls, resource_types),
         "properties": _validated_properties(
-            builder_cls, properties, consumer.properties if consumer else {}
+            builder_cls, properties, consumer.properties if consumer else None
         ),
     }
 
@@ -327,66 +324,25 @@ def _validated_types(builder_cls: type[ConsumerBuilder], types: object) -> list[
 
 
 def _validated_properties(
-    builder_cls: type[ConsumerBuilder], given: object, stored: dict[str, Any]
+    builder_cls: type[ConsumerBuilder], given: object, stored: dict[str, Any] | None
 ) -> dict[str, Any]:
-    if given is None:
-        given = {}
-    if not isinstance(given, dict):
-        raise InvalidInput(
-            "properties must be an object", code="invalid_properties", field="properties"
-        )
-    specs = builder_cls.properties
-    unknown = sorted(str(key)[:63] for key in given if key not in specs)
-    if unknown:
-        raise InvalidInput(
-            f"unknown properties: {', '.join(unknown[:10])}",
-            code="invalid_properties",
-            field="properties",
-        )
-    merged = dict(stored)
-    for key, value in given.items():
-        if specs[key].secret and value in _KEEP:
-            continue  # left empty: the stored secret stays
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = _checked(key, specs[key], value)
-    for key, spec in specs.items():
-        if merged.get(key) in (None, ""):
-            if spec.required:
+    """The builder's properties checked by the schema validator (``properties.validate``),
+    then URLs against the blocked networks. Unset ones are not stored."""
+    try:
+        checked = validate(builder_cls.properties, given, stored)
+    except PropertyError as exc:
+        raise InvalidInput(str(exc), code="invalid_properties", field="properties") from None
+    for key in given or {}:  # a Mapping of declared keys once validated
+        if builder_cls.properties[key].kind == "url" and checked[key] is not None:
+            try:
+                destinations.check_url(checked[key])
+            except destinations.BlockedDestination as exc:
                 raise InvalidInput(
-                    f"property {key!r} is required", code="invalid_properties", field="properties"
-                )
-            if spec.default is not None:
-                merged[key] = spec.default
-    return merged
-
-
-def _checked(key: str, spec: PropertySpec, value: object) -> object:
-    """``value`` if it is of the spec's kind. Messages never repeat the value."""
-    valid = {
-        "string": lambda v: isinstance(v, str) and len(v) <= 4096,
-        "url": is_http_url,
-        "boolean": lambda v: isinstance(v, bool),
-        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    }[spec.kind](value)
-    if not valid:
-        kinds = {"string": "a string", "url": "an http(s) URL", "boolean": "true or false",
-                 "integer": "an integer"}
-        raise InvalidInput(
-            f"property {key!r} must be {kinds[spec.kind]}",
-            code="invalid_properties",
-            field="properties",
-        )
-    if spec.kind == "url":
-        try:
-            destinations.check_url(str(value))
-        except destinations.BlockedDestination as exc:
-            raise InvalidInput(
-                f"property {key!r} points into a blocked network ({exc.network}, see "
-                "RM_CONSUMER_BLOCKED_NETWORKS)", code="invalid_properties", field="properties",
-            ) from None
-    return value
+                    f"property {key!r} points into a blocked network ({exc.network}, see "
+                    "RM_CONSUMER_BLOCKED_NETWORKS)", code="invalid_properties",
+                    field="properties",
+                ) from None
+    return {key: value for key, value in checked.items() if value is not None}
 
 
 def _builder(consumer: Consumer) -> ConsumerBuilder:

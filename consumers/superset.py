@@ -46,7 +46,8 @@ class SupersetBuilder(ToolBuilder):
         "username": PropertySpec("A Superset user allowed to manage databases (Admin)",
                                  required=True),
         "password": PropertySpec("That user's password", required=True, secret=True),
-        "provider": PropertySpec("Superset login provider: 'db' or 'ldap'", default="db"),
+        "provider": PropertySpec("Superset login provider", kind="choice",
+                                 choices=("db", "ldap"), default="db"),
     })
 
     def authenticate(self, client: ToolClient) -> None:

@@ -30,6 +30,7 @@ from consumers.base import (
     DeliveryError,
     PropertySpec,
     ResourceEvent,
+    timeout_property,
 )
 from providers.base import Credentials, scrub
 
@@ -52,8 +53,7 @@ def tool_properties(auth: dict[str, PropertySpec]) -> dict[str, PropertySpec]:
         **auth,
         "verify_tls": PropertySpec("Verify the tool's TLS certificate", kind="boolean",
                                    default=True),
-        "timeout": PropertySpec("Seconds to wait for each answer of the tool", kind="integer",
-                                default=10),
+        "timeout": timeout_property("Seconds to wait for each answer of the tool"),
     }
 
 

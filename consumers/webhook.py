@@ -23,7 +23,13 @@ from urllib.parse import urlsplit
 import requests
 
 from consumers import destinations
-from consumers.base import ConsumerBuilder, DeliveryError, PropertySpec, ResourceEvent
+from consumers.base import (
+    ConsumerBuilder,
+    DeliveryError,
+    PropertySpec,
+    ResourceEvent,
+    timeout_property,
+)
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -46,7 +52,7 @@ class WebhookBuilder(ConsumerBuilder):
             kind="boolean",
             default=False,
         ),
-        "timeout": PropertySpec("Seconds to wait for an answer", kind="integer", default=10),
+        "timeout": timeout_property("Seconds to wait for an answer"),
     }
 
     def deliver(self, event: ResourceEvent) -> None:

@@ -1,9 +1,10 @@
-"""Declared properties: the typed schema of what a resource of a provider class takes (and
-of what a consumer of a builder is configured with).
+"""Declared properties: the typed schema of what a resource of a provider class takes and
+of what a consumer of a builder is configured with.
 
-A provider adapter declares ``properties: dict[str, PropertySpec]``; ``validate`` checks a
-request against it, the API publishes it and ``form_fields`` builds form fields from it.
-Error messages name the property, never its value: values may be long, odd or secret.
+A provider adapter or a consumer builder declares ``properties: dict[str, PropertySpec]``;
+``validate`` checks a request against it (the one validator of both, behind the API and the
+admin forms), the API publishes it and ``form_fields`` builds form fields from it. Error
+messages name the property, never its value: values may be long, odd or secret.
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ from django import forms
 
 KINDS = ("string", "url", "boolean", "integer", "choice")
 MAX_URL_LENGTH = 2048
+#: Default ``max_length`` of strings, and of secrets (tokens may be long).
+MAX_STRING_LENGTH = 255
+MAX_SECRET_LENGTH = 4096
+#: What secret properties look like in every answer. Sent back unchanged, it keeps them.
+MASK = "********"
+#: Values of a secret that leave it as it is (on an update: keep the stored one).
+_KEEP_SECRET = (None, "", MASK)
 #: Unknown keys are repeated in messages only when they look like a property name.
 _SHOWN_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -33,8 +41,9 @@ class PropertySpec:
 
     ``kind`` is one of ``KINDS``. ``default`` fills a property that is missing or null (None:
     the backend's own default). ``minimum``/``maximum`` bound integers, ``max_length``
-    strings, ``choices`` the values of a ``choice``. A property that is not ``updatable``
-    keeps the value it was created with.
+    strings (default ``MAX_STRING_LENGTH``, ``MAX_SECRET_LENGTH`` for secrets), ``choices``
+    the values of a ``choice``. A property that is not ``updatable`` keeps the value it was
+    created with.
     """
 
     description: str
@@ -45,11 +54,14 @@ class PropertySpec:
     default: Any = None
     minimum: int | None = None
     maximum: int | None = None
-    max_length: int = 255
+    max_length: int | None = None
     choices: tuple[str, ...] = ()
     updatable: bool = True
 
     def __post_init__(self) -> None:
+        if self.max_length is None:  # frozen: set once, here
+            length = MAX_SECRET_LENGTH if self.secret else MAX_STRING_LENGTH
+            object.__setattr__(self, "max_length", length)
         if self.kind not in KINDS:
             raise ValueError(f"unknown property kind {self.kind!r}")
         if (self.kind == "choice") != bool(self.choices):
@@ -69,21 +81,28 @@ def is_http_url(value: object) -> bool:
 
 def validate(
     specs: Mapping[str, PropertySpec],
-    given: Mapping[str, Any],
+    given: object,
     current: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Every declared property, checked, with defaults filled in; raise PropertyError.
 
-    With ``current`` (the stored properties of an existing resource) this is an update:
-    ``given`` changes the properties it names only, null restores the default, and a
-    property that is not ``updatable`` must keep its value.
+    With ``current`` (the stored properties of an existing resource or consumer) this is an
+    update: ``given`` changes the properties it names only, null restores the default, and a
+    property that is not ``updatable`` must keep its value. A secret given as null, empty or
+    ``MASK`` is left as it is: kept on an update, not given on a creation.
     """
+    if given is None:
+        given = {}
+    if not isinstance(given, Mapping):
+        raise PropertyError("properties must be an object")
     unknown = [key for key in given if key not in specs]
     if unknown:
         key = unknown[0]
         named = f"property {key!r}" if _SHOWN_KEY.fullmatch(str(key)) else "a property"
         known = ", ".join(specs) or "none"
         raise PropertyError(f"unknown {named}; known properties: {known}")
+    given = {key: value for key, value in given.items()
+             if not (specs[key].secret and value in _KEEP_SECRET)}
     merged = {**(current or {}), **given}
     result = {name: _value(name, spec, merged.get(name)) for name, spec in specs.items()}
     if current is not None:

@@ -113,6 +113,17 @@ def test_the_add_form_shows_the_chosen_builder_s_properties(consumer_admin):
     assert not [name for name in log if name.startswith("property_")]
 
 
+def test_the_form_holds_the_schema_s_bounds_and_choices(consumer_admin):
+    too_long = add(consumer_admin, property_timeout="999")
+    superset = consumer_admin.get(f"{ADD}?builder=superset").context["adminform"].form.fields
+
+    assert too_long.status_code == 200
+    assert "property_timeout" in too_long.context["adminform"].form.errors
+    assert not Consumer.objects.exists()
+    assert [value for value, _ in superset["property_provider"].choices] == ["db", "ldap"]
+    assert superset["property_provider"].initial == "db"
+
+
 def test_without_javascript_a_button_switches_the_builder_keeping_what_was_typed(
     consumer_admin,
 ):

@@ -7,7 +7,14 @@ from django import forms
 
 from providers import registry
 from providers.base import InstanceConfig, PropertyError
-from resourcemanager.properties import PropertySpec, form_fields, validate
+from resourcemanager.properties import (
+    MASK,
+    MAX_SECRET_LENGTH,
+    MAX_STRING_LENGTH,
+    PropertySpec,
+    form_fields,
+    validate,
+)
 
 SPECS = {
     "limit": PropertySpec("A limit", kind="integer", minimum=1, maximum=10),
@@ -80,6 +87,40 @@ def test_an_update_cannot_change_a_property_that_is_not_updatable():
     assert validate(SPECS, {"tier": "large", "limit": 2}, current)["tier"] == "large"
     with pytest.raises(PropertyError, match="'tier' cannot be changed"):
         validate(SPECS, {"tier": "large"}, {})  # stored empty: created with the default
+
+
+SECRETS = {
+    "token": PropertySpec("A token", required=True, secret=True),
+    "note": PropertySpec("A note"),
+}
+
+
+@pytest.mark.parametrize("left", [None, "", MASK])
+def test_a_secret_left_empty_or_masked_keeps_its_value_on_update(left):
+    current = validate(SECRETS, {"token": " tok "})
+
+    assert current == {"token": " tok ", "note": None}  # secrets are not stripped
+    assert validate(SECRETS, {"token": left, "note": "n"}, current) == {"token": " tok ",
+                                                                        "note": "n"}
+    assert validate(SECRETS, {"token": "new"}, current)["token"] == "new"
+    with pytest.raises(PropertyError, match="property 'token' is required"):
+        validate(SECRETS, {"token": left})  # on a creation it is not given
+
+
+def test_strings_and_secrets_have_default_lengths():
+    assert PropertySpec("x").max_length == MAX_STRING_LENGTH == 255
+    assert PropertySpec("x", secret=True).max_length == MAX_SECRET_LENGTH == 4096
+    assert PropertySpec("x", secret=True, max_length=64).max_length == 64
+    assert validate(SECRETS, {"token": "t" * 4096})["token"] == "t" * 4096
+    with pytest.raises(PropertyError, match="'token' must be a string of at most 4096"):
+        validate(SECRETS, {"token": "t" * 4097})
+
+
+@pytest.mark.parametrize("given", [["limit"], "limit=1", 5])
+def test_properties_must_be_an_object(given):
+    with pytest.raises(PropertyError, match="properties must be an object"):
+        validate(SPECS, given)
+    assert validate(SPECS, None) == validate(SPECS, {})
 
 
 def test_a_spec_must_be_consistent():
