@@ -34,6 +34,9 @@ def request_id_of(line: str) -> str:
     return match.group(1)
 
 
+@pytest.mark.parametrize(
+    "worker", [("solo", 1), ("prefork", 2)], indirect=True, ids=["solo", "prefork"]
+)
 def test_three_requests_log_their_events_under_their_own_request_ids(
     make_client, pg_provider, worker
 ):
