@@ -2,12 +2,18 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 import resourcemanager.metrics  # noqa: F401 - connects the task signals
+from resourcemanager import context
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("resourcemanager")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Tasks run under the request id (and client address) of the request that caused them.
+signals.before_task_publish.connect(context.stamp_task_message, weak=False)
+signals.task_prerun.connect(context.bind_task_context, weak=False)
+signals.task_postrun.connect(context.clear_task_context, weak=False)

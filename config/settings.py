@@ -139,8 +139,15 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    # Provider jobs and web requests write concurrently; wait for the lock instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # Web threads and worker processes write at once. WAL lets readers go on while one
+    # writes; every transaction takes the write lock when it begins (IMMEDIATE), so none
+    # fails upgrading a read to a write; a writer waits up to RM_SQLITE_BUSY_TIMEOUT
+    # seconds for the lock instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=env.float("RM_SQLITE_BUSY_TIMEOUT", default=20.0),
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL",
+    )
 else:
     # Reuse connections for this many seconds (0: one per request), checked before reuse.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)

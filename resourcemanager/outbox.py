@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from resourcemanager.context import get_request_id, get_source_ip
+from resourcemanager.context import get_request_id, get_source_ip, task_headers
 from resourcemanager.models import OutboxMessage, Resource
 
 logger = logging.getLogger(__name__)
@@ -154,6 +154,8 @@ def _publish(message: OutboxMessage) -> None:
     from providers.tasks import run_resource_operation
     from resourcemanager.tasks import deliver_event
 
+    # The task works for the request that wrote the row, whoever publishes it (the relay).
+    headers = task_headers(message.payload.get("request_id"), message.payload.get("source_ip"))
     if message.kind == Kind.OPERATION:
         result = run_resource_operation.apply_async(
             kwargs={
@@ -164,10 +166,11 @@ def _publish(message: OutboxMessage) -> None:
                 "request_id": message.payload.get("request_id", ""),
                 "source_ip": message.payload.get("source_ip"),
                 "repair": message.payload.get("repair", True),
-            }
+            },
+            headers=headers,
         )
     else:
-        result = deliver_event.apply_async(kwargs={"message_id": message.pk})
+        result = deliver_event.apply_async(kwargs={"message_id": message.pk}, headers=headers)
     if isinstance(result, EagerResult) and result.failed():
         # In-process mode ran the task right here; a worker would have logged this.
         logger.error("task for %s failed", message, exc_info=result.result)

@@ -25,8 +25,12 @@ def broker() -> Iterator[redis.Redis]:
 
 @pytest.fixture
 def worker(request, transactional_db, broker, tmp_path) -> Iterator[Worker]:
-    """A running worker on this test's database and broker; stopped (and shown on failure)."""
-    process = Worker(tmp_path / "worker.log", worker_env(REDIS_URL))
+    """A running worker on this test's database and broker; stopped (and shown on failure).
+    Solo unless the test passes ``(pool, concurrency)`` by indirect parametrization."""
+    pool, concurrency = getattr(request, "param", ("solo", 1))
+    process = Worker(
+        tmp_path / "worker.log", worker_env(REDIS_URL), pool=pool, concurrency=concurrency
+    )
     failures_before = request.session.testsfailed
     try:
         process.start()

@@ -3,6 +3,8 @@
 The test process publishes to a Redis database of its own (not eagerly in-process); a
 worker is a separate ``celery worker`` process on the same app database (the pytest-django
 test database, hence ``transactional_db``), and outcomes are read back from that database.
+A scenario on another app database (the embedded SQLite default) runs its web side as a
+``WebServer`` subprocess too, with workers on the same ``DATABASE_URL``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import base64
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -48,45 +51,70 @@ def app_database_url() -> str:
     return f"postgres://{credentials}@{host}{port}/{quote(db['NAME'], safe='')}"
 
 
-class Worker:
-    """A ``celery worker`` subprocess whose combined output goes to a log file."""
+class _Process:
+    """A subprocess whose combined output goes to a log file, stopped with SIGTERM."""
 
-    def __init__(
-        self, log_path: Path, env: dict[str, str], *, pool: str = "solo", concurrency: int = 1
-    ) -> None:
+    name = "process"
+
+    def __init__(self, log_path: Path, env: dict[str, str]) -> None:
         self.log_path = log_path
         self.env = env
-        self.pool, self.concurrency = pool, concurrency
         self.process: subprocess.Popen | None = None
 
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def is_ready(self) -> bool:
+        raise NotImplementedError
+
     def start(self) -> None:
-        celery = Path(sys.executable).with_name("celery")
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [
-                    str(celery), "--app", "config", "worker", "--pool", self.pool,
-                    "--concurrency", str(self.concurrency), "-Q", QUEUE, "--without-gossip",
-                    "--without-mingle", "--without-heartbeat", "-l", "info",
-                ],
-                cwd=settings.BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                self.command(), cwd=settings.BASE_DIR, env=self.env, stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + WORKER_START_TIMEOUT
-        while " ready." not in self.output():
+        while not self.is_ready():
             if self.process.poll() is not None:
-                raise AssertionError(f"the worker exited at start:\n{self.output()}")
+                raise AssertionError(f"the {self.name} exited at start:\n{self.output()}")
             if time.monotonic() > deadline:
-                raise AssertionError(f"the worker was not ready in time:\n{self.output()}")
+                raise AssertionError(f"the {self.name} was not ready in time:\n{self.output()}")
             time.sleep(0.1)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.terminate()  # warm shutdown: finishes the task at hand
+        self.process.terminate()  # warm shutdown: finishes the work at hand
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=5)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class Worker(_Process):
+    """A ``celery worker`` subprocess."""
+
+    name = "worker"
+
+    def __init__(
+        self, log_path: Path, env: dict[str, str], *, pool: str = "solo", concurrency: int = 1
+    ) -> None:
+        super().__init__(log_path, env)
+        self.pool, self.concurrency = pool, concurrency
+
+    def command(self) -> list[str]:
+        return [
+            str(Path(sys.executable).with_name("celery")), "--app", "config", "worker",
+            "--pool", self.pool, "--concurrency", str(self.concurrency), "-Q", QUEUE,
+            "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info",
+        ]
+
+    def is_ready(self) -> bool:
+        return " ready." in self.output()
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -98,8 +126,28 @@ class Worker:
         finally:
             os.kill(self.process.pid, signal.SIGCONT)
 
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+class WebServer(_Process):
+    """``manage.py runserver`` (threaded, as the quick start runs it) on a free port."""
+
+    name = "web server"
+
+    def __init__(self, log_path: Path, env: dict[str, str]) -> None:
+        super().__init__(log_path, env)
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, str(settings.BASE_DIR / "manage.py"), "runserver",
+            f"127.0.0.1:{self.port}", "--noreload",
+        ]
+
+    def is_ready(self) -> bool:
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
 
 
 @contextmanager
