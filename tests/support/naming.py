@@ -1,9 +1,13 @@
-"""Fresh backend names for adapter tests, with whatever they name removed afterwards."""
+"""Fresh backend names for adapter tests, with whatever they name removed afterwards.
+
+The names carry this session's prefix, so whatever a test leaves is reported.
+"""
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from providers.naming import new_backend_name
+from tests.support.leaks import NAME_PREFIX
 
 
 @contextmanager
@@ -12,7 +16,7 @@ def issued_names(remove: Callable[[str], None]) -> Iterator[Callable[[], str]]:
     issued: list[str] = []
 
     def issue() -> str:
-        issued.append(new_backend_name())
+        issued.append(new_backend_name(NAME_PREFIX))
         return issued[-1]
 
     try:
