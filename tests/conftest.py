@@ -18,7 +18,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from providers.base import ProviderError
+from providers.base import ProviderAdapter, ProviderError
 from providers.models import Provider
 from resourcemanager.access import Role
 from resourcemanager.models import Resource, ScopeRole
@@ -117,18 +117,38 @@ def scram_cluster() -> ScramCluster:
     return session_cluster()
 
 
+class BackendCleanup:
+    """The provider instances of a test whose objects its teardown drops."""
+
+    def __init__(self) -> None:
+        self.adapters: list[ProviderAdapter] = []
+
+    def declare(self, **fields: object) -> Provider:
+        """Create the instance and keep its adapter as configured now: a test may point
+        the instance elsewhere (an unreachable port) and never back."""
+        provider = Provider.objects.create(**fields)
+        self.adapters.append(provider.adapter())
+        return provider
+
+
 @pytest.fixture
-def backend_cleanup(transactional_db) -> Iterator[None]:
-    """After the test, drop whatever its resources created on the servers."""
-    yield
+def backend_cleanup(transactional_db) -> Iterator[BackendCleanup]:
+    """After the test, drop whatever its resources created on the servers, and everything
+    named with the prefix of the instances declared through it, records or not."""
+    cleanup = BackendCleanup()
+    yield cleanup
     for resource in Resource.objects.filter(managed=True).select_related("provider"):
         with contextlib.suppress(ProviderError):  # an unreachable server holds nothing of ours
             resource.provider.adapter().delete(resource.backend_name)
+    for adapter in cleanup.adapters:
+        with contextlib.suppress(ProviderError):
+            for name in adapter.inventory(adapter.name_prefix).names:
+                adapter.delete(name)
 
 
 @pytest.fixture
-def pg_provider(backend_cleanup) -> Provider:
-    return Provider.objects.create(
+def pg_provider(backend_cleanup: BackendCleanup) -> Provider:
+    return backend_cleanup.declare(
         key="pg", provider_class="postgresql", host=PG_HOST, port=PG_PORT,
         username=PG_USER, password=PG_PASSWORD,
         options={"database": "postgres", "name_prefix": NAME_PREFIX},
@@ -136,17 +156,17 @@ def pg_provider(backend_cleanup) -> Provider:
 
 
 @pytest.fixture
-def mysql_provider(backend_cleanup) -> Provider:
-    return Provider.objects.create(
+def mysql_provider(backend_cleanup: BackendCleanup) -> Provider:
+    return backend_cleanup.declare(
         key="mysql", provider_class="mysql", host=MYSQL_HOST, port=MYSQL_PORT,
         username=MYSQL_USER, password=MYSQL_PASSWORD, options={"name_prefix": NAME_PREFIX},
     )
 
 
 @pytest.fixture
-def scram_provider(backend_cleanup, scram_cluster: ScramCluster) -> Provider:
+def scram_provider(backend_cleanup: BackendCleanup, scram_cluster: ScramCluster) -> Provider:
     """A PostgreSQL instance whose admin is a least-privilege CREATEDB CREATEROLE login."""
-    return Provider.objects.create(
+    return backend_cleanup.declare(
         key="pg-scram", provider_class="postgresql", host=scram_cluster.host,
         port=scram_cluster.port, username=scram_cluster.admin_user,
         password=scram_cluster.admin_password,
@@ -237,8 +257,8 @@ def moto_s3() -> Iterator[MotoS3]:
 
 
 @pytest.fixture
-def s3_provider(backend_cleanup, moto_s3: MotoS3) -> Provider:
-    return Provider.objects.create(
+def s3_provider(backend_cleanup: BackendCleanup, moto_s3: MotoS3) -> Provider:
+    return backend_cleanup.declare(
         key="s3", provider_class="s3", host=moto_s3.host, port=moto_s3.port,
         username=moto_s3.access_key, password=moto_s3.secret_key,
         options={"secure": False, "clear_on_delete": True, "name_prefix": NAME_PREFIX},
