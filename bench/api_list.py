@@ -2,8 +2,10 @@
 
 Usage: .venv/bin/python bench/api_list.py [--scopes 1000] [--per-scope 100] [-n 200]
 
-Seeds SCOPES x PER_SCOPE resources into a PostgreSQL app database (RM_BENCH_DATABASE_URL,
-default postgres://postgres:postgres@127.0.0.1:5432/rm_bench, re-created by this script),
+Seeds SCOPES x PER_SCOPE resources into a PostgreSQL app database of this run's own, on the
+server of RM_BENCH_DATABASE_URL (default postgres://postgres:postgres@127.0.0.1:5432/;
+its database name is ignored), dropped at the end whatever happened (the run fails if it
+cannot be),
 then requests page 1 (50 rows) of one scope through /api/c/<scope>/resources with a
 personal API token, and the same page from a bare ListAPIView (no authentication, no
 access layer, the scope filtered by hand) with the same serializer and pagination. Prints
@@ -22,18 +24,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DEFAULT_URL = "postgres://postgres:postgres@127.0.0.1:5432/rm_bench"
+
+from bench.leftovers import dropped_afterwards, run_prefix  # noqa: E402
+
+DEFAULT_URL = "postgres://postgres:postgres@127.0.0.1:5432/"
+PREFIX = run_prefix()
 
 
-def setup(database_url: str) -> None:
+def setup(admin_url: str, database_url: str) -> None:
     import psycopg
     from psycopg import sql
 
-    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
-    name = sql.Identifier(database_url.rsplit("/", 1)[1])
-    with psycopg.connect(admin_url.replace("postgres://", "postgresql://"), autocommit=True) as c:
-        c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        c.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(
+            sql.Identifier(database_url.rsplit("/", 1)[1])))
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("RM_ACCESS_LOG", "false")  # both sides measured without it
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
@@ -96,7 +100,14 @@ def main() -> None:
     parser.add_argument("--per-scope", type=int, default=100)
     parser.add_argument("-n", type=int, default=200)
     args = parser.parse_args()
-    setup(os.environ.get("RM_BENCH_DATABASE_URL", DEFAULT_URL))
+    server = os.environ.get("RM_BENCH_DATABASE_URL", DEFAULT_URL).rsplit("/", 1)[0]
+    admin_url = server.replace("postgres://", "postgresql://", 1) + "/postgres"
+    with dropped_afterwards(admin_url, PREFIX):
+        setup(admin_url, f"{server}/{PREFIX}app")
+        bench(args)
+
+
+def bench(args: argparse.Namespace) -> None:
     seed(args.scopes, args.per_scope)
 
     from django.contrib.auth import get_user_model

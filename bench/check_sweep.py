@@ -11,8 +11,8 @@ the resources that have a database, and scaled to N proportionally: an upper bou
 per-instance fixed costs are scaled too. The per-resource CHECK (the lifecycle service's,
 admin queries plus a login as each tenant, as check_resources did before the sweep) is
 timed on --sample resources and scaled to N. Everything made on the server carries a
-prefix of this run's own and is dropped at the end. The app database is a throwaway SQLite
-file (or DATABASE_URL when set).
+prefix of this run's own and is dropped at the end, whatever happened; the run fails if
+anything is left. The app database is a throwaway SQLite file (or DATABASE_URL when set).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -29,7 +28,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PREFIX = f"rmbench{secrets.token_hex(2)}_"
+
+from bench.leftovers import dropped_afterwards, run_prefix  # noqa: E402
+
+PREFIX = run_prefix()
 
 
 def setup_django(data_dir: str, admin_url: str) -> None:
@@ -62,7 +64,7 @@ def main() -> None:
     args = parser.parse_args()
     if not 0 < args.sample <= args.databases <= args.n:
         parser.error("need 0 < --sample <= --databases <= -n")
-    with tempfile.TemporaryDirectory() as data_dir:
+    with tempfile.TemporaryDirectory() as data_dir, dropped_afterwards(args.admin_url, PREFIX):
         setup_django(data_dir, args.admin_url)
         run(args.n, args.databases, args.sample, args.admin_url)
 
@@ -80,46 +82,43 @@ def run(count: int, databases: int, sample: int, admin_url: str) -> None:
     adapter = provider.adapter()
     names = [new_backend_name(PREFIX) for _ in range(count)]
     full, roles_only = names[:databases], names[databases:]
-    try:
-        started = time.perf_counter()
-        credentials = {name: adapter.create(name, new_password(), {}) for name in full}
-        with psycopg.connect(admin_url) as conn:  # one transaction for the roles
-            for name in roles_only:
-                conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
-        # Fixture rows as CREATE leaves them, straight into the table: a seed, not a path.
-        Resource.objects.bulk_create(
-            Resource(scope="bench" if name in credentials else "bench-roles-only",
-                     provider=provider, type="sql", name=f"r{i}", backend_name=name,
-                     status=Resource.Status.READY,
-                     credentials=(credentials.get(name) or adapter.credentials(name, "x"))
-                     .as_dict())
-            for i, name in enumerate(names)
-        )
-        print(f"setup: {count} records, {count} login roles, {databases} databases "
-              f"(prefix {PREFIX}) in {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    credentials = {name: adapter.create(name, new_password(), {}) for name in full}
+    with psycopg.connect(admin_url) as conn:  # one transaction for the roles
+        for name in roles_only:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
+    # Fixture rows as CREATE leaves them, straight into the table: a seed, not a path.
+    Resource.objects.bulk_create(
+        Resource(scope="bench" if name in credentials else "bench-roles-only",
+                 provider=provider, type="sql", name=f"r{i}", backend_name=name,
+                 status=Resource.Status.READY,
+                 credentials=(credentials.get(name) or adapter.credentials(name, "x"))
+                 .as_dict())
+        for i, name in enumerate(names)
+    )
+    print(f"setup: {count} records, {count} login roles, {databases} databases "
+          f"(prefix {PREFIX}) in {time.perf_counter() - started:.1f} s")
 
-        catalog = []
-        for _ in range(5):
-            start = time.perf_counter()
-            healthy = sweeps.healthy_names(adapter, names)
-            catalog.append(time.perf_counter() - start)
-        assert healthy == set(full), "the catalog should find exactly the full resources"
+    catalog = []
+    for _ in range(5):
+        start = time.perf_counter()
+        healthy = sweeps.healthy_names(adapter, names)
+        catalog.append(time.perf_counter() - start)
+    assert healthy == set(full), "the catalog should find exactly the full resources"
 
-        swept = []
-        for _ in range(5):
-            start = time.perf_counter()
-            report = sweeps.sweep(scope="bench", repair=False)
-            swept.append(time.perf_counter() - start)
-            assert report.as_dict()["ok"] == databases, report.as_dict()
-        ids = list(Resource.objects.filter(scope="bench").values_list("pk", flat=True)[:sample])
-        naive = []
-        for resource_id in ids:
-            start = time.perf_counter()
-            services.run_operation(str(resource_id), "check", actor="bench", repair=False)
-            naive.append(time.perf_counter() - start)
-        assert Resource.objects.filter(pk__in=ids, last_check_ok=True).count() == sample
-    finally:
-        cleanup(adapter, admin_url, full, roles_only)
+    swept = []
+    for _ in range(5):
+        start = time.perf_counter()
+        report = sweeps.sweep(scope="bench", repair=False)
+        swept.append(time.perf_counter() - start)
+        assert report.as_dict()["ok"] == databases, report.as_dict()
+    ids = list(Resource.objects.filter(scope="bench").values_list("pk", flat=True)[:sample])
+    naive = []
+    for resource_id in ids:
+        start = time.perf_counter()
+        services.run_operation(str(resource_id), "check", actor="bench", repair=False)
+        naive.append(time.perf_counter() - start)
+    assert Resource.objects.filter(pk__in=ids, last_check_ok=True).count() == sample
 
     sweep_real = statistics.median(swept)
     sweep_n = sweep_real * count / databases
@@ -135,20 +134,6 @@ def run(count: int, databases: int, sample: int, admin_url: str) -> None:
           "upper bound)")
     print(f"{count} resources: per-resource   {naive_n:8.2f} s   (scaled from {sample})")
     print(f"ratio: batched sweep is {naive_n / sweep_n:.0f}x faster")
-
-
-def cleanup(adapter, admin_url: str, full: list[str], roles_only: list[str]) -> None:
-    """Drop every database and role this run made, then prove nothing is left."""
-    import psycopg
-    from psycopg import sql
-
-    for name in full:
-        adapter.delete(name)
-    with psycopg.connect(admin_url) as conn:
-        for name in roles_only:
-            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
-    left = adapter.inventory(PREFIX).names
-    print(f"cleanup: {len(left)} objects left with prefix {PREFIX}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ transaction and published on commit; the worker fans it out and POSTs it to ever
 consumer. Latency is from the outbox row's creation (the commit, within a
 millisecond) to the webhook request's arrival. Lost = expected (event, consumer) pairs
 never received; duplicates are counted too. The resources are records only: no backend
-database is made, as the providers' work is not what is measured here.
+database is made, as the providers' work is not what is measured here. The app database
+carries a prefix of this run's own and is dropped at the end, whatever happened; the run
+fails if it cannot be.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -35,7 +36,11 @@ from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.leftovers import dropped_afterwards, run_prefix  # noqa: E402
+
 ADMIN_URL = "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
+PREFIX = run_prefix()
 
 
 class Receiver(ThreadingHTTPServer):
@@ -73,8 +78,12 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args()
+    with dropped_afterwards(ADMIN_URL, PREFIX):
+        run(args)
 
-    database = f"rm_bench_fanout_{secrets.token_hex(3)}"
+
+def run(args: argparse.Namespace) -> None:
+    database = f"{PREFIX}fanout"
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     worker = None
@@ -89,6 +98,7 @@ def main() -> None:
             "DATABASE_URL": f"postgres://postgres:postgres@127.0.0.1:5432/{database}",
             "REDIS_URL": args.redis_url,
             "LOG_LEVEL": "WARNING",
+            "RM_CONSUMER_ALLOWED_NETWORKS": "127.0.0.0/8",  # the webhooks are local
         }
         os.environ.update(env)
         import django
@@ -117,9 +127,6 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                          .format(sql.Identifier(database)))
 
 
 def seed(receiver: Receiver, consumers: int) -> list:

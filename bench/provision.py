@@ -5,7 +5,9 @@ Usage: .venv/bin/python bench/provision.py [-n 50] [--admin-url postgresql://...
 The service path is end to end: access check, validation, row + audit in one transaction,
 the task run in-process on commit, the adapter's idempotent DDL, the outcome recorded with
 credentials encrypted. The direct path runs the same DDL statements with psycopg. The app
-database is a throwaway SQLite file (or DATABASE_URL when set).
+database is a throwaway SQLite file (or DATABASE_URL when set). Everything made on the
+server carries a prefix of this run's own and is dropped at the end, whatever happened;
+the run fails if anything is left.
 """
 
 from __future__ import annotations
@@ -23,9 +25,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.leftovers import dropped_afterwards, run_prefix  # noqa: E402
+
+PREFIX = run_prefix()
+
 
 def setup_django(data_dir: str, admin_url: str) -> None:
-    os.environ["RM_PROVIDERS"] = json.dumps([{"key": "bench-pg", "url": admin_url}])
+    os.environ["RM_PROVIDERS"] = json.dumps(
+        [{"key": "bench-pg", "url": admin_url, "options": {"name_prefix": PREFIX}}]
+    )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("DEBUG", "true")
     os.environ.setdefault("RM_DATA_DIR", data_dir)
@@ -60,7 +68,7 @@ def main() -> None:
         ),
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as data_dir:
+    with tempfile.TemporaryDirectory() as data_dir, dropped_afterwards(args.admin_url, PREFIX):
         setup_django(data_dir, args.admin_url)
         run(args.n, args.admin_url)
 
@@ -99,7 +107,7 @@ def run(count: int, admin_url: str) -> None:
     direct_create, direct_delete, names = [], [], []
     with psycopg.connect(admin_url, autocommit=True) as conn:
         for _ in range(count):
-            name = new_backend_name()
+            name = new_backend_name(PREFIX)
             names.append(name)
             ident = sql.Identifier(name)
 

@@ -1,4 +1,10 @@
-"""Shared fixtures: provider instances on the local servers, users with roles, API clients."""
+"""Shared fixtures: provider instances on the local servers, users with roles, API clients.
+
+The tests' PostgreSQL server is a throwaway scram-sha-256 cluster of this session (it
+really checks passwords; the machine's own server trusts local connections), unless
+``RM_TEST_PG_HOST`` names another one. Every instance the fixtures declare names its
+backend objects with this session's prefix, and the session fails when it leaves any.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +15,37 @@ from collections.abc import Callable, Iterator
 import psycopg
 import pymysql
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
-from providers.base import ProviderError
+from providers.base import ProviderAdapter, ProviderError
 from providers.models import Provider
 from resourcemanager.access import Role
 from resourcemanager.models import Resource, ScopeRole
 from resourcemanager.tokens import issue_token
+from tests.support.leaks import (
+    NAME_PREFIX,
+    SESSION_PREFIX,
+    mysql_objects,
+    pg_objects,
+    report,
+    s3_objects,
+)
 from tests.support.mongowire import FakeMongod
-from tests.support.pgcluster import ScramCluster
+from tests.support.pgcluster import ScramCluster, running_session_cluster, session_cluster
 
-PG_HOST = os.environ.get("RM_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("RM_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("RM_TEST_PG_USER", "postgres")
-PG_PASSWORD = os.environ.get("RM_TEST_PG_PASSWORD", "postgres")
+
+def _postgresql() -> tuple[str, int, str, str]:
+    """Host, port, superuser and password of the tests' PostgreSQL server."""
+    if host := os.environ.get("RM_TEST_PG_HOST"):
+        return (host, int(os.environ.get("RM_TEST_PG_PORT", "5432")),
+                os.environ.get("RM_TEST_PG_USER", "postgres"),
+                os.environ.get("RM_TEST_PG_PASSWORD", ""))
+    cluster = session_cluster()
+    return cluster.host, cluster.port, cluster.superuser, cluster.superuser_password
+
+
+PG_HOST, PG_PORT, PG_USER, PG_PASSWORD = _postgresql()
 MYSQL_HOST = os.environ.get("RM_TEST_MYSQL_HOST", "127.0.0.1")
 MYSQL_PORT = int(os.environ.get("RM_TEST_MYSQL_PORT", "3306"))
 MYSQL_USER = os.environ.get("RM_TEST_MYSQL_USER", "root")
@@ -30,10 +53,10 @@ MYSQL_PASSWORD = os.environ.get("RM_TEST_MYSQL_PASSWORD", "")
 
 
 def pg_admin_connect(dbname: str = "postgres") -> psycopg.Connection:
-    """A superuser connection to the local PostgreSQL server, to inspect what was made."""
+    """A superuser connection to the tests' PostgreSQL server, to inspect what was made."""
     return psycopg.connect(
         host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD, dbname=dbname,
-        autocommit=True,
+        autocommit=True, connect_timeout=5,
     )
 
 
@@ -44,49 +67,110 @@ def mysql_admin_connect() -> pymysql.Connection:
     )
 
 
+def _shared_leftovers(app_database: dict) -> dict[str, set[str]]:
+    """What this session left, by its prefix, on the servers other runs use too."""
+    servers: dict[str, Callable[[], set[str]]] = {
+        f"MariaDB at {MYSQL_HOST}:{MYSQL_PORT}": _mysql_prefixed,
+    }
+    if os.environ.get("RM_TEST_PG_HOST"):  # not the session's own cluster
+        servers[f"PostgreSQL at {PG_HOST}:{PG_PORT}"] = lambda: _pg_prefixed(
+            host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD)
+    if app_database["ENGINE"] == "django.db.backends.postgresql":
+        where = f"{app_database['HOST'] or 'localhost'}:{app_database['PORT'] or 5432}"
+        servers[f"PostgreSQL at {where} (the app database's)"] = lambda: _pg_prefixed(
+            host=app_database["HOST"], port=app_database["PORT"] or None,
+            user=app_database["USER"], password=app_database["PASSWORD"])
+    found = {}
+    for where, list_objects in servers.items():
+        with contextlib.suppress(psycopg.OperationalError, pymysql.MySQLError):
+            found[where] = list_objects()  # an unreachable server holds nothing we made
+    return found
+
+
+def _mysql_prefixed() -> set[str]:
+    with mysql_admin_connect() as conn:
+        return mysql_objects(conn, SESSION_PREFIX)
+
+
+def _pg_prefixed(**server) -> set[str]:
+    with psycopg.connect(**server, dbname="postgres", autocommit=True,
+                         connect_timeout=5) as conn:
+        return pg_objects(conn, SESSION_PREFIX)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_backend_leaks() -> Iterator[None]:
+    """Fail the session when it leaves a database, role or user it made on a server."""
+    app_database = dict(connection.settings_dict)
+    yield
+    leaks = _shared_leftovers(app_database)
+    if cluster := running_session_cluster():
+        leaks[f"the test PostgreSQL cluster at {cluster.host}:{cluster.port}"] = (
+            cluster.leftovers())
+    if found := report(leaks):
+        pytest.fail(f"the test session left backend objects behind:\n{found}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
-def scram_cluster() -> Iterator[ScramCluster]:
-    """A throwaway PostgreSQL cluster that really checks passwords (scram-sha-256)."""
-    cluster = ScramCluster()
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+def scram_cluster() -> ScramCluster:
+    """The session's PostgreSQL cluster that really checks passwords (scram-sha-256)."""
+    return session_cluster()
+
+
+class BackendCleanup:
+    """The provider instances of a test whose objects its teardown drops."""
+
+    def __init__(self) -> None:
+        self.adapters: list[ProviderAdapter] = []
+
+    def declare(self, **fields: object) -> Provider:
+        """Create the instance and keep its adapter as configured now: a test may point
+        the instance elsewhere (an unreachable port) and never back."""
+        provider = Provider.objects.create(**fields)
+        self.adapters.append(provider.adapter())
+        return provider
 
 
 @pytest.fixture
-def backend_cleanup(transactional_db) -> Iterator[None]:
-    """After the test, drop whatever its resources created on the servers."""
-    yield
+def backend_cleanup(transactional_db) -> Iterator[BackendCleanup]:
+    """After the test, drop whatever its resources created on the servers, and everything
+    named with the prefix of the instances declared through it, records or not."""
+    cleanup = BackendCleanup()
+    yield cleanup
     for resource in Resource.objects.filter(managed=True).select_related("provider"):
         with contextlib.suppress(ProviderError):  # an unreachable server holds nothing of ours
             resource.provider.adapter().delete(resource.backend_name)
+    for adapter in cleanup.adapters:
+        with contextlib.suppress(ProviderError):
+            for name in adapter.inventory(adapter.name_prefix).names:
+                adapter.delete(name)
 
 
 @pytest.fixture
-def pg_provider(backend_cleanup) -> Provider:
-    return Provider.objects.create(
+def pg_provider(backend_cleanup: BackendCleanup) -> Provider:
+    return backend_cleanup.declare(
         key="pg", provider_class="postgresql", host=PG_HOST, port=PG_PORT,
-        username=PG_USER, password=PG_PASSWORD, options={"database": "postgres"},
+        username=PG_USER, password=PG_PASSWORD,
+        options={"database": "postgres", "name_prefix": NAME_PREFIX},
     )
 
 
 @pytest.fixture
-def mysql_provider(backend_cleanup) -> Provider:
-    return Provider.objects.create(
+def mysql_provider(backend_cleanup: BackendCleanup) -> Provider:
+    return backend_cleanup.declare(
         key="mysql", provider_class="mysql", host=MYSQL_HOST, port=MYSQL_PORT,
-        username=MYSQL_USER, password=MYSQL_PASSWORD,
+        username=MYSQL_USER, password=MYSQL_PASSWORD, options={"name_prefix": NAME_PREFIX},
     )
 
 
 @pytest.fixture
-def scram_provider(backend_cleanup, scram_cluster: ScramCluster) -> Provider:
+def scram_provider(backend_cleanup: BackendCleanup, scram_cluster: ScramCluster) -> Provider:
     """A PostgreSQL instance whose admin is a least-privilege CREATEDB CREATEROLE login."""
-    return Provider.objects.create(
+    return backend_cleanup.declare(
         key="pg-scram", provider_class="postgresql", host=scram_cluster.host,
         port=scram_cluster.port, username=scram_cluster.admin_user,
-        password=scram_cluster.admin_password, options={"database": "postgres"},
+        password=scram_cluster.admin_password,
+        options={"database": "postgres", "name_prefix": NAME_PREFIX},
     )
 
 
@@ -160,18 +244,24 @@ def moto_s3() -> Iterator[MotoS3]:
             {"Version": "2012-10-17",
              "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
         key = iam.create_access_key(UserName="moto-admin")["AccessKey"]
-        yield MotoS3(host, port, key["AccessKeyId"], key["SecretAccessKey"])
+        moto = MotoS3(host, port, key["AccessKeyId"], key["SecretAccessKey"])
+        baseline = s3_objects(moto.client("s3"), moto.client("iam"))
+        yield moto
+        # Private to the session, so anything new is ours; looked at before it goes.
+        leftovers = s3_objects(moto.client("s3"), moto.client("iam")) - baseline
     finally:
         requests.post(f"{endpoint}/moto-api/reset-auth", data=b"inf", timeout=5)
         server.stop()
+    if found := report({f"moto S3 at {endpoint}": leftovers}):
+        pytest.fail(f"the test session left backend objects behind:\n{found}", pytrace=False)
 
 
 @pytest.fixture
-def s3_provider(backend_cleanup, moto_s3: MotoS3) -> Provider:
-    return Provider.objects.create(
+def s3_provider(backend_cleanup: BackendCleanup, moto_s3: MotoS3) -> Provider:
+    return backend_cleanup.declare(
         key="s3", provider_class="s3", host=moto_s3.host, port=moto_s3.port,
         username=moto_s3.access_key, password=moto_s3.secret_key,
-        options={"secure": False, "clear_on_delete": True},
+        options={"secure": False, "clear_on_delete": True, "name_prefix": NAME_PREFIX},
     )
 
 

@@ -14,5 +14,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# Users' passwords hashed fast: what is tested is who may sign in, not the hash's cost.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 # The consumer tests deliver to local servers on the loopback interface.
 RM_CONSUMER_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]

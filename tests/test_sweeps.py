@@ -13,6 +13,7 @@ from providers.models import Provider
 from resourcemanager import sweeps
 from resourcemanager.models import Resource
 from tests.conftest import mysql_admin_connect, pg_admin_connect
+from tests.support.leaks import NAME_PREFIX
 from tests.support.seeding import ready_resource
 
 Status = Resource.Status
@@ -70,7 +71,7 @@ def test_sweep_repairs_what_it_can_and_reports_the_rest(pg_provider: Provider) -
     assert checks_audited() == {str(r.pk) for r in (no_login, no_database, revoked)}
     assert AuditEntry.objects.get(action="provider.check_sweep").outcome == "failure"
     # What was repaired passes the next catalog sweep without a per-resource CHECK.
-    assert pg_provider.adapter().inventory("rm_").healthy >= {
+    assert pg_provider.adapter().inventory(NAME_PREFIX).healthy >= {
         no_login.backend_name, revoked.backend_name, healthy.backend_name}
 
 
@@ -85,7 +86,7 @@ def test_no_repair_leaves_the_backend_alone(mysql_provider: Provider) -> None:
     assert failing.name == "orders" and "does not exist" in failing.message
     resource.refresh_from_db()
     assert resource.last_check_ok is False
-    assert resource.backend_name not in mysql_provider.adapter().inventory("rm_").logins
+    assert resource.backend_name not in mysql_provider.adapter().inventory(NAME_PREFIX).logins
 
 
 def test_error_resource_healthy_again_becomes_ready(pg_provider: Provider) -> None:

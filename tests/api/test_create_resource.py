@@ -5,7 +5,7 @@ import pymysql
 import pytest
 
 from resourcemanager.models import Resource
-from tests.conftest import mysql_admin_connect, pg_admin_connect
+from tests.conftest import PG_PORT, mysql_admin_connect, pg_admin_connect
 
 TEAM_A = "/api/c/team-a/resources"
 
@@ -187,7 +187,7 @@ def test_a_failed_creation_is_retried_by_check(make_client, pg_provider):
     pg_provider.save()
     client = make_client(team_a="RESOURCE_ADMIN")
     resource = create(client, provider="pg", name="orders").json()
-    pg_provider.port = 5432
+    pg_provider.port = PG_PORT
     pg_provider.save()
 
     client.post(f"{TEAM_A}/{resource['id']}/check", format="json")

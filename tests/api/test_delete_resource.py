@@ -1,7 +1,7 @@
 """DELETE /resources/{id}: database, login and data gone from the server; repeatable."""
 
 from resourcemanager.models import Resource
-from tests.conftest import mysql_admin_connect, pg_admin_connect
+from tests.conftest import PG_PORT, mysql_admin_connect, pg_admin_connect
 
 TEAM_A = "/api/c/team-a/resources"
 
@@ -75,7 +75,7 @@ def test_deleting_a_resource_whose_creation_failed_cleans_up(make_client, pg_pro
     client = make_client(team_a="RESOURCE_ADMIN")
     resource = client.post(TEAM_A, {"provider": "pg", "name": "orders"}, format="json").json()
     assert resource["status"] == "error"
-    pg_provider.port = 5432
+    pg_provider.port = PG_PORT
     pg_provider.save()
 
     response = client.delete(f"{TEAM_A}/{resource['id']}")
@@ -95,7 +95,7 @@ def test_a_failed_delete_keeps_the_resource_and_can_be_repeated(make_client, pg_
     assert failed["status"] == "error"
     assert "cannot reach PostgreSQL" in failed["status_message"]
     assert pg_objects(backend_name) == (1, 1)
-    pg_provider.port = 5432
+    pg_provider.port = PG_PORT
     pg_provider.save()
     assert client.delete(f"{TEAM_A}/{resource['id']}").json()["status"] == "deleted"
     assert pg_objects(backend_name) == (0, 0)

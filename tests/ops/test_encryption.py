@@ -17,6 +17,7 @@ from providers.models import Provider
 from resourcemanager import crypto
 from resourcemanager.key_rotation import encrypted_columns
 from resourcemanager.models import Resource
+from tests.conftest import PG_PASSWORD
 
 TEAM_A = "/api/c/team-a/resources"
 NEW_KEY = Fernet.generate_key().decode()
@@ -122,7 +123,7 @@ def secrets(make_client, pg_provider) -> dict:
     return {
         "resource_id": response.json()["id"],
         "credentials": response.json()["credentials"],
-        "providers": {pg_provider.pk: "postgres", spare.pk: SPARE_PASSWORD},
+        "providers": {pg_provider.pk: PG_PASSWORD, spare.pk: SPARE_PASSWORD},
         "consumer_id": hook.pk,
         "consumer_properties": hook.properties,
     }

@@ -20,13 +20,15 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 import pytest
 from django.conf import settings
 from psycopg import sql
 
-from tests.conftest import pg_admin_connect
+from tests.conftest import PG_HOST, PG_PASSWORD, PG_PORT, PG_USER, pg_admin_connect
+from tests.support.leaks import NAME_PREFIX
 
 MANAGE_PY = str(settings.BASE_DIR / "manage.py")
 PASSWORD_LINE = re.compile(r"operator 'admin' created; password \(shown once\): (\S+)")
@@ -44,8 +46,10 @@ def quickstart_env(data_dir: Path, **overrides: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="config.settings",
         DEBUG="true",
         RM_DATA_DIR=str(data_dir),
-        RM_PROVIDER_POSTGRESQL_URL="postgresql://postgres:postgres@127.0.0.1:5432/postgres",
-        RM_PROVIDER_MYSQL_URL="mysql://root@127.0.0.1:3306",
+        # The tests' servers, and this session's prefix: what the run leaves is reported.
+        RM_PROVIDER_POSTGRESQL_URL=f"postgresql://{quote(PG_USER)}:{quote(PG_PASSWORD, safe='')}"
+                                   f"@{PG_HOST}:{PG_PORT}/postgres?name_prefix={NAME_PREFIX}",
+        RM_PROVIDER_MYSQL_URL=f"mysql://root@127.0.0.1:3306?name_prefix={NAME_PREFIX}",
         PYTHONUNBUFFERED="1",
     )
     env.update(overrides)

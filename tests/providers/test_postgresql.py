@@ -1,8 +1,8 @@
-"""PostgreSQLAdapter against a throwaway scram-sha-256 cluster, plus the machine's main one.
+"""PostgreSQLAdapter against the session's scram-sha-256 cluster, plus the machine's main one.
 
 The scram cluster's instance admin is ``rm_admin`` (``CREATEDB CREATEROLE``, not superuser),
 to prove that least privilege suffices; the main cluster (trust auth, superuser ``postgres``)
-covers the superuser path.
+covers the superuser path. Names carry the session's prefix: what a test leaves is reported.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from psycopg import sql
 from providers.base import Credentials, InstanceConfig, ProviderError
 from providers.naming import new_backend_name, new_password
 from providers.postgresql import PostgreSQLAdapter
-from tests.support.pgcluster import PG_BIN, ScramCluster, free_port
+from tests.support.leaks import NAME_PREFIX
+from tests.support.pgcluster import ScramCluster, free_port
 
 MAIN_HOST = os.environ.get("RM_TEST_PG_HOST", "127.0.0.1")
 MAIN_PORT = int(os.environ.get("RM_TEST_PG_PORT", "5432"))
@@ -27,14 +28,8 @@ MAIN_PASSWORD = os.environ.get("RM_TEST_PG_PASSWORD", "")
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[ScramCluster]:
-    if not (PG_BIN / "initdb").exists():
-        pytest.skip(f"no PostgreSQL binaries in {PG_BIN}")
-    scram = ScramCluster().start()
-    try:
-        yield scram
-    finally:
-        scram.stop()
+def cluster(scram_cluster: ScramCluster) -> ScramCluster:
+    return scram_cluster
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +65,7 @@ def names(su: psycopg.Connection) -> Iterator[Callable[[], str]]:
     issued: list[str] = []
 
     def issue() -> str:
-        issued.append(new_backend_name())
+        issued.append(new_backend_name(NAME_PREFIX))
         return issued[-1]
 
     yield issue
@@ -385,7 +380,7 @@ def main_su() -> Iterator[psycopg.Connection]:
 def test_superuser_admin_on_main_cluster(main_su):
     adapter = PostgreSQLAdapter(InstanceConfig(host=MAIN_HOST, port=MAIN_PORT,
                                                username=MAIN_USER, password=MAIN_PASSWORD))
-    name = new_backend_name()
+    name = new_backend_name(NAME_PREFIX)
     try:
         creds = adapter.create(name, new_password(), {})
         with psycopg.connect(creds.uri, connect_timeout=5, autocommit=True) as conn:

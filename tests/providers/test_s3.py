@@ -136,11 +136,11 @@ def test_check_refuses_buckets_that_are_not_ours(adapter: S3Adapter, bucket: str
         adapter.check(stored, repair=True)
 
 
-def test_bad_options_are_readable(moto_s3: MotoS3) -> None:
+def test_bad_options_are_readable(moto_s3: MotoS3, names: Callable[[], str]) -> None:
     with pytest.raises(ProviderError, match="option secure must be true or false"):
         S3Adapter(instance(moto_s3, secure="maybe")).ping()
     with pytest.raises(ProviderError, match="option iam_path must start and end with '/'"):
-        S3Adapter(instance(moto_s3, iam_path="rm")).create(new_backend_name(), "", {})
+        S3Adapter(instance(moto_s3, iam_path="rm")).create(names(), "", {})  # bucket made
     with pytest.raises(ProviderError, match="invalid S3 endpoint URL 'not a url'"):
         S3Adapter(instance(moto_s3, endpoint_url="not a url")).ping()
 
@@ -553,11 +553,11 @@ def test_sweep_and_orphan_scan_read_the_s3_inventory(
     client = make_client(team_a="RESOURCE_ADMIN")
     body = client.post(TEAM_A, {"provider": "s3", "name": "live"}, format="json").json()
     live = Resource.objects.get(pk=body["id"]).backend_name
-    orphan = names()
+    orphan = new_backend_name(s3_provider.adapter().name_prefix)
     adapter.create(orphan, "", {})
 
     assert live in healthy_names(s3_provider.adapter(), [live])
     found = {item.name: (item.database, item.login) for item in scan_instance(s3_provider).objects}
     assert found.get(orphan) == (True, True) and live not in found
     assert delete_orphan(s3_provider, orphan) == ""
-    assert orphan not in adapter.inventory("rm_").names
+    assert orphan not in adapter.inventory(s3_provider.adapter().name_prefix).names

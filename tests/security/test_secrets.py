@@ -33,11 +33,21 @@ from resourcemanager.access import Role
 from resourcemanager.context import RequestIdLogFilter
 from resourcemanager.models import ApiToken, Resource
 from resourcemanager.tokens import issue_token
-from tests.conftest import MYSQL_HOST, MYSQL_PORT, MYSQL_USER, PG_HOST, PG_PORT, PG_USER
+from tests.conftest import (
+    MYSQL_HOST,
+    MYSQL_PORT,
+    MYSQL_USER,
+    PG_HOST,
+    PG_PORT,
+    pg_admin_connect,
+)
+from tests.support.leaks import NAME_PREFIX
 
 #: Unique per run. The hex core survives any quoting or escaping of the whole.
 CANARY_CORE = secrets.token_hex(12)
 ADMIN_CANARY = f"Canary'{CANARY_CORE} p@ss:/%"
+#: A superuser of the tests' PostgreSQL (it checks passwords) whose password is the canary.
+CANARY_ADMIN = f"{NAME_PREFIX}canary"
 TEAM_A = "/api/c/team-a/resources"
 
 
@@ -79,11 +89,24 @@ def console_log(capfd) -> Iterator[None]:
 
 
 @pytest.fixture
-def canary_provider(backend_cleanup) -> Provider:
-    """The local PostgreSQL (trust auth: any admin password works) with a canary password."""
+def canary_admin() -> Iterator[str]:
+    """``CANARY_ADMIN``, made for the test and dropped after it."""
+    role = sql.Identifier(CANARY_ADMIN)
+    with pg_admin_connect() as conn:
+        verifier = conn.pgconn.encrypt_password(ADMIN_CANARY.encode(), CANARY_ADMIN.encode())
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN SUPERUSER PASSWORD {}")
+                     .format(role, sql.Literal(verifier.decode())))
+    yield CANARY_ADMIN
+    with pg_admin_connect() as conn:
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
+
+
+@pytest.fixture
+def canary_provider(canary_admin, backend_cleanup) -> Provider:
+    """The tests' PostgreSQL, its admin's password a canary."""
     return Provider.objects.create(
         key="canary", provider_class="postgresql", host=PG_HOST, port=PG_PORT,
-        username=PG_USER, password=ADMIN_CANARY, options={"database": "postgres"},
+        username=canary_admin, password=ADMIN_CANARY, options={"database": "postgres"},
     )
 
 
@@ -104,8 +127,7 @@ def planted(capfd, console_log, caplog, settings, make_client, canary_provider) 
     detail = client.get(f"{TEAM_A}/{resource_id}")
     tenant_password = detail.json()["credentials"]["password"]
     client.patch(f"{TEAM_A}/{resource_id}", {"tags": ["y"]}, format="json")
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres",
-                         autocommit=True) as conn:  # break the login: CHECK must notice
+    with pg_admin_connect() as conn:  # break the login: CHECK must notice
         conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(
             sql.Identifier(detail.json()["credentials"]["username"])))
     errors = [client.post(f"{TEAM_A}/{resource_id}/check", {"repair": False}, format="json")]
@@ -151,7 +173,8 @@ def stored_values() -> Iterator[tuple[str, str]]:
 def test_the_detail_holds_the_credential_the_canaries_are_real(planted):
     assert planted.tenant_password in planted.detail_body
     assert len(planted.tenant_password) >= 32
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres") as conn:
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=CANARY_ADMIN, password=ADMIN_CANARY,
+                         dbname="postgres") as conn:
         conn.execute("SELECT 1")  # the canary admin password is accepted by this server
 
 
@@ -226,8 +249,7 @@ def test_dumpdata_holds_no_secret(planted, fmt):
 
 
 def test_check_resources_command_output_holds_no_secret(planted):
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres",
-                         autocommit=True) as conn:  # failing again: listed with its reason
+    with pg_admin_connect() as conn:  # failing again: listed with its reason
         conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(
             sql.Identifier(Resource.objects.get(pk=planted.resource_id).backend_name)))
     out = io.StringIO()
@@ -244,7 +266,7 @@ def test_check_resources_command_output_holds_no_secret(planted):
 
 def _pg(**changes) -> dict:
     return {"provider_class": "postgresql", "host": PG_HOST, "port": PG_PORT,
-            "username": PG_USER, "options": {"database": "postgres"}, **changes}
+            "username": CANARY_ADMIN, "options": {"database": "postgres"}, **changes}
 
 
 FAILURES = {
@@ -260,7 +282,7 @@ FAILURES = {
 
 @pytest.mark.parametrize("failure", FAILURES)
 def test_failing_operations_never_show_the_admin_password(
-    make_client, backend_cleanup, caplog, failure
+    make_client, backend_cleanup, canary_admin, caplog, failure
 ):
     caplog.set_level(logging.DEBUG)
     config, reason = FAILURES[failure]
@@ -361,7 +383,7 @@ def test_changing_the_admin_password_in_the_admin_leaves_no_trace(operator, cana
     response = operator.post(
         reverse("admin:providers_provider_change", args=[canary_provider.pk]),
         {"key": "canary", "provider_class": "postgresql", "description": "", "host": PG_HOST,
-         "port": PG_PORT, "username": PG_USER, "password": f"new-{new_core}",
+         "port": PG_PORT, "username": CANARY_ADMIN, "password": f"new-{new_core}",
          "options": '{"database": "postgres"}', "allowed_scopes": "[]", "enabled": "on"},
         follow=True,
     )

@@ -1,14 +1,15 @@
 """Fresh backend names for adapter tests, with whatever they name removed afterwards."""
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from providers.naming import new_backend_name
 
 
 @contextmanager
 def issued_names(remove: Callable[[str], None]) -> Iterator[Callable[[], str]]:
-    """``issue()`` hands out a new name; ``remove(name)`` runs for each one at the end."""
+    """``issue()`` hands out a new name; ``remove(name)`` runs for each one at the end,
+    for all of them even when one fails (the first failure is raised afterwards)."""
     issued: list[str] = []
 
     def issue() -> str:
@@ -18,5 +19,6 @@ def issued_names(remove: Callable[[str], None]) -> Iterator[Callable[[], str]]:
     try:
         yield issue
     finally:
-        for name in issued:
-            remove(name)
+        with ExitStack() as removals:
+            for name in issued:
+                removals.callback(remove, name)

@@ -1,7 +1,8 @@
 """A throwaway PostgreSQL 15 cluster with scram-sha-256 authentication, for tests.
 
 The machine's main cluster trusts every local connection, so a wrong password passes there;
-this one checks passwords. It also holds a least-privilege admin role (``CREATEDB
+this one checks passwords. It is the PostgreSQL server of the whole test session
+(``session_cluster``). It also holds a least-privilege admin role (``CREATEDB
 CREATEROLE``, not superuser), as LESSONS §7 asks of provider instances.
 """
 
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+
+from tests.support.leaks import pg_objects
 
 PG_BIN = Path(os.environ.get("RM_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 OS_USER = "postgres"
@@ -42,6 +45,7 @@ class ScramCluster:
         self.admin_password = secrets.token_urlsafe(24)
         self.root: Path | None = None
         self.running = False
+        self.baseline: set[str] = set()
 
     @property
     def data_dir(self) -> Path:
@@ -72,6 +76,7 @@ class ScramCluster:
                 conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB CREATEROLE PASSWORD {}")
                              .format(sql.Identifier(self.admin_user),
                                      sql.Literal(self.admin_password)))
+                self.baseline = pg_objects(conn)
         except BaseException:
             self.stop()
             raise
@@ -103,6 +108,11 @@ class ScramCluster:
                                password=self.superuser_password, dbname=dbname,
                                autocommit=True, connect_timeout=5)
 
+    def leftovers(self) -> set[str]:
+        """Databases and roles made since ``start`` that are still there."""
+        with self.superuser_connect() as conn:
+            return pg_objects(conn) - self.baseline
+
     # -- helpers --------------------------------------------------------------------------
 
     @staticmethod
@@ -123,3 +133,22 @@ class ScramCluster:
         if check and result.returncode != 0:
             raise RuntimeError(f"{program} failed ({result.returncode}): "
                                f"{result.stderr.strip() or result.stdout.strip()}")
+
+
+_session: ScramCluster | None = None
+
+
+def session_cluster() -> ScramCluster:
+    """The one cluster of this test session (process), started on first use.
+
+    It outlives every fixture and is removed at exit (``start`` registers ``stop``).
+    """
+    global _session
+    if _session is None or _session.root is None:
+        _session = ScramCluster().start()
+    return _session
+
+
+def running_session_cluster() -> ScramCluster | None:
+    """The session's cluster if it was started, without starting it."""
+    return _session if _session is not None and _session.root is not None else None

@@ -10,12 +10,14 @@ import secrets
 from providers.models import Provider
 from providers.naming import new_backend_name, new_password
 from resourcemanager.models import Resource
+from tests.support.leaks import SESSION_PREFIX
 
 
 def unique_prefix() -> str:
     """A name prefix no one else uses on the shared test servers: a test that drops
-    orphans by prefix then touches only what it made itself."""
-    return f"rt{secrets.token_hex(3)}_"
+    orphans by prefix then touches only what it made itself. It starts with this
+    session's tag, so whatever it leaves is reported (tests.support.leaks)."""
+    return f"{SESSION_PREFIX}{secrets.token_hex(2)}_"
 
 
 def ready_resource(provider: Provider, name: str, *, scope: str = "team-a") -> Resource:

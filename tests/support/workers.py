@@ -31,8 +31,10 @@ from django.db import connection
 from config.celery import app as celery_app
 from resourcemanager.models import Resource
 from tests.conftest import pg_admin_connect
+from tests.support.parallel import per_worker_redis_url
 
-REDIS_URL = os.environ.get("RM_TEST_WORKER_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_URL = per_worker_redis_url(
+    os.environ.get("RM_TEST_WORKER_REDIS_URL", "redis://127.0.0.1:6379/13"))
 QUEUE = "celery"
 WORKER_START_TIMEOUT = 30
 OPERATION_TIMEOUT = 30

@@ -1,0 +1,47 @@
+"""What a bench run leaves on its PostgreSQL server.
+
+Every bench names what it makes there (databases, login roles, its app database) with a
+prefix of its own run (``run_prefix``) and runs inside ``dropped_afterwards``: whatever
+happened, everything with that prefix is dropped, and the run fails (exit status 1) naming
+what could not be.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import sql
+
+from tests.support.leaks import pg_objects
+
+_DROP = {"database": sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)"),
+         "role": sql.SQL("DROP ROLE IF EXISTS {}")}
+
+
+def run_prefix() -> str:
+    """A name prefix of this run alone, valid as a provider instance's ``name_prefix``."""
+    return f"rmbench{secrets.token_hex(2)}_"
+
+
+@contextmanager
+def dropped_afterwards(admin_url: str, prefix: str) -> Iterator[None]:
+    """After the block, drop every database, then every role, whose name starts with
+    ``prefix``; print what is still there and exit with status 1 if anything is."""
+    try:
+        yield
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            for kind, name in sorted(item.split(" ", 1) for item in pg_objects(conn, prefix)):
+                try:
+                    conn.execute(_DROP[kind].format(sql.Identifier(name)))
+                except psycopg.Error as exc:  # named below, with the others left
+                    print(f"cannot drop {kind} {name}: {exc}", file=sys.stderr)
+            left = pg_objects(conn, prefix)
+        if left:
+            print(f"the bench left on the server: {', '.join(sorted(left))}", file=sys.stderr)
+    if left:
+        sys.exit(1)
