@@ -304,6 +304,12 @@ RM_OIDC_AUDIENCE = env.str("RM_OIDC_AUDIENCE", default="")
 RM_OIDC_JWT_ALGORITHMS = env.list("RM_OIDC_JWT_ALGORITHMS", default=["RS256", "ES256", "PS256"])
 RM_OIDC_TOKEN_CACHE_SECONDS = env.int("RM_OIDC_TOKEN_CACHE_SECONDS", default=60)
 RM_OIDC_JWKS_REFRESH_COOLDOWN = env.int("RM_OIDC_JWKS_REFRESH_COOLDOWN", default=30)
+# Every request to the identity provider: seconds to connect, and to wait for an answer.
+RM_OIDC_CONNECT_TIMEOUT = env.float("RM_OIDC_CONNECT_TIMEOUT", default=3.0)
+RM_OIDC_READ_TIMEOUT = env.float("RM_OIDC_READ_TIMEOUT", default=5.0)
+# Opaque tokens at the userinfo endpoint when the provider has no introspection: off, since
+# userinfo accepts tokens minted for any client of the provider (no audience check).
+RM_OIDC_USERINFO_FALLBACK = env.bool("RM_OIDC_USERINFO_FALLBACK", default=False)
 if "none" in (alg.lower() for alg in RM_OIDC_JWT_ALGORITHMS):
     raise ImproperlyConfigured("RM_OIDC_JWT_ALGORITHMS must not allow unsigned tokens")
 
