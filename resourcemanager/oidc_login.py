@@ -13,7 +13,7 @@ from typing import Any
 import requests
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 from mozilla_django_oidc.views import (
@@ -97,6 +97,8 @@ class LoginView(OIDCAuthenticationRequestView):
     get_settings = staticmethod(oidc_setting)
 
     def get(self, request):
+        if not oidc.enabled():
+            raise Http404("sign-in through an identity provider is not configured")
         if not self.OIDC_OP_AUTH_ENDPOINT:  # discovery failed
             return _unavailable()
         return super().get(request)
