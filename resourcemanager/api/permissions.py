@@ -1,8 +1,9 @@
-"""Thin DRF permission: asks the access layer whether the view's action is allowed."""
+"""Thin DRF permissions: they ask the access layer whether the request is allowed."""
 
 from rest_framework.permissions import BasePermission
 
-from resourcemanager.access import require
+from resourcemanager.access import require, require_member, resolve_scope
+from resourcemanager.identity import principal_of
 
 
 class ScopeRolePermission(BasePermission):
@@ -17,4 +18,19 @@ class ScopeRolePermission(BasePermission):
         if view.action is None:
             return True  # no handler for this method: DRF answers 405
         require(view.principal, view.required_actions[view.action], view.scope)
+        return True
+
+
+class NamedScopeMembership(BasePermission):
+    """For views about the caller only (tokens, permissions), which serve no scope's data.
+
+    A request that names a scope (``/api/c/<scope>/`` or ``X-Scope``) is refused unless
+    the caller holds a role there, as every request in a scope is; naming none is fine.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        header_scope = request.headers.get("X-Scope")
+        path_scope = view.kwargs.get("scope")
+        if header_scope or path_scope:
+            require_member(principal_of(request), resolve_scope(header_scope, path_scope))
         return True

@@ -69,15 +69,7 @@ PUBLIC_API_ROUTES = {
 }
 
 #: Routes under /api/c/<scope>/ that deliberately ignore the scope (full patterns).
-SCOPE_FREE_API_ROUTES = {
-    # Who am I: the caller's roles in every scope (PermissionsView).
-    "api/c/<str:scope>/^permissions/?$",
-    # Personal API tokens belong to a user, not to a scope (ApiTokenViewSet's docstring).
-    "api/c/<str:scope>/^tokens/?$",
-    "api/c/<str:scope>/^tokens/?\\.(?P<format>[a-z0-9]+)/?$",
-    "api/c/<str:scope>/^tokens/(?P<pk>[^/.]+)/?$",
-    "api/c/<str:scope>/^tokens/(?P<pk>[^/.]+)/?\\.(?P<format>[a-z0-9]+)/?$",
-}
+SCOPE_FREE_API_ROUTES: set[str] = set()
 
 #: Admin pages that are not pages of a registered model (full URL-conf patterns).
 #: Django builds the app-index pattern from the registered apps, in registration order.
