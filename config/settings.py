@@ -310,6 +310,9 @@ RM_OIDC_READ_TIMEOUT = env.float("RM_OIDC_READ_TIMEOUT", default=5.0)
 # Opaque tokens at the userinfo endpoint when the provider has no introspection: off, since
 # userinfo accepts tokens minted for any client of the provider (no audience check).
 RM_OIDC_USERINFO_FALLBACK = env.bool("RM_OIDC_USERINFO_FALLBACK", default=False)
+# Personal API tokens of identity-provider users act with the roles of the user's last
+# sign-in or accepted access token for this many seconds after it (0: never).
+RM_CLAIM_ROLES_MAX_AGE = env.int("RM_CLAIM_ROLES_MAX_AGE", default=SESSION_COOKIE_AGE)
 if "none" in (alg.lower() for alg in RM_OIDC_JWT_ALGORITHMS):
     raise ImproperlyConfigured("RM_OIDC_JWT_ALGORITHMS must not allow unsigned tokens")
 

@@ -117,7 +117,7 @@ class CallbackView(OIDCAuthenticationCallbackView):
     def login_success(self):
         """Log in (which may renew the session), then keep the login's roles in it."""
         response = super().login_success()
-        identity.remember_claim_roles(self.request.session, self.user.oidc_claims)
+        identity.remember_claim_roles(self.request.session, self.user, self.user.oidc_claims)
         return response
 
 

@@ -56,6 +56,7 @@ class OIDCBearerAuthentication(authentication.BaseAuthentication):
         user = identity.user_for_claims(verified.issuer, verified.claims)
         if not user.is_active:
             raise exceptions.AuthenticationFailed("this account is disabled")
+        identity.store_claim_roles(user, verified.claims)
         return user, verified
 
     def authenticate_header(self, request) -> str:
