@@ -246,7 +246,9 @@ class World:
             "memberships of team-b": sorted(
                 ScopeRole.objects.filter(scope="team-b").values_list("user_id", "role")
             ),
-            "audit of team-b": list(AuditEntry.objects.filter(scope="team-b").values()),
+            # Refused attempts are recorded (denied); nothing else may appear or change.
+            "audit of team-b": list(AuditEntry.objects.filter(scope="team-b").exclude(
+                outcome=AuditEntry.Outcome.DENIED).values()),
             "token": ApiToken.objects.filter(pk=self.bravo_token.pk)
             .values("user_id", "name", "digest", "expires_at", "revoked_at")
             .get(),
