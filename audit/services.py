@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+
+from django.core.cache import cache
 from django.db import models
 
 from audit.models import AuditEntry
@@ -29,3 +32,20 @@ def record(
         request_id=get_request_id(),
         source_ip=get_source_ip(),
     )
+
+
+#: At most one DENIED entry per actor, scope and action in this many seconds.
+DENIED_INTERVAL = 60
+
+
+def record_denied(actor: str, action: str, *, scope: str = "", message: str = "") -> bool:
+    """Record a refusal, unless the same one was recorded within ``DENIED_INTERVAL``.
+
+    The limit (kept in the cache) stops a flood of refused requests from flooding the
+    trail. Returns whether an entry was written.
+    """
+    digest = hashlib.sha256(f"{actor}\0{scope}\0{action}".encode()).hexdigest()
+    if not cache.add(f"rm:audit:denied:{digest}", True, DENIED_INTERVAL):
+        return False
+    record(actor[:150], action, AuditEntry.Outcome.DENIED, scope=scope, message=message)
+    return True

@@ -5,6 +5,7 @@ import ipaddress
 import os
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -94,6 +95,7 @@ INSTALLED_APPS = [
     "providers",
     "consumers",
     "audit",
+    "axes",  # sign-in lockout (see "Brute-force protection" below)
 ]
 
 MIDDLEWARE = [
@@ -110,6 +112,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Answers sign-ins of a locked-out username and address with 429 (django-axes).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -311,13 +315,41 @@ RM_OIDC_AUDIENCE = env.str("RM_OIDC_AUDIENCE", default="")
 RM_OIDC_JWT_ALGORITHMS = env.list("RM_OIDC_JWT_ALGORITHMS", default=["RS256", "ES256", "PS256"])
 RM_OIDC_TOKEN_CACHE_SECONDS = env.int("RM_OIDC_TOKEN_CACHE_SECONDS", default=60)
 RM_OIDC_JWKS_REFRESH_COOLDOWN = env.int("RM_OIDC_JWKS_REFRESH_COOLDOWN", default=30)
+# Every request to the identity provider: seconds to connect, and to wait for an answer.
+RM_OIDC_CONNECT_TIMEOUT = env.float("RM_OIDC_CONNECT_TIMEOUT", default=3.0)
+RM_OIDC_READ_TIMEOUT = env.float("RM_OIDC_READ_TIMEOUT", default=5.0)
+# Opaque tokens at the userinfo endpoint when the provider has no introspection: off, since
+# userinfo accepts tokens minted for any client of the provider (no audience check).
+RM_OIDC_USERINFO_FALLBACK = env.bool("RM_OIDC_USERINFO_FALLBACK", default=False)
+# Personal API tokens of identity-provider users act with the roles of the user's last
+# sign-in or accepted access token for this many seconds after it (0: never).
+RM_CLAIM_ROLES_MAX_AGE = env.int("RM_CLAIM_ROLES_MAX_AGE", default=SESSION_COOKIE_AGE)
 if "none" in (alg.lower() for alg in RM_OIDC_JWT_ALGORITHMS):
     raise ImproperlyConfigured("RM_OIDC_JWT_ALGORITHMS must not allow unsigned tokens")
 
 AUTHENTICATION_BACKENDS = [
+    "resourcemanager.lockout.LoginLockoutBackend",
     *(["django.contrib.auth.backends.ModelBackend"] if RM_LOCAL_LOGIN else []),
     *(["resourcemanager.oidc_login.OIDCBackend"] if OIDC_RP_CLIENT_ID else []),
 ]
+# --- Brute-force protection -----------------------------------------------------------
+# Password sign-in (admin login page): after RM_LOGIN_FAILURE_LIMIT failures in a row, a
+# username is locked out from that address for RM_LOGIN_LOCKOUT_MINUTES (django-axes,
+# counted in the database; 0 failures: off). Operators unlock with `axes_reset_username`.
+RM_LOGIN_FAILURE_LIMIT = env.int("RM_LOGIN_FAILURE_LIMIT", default=5)
+RM_LOGIN_LOCKOUT_MINUTES = env.int("RM_LOGIN_LOCKOUT_MINUTES", default=15)
+AXES_ENABLED = RM_LOGIN_FAILURE_LIMIT > 0
+AXES_FAILURE_LIMIT = max(RM_LOGIN_FAILURE_LIMIT, 1)
+AXES_COOLOFF_TIME = timedelta(minutes=RM_LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # the audit trail records sign-ins
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+# Failed API authentications (unknown, expired, forged bearer tokens) per client address;
+# past this rate every bearer token from there gets 429 until the window has room again.
+RM_API_AUTH_FAILURE_RATE = env.str("RM_API_AUTH_FAILURE_RATE", default="20/min")
+
 LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "/admin/"
 LOGOUT_REDIRECT_URL = "/admin/"

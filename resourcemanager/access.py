@@ -68,6 +68,10 @@ class Principal:
     def roles_in(self, scope: str) -> frozenset[Role]:
         return self.roles.get(scope, frozenset())
 
+    def member_of(self, scope: str) -> bool:
+        """Holds any role in ``scope`` (operators: in every known scope)."""
+        return scope_exists(scope) if self.is_operator else bool(self.roles_in(scope))
+
     def can(self, action: Action, scope: str) -> bool:
         if self.is_operator:
             return scope_exists(scope)
@@ -129,6 +133,13 @@ def require(principal: Principal | None, action: Action, scope: str) -> Principa
     """Raise Forbidden unless ``principal`` may perform ``action`` in ``scope``."""
     if principal is None or not principal.can(action, scope):
         raise Forbidden("you have no role in this scope that allows this action")
+    return principal
+
+
+def require_member(principal: Principal | None, scope: str) -> Principal:
+    """Raise Forbidden unless ``principal`` holds a role in ``scope``."""
+    if principal is None or not principal.member_of(scope):
+        raise Forbidden("you have no role in this scope")
     return principal
 
 

@@ -1,6 +1,9 @@
 """Who is acting: users and roles per scope from identity-provider claims.
 
 Roles come from the claim values configured by RM_ROLES_CLAIM and RM_ROLE_MAPPING_*.
+Those of a user's last sign-in or accepted access token are also kept on its external
+identity for RM_CLAIM_ROLES_MAX_AGE, so that its personal API tokens act with them while
+they are fresh (on top of local memberships, which always count).
 
 A claim value such as ``resourcemanager/team-a:ROLE_ADMIN`` matches the template
 ``resourcemanager/<scope>:ROLE_ADMIN`` and grants ADMIN in ``team-a``. An optional prefix
@@ -19,12 +22,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sessions.backends.base import SessionBase
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from resourcemanager.access import Principal, Role, principal_for
-from resourcemanager.models import ExternalIdentity
+from resourcemanager.models import ApiToken, ExternalIdentity
 from resourcemanager.validation import SCOPE_RE
 
 _SCOPE_PLACEHOLDER = "<scope>"
@@ -116,23 +120,62 @@ def _free_username(claims: Mapping[str, Any]) -> str:
     return candidate
 
 
-def remember_claim_roles(session: SessionBase, claims: Mapping[str, Any]) -> None:
-    """Keep the roles of a browser login for the session's lifetime."""
-    session[SESSION_ROLES_KEY] = {
-        scope: sorted(roles) for scope, roles in roles_from_claims(claims).items()
-    }
+def _role_names(claims: Mapping[str, Any]) -> dict[str, list[str]]:
+    return {scope: sorted(roles) for scope, roles in roles_from_claims(claims).items()}
+
+
+def remember_claim_roles(
+    session: SessionBase, user: AbstractBaseUser, claims: Mapping[str, Any]
+) -> None:
+    """Keep the roles of a browser login for the session's lifetime, and for the user's
+    personal API tokens while they are fresh."""
+    session[SESSION_ROLES_KEY] = _role_names(claims)
+    store_claim_roles(user, claims)
+
+
+def store_claim_roles(user: AbstractBaseUser, claims: Mapping[str, Any]) -> None:
+    """Note the roles of an accepted sign-in or access token on the user's external identity.
+
+    Written only when the roles change or their expiry moves by more than a minute, not on
+    every API call.
+    """
+    try:
+        link = user.external_identity
+    except ObjectDoesNotExist:
+        return
+    roles = _role_names(claims)
+    until = timezone.now() + timedelta(seconds=settings.RM_CLAIM_ROLES_MAX_AGE)
+    current = link.claim_roles_until
+    if link.claim_roles == roles and current and until - current < _LAST_SEEN_RESOLUTION:
+        return
+    link.claim_roles, link.claim_roles_until = roles, until
+    link.save(update_fields=["claim_roles", "claim_roles_until"])
+
+
+def fresh_claim_roles(user: AbstractBaseUser) -> dict[str, list[str]]:
+    """The stored claim roles of ``user`` while fresh, else none."""
+    stored = (
+        ExternalIdentity.objects.filter(user=user, claim_roles_until__gt=timezone.now())
+        .values_list("claim_roles", flat=True)
+        .first()
+    )
+    return stored if isinstance(stored, dict) else {}
 
 
 def principal_of(request: HttpRequest) -> Principal | None:
     """The acting principal of a web request: local roles plus the provider's claims.
 
-    API bearer tokens carry their claims (``request.auth.claims``); browser sessions keep
+    API bearer tokens of the provider carry their claims (``request.auth.claims``);
+    personal API tokens act with the user's fresh stored claim roles; browser sessions keep
     the roles of their login. Computed once per request.
     """
     if not hasattr(request, "_rm_principal"):
-        claims = getattr(getattr(request, "auth", None), "claims", None)
+        auth = getattr(request, "auth", None)
+        claims = getattr(auth, "claims", None)
         if claims is not None:
             claim_roles: Mapping[str, Iterable[str]] = roles_from_claims(claims)
+        elif isinstance(auth, ApiToken):
+            claim_roles = fresh_claim_roles(request.user)
         else:
             claim_roles = getattr(request, "session", {}).get(SESSION_ROLES_KEY, {})
         request._rm_principal = principal_for(request.user, claim_roles)

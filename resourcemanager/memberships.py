@@ -7,11 +7,12 @@ last local ADMIN of a scope cannot be removed or demoted.
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from audit.models import AuditEntry
-from audit.services import record
+from audit.services import record, record_denied
 from resourcemanager.access import Action, Principal, Role, require
 from resourcemanager.errors import Conflict, Forbidden, InvalidInput
 from resourcemanager.models import ScopeRole
@@ -21,23 +22,43 @@ from resourcemanager.validation import validate_scope
 RANK = {Role.USER: 0, Role.RESOURCE_ADMIN: 1, Role.CONSUMER_ADMIN: 1, Role.ADMIN: 2}
 
 
+#: Every refused grant says this, whatever the reason, so that it never tells whether a
+#: username exists.
+GRANT_REFUSED = (
+    "this grant is not allowed: no active user by this name, or the membership rules "
+    "forbid it"
+)
+
+
 def check_grant(
-    principal: Principal, user: AbstractBaseUser, scope: str, role: str
-) -> tuple[str, Role]:
-    """Validate a grant without making it; returns the normalized scope and role."""
+    principal: Principal | None, username: str, scope: str, role: str
+) -> tuple[AbstractBaseUser, str, Role]:
+    """Validate a grant without making it; returns the user, normalized scope and role.
+
+    A refusal is recorded as DENIED and answered with ``GRANT_REFUSED``.
+    """
     scope = validate_scope(scope)
     try:
         checked_role = Role(role)
     except ValueError:
         raise InvalidInput(f"unknown role {role!r}", code="invalid_role", field="role") from None
-    _require_manager(principal, user, scope, checked_role)
-    return scope, checked_role
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    try:
+        if user is None:
+            raise Forbidden(GRANT_REFUSED)
+        _require_manager(principal, user, scope, checked_role)
+    except Forbidden:
+        actor = principal.name if principal is not None else "anonymous"
+        record_denied(actor, "membership.grant", scope=scope,
+                      message=f"refused: {checked_role} for {username[:150]!r}")
+        raise Forbidden(GRANT_REFUSED) from None
+    return user, scope, checked_role
 
 
 def grant_role(
     principal: Principal, user: AbstractBaseUser, scope: str, role: str
 ) -> ScopeRole:
-    scope, role = check_grant(principal, user, scope, role)
+    user, scope, role = check_grant(principal, user.get_username(), scope, role)
     with transaction.atomic():
         membership, created = ScopeRole.objects.get_or_create(user=user, scope=scope, role=role)
         if created:

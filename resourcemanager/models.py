@@ -151,6 +151,10 @@ class ExternalIdentity(models.Model):
     issuer = models.CharField(max_length=255)
     subject = models.CharField(max_length=255)
     last_seen_at = models.DateTimeField(auto_now=True)
+    #: Scope → role names granted by the claims of the last sign-in or accepted access
+    #: token; personal API tokens act with them until ``claim_roles_until``.
+    claim_roles = models.JSONField(default=dict, blank=True)
+    claim_roles_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

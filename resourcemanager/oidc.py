@@ -2,7 +2,10 @@
 
 Bearer tokens are JWTs verified against the provider's JWKS (signature, ``alg`` allow-list,
 issuer, audience, expiry; keys found by ``kid``, refetched on rotation), or opaque tokens
-resolved through token introspection or the userinfo endpoint and cached briefly.
+resolved through token introspection (audience checked too) and cached briefly. The userinfo
+endpoint, which cannot tell for which client a token was minted, is only asked when
+``RM_OIDC_USERINFO_FALLBACK`` allows it. Every call to the provider has bounded connect and
+read timeouts (``RM_OIDC_CONNECT_TIMEOUT``, ``RM_OIDC_READ_TIMEOUT``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from django.core.cache import cache as django_cache
 logger = logging.getLogger(__name__)
 
 _DISCOVERY_TTL = 3600
-_HTTP_TIMEOUT = 5
 _JWT_LEEWAY = 30
 
 
@@ -58,6 +60,16 @@ def enabled() -> bool:
     return bool(settings.OIDC_RP_CLIENT_ID)
 
 
+def http_timeout() -> tuple[float, float]:
+    """Connect and read timeouts, in seconds, of every request to the identity provider."""
+    return (settings.RM_OIDC_CONNECT_TIMEOUT, settings.RM_OIDC_READ_TIMEOUT)
+
+
+def audience() -> str:
+    """The audience a bearer token must name (JWT ``aud``; introspection ``aud`` or client)."""
+    return settings.RM_OIDC_AUDIENCE or settings.OIDC_RP_CLIENT_ID
+
+
 _discovered: dict[str, tuple[float, dict[str, Any]]] = {}
 _discovery_lock = threading.Lock()
 
@@ -77,7 +89,7 @@ def _discovery_document() -> dict[str, Any]:
             if time.monotonic() - fetched_at < _DISCOVERY_TTL:
                 return document
         try:
-            response = requests.get(url, timeout=_HTTP_TIMEOUT)
+            response = requests.get(url, timeout=http_timeout())
             response.raise_for_status()
             document = response.json()
         except (requests.RequestException, ValueError) as exc:
@@ -123,18 +135,21 @@ def endpoints() -> Endpoints:
 def verify_bearer_token(token: str) -> VerifiedToken:
     """Verify a bearer token from the identity provider, or raise InvalidToken."""
     if token.count(".") == 2:
-        return decode_jwt(token, audience=settings.RM_OIDC_AUDIENCE or settings.OIDC_RP_CLIENT_ID)
+        return decode_jwt(token, audience=audience())
     return _verify_opaque(token)
 
 
 @cache
-def _jwks_client(jwks_uri: str, refresh_cooldown: int) -> jwt.PyJWKClient:
-    """Keys are cached; an unknown ``kid`` refetches them, at most once per cooldown."""
+def _jwks_client(jwks_uri: str, refresh_cooldown: int, timeout: float) -> jwt.PyJWKClient:
+    """Keys are cached; an unknown ``kid`` refetches them, at most once per cooldown.
+
+    urllib takes one timeout, which bounds connecting and each read alike.
+    """
     return jwt.PyJWKClient(
         jwks_uri,
         cache_keys=True,
         lifespan=300,
-        timeout=_HTTP_TIMEOUT,
+        timeout=timeout,
         cooldown_duration=refresh_cooldown,
     )
 
@@ -152,7 +167,9 @@ def decode_jwt(token: str, *, audience: str) -> VerifiedToken:
     if not provider.jwks or not provider.issuer:
         raise ProviderUnavailable("no JWKS endpoint or issuer known for the identity provider")
     try:
-        client = _jwks_client(provider.jwks, settings.RM_OIDC_JWKS_REFRESH_COOLDOWN)
+        client = _jwks_client(
+            provider.jwks, settings.RM_OIDC_JWKS_REFRESH_COOLDOWN, max(http_timeout())
+        )
         key = _signing_key(client, header.get("kid"))
     except jwt.PyJWKClientConnectionError as exc:
         raise ProviderUnavailable(f"cannot fetch the provider's keys: {exc}") from None
@@ -190,13 +207,19 @@ def _signing_key(client: jwt.PyJWKClient, kid: str | None) -> jwt.PyJWK:
 
 
 def _verify_opaque(token: str) -> VerifiedToken:
-    """Ask the provider: token introspection (RFC 7662) where it offers it, else userinfo."""
+    """Ask the provider: token introspection (RFC 7662) where it offers it, else userinfo
+    when ``RM_OIDC_USERINFO_FALLBACK`` allows it."""
     provider = endpoints()
     cache_key = "rm:oidc:opaque:" + hashlib.sha256(token.encode()).hexdigest()
     claims = django_cache.get(cache_key)
     if claims is None:
         if provider.introspection:
             claims = _introspect(provider.introspection, token)
+        elif not settings.RM_OIDC_USERINFO_FALLBACK:
+            raise InvalidToken(
+                "opaque tokens need token introspection, which the identity provider does "
+                "not offer; use a JWT access token"
+            )
         elif provider.userinfo:
             claims = _userinfo(provider.userinfo, token)
         else:
@@ -223,7 +246,16 @@ def _introspect(endpoint: str, token: str) -> dict[str, Any]:
         raise InvalidToken("token is not active")
     if isinstance(answer.get("exp"), int | float) and answer["exp"] < time.time():
         raise InvalidToken("token expired")
+    if not _meant_for_us(answer):
+        raise InvalidToken("token not meant for this service (audience)")
     return answer
+
+
+def _meant_for_us(answer: dict[str, Any]) -> bool:
+    """Whether the introspection answer names our audience in ``aud`` or ``client_id``."""
+    aud = answer.get("aud")
+    named = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    return audience() in [*named, answer.get("client_id")]
 
 
 def _userinfo(endpoint: str, token: str) -> dict[str, Any]:
@@ -233,7 +265,7 @@ def _userinfo(endpoint: str, token: str) -> dict[str, Any]:
 def _ask(name: str, method, endpoint: str, **kwargs: Any) -> dict[str, Any]:
     """One call to the provider: 4xx means the token is refused, anything else unavailable."""
     try:
-        response = method(endpoint, timeout=_HTTP_TIMEOUT, **kwargs)
+        response = method(endpoint, timeout=http_timeout(), **kwargs)
     except requests.RequestException as exc:
         raise ProviderUnavailable(f"cannot reach the {name} endpoint: {exc}") from None
     if response.status_code in (400, 401, 403):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
 from resourcemanager.access import Action
@@ -29,11 +28,10 @@ class ScopeRoleForm(forms.ModelForm):
         data = super().clean()
         if self.errors:
             return data
-        user = get_user_model().objects.filter(username=data["username"], is_active=True).first()
-        if user is None:
-            raise ValidationError({"username": "no active user with this username"})
         try:
-            check_grant(principal_of(self.request), user, data["scope"], data["role"])
+            user, _, _ = check_grant(
+                principal_of(self.request), data["username"], data["scope"], data["role"]
+            )
         except ServiceError as exc:
             raise ValidationError(exc.message) from None
         self.instance.user = user

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from resourcemanager.access import MATRIX, Action, scope_exists
+from resourcemanager.api.permissions import NamedScopeMembership
 from resourcemanager.identity import principal_of
 from resourcemanager.models import ApiToken
 from resourcemanager.oidc import VerifiedToken
@@ -50,9 +51,12 @@ class CurrentUserView(APIView):
 
 
 class PermissionsView(APIView):
-    """Scopes the caller holds roles in, with the actions each scope allows."""
+    """Scopes the caller holds roles in, with the actions each scope allows.
 
-    permission_classes = (IsAuthenticated,)
+    Under ``/api/c/<scope>/`` it answers only a caller holding a role in that scope.
+    """
+
+    permission_classes = (IsAuthenticated, NamedScopeMembership)
 
     @extend_schema(
         summary="My scopes, roles and allowed actions",

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from resourcemanager.api.permissions import audit_refusal
 from resourcemanager.context import get_request_id
 from resourcemanager.errors import ServiceError
 
@@ -36,6 +37,14 @@ def error_body(code: str, message: str, fields: object = None) -> dict:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response:
+    response = _error_response(exc)
+    if response.status_code in (401, 403):
+        audit_refusal(context["request"], context.get("view"), response.status_code,
+                      response.data["message"])
+    return response
+
+
+def _error_response(exc: Exception) -> Response:
     if isinstance(exc, ServiceError):
         fields = {exc.field: [exc.message]} if exc.field else None
         return Response(error_body(exc.code, exc.message, fields), status=exc.status)

@@ -8,6 +8,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from resourcemanager.api.permissions import NamedScopeMembership
 from resourcemanager.models import ApiToken
 from resourcemanager.tokens import issue_token, revoke_token
 
@@ -49,9 +50,10 @@ class IssueTokenSerializer(serializers.Serializer):
 class ApiTokenViewSet(
     mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
-    """Tokens belong to a user, not to a scope: both URL forms list the caller's own."""
+    """Tokens belong to a user, not to a scope: every URL form serves the caller's own, and
+    naming a scope where the caller holds no role is refused like any request there."""
 
-    permission_classes = (IsAuthenticated,)
+    permission_classes = (IsAuthenticated, NamedScopeMembership)
     serializer_class = ApiTokenSerializer
     pagination_class = None
 

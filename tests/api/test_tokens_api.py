@@ -64,3 +64,29 @@ def test_anonymous_callers_cannot_issue_tokens(transactional_db):
 
     assert response.status_code == 401
     assert not ApiToken.objects.exists()
+
+
+def test_tokens_are_personal_and_refused_in_a_scope_without_a_role(make_client):
+    """A request naming a scope is refused there without a role, whatever the object."""
+    client = make_client(team_a="USER")
+    own = client.post("/api/tokens", {"name": "mine"}, format="json").json()
+
+    assert client.get("/api/c/team-a/tokens").json() == client.get("/api/tokens").json()
+    for response in (
+        client.get("/api/c/team-b/tokens"),
+        client.post("/api/c/team-b/tokens", {"name": "x"}, format="json"),
+        client.delete(f"/api/c/team-b/tokens/{own['id']}"),
+        client.get("/api/tokens", HTTP_X_SCOPE="team-b"),
+    ):
+        assert response.status_code == 403
+        assert response.json()["code"] == "forbidden"
+    assert client.get("/api/c/Not_A_Scope!/tokens").json()["code"] == "invalid_scope"
+    assert ApiToken.objects.get(pk=own["id"]).revoked_at is None
+    assert not ApiToken.objects.filter(name="x").exists()
+
+
+def test_a_user_without_any_role_still_manages_its_tokens(make_client):
+    client = make_client()
+
+    assert client.post("/api/tokens", {"name": "ci"}, format="json").status_code == 201
+    assert client.get("/api/c/team-a/tokens").status_code == 403

@@ -38,7 +38,13 @@ def call(token: str, path: str = "/api/c/team-a/resources"):
 # --- opaque access tokens, resolved through the provider's userinfo endpoint --------------
 
 
-def test_an_opaque_access_token_authenticates_with_its_roles(transactional_db, oidc_provider):
+@pytest.fixture
+def userinfo_fallback(settings) -> None:
+    settings.RM_OIDC_USERINFO_FALLBACK = True
+
+
+def test_an_opaque_access_token_authenticates_with_its_roles(transactional_db, oidc_provider,
+                                                             userinfo_fallback):
     token = oidc_provider.tokens("alice-sub")["access_token"]
     assert token.count(".") != 2  # the provider's access tokens are opaque
 
@@ -50,14 +56,37 @@ def test_an_opaque_access_token_authenticates_with_its_roles(transactional_db, o
     assert ExternalIdentity.objects.get(subject="alice-sub").user.username == "alice"
 
 
-def test_an_unknown_opaque_token_is_a_json_401(transactional_db, oidc_provider):
+def test_an_unknown_opaque_token_is_a_json_401(transactional_db, oidc_provider,
+                                               userinfo_fallback):
     response = call("not-a-token-the-provider-issued")
 
     assert response.status_code == 401
     assert response.json()["code"] == "authentication_failed"
 
 
-def test_an_unreachable_provider_is_a_503_not_a_500(transactional_db, oidc_provider, settings):
+def test_opaque_tokens_are_refused_without_introspection_by_default(transactional_db,
+                                                                   oidc_provider):
+    """Userinfo answers for a token of any client of the provider, so it is opt-in."""
+    ours = oidc_provider.tokens("alice-sub")["access_token"]
+    another_clients = oidc_provider.tokens("alice-sub", client_id="other-client")["access_token"]
+
+    for token in (ours, another_clients):
+        response = call(token)
+        assert response.status_code == 401
+        assert "introspection" in response.json()["message"]
+    assert not ExternalIdentity.objects.exists()
+
+
+def test_the_userinfo_fallback_cannot_tell_clients_apart(transactional_db, oidc_provider,
+                                                        userinfo_fallback):
+    """The risk the fallback's documentation names: another client's token is accepted."""
+    token = oidc_provider.tokens("alice-sub", client_id="other-client")["access_token"]
+
+    assert call(token).status_code == 200
+
+
+def test_an_unreachable_provider_is_a_503_not_a_500(transactional_db, oidc_provider, settings,
+                                                    userinfo_fallback):
     settings.OIDC_OP_ISSUER = ""
     settings.OIDC_OP_USER_ENDPOINT = "http://127.0.0.1:1/userinfo"
     settings.OIDC_OP_JWKS_ENDPOINT = "http://127.0.0.1:1/jwks"
@@ -241,11 +270,17 @@ class Introspection:
                 length = int(self.headers["Content-Length"])
                 form = dict(parse_qsl(self.rfile.read(length).decode()))
                 endpoint.calls.append({"form": form, "auth": self.headers["Authorization"]})
+                dave = {"active": True, "sub": "dave-sub", "exp": time.time() + 60,
+                        "preferred_username": "dave", "roles": ROLES}
                 answers = {
-                    "active-token": {"active": True, "sub": "dave-sub", "exp": time.time() + 60,
-                                     "preferred_username": "dave", "roles": ROLES},
-                    "expired-token": {"active": True, "sub": "dave-sub",
-                                      "exp": time.time() - 60},
+                    "active-token": {**dave, "client_id": CLIENT_ID},
+                    "expired-token": {**dave, "client_id": CLIENT_ID, "exp": time.time() - 60},
+                    "other-clients-token": {**dave, "client_id": "other-client"},
+                    "other-audience-token": {**dave, "client_id": "other-client",
+                                             "aud": ["other-api"]},
+                    "our-audience-token": {**dave, "client_id": "other-client",
+                                           "aud": ["other-api", CLIENT_ID]},
+                    "no-client-token": dave,
                 }
                 body = json.dumps(answers.get(form.get("token"), {"active": False})).encode()
                 self.send_response(200)
@@ -288,3 +323,24 @@ def test_inactive_or_expired_tokens_are_refused(introspection, token):
 
     assert response.status_code == 401
     assert response.json()["code"] == "authentication_failed"
+
+
+@pytest.mark.parametrize("token", ["other-clients-token", "other-audience-token",
+                                   "no-client-token"])
+def test_tokens_minted_for_another_client_are_refused(introspection, token):
+    response = call(token)
+
+    assert response.status_code == 401
+    assert "audience" in response.json()["message"]
+    assert not ExternalIdentity.objects.exists()
+
+
+def test_a_token_naming_us_among_its_audiences_is_accepted(introspection):
+    assert call("our-audience-token").status_code == 200
+
+
+def test_the_configured_audience_is_required_of_introspected_tokens(introspection, settings):
+    settings.RM_OIDC_AUDIENCE = "other-api"
+
+    assert call("other-audience-token").status_code == 200
+    assert call("active-token").status_code == 401

@@ -39,16 +39,16 @@ def test_a_scope_admin_grants_a_role_in_its_scope(people):
     assert (entry.actor, entry.scope) == ("ann", "team-a")
 
 
-@pytest.mark.parametrize(("username", "scope", "role", "message"), [
-    ("cat", "team-b", "USER", "no role in this scope"),
-    ("ann", "team-a", "USER", "their own roles"),
-    ("nobody", "team-a", "USER", "no active user"),
+@pytest.mark.parametrize(("username", "scope", "role"), [
+    ("cat", "team-b", "USER"),  # no role in team-b
+    ("ann", "team-a", "USER"),  # her own roles
+    ("nobody", "team-a", "USER"),  # no such user: refused alike
 ])
-def test_grants_outside_the_rules_are_refused(people, username, scope, role, message):
+def test_grants_outside_the_rules_are_refused(people, username, scope, role):
     response = grant(signed_in(people["ann"]), username, scope, role)
 
     assert response.status_code == 200
-    assert message in response.content.decode()
+    assert "this grant is not allowed" in response.content.decode()
     assert not ScopeRole.objects.filter(scope=scope, role=role,
                                         user__username=username).exists()
 

@@ -41,3 +41,13 @@ def test_anonymous_callers_get_a_json_401(transactional_db):
 
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+
+
+def test_the_scoped_form_is_refused_in_a_scope_without_a_role(make_client):
+    client = make_client(team_a="USER")
+
+    response = client.get("/api/c/team-b/permissions")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "forbidden"
+    assert client.get("/api/permissions", HTTP_X_SCOPE="team-b").status_code == 403

@@ -69,15 +69,7 @@ PUBLIC_API_ROUTES = {
 }
 
 #: Routes under /api/c/<scope>/ that deliberately ignore the scope (full patterns).
-SCOPE_FREE_API_ROUTES = {
-    # Who am I: the caller's roles in every scope (PermissionsView).
-    "api/c/<str:scope>/^permissions/?$",
-    # Personal API tokens belong to a user, not to a scope (ApiTokenViewSet's docstring).
-    "api/c/<str:scope>/^tokens/?$",
-    "api/c/<str:scope>/^tokens/?\\.(?P<format>[a-z0-9]+)/?$",
-    "api/c/<str:scope>/^tokens/(?P<pk>[^/.]+)/?$",
-    "api/c/<str:scope>/^tokens/(?P<pk>[^/.]+)/?\\.(?P<format>[a-z0-9]+)/?$",
-}
+SCOPE_FREE_API_ROUTES: set[str] = set()
 
 #: Admin pages that are not pages of a registered model (full URL-conf patterns).
 #: Django builds the app-index pattern from the registered apps, in registration order.
@@ -254,7 +246,9 @@ class World:
             "memberships of team-b": sorted(
                 ScopeRole.objects.filter(scope="team-b").values_list("user_id", "role")
             ),
-            "audit of team-b": list(AuditEntry.objects.filter(scope="team-b").values()),
+            # Refused attempts are recorded (denied); nothing else may appear or change.
+            "audit of team-b": list(AuditEntry.objects.filter(scope="team-b").exclude(
+                outcome=AuditEntry.Outcome.DENIED).values()),
             "token": ApiToken.objects.filter(pk=self.bravo_token.pk)
             .values("user_id", "name", "digest", "expires_at", "revoked_at")
             .get(),
