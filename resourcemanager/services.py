@@ -403,8 +403,10 @@ def _record(claim: _Claim, apply: Callable[[Resource], None], *, finished: bool 
                            claim.operation, resource.pk)
             return
         wanted = resource.status in _RUNS_IN[claim.operation]
-        if wanted:  # else superseded meanwhile (e.g. deleted): nothing to record
+        if wanted:
             apply(resource)
+        elif resource.status == Status.DELETING:  # requested meanwhile: its turn now
+            outbox.enqueue_operation(resource, Operation.DELETE.value, SYSTEM.name)
         if finished or not wanted:
             resource.operation, resource.attempts = "", 0
         resource.lease_id = resource.lease_expires_at = None

@@ -20,6 +20,7 @@ from consumers.models import Delivery
 from providers.checkpoints import CREATE_HALF_DONE
 from resourcemanager import events, services
 from resourcemanager.models import Resource
+from tests.conftest import pg_admin_connect
 from tests.support.workers import (
     app_database_url,
     freeze_env,
@@ -150,3 +151,47 @@ def test_no_row_lock_is_held_while_a_tool_is_called(make_client, pg_provider,
 
     assert seen == [True]
     assert list(Delivery.objects.values_list("status", flat=True)) == ["delivered"]
+
+
+def end_session(pid: int) -> None:
+    with pg_admin_connect() as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+def test_a_delete_requested_while_the_backend_creates_runs_when_the_creation_ends(
+    make_client, pg_provider
+):
+    """In-process: CREATE is held up on the server (another session is creating its login);
+    the DELETE request meanwhile is answered at once and runs after the CREATE run ends."""
+    name = "rm_handover001"
+    resource = Resource.objects.create(scope="team-a", provider=pg_provider, type="sql",
+                                       name="orders", backend_name=name)
+    client = make_client(team_a="RESOURCE_ADMIN")
+    with pg_admin_connect() as blocker:
+        blocker.autocommit = False
+        blocker.execute(f"CREATE ROLE {name}")  # uncommitted: the CREATE run waits on it
+        guard = threading.Timer(15, end_session, (blocker.info.backend_pid,))
+        guard.start()
+
+        def create() -> None:
+            try:
+                services.run_operation(str(resource.pk), "create", actor="tests")
+            finally:
+                connection.close()
+
+        creating = threading.Thread(target=create)
+        creating.start()
+        while Resource.objects.get(pk=resource.pk).operation != "create":
+            time.sleep(0.05)
+        started = time.monotonic()
+        response = client.delete(f"{TEAM_A}/resources/{resource.pk}")
+        answered_in = time.monotonic() - started
+        blocker.rollback()
+    creating.join(timeout=30)
+    guard.cancel()
+
+    assert response.status_code == 202
+    assert answered_in < 5  # no row lock held by the CREATE run
+    resource.refresh_from_db()
+    assert resource.status == "deleted"
+    assert pg_objects(name) == (0, 0)
