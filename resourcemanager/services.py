@@ -324,6 +324,8 @@ _RUNS_IN = {
     Operation.DELETE: (Status.DELETING,),
 }
 _LEASE_FIELDS = ["operation", "attempts", "lease_id", "lease_expires_at"]
+#: Statuses a resource must not stay in for long without a run under way.
+_UNFINISHED = [Status.PENDING, Status.CREATING, Status.DELETING]
 
 
 @dataclass(frozen=True)
@@ -549,9 +551,6 @@ def sweep_stuck_operations(timeout: float | None = None) -> list[Resource]:
     if requeued:
         logger.warning("queued %d stuck operation(s) again", len(requeued))
     return requeued
-
-
-_UNFINISHED = [Status.PENDING, Status.CREATING, Status.DELETING]
 
 
 def _requeue(resource_id: object, cutoff: datetime, timeout: float) -> Resource | None:

@@ -9,9 +9,9 @@ import time
 import pytest
 
 from providers.base import ProviderError
+from providers.naming import new_backend_name
 from tests.conftest import pg_admin_connect
 
-NAME = "rm_blockedrole1"
 #: Without a read timeout the statement would wait for ever: the blocker gives up then.
 GIVE_UP_AFTER = 15
 
@@ -23,19 +23,19 @@ def end_session(pid: int) -> None:
 
 def test_a_statement_held_up_by_the_server_fails_after_the_read_timeout(pg_provider, settings):
     settings.RM_PROVIDER_READ_TIMEOUT = 1
-    adapter = pg_provider.adapter()
+    adapter, name = pg_provider.adapter(), new_backend_name()
     with pg_admin_connect() as blocker:
         blocker.autocommit = False
-        blocker.execute(f"CREATE ROLE {NAME}")  # uncommitted: CREATE ROLE elsewhere waits
+        blocker.execute(f"CREATE ROLE {name}")  # uncommitted: CREATE ROLE elsewhere waits
         guard = threading.Timer(GIVE_UP_AFTER, end_session, (blocker.info.backend_pid,))
         guard.start()
         started = time.monotonic()
         try:
             with pytest.raises(ProviderError) as raised:
-                adapter.create(NAME, "blocked-" + "p" * 24, {})
+                adapter.create(name, "blocked-" + "p" * 24, {})
         finally:
             guard.cancel()
-            adapter.delete(NAME)
+            adapter.delete(name)
         elapsed = time.monotonic() - started
         blocker.rollback()
 

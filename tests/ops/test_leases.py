@@ -18,6 +18,7 @@ from psycopg import sql
 from audit.models import AuditEntry
 from consumers.models import Delivery
 from providers.checkpoints import CREATE_HALF_DONE
+from providers.naming import new_backend_name
 from resourcemanager import events, services
 from resourcemanager.models import Resource
 from tests.conftest import pg_admin_connect
@@ -163,7 +164,7 @@ def test_a_delete_requested_while_the_backend_creates_runs_when_the_creation_end
 ):
     """In-process: CREATE is held up on the server (another session is creating its login);
     the DELETE request meanwhile is answered at once and runs after the CREATE run ends."""
-    name = "rm_handover001"
+    name = new_backend_name()
     resource = Resource.objects.create(scope="team-a", provider=pg_provider, type="sql",
                                        name="orders", backend_name=name)
     client = make_client(team_a="RESOURCE_ADMIN")
