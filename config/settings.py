@@ -294,6 +294,8 @@ RM_PROVIDER_MYSQL_URL = env.str("RM_PROVIDER_MYSQL_URL", default="")
 RM_PROVIDER_MONGODB_URL = env.str("RM_PROVIDER_MONGODB_URL", default="")
 RM_PROVIDER_S3_URL = env.str("RM_PROVIDER_S3_URL", default="")
 RM_PROVIDER_CONNECT_TIMEOUT = env.int("RM_PROVIDER_CONNECT_TIMEOUT", default=5)
+#: Bounds every backend statement or request, so an operation's run never hangs on a server.
+RM_PROVIDER_READ_TIMEOUT = env.int("RM_PROVIDER_READ_TIMEOUT", default=120)
 RM_API_TOKEN_DEFAULT_DAYS = env.int("RM_API_TOKEN_DEFAULT_DAYS", default=90)
 
 # --- Sign-in: local accounts and an OpenID Connect provider ---------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from providers.base import Credentials
 from resourcemanager import events, metrics, outbox
 from resourcemanager.access import SYSTEM, Action, Principal, require
 from resourcemanager.context import get_request_id, get_source_ip
+from resourcemanager.dbretry import in_short_transaction
 from resourcemanager.errors import Conflict, InvalidInput, NotFound
 from resourcemanager.models import Resource
 from resourcemanager.properties import MASK, PropertyError, validate
@@ -45,7 +46,11 @@ RESYNC_ON = {"tags", "resource_types", "properties", "enabled"}
 
 
 class RetryDelivery(Exception):
-    """A transient delivery failure; the task tries again after a backoff."""
+    """A transient delivery failure; the task tries again after ``delay`` seconds."""
+
+    def __init__(self, message: str, *, delay: float) -> None:
+        super().__init__(message)
+        self.delay = delay
 
 
 # --- consumers ------------------------------------------------------------------------
@@ -264,46 +269,79 @@ def fan_out(event: events.Event) -> None:
         _queue_on_commit(never_tried.values_list("pk", flat=True))
 
 
-def deliver(delivery_id: int, *, last_attempt: bool, retry_in: float) -> None:
+def deliver(delivery_id: int, *, in_process: bool, backoff: Callable[[int], float]) -> None:
     """Hand one delivery to its consumer's builder and record the outcome.
 
-    A transient failure raises ``RetryDelivery`` (to be tried again after ``retry_in``
-    seconds) unless this is the ``last_attempt``; then, as any other failure, the delivery
-    is ``failed`` with the reason.
+    No transaction is open while the consumer is called: the attempt is claimed (counted
+    and leased, committed at once), the builder talks to the tool, and the outcome is
+    recorded in a short transaction if the attempt count still names this attempt. A
+    transient failure raises ``RetryDelivery`` (to be tried again ``backoff(attempt)``
+    seconds later) until ``RM_CONSUMER_MAX_RETRIES`` retries are spent, counted in the
+    database, or ``in_process`` (no queue to wait in); then, as any other failure, the
+    delivery is ``failed`` with the reason.
     """
-    retry = None
+    claimed = _claim(delivery_id)
+    if claimed is None:
+        return
+    delivery, event = claimed
+    attempt = delivery.attempts
+    error, transient = "", False
+    try:
+        _builder(delivery.consumer).deliver(event)
+    except DeliveryError as exc:
+        error, transient = exc.message, exc.transient
+    except LookupError:
+        error = f"unknown builder {delivery.consumer.builder!r}"
+    except Exception as exc:  # a builder's bug must not stop the queue
+        # The exception's text may hold a URL or an answer: only its type is kept.
+        error = f"unexpected {type(exc).__name__} in the {delivery.consumer.builder} builder"
+    retry_in = None
+    if transient and not in_process and attempt <= settings.RM_CONSUMER_MAX_RETRIES:
+        retry_in = backoff(attempt)
+
+    def record() -> None:
+        current = (
+            Delivery.objects.select_for_update().select_related("consumer")
+            .filter(pk=delivery_id).first()
+        )
+        if current is None or current.status != Status.PENDING or current.attempts != attempt:
+            return  # its consumer was deleted, or a later attempt took over
+        if retry_in is not None:
+            _note_retry(current, error, retry_in)
+        elif error:
+            _finish(current, Status.FAILED, error)
+        else:
+            _finish(current, Status.DELIVERED)
+
+    in_short_transaction(record, what=f"delivery {delivery_id}")
+    if retry_in is not None:
+        raise RetryDelivery(error, delay=retry_in)
+
+
+def _claim(delivery_id: int) -> tuple[Delivery, ResourceEvent] | None:
+    """Count and lease the next attempt of a pending delivery; None when there is nothing
+    to do (delivered, skipped, or another attempt under way)."""
+    now = timezone.now()
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update().select_related("consumer")
             .filter(pk=delivery_id).first()
         )
         if delivery is None or delivery.status != Status.PENDING:
-            return  # delivered meanwhile, or its consumer was deleted
+            return None  # delivered meanwhile, or its consumer was deleted
+        if delivery.lease_expires_at is not None and delivery.lease_expires_at > now:
+            return None  # the attempt under way records the outcome
         if not delivery.consumer.enabled:
             _finish(delivery, Status.SKIPPED, "the consumer was disabled")
-            return
+            return None
         event = _event_of(delivery)
         if event is None:
             _finish(delivery, Status.SKIPPED, "the resource has no credentials any more")
-            return
+            return None
         delivery.attempts += 1
-        try:
-            _builder(delivery.consumer).deliver(event)
-        except DeliveryError as exc:
-            if exc.transient and not last_attempt:
-                retry = _note_retry(delivery, exc.message, retry_in)
-            else:
-                _finish(delivery, Status.FAILED, exc.message)
-        except LookupError:
-            _finish(delivery, Status.FAILED, f"unknown builder {delivery.consumer.builder!r}")
-        except Exception as exc:  # a builder's bug must not stop the queue
-            # The exception's text may hold a URL or an answer: only its type is kept.
-            _finish(delivery, Status.FAILED,
-                    f"unexpected {type(exc).__name__} in the {delivery.consumer.builder} builder")
-        else:
-            _finish(delivery, Status.DELIVERED)
-    if retry:
-        raise retry
+        delivery.lease_expires_at = now + timedelta(seconds=settings.RM_OPERATION_TIMEOUT)
+        delivery.save(update_fields=["attempts", "lease_expires_at", "updated_at"])
+    return delivery, event
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -391,13 +429,22 @@ def _register_existing(consumer: Consumer, actor: str) -> int:
 
 def requeue_stalled(timeout: float | None = None) -> int:
     """Queue again pending deliveries untouched for ``timeout`` seconds (default
-    ``RM_OPERATION_TIMEOUT``): their task was never queued (broker down) or got lost."""
+    ``RM_OPERATION_TIMEOUT``) and not waiting for a retry: their task was never queued
+    (broker down) or got lost, or their attempt's lease expired. Each is audited."""
     timeout = settings.RM_OPERATION_TIMEOUT if timeout is None else timeout
+    now = timezone.now()
     stalled = Delivery.objects.filter(
-        status=Status.PENDING, updated_at__lt=timezone.now() - timedelta(seconds=timeout)
-    )
-    ids = list(stalled.values_list("pk", flat=True))
-    Delivery.objects.filter(pk__in=ids).update(updated_at=timezone.now())
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=now),
+        status=Status.PENDING, updated_at__lt=now - timedelta(seconds=timeout),
+    ).select_related("consumer")
+    ids = []
+    with transaction.atomic():
+        for delivery in stalled.select_for_update(of=("self",), skip_locked=True):
+            delivery.lease_expires_at = None  # an attempt finishing late is not recorded
+            delivery.save(update_fields=["lease_expires_at", "updated_at"])
+            _audit(SYSTEM.name, "consumer.deliver", Outcome.ACCEPTED, delivery.consumer,
+                   f"{_describe(delivery)} queued again: untouched for {int(timeout)} s")
+            ids.append(delivery.pk)
     _queue(ids)
     if ids:
         logger.warning("queued %d stalled consumer deliveries again", len(ids))
@@ -444,19 +491,19 @@ def _event_of(delivery: Delivery) -> ResourceEvent | None:
     )
 
 
-def _note_retry(delivery: Delivery, message: str, retry_in: float) -> RetryDelivery:
+def _note_retry(delivery: Delivery, message: str, retry_in: float) -> None:
     logger.warning("delivery %s to consumer %s will be retried: %s",
                    delivery.pk, delivery.consumer_id, message)
     delivery.last_error = message
     delivery.next_attempt_at = timezone.now() + timedelta(seconds=retry_in)
+    delivery.lease_expires_at = None
     delivery.save()
     metrics.consumer_delivery(delivery.consumer.builder, "retry")
-    return RetryDelivery(message)
 
 
 def _finish(delivery: Delivery, status: str, error: str = "") -> None:
     delivery.status = status
-    delivery.next_attempt_at = None
+    delivery.next_attempt_at = delivery.lease_expires_at = None
     if error:
         delivery.last_error = error
     if status == Status.DELIVERED:
@@ -468,10 +515,13 @@ def _finish(delivery: Delivery, status: str, error: str = "") -> None:
                        delivery.pk, delivery.consumer_id, error)
     outcome = {Status.DELIVERED: Outcome.SUCCESS, Status.FAILED: Outcome.FAILURE}.get(status)
     if outcome:
-        resource = delivery.resource
         _audit(SYSTEM.name, "consumer.deliver", outcome, delivery.consumer,
-               f"{delivery.event} of {resource.get('name')} ({resource.get('id')})"
-               + (f": {error}" if error else ""))
+               _describe(delivery) + (f": {error}" if error else ""))
+
+
+def _describe(delivery: Delivery) -> str:
+    resource = delivery.resource
+    return f"{delivery.event} of {resource.get('name')} ({resource.get('id')})"
 
 
 def _name_conflict() -> Conflict:

@@ -26,6 +26,8 @@ class InstanceConfig:
     password: str = field(repr=False)
     options: dict[str, Any] = field(default_factory=dict)
     connect_timeout: int = 5
+    #: Seconds one statement or request may take (statement timeout, socket read timeout).
+    read_timeout: int = 120
 
     @property
     def public_host(self) -> str:

@@ -99,5 +99,6 @@ class Provider(models.Model):
             password=self.password,
             options=self.options or {},
             connect_timeout=settings.RM_PROVIDER_CONNECT_TIMEOUT,
+            read_timeout=settings.RM_PROVIDER_READ_TIMEOUT,
         )
         return self.adapter_class(config)

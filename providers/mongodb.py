@@ -241,7 +241,8 @@ class MongoDBAdapter(ProviderAdapter):
         ProviderErrors without secrets."""
         timeout_ms = self.config.connect_timeout * 1000
         options: dict[str, Any] = {"connectTimeoutMS": timeout_ms, "appname": "resourcemanager",
-                                   "serverSelectionTimeoutMS": timeout_ms}
+                                   "serverSelectionTimeoutMS": timeout_ms,
+                                   "socketTimeoutMS": self.config.read_timeout * 1000}
         if user:
             options |= {"username": user, "password": password, "authSource": auth_source}
         if self.tls:

@@ -221,6 +221,7 @@ class MySQLAdapter(ProviderAdapter):
         return pymysql.connect(
             host=self.config.host, port=self.config.port, user=user, password=password,
             autocommit=True, connect_timeout=self.config.connect_timeout, charset="utf8mb4",
+            read_timeout=self.config.read_timeout, write_timeout=self.config.read_timeout,
             **options,
         )
 

@@ -251,6 +251,7 @@ class PostgreSQLAdapter(ProviderAdapter):
         return psycopg.connect(
             host=self.config.host, port=self.config.port, user=user, password=password,
             dbname=dbname, autocommit=True, connect_timeout=self.config.connect_timeout,
+            options=f"-c statement_timeout={self.config.read_timeout * 1000}",
             application_name="resourcemanager", **extra,
         )
 

@@ -311,6 +311,7 @@ class S3Adapter(ProviderAdapter):
         session = boto3.session.Session(aws_access_key_id=key_id, aws_secret_access_key=secret,
                                         region_name=self.region)
         config = Config(connect_timeout=self.config.connect_timeout,
+                        read_timeout=self.config.read_timeout,
                         retries={"mode": "standard", "total_max_attempts": 2},
                         s3={"addressing_style": "path"})
         endpoint = self.iam_endpoint if service == "iam" else self.endpoint

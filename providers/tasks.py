@@ -1,5 +1,6 @@
 """Celery tasks running provider operations. Thin: the lifecycle service does the work."""
 
+import logging
 import random
 
 from celery import shared_task
@@ -8,8 +9,12 @@ from django.conf import settings
 from providers.services import probe_providers
 from resourcemanager import context, outbox, services
 
+logger = logging.getLogger(__name__)
 
-@shared_task(bind=True, name="providers.run_resource_operation", acks_late=True)
+
+@shared_task(
+    bind=True, name="providers.run_resource_operation", acks_late=True, max_retries=None
+)
 def run_resource_operation(
     self,
     resource_id: str,
@@ -22,18 +27,24 @@ def run_resource_operation(
 ) -> None:
     """Run one operation; transient backend failures come back with exponential backoff.
 
-    In-process mode (no broker) makes one attempt: there is no queue to wait in.
+    The lifecycle service counts the runs in the database and ends in ``error`` after
+    ``RM_TASK_MAX_RETRIES`` retries, so Celery's own count (reset by a re-queue) sets no
+    limit. A resource busy with another run is tried again after a backoff too.
+    In-process mode (no broker) makes one attempt: there is no queue to wait in; a busy
+    resource's message stays unhandled and the relay publishes it again later.
     ``message_id`` is the outbox row this task carries out.
     """
     context.bind(request_id, source_ip)
-    retries = self.request.retries
-    last_attempt = self.request.is_eager or retries >= settings.RM_TASK_MAX_RETRIES
     try:
         services.run_operation(
-            resource_id, operation, actor=actor, repair=repair, last_attempt=last_attempt
+            resource_id, operation, actor=actor, repair=repair,
+            last_attempt=bool(self.request.is_eager),
         )
     except services.RetryLater as exc:
-        raise self.retry(countdown=retry_delay(retries), max_retries=None) from exc
+        if self.request.is_eager:
+            logger.info("%s of resource %s not run now: %s", operation, resource_id, exc)
+            return
+        raise self.retry(countdown=retry_delay(exc.attempt - 1)) from exc
     except Exception:
         outbox.mark_handled(message_id)  # publishing it again would fail the same way
         raise

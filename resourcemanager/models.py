@@ -65,6 +65,15 @@ class Resource(models.Model):
     last_check_at = models.DateTimeField(null=True, blank=True)
     last_check_ok = models.BooleanField(null=True)
     last_check_message = models.TextField(blank=True)
+    #: The provider operation running or last claimed (``create`` …), empty when none is
+    #: under way; ``attempts`` counts its runs, across retries and re-queues.
+    operation = models.CharField(max_length=16, blank=True, editable=False)
+    attempts = models.PositiveIntegerField(default=0, editable=False)
+    #: Held by the run talking to the backend (no row lock is held meanwhile). A run
+    #: records its outcome only while the lease is still its own; an expired lease is
+    #: taken over by the stuck-operation sweep.
+    lease_id = models.UUIDField(null=True, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ResourceQuerySet.as_manager()
 

@@ -83,6 +83,7 @@ def relay(ids: Iterable[int] | None = None, *, batch_size: int = 200) -> RelayRe
     """
     wanted = list(ids) if ids is not None else None
     lost_after = timezone.now() - timedelta(seconds=settings.RM_OPERATION_TIMEOUT)
+    in_process = bool(current_app.conf.task_always_eager)
     published = 0
     error = ""
     while not error:
@@ -93,17 +94,15 @@ def relay(ids: Iterable[int] | None = None, *, batch_size: int = 200) -> RelayRe
             batch = list(claimed.order_by("id")[:batch_size])
             if not batch:
                 break
-            sent: list[int] = []
-            for message in batch:
-                try:
-                    _publish(message)
-                except Exception as exc:  # kombu raises several types for a broker outage
-                    error = f"{type(exc).__name__}: {exc}"[:500]
-                    _note_failure(message, error)
-                    break
-                sent.append(message.pk)
+            if in_process:  # publishing runs the task: only after this transaction commits
+                sent = [message.pk for message in batch]
+            else:
+                sent, error = _publish_batch(batch)
             OutboxMessage.objects.filter(pk__in=sent).update(published_at=timezone.now())
             published += len(sent)
+        if in_process:
+            for message in batch:
+                _publish(message)
         if wanted is not None or len(batch) < batch_size:
             break
     if error:
@@ -111,6 +110,20 @@ def relay(ids: Iterable[int] | None = None, *, batch_size: int = 200) -> RelayRe
         logger.warning("outbox relay stopped after %d message(s): %s", published, error)
     pending = OutboxMessage.objects.unpublished().count() if wanted is None else None
     return RelayReport(published, pending, error)
+
+
+def _publish_batch(batch: list[OutboxMessage]) -> tuple[list[int], str]:
+    """Publish ``batch`` in order up to a broker error: the ids sent, and the error."""
+    sent: list[int] = []
+    for message in batch:
+        try:
+            _publish(message)
+        except Exception as exc:  # kombu raises several types for a broker outage
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            _note_failure(message, error)
+            return sent, error
+        sent.append(message.pk)
+    return sent, ""
 
 
 def mark_handled(message_id: int | None) -> None:

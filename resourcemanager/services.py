@@ -2,21 +2,24 @@
 
 Requests (``create_resource`` …) check access, validate, change the row and write the
 audit entry in one transaction, then schedule the provider operation on commit. The
-operation (``run_operation``) runs in a task, locks the row, talks to the backend and
-records the outcome. Every step is idempotent, so a retried or re-delivered task converges.
+operation (``run_operation``) runs in a task: it takes a lease on the resource, talks to
+the backend with no transaction open (no row lock held) and records the outcome in a short
+transaction. Every step is idempotent, so a retried or re-delivered task converges.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.models import AuditEntry
@@ -32,6 +35,7 @@ from providers.models import Provider
 from providers.naming import new_backend_name, new_password
 from resourcemanager import events, metrics, outbox
 from resourcemanager.access import SYSTEM, Action, Principal, require
+from resourcemanager.dbretry import in_short_transaction
 from resourcemanager.errors import Conflict, InvalidInput, NotFound
 from resourcemanager.models import Resource
 from resourcemanager.validation import validate_name, validate_tags
@@ -49,7 +53,18 @@ class Operation(StrEnum):
 
 
 class RetryLater(Exception):
-    """A transient backend failure; the task runs the operation again after a backoff."""
+    """A transient backend failure; the task runs the operation again after a backoff.
+
+    ``attempt`` is the number of the run that failed (counted in the database).
+    """
+
+    def __init__(self, message: str, *, attempt: int = 1) -> None:
+        super().__init__(message)
+        self.attempt = attempt
+
+
+class OperationBusy(RetryLater):
+    """Another run of an operation holds the resource's lease; try again later."""
 
 
 @dataclass(frozen=True)
@@ -301,6 +316,27 @@ def get_resource(principal: Principal | None, scope: str, resource_id: object) -
 
 # --- operations (run by providers.tasks) ----------------------------------------------
 
+#: Statuses in which an operation may run, and keeps running (CREATE moves to CREATING).
+_RUNS_IN = {
+    Operation.CREATE: (Status.PENDING, Status.CREATING),
+    Operation.UPDATE: (Status.READY,),
+    Operation.CHECK: (Status.READY, Status.ERROR),
+    Operation.DELETE: (Status.DELETING,),
+}
+_LEASE_FIELDS = ["operation", "attempts", "lease_id", "lease_expires_at"]
+#: Statuses a resource must not stay in for long without a run under way.
+_UNFINISHED = [Status.PENDING, Status.CREATING, Status.DELETING]
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A run's right to talk to the backend for a resource and to record the outcome."""
+
+    resource: Resource
+    operation: Operation
+    lease_id: uuid.UUID
+    last_attempt: bool
+
 
 def run_operation(
     resource_id: str,
@@ -312,8 +348,13 @@ def run_operation(
 ) -> None:
     """Carry out one provider operation for a resource and record its outcome.
 
-    A transient backend failure raises ``RetryLater`` unless this is the ``last_attempt``;
-    then, as for any other failure, the resource goes to ``error`` with the reason.
+    No transaction is open while the backend is asked: the run claims the resource (a
+    lease, committed at once), talks to the backend, then records the outcome in a short
+    transaction if the lease is still its own. Runs are counted in the database across
+    retries and re-queues: a transient failure raises ``RetryLater`` until the run is the
+    ``RM_TASK_MAX_RETRIES``-th retry, or the ``last_attempt`` the caller can make; then, as
+    for any other failure, the resource goes to ``error`` with the reason. Raises
+    ``OperationBusy`` while another run holds the lease.
     """
     handlers = {
         Operation.CREATE: _run_create,
@@ -321,81 +362,113 @@ def run_operation(
         Operation.CHECK: _run_check,
         Operation.DELETE: _run_delete,
     }
-    handlers[Operation(operation)](resource_id, actor, repair=repair, last_attempt=last_attempt)
+    claim = _claim(resource_id, Operation(operation), last_attempt=last_attempt)
+    if claim is not None:
+        handlers[claim.operation](claim, actor, repair=repair)
 
 
-def _run_create(resource_id: str, actor: str, *, repair: bool, last_attempt: bool) -> None:
+def _claim(resource_id: str, operation: Operation, *, last_attempt: bool) -> _Claim | None:
+    """Take the resource's lease for ``operation``; None when there is nothing to do."""
+    now = timezone.now()
     with transaction.atomic():
         resource = _locked(resource_id)
-        if resource.status not in (Status.PENDING, Status.CREATING):
+        if resource.status not in _RUNS_IN[operation]:
+            return None  # done, or superseded (e.g. deleted meanwhile)
+        if operation == Operation.CHECK and resource.credentials is None:
+            return None
+        if resource.lease_expires_at is not None and resource.lease_expires_at > now:
+            raise OperationBusy(f"a {resource.operation or 'previous'} run is under way")
+        if resource.operation != operation:
+            resource.attempts = 0
+        resource.operation = operation.value
+        resource.attempts += 1
+        resource.lease_id = uuid.uuid4()
+        resource.lease_expires_at = now + timedelta(seconds=settings.RM_OPERATION_TIMEOUT)
+        fields = list(_LEASE_FIELDS)
+        if operation == Operation.CREATE:
+            resource.status = Status.CREATING
+            fields += ["status", "updated_at"]
+        resource.save(update_fields=fields)
+    final = last_attempt or resource.attempts > settings.RM_TASK_MAX_RETRIES
+    return _Claim(resource, operation, resource.lease_id, final)
+
+
+def _record(claim: _Claim, apply: Callable[[Resource], None], *, finished: bool = True) -> None:
+    """Record an outcome with ``apply`` on the locked resource, if the lease is still ours
+    and the resource still wants the operation, and release the lease (``finished``: the
+    operation is over, its attempt count starts again)."""
+
+    def record() -> None:
+        resource = _locked(claim.resource.pk)
+        if resource.lease_id != claim.lease_id:
+            logger.warning("%s of resource %s took too long; its outcome is dropped",
+                           claim.operation, resource.pk)
             return
-        resource.status = Status.CREATING
-        resource.save(update_fields=["status", "updated_at"])
-    retry = None
-    with transaction.atomic():
-        resource = _locked(resource_id)
-        if resource.status != Status.CREATING:
-            return  # deleted meanwhile; the delete operation cleans up
-        adapter = resource.provider.adapter()
-        try:
-            credentials = adapter.create(
-                resource.backend_name, new_password(), resource.properties
-            )
-        except ProviderError as exc:
-            if exc.transient and not last_attempt:
-                retry = _note_retry(resource, "resource.create", exc)
-            else:
-                _record_failure(resource, actor, "resource.create", exc)
-                _remove_partial_creation(adapter, resource)
-        else:
-            resource.credentials = credentials.as_dict()
-            resource.status = Status.READY
-            resource.status_message = ""
-            resource.save()
-            _audit(actor, "resource.create", Outcome.SUCCESS, resource)
-            metrics.provider_operation(resource, Operation.CREATE, "success")
-            outbox.emit_event(resource, events.CREATED, actor)
-    if retry:
-        raise retry
+        wanted = resource.status in _RUNS_IN[claim.operation]
+        if wanted:
+            apply(resource)
+        elif resource.status == Status.DELETING:  # requested meanwhile: its turn now
+            outbox.enqueue_operation(resource, Operation.DELETE.value, SYSTEM.name)
+        if finished or not wanted:
+            resource.operation, resource.attempts = "", 0
+        resource.lease_id = resource.lease_expires_at = None
+        resource.save(update_fields=_LEASE_FIELDS)
+
+    in_short_transaction(record, what=f"the {claim.operation} of resource {claim.resource.pk}")
 
 
-def _run_update(resource_id: str, actor: str, *, repair: bool, last_attempt: bool) -> None:
-    retry = None
-    with transaction.atomic():
-        resource = _locked(resource_id)
-        if resource.status != Status.READY:
-            return
-        try:
-            resource.provider.adapter().update(resource.backend_name, resource.properties)
-        except ProviderError as exc:
-            if exc.transient and not last_attempt:
-                retry = _note_retry(resource, "resource.update", exc)
-            else:
-                _record_failure(resource, actor, "resource.update", exc)
-        else:
-            _audit(actor, "resource.update", Outcome.SUCCESS, resource, "properties applied")
-            metrics.provider_operation(resource, Operation.UPDATE, "success")
-            outbox.emit_event(resource, events.UPDATED, actor)
-    if retry:
-        raise retry
+def _run_create(claim: _Claim, actor: str, *, repair: bool) -> None:
+    resource = claim.resource
+    adapter = resource.provider.adapter()
+    try:
+        credentials = adapter.create(resource.backend_name, new_password(), resource.properties)
+    except ProviderError as exc:
+        _record_error(claim, actor, "resource.create", exc, cleanup=adapter)
+        return
+
+    def succeed(resource: Resource) -> None:
+        resource.credentials = credentials.as_dict()
+        resource.status = Status.READY
+        resource.status_message = ""
+        resource.save()
+        _audit(actor, "resource.create", Outcome.SUCCESS, resource)
+        metrics.provider_operation(resource, Operation.CREATE, "success")
+        outbox.emit_event(resource, events.CREATED, actor)
+
+    _record(claim, succeed)
 
 
-def _run_check(resource_id: str, actor: str, *, repair: bool, last_attempt: bool) -> None:
+def _run_update(claim: _Claim, actor: str, *, repair: bool) -> None:
+    resource = claim.resource
+    try:
+        resource.provider.adapter().update(resource.backend_name, resource.properties)
+    except ProviderError as exc:
+        _record_error(claim, actor, "resource.update", exc)
+        return
+
+    def succeed(resource: Resource) -> None:
+        _audit(actor, "resource.update", Outcome.SUCCESS, resource, "properties applied")
+        metrics.provider_operation(resource, Operation.UPDATE, "success")
+        outbox.emit_event(resource, events.UPDATED, actor)
+
+    _record(claim, succeed)
+
+
+def _run_check(claim: _Claim, actor: str, *, repair: bool) -> None:
     """CHECK and record the outcome; an unreachable backend is a failing check, not a retry."""
-    with transaction.atomic():
-        resource = _locked(resource_id)
-        if resource.status not in (Status.READY, Status.ERROR) or resource.credentials is None:
-            return
-        adapter = resource.provider.adapter()
-        try:
-            result = adapter.check(Credentials.from_dict(resource.credentials), repair=repair)
-            if result.repaired and adapter.properties:  # e.g. a re-created login lacks its limit
-                adapter.update(resource.backend_name, resource.properties)
-        except ProviderError as exc:
-            result = CheckResult(ok=False, message=exc.message)
-        message = result.message
-        if result.repaired:
-            message = f"{message} (repaired: {', '.join(result.repaired)})"
+    resource = claim.resource
+    adapter = resource.provider.adapter()
+    try:
+        result = adapter.check(Credentials.from_dict(resource.credentials), repair=repair)
+        if result.repaired and adapter.properties:  # e.g. a re-created login lacks its limit
+            adapter.update(resource.backend_name, resource.properties)
+    except ProviderError as exc:
+        result = CheckResult(ok=False, message=exc.message)
+    message = result.message
+    if result.repaired:
+        message = f"{message} (repaired: {', '.join(result.repaired)})"
+
+    def note(resource: Resource) -> None:
         resource.last_check_at = timezone.now()
         resource.last_check_ok = result.ok
         resource.last_check_message = message
@@ -407,69 +480,106 @@ def _run_check(resource_id: str, actor: str, *, repair: bool, last_attempt: bool
         resource.save()
         outcome = Outcome.SUCCESS if result.ok else Outcome.FAILURE
         _audit(actor, "resource.check", outcome, resource, message)
-        metrics.provider_operation(resource, Operation.CHECK, "success" if result.ok else "failure")
+        metrics.provider_operation(
+            resource, Operation.CHECK, "success" if result.ok else "failure"
+        )
         outbox.emit_event(resource, events.CHECKED, actor)
 
+    _record(claim, note)
 
-def _run_delete(resource_id: str, actor: str, *, repair: bool, last_attempt: bool) -> None:
-    retry = None
-    with transaction.atomic():
-        resource = _locked(resource_id)
-        if resource.status != Status.DELETING:
-            return
-        try:
-            resource.provider.adapter().delete(resource.backend_name)
-        except ProviderError as exc:
-            if exc.transient and not last_attempt:
-                retry = _note_retry(resource, "resource.delete", exc)
-            else:
-                _record_failure(resource, actor, "resource.delete", exc)
-        else:
-            resource.status = Status.DELETED
-            resource.status_message = ""
-            resource.credentials = None
-            resource.save()
-            _audit(actor, "resource.delete", Outcome.SUCCESS, resource)
-            metrics.provider_operation(resource, Operation.DELETE, "success")
-            outbox.emit_event(resource, events.DELETED, actor)
-    if retry:
-        raise retry
+
+def _run_delete(claim: _Claim, actor: str, *, repair: bool) -> None:
+    resource = claim.resource
+    try:
+        resource.provider.adapter().delete(resource.backend_name)
+    except ProviderError as exc:
+        _record_error(claim, actor, "resource.delete", exc)
+        return
+
+    def succeed(resource: Resource) -> None:
+        resource.status = Status.DELETED
+        resource.status_message = ""
+        resource.credentials = None
+        resource.save()
+        _audit(actor, "resource.delete", Outcome.SUCCESS, resource)
+        metrics.provider_operation(resource, Operation.DELETE, "success")
+        outbox.emit_event(resource, events.DELETED, actor)
+
+    _record(claim, succeed)
+
+
+def _record_error(
+    claim: _Claim,
+    actor: str,
+    action: str,
+    exc: ProviderError,
+    *,
+    cleanup: ProviderAdapter | None = None,
+) -> None:
+    """Record a failed run: a retry to come (raises ``RetryLater``) if it was transient and
+    attempts remain, else the failure; ``cleanup`` first drops what a failed CREATE left."""
+    if exc.transient and not claim.last_attempt:
+        _record(claim, lambda resource: _note_retry(resource, action, exc), finished=False)
+        raise RetryLater(exc.message, attempt=claim.resource.attempts)
+    if cleanup is not None:
+        _remove_partial_creation(cleanup, claim.resource)
+    _record(claim, lambda resource: _record_failure(resource, actor, action, exc))
 
 
 def sweep_stuck_operations(timeout: float | None = None) -> list[Resource]:
-    """Queue again the operations of resources that made no progress for ``timeout`` seconds.
+    """Queue again the operations that made no progress: a run whose lease expired, and a
+    resource left ``pending``, ``creating`` or ``deleting`` for ``timeout`` seconds
+    (default ``RM_OPERATION_TIMEOUT``) with no run under way.
 
-    Covers a worker killed mid-operation whose message is not redelivered, and a message
-    lost before it reached the queue. Operations are idempotent, so a second run of one
-    that is merely slow only finds its work done.
+    Covers a worker killed mid-operation whose message is not redelivered, an outcome that
+    could not be recorded, and a message lost before it reached the queue. Operations are
+    idempotent, so a second run of one that is merely slow only finds its work done; the
+    slow run's outcome is dropped, its lease being gone.
     """
     timeout = settings.RM_OPERATION_TIMEOUT if timeout is None else timeout
-    cutoff = timezone.now() - timedelta(seconds=timeout)
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=timeout)
     stuck = Resource.objects.filter(
-        status__in=[Status.PENDING, Status.CREATING, Status.DELETING], updated_at__lt=cutoff
+        Q(lease_expires_at__lt=now)
+        | Q(lease_expires_at__isnull=True, status__in=_UNFINISHED, updated_at__lt=cutoff)
     )
-    requeued = []
-    for resource_id in stuck.values_list("pk", flat=True):
-        with transaction.atomic():
-            resource = _locked(resource_id)
-            if resource.status not in (Status.PENDING, Status.CREATING, Status.DELETING):
-                continue
-            if resource.updated_at >= cutoff:
-                continue  # progressed since the query
-            operation = Operation.DELETE if resource.status == Status.DELETING else Operation.CREATE
-            resource.save(update_fields=["updated_at"])  # not again before the next timeout
-            _audit(
-                SYSTEM.name,
-                f"resource.{operation}",
-                Outcome.ACCEPTED,
-                resource,
-                f"queued again: still {resource.status} after {int(timeout)} s",
-            )
-            outbox.enqueue_operation(resource, operation.value, SYSTEM.name)
-            requeued.append(resource)
+    requeued = [
+        resource
+        for resource_id in stuck.values_list("pk", flat=True)
+        if (resource := _requeue(resource_id, cutoff, timeout)) is not None
+    ]
     if requeued:
         logger.warning("queued %d stuck operation(s) again", len(requeued))
     return requeued
+
+
+def _requeue(resource_id: object, cutoff: datetime, timeout: float) -> Resource | None:
+    """Queue the stuck operation of one resource again (audited); None if it moved on."""
+    with transaction.atomic():
+        resource = _locked(resource_id)
+        if resource.lease_expires_at is not None:
+            if resource.lease_expires_at >= timezone.now():
+                return None  # claimed again since the query
+            operation = Operation(resource.operation)
+            reason = f"its {operation} run did not finish within its lease"
+        elif resource.status in _UNFINISHED and resource.updated_at < cutoff:
+            operation = Operation.DELETE if resource.status == Status.DELETING else (
+                Operation.CREATE
+            )
+            reason = f"still {resource.status} after {int(timeout)} s"
+        else:
+            return None  # progressed since the query
+        if resource.status == Status.DELETING:
+            operation = Operation.DELETE  # a deletion supersedes what was running
+        resource.lease_id = resource.lease_expires_at = None  # a late outcome is dropped
+        if resource.status not in _RUNS_IN[operation]:
+            resource.save(update_fields=["lease_id", "lease_expires_at"])
+            return None
+        resource.save(update_fields=["lease_id", "lease_expires_at", "updated_at"])
+        _audit(SYSTEM.name, f"resource.{operation}", Outcome.ACCEPTED, resource,
+               f"queued again: {reason}")
+        outbox.enqueue_operation(resource, operation.value, SYSTEM.name)
+    return resource
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -499,12 +609,11 @@ def _name_conflict() -> Conflict:
     )
 
 
-def _note_retry(resource: Resource, action: str, exc: ProviderError) -> RetryLater:
+def _note_retry(resource: Resource, action: str, exc: ProviderError) -> None:
     logger.warning("%s of resource %s will be retried: %s", action, resource.pk, exc.message)
     resource.status_message = f"retrying: {exc.message}"
     resource.save(update_fields=["status_message", "updated_at"])
     metrics.provider_operation(resource, action.removeprefix("resource."), "retry")
-    return RetryLater(exc.message)
 
 
 def _remove_partial_creation(adapter: ProviderAdapter, resource: Resource) -> None:

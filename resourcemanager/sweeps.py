@@ -235,8 +235,12 @@ def _check_one(
 ) -> ResourceOutcome:
     """The lifecycle service's CHECK for one resource (its own lock, rules and audit)."""
     if resource.has_credentials:
-        services.run_operation(str(resource.pk), services.Operation.CHECK, actor=SYSTEM.name,
-                               repair=repair)
+        try:
+            services.run_operation(str(resource.pk), services.Operation.CHECK,
+                                   actor=SYSTEM.name, repair=repair)
+        except services.OperationBusy as exc:
+            return _outcome(instance, resource, ok=False, repaired=False,
+                            message=f"not checked: {exc}")
         resource.refresh_from_db(fields=["last_check_ok", "last_check_message"])
         ok = bool(resource.last_check_ok)
         return _outcome(instance, resource, ok=ok, repaired=ok and repair and flagged,

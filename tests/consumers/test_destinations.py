@@ -141,7 +141,7 @@ def test_a_name_resolving_to_loopback_fails_the_delivery_for_good(
     delivery = pending_delivery(owner, webhook_server)  # saved while loopback was allowed
     settings.RM_CONSUMER_ALLOWED_NETWORKS = []
 
-    services.deliver(delivery.pk, last_attempt=False, retry_in=30)  # no RetryDelivery
+    services.deliver(delivery.pk, in_process=False, backoff=lambda attempt: 30)  # no RetryDelivery
 
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("failed", 1)

@@ -144,6 +144,10 @@ def test_a_500_then_a_200_ends_delivered_through_the_task_s_retry(
     assert delivery.delivered_at is not None
 
 
+def in_30s(attempt: int) -> float:
+    return 30
+
+
 def test_transient_failures_are_retried_and_permanent_ones_are_not(
     owner, pg_provider, webhook_server
 ):
@@ -151,15 +155,15 @@ def test_transient_failures_are_retried_and_permanent_ones_are_not(
     webhook_server.statuses = [503, 400]
 
     with pytest.raises(services.RetryDelivery):
-        services.deliver(delivery.pk, last_attempt=False, retry_in=30)
+        services.deliver(delivery.pk, in_process=False, backoff=in_30s)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("pending", 1)
     assert delivery.next_attempt_at > timezone.now()
 
-    services.deliver(delivery.pk, last_attempt=False, retry_in=30)  # 400: not retried
+    services.deliver(delivery.pk, in_process=False, backoff=in_30s)  # 400: not retried
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("failed", 2)
     assert delivery.last_error == "the webhook at 127.0.0.1 answered HTTP 400"
 
-    services.deliver(delivery.pk, last_attempt=False, retry_in=30)  # a redelivered task
+    services.deliver(delivery.pk, in_process=False, backoff=in_30s)  # a redelivered task
     assert len(webhook_server.requests) == 2

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
@@ -39,3 +39,26 @@ def worker(request, transactional_db, broker, tmp_path) -> Iterator[Worker]:
         process.stop()
         if request.session.testsfailed > failures_before:
             show("celery worker output", process.output(), request.config)
+
+
+@pytest.fixture
+def start_worker(request, transactional_db, tmp_path) -> Iterator[Callable[..., Worker]]:
+    """``start_worker(broker_url, **env)``: a worker process; all are stopped at the end."""
+    started: list[Worker] = []
+    failures_before = request.session.testsfailed
+
+    def start(broker_url: str = REDIS_URL, **env: str) -> Worker:
+        log = tmp_path / f"worker{len(started)}.log"
+        process = Worker(log, worker_env(broker_url, **env))
+        started.append(process)
+        process.start()
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            process.stop()
+        if request.session.testsfailed > failures_before:
+            for number, process in enumerate(started):
+                show(f"worker {number} output", process.output(), request.config)

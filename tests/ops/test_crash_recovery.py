@@ -1,24 +1,24 @@
 """Workers killed mid-operation, a broker outage and a backend outage, with real processes.
 
 A worker is frozen at a checkpoint inside CREATE or DELETE (one backend object made or
-dropped, the other not yet) and SIGKILLed; a new worker then finishes the operation, found
-again through the broker's redelivery or through the stuck-operation sweeper.
+dropped, the other not yet) and SIGKILLed; once its lease on the resource has expired, a new
+worker finishes the operation, found again through the broker's redelivery or through the
+stuck-operation sweeper.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pymysql
 import pytest
 from django.conf import settings as django_settings
+from django.utils import timezone
 
 from providers.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE
 from resourcemanager import outbox, services
@@ -29,10 +29,10 @@ from tests.support.recording import read_events
 from tests.support.workers import (
     REDIS_URL,
     RedisServer,
-    Worker,
+    freeze_env,
+    kill_when_frozen,
     pg_objects,
     publishing_to,
-    show,
     wait_for_status,
     worker_env,
 )
@@ -40,46 +40,14 @@ from tests.support.workers import (
 pytestmark = pytest.mark.worker
 
 TEAM_A = "/api/c/team-a/resources"
-FREEZE_TIMEOUT = 30
+#: A doomed worker's lease on its resource expires soon after it is killed.
+SHORT_LEASE = {"RM_OPERATION_TIMEOUT": "3"}
 
 
-@pytest.fixture
-def start_worker(request, transactional_db, tmp_path) -> Iterator[Callable[..., Worker]]:
-    """``start_worker(broker_url, **env)``: a worker process; all are stopped at the end."""
-    started: list[Worker] = []
-    failures_before = request.session.testsfailed
-
-    def start(broker_url: str = REDIS_URL, **env: str) -> Worker:
-        log = tmp_path / f"worker{len(started)}.log"
-        process = Worker(log, worker_env(broker_url, **env))
-        started.append(process)
-        process.start()
-        return process
-
-    try:
-        yield start
-    finally:
-        for process in started:
-            process.stop()
-        if request.session.testsfailed > failures_before:
-            for number, process in enumerate(started):
-                show(f"worker {number} output", process.output(), request.config)
-
-
-def freeze_env(point: str, marker: Path) -> dict[str, str]:
-    return {"RM_FREEZE_AT": point, "RM_FREEZE_MARKER": str(marker)}
-
-
-def kill_when_frozen(worker: Worker, marker: Path) -> None:
-    """Wait for the worker to reach its checkpoint, then SIGKILL it: no cleanup runs."""
-    deadline = time.monotonic() + FREEZE_TIMEOUT
-    while not marker.exists():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the worker never reached its checkpoint:\n{worker.output()}")
-        time.sleep(0.05)
-    assert worker.process is not None
-    os.kill(int(marker.read_text()), signal.SIGKILL)
-    worker.process.wait(timeout=10)
+def wait_for_lease_expiry(resource_id: str) -> None:
+    expires_at = Resource.objects.get(pk=resource_id).lease_expires_at
+    assert expires_at is not None, "the killed run held no lease"
+    time.sleep(max((expires_at - timezone.now()).total_seconds(), 0) + 0.1)
 
 
 def mysql_objects(name: str) -> tuple[int, int]:
@@ -97,7 +65,7 @@ def test_create_killed_halfway_is_finished_by_redelivery(
     marker = tmp_path / "frozen"
     # Unacknowledged messages come back to a live worker after the visibility timeout.
     fast_redelivery = {"RM_TASK_VISIBILITY_TIMEOUT": "2"}
-    doomed = start_worker(**fast_redelivery, **freeze_env(CREATE_HALF_DONE, marker))
+    doomed = start_worker(**fast_redelivery, **SHORT_LEASE, **freeze_env(CREATE_HALF_DONE, marker))
     client = make_client(team_a="RESOURCE_ADMIN")
 
     resource_id = client.post(TEAM_A, {"provider": "pg", "name": "orders"},
@@ -120,7 +88,7 @@ def test_delete_killed_halfway_is_finished_after_the_sweeper_requeues_it(
     make_client, mysql_provider, broker, start_worker, tmp_path
 ):
     marker = tmp_path / "frozen"
-    doomed = start_worker(**freeze_env(DELETE_HALF_DONE, marker))
+    doomed = start_worker(**SHORT_LEASE, **freeze_env(DELETE_HALF_DONE, marker))
     client = make_client(team_a="RESOURCE_ADMIN")
     resource_id = client.post(TEAM_A, {"provider": "mysql", "name": "orders"},
                               format="json").json()["id"]
@@ -133,7 +101,8 @@ def test_delete_killed_halfway_is_finished_after_the_sweeper_requeues_it(
     assert mysql_objects(resource.backend_name) == (1, 0)  # the login is gone, not the data
 
     survivor = start_worker()  # default visibility timeout: no redelivery within the test
-    [requeued] = services.sweep_stuck_operations(timeout=0)
+    wait_for_lease_expiry(resource_id)
+    [requeued] = services.sweep_stuck_operations()
     assert str(requeued.pk) == resource_id
 
     wait_for_status(resource_id, "deleted", survivor)
@@ -147,7 +116,7 @@ def test_create_killed_halfway_on_mysql_ends_with_one_database_and_one_login(
     make_client, mysql_provider, broker, start_worker, tmp_path
 ):
     marker = tmp_path / "frozen"
-    doomed = start_worker(**freeze_env(CREATE_HALF_DONE, marker))
+    doomed = start_worker(**SHORT_LEASE, **freeze_env(CREATE_HALF_DONE, marker))
     client = make_client(team_a="RESOURCE_ADMIN")
     resource_id = client.post(TEAM_A, {"provider": "mysql", "name": "orders"},
                               format="json").json()["id"]
@@ -156,7 +125,8 @@ def test_create_killed_halfway_on_mysql_ends_with_one_database_and_one_login(
     assert mysql_objects(name) == (1, 0)
 
     survivor = start_worker()
-    services.sweep_stuck_operations(timeout=0)
+    wait_for_lease_expiry(resource_id)
+    services.sweep_stuck_operations()
     ready = wait_for_status(resource_id, "ready", survivor)
 
     assert mysql_objects(name) == (1, 1)

@@ -125,7 +125,7 @@ def test_client_options(monkeypatch: pytest.MonkeyPatch) -> None:
     config = InstanceConfig(host="h", port=1, username="boss", password="admin-pw",
                             options={"auth_source": "ops", "tls": True,
                                      "tls_ca_file": "/etc/ssl/ca.pem", "replica_set": "rs0"},
-                            connect_timeout=3)
+                            connect_timeout=3, read_timeout=7)
     with pytest.raises(ProviderError, match=r"^cannot reach MongoDB at h:1: connection refused$"):
         MongoDBAdapter(config).ping()
     (args, kwargs), = seen
@@ -133,6 +133,7 @@ def test_client_options(monkeypatch: pytest.MonkeyPatch) -> None:
     assert kwargs == {"username": "boss", "password": "admin-pw", "authSource": "ops",
                       "tls": True, "tlsCAFile": "/etc/ssl/ca.pem", "replicaSet": "rs0",
                       "connectTimeoutMS": 3000, "serverSelectionTimeoutMS": 3000,
+                      "socketTimeoutMS": 7000,
                       "appname": "resourcemanager"}
 
 

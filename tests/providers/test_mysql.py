@@ -412,3 +412,4 @@ def test_ssl_ca_option_enables_verified_tls(monkeypatch: pytest.MonkeyPatch) -> 
     assert seen["ssl_ca"] == "/etc/ssl/ca.pem"
     assert seen["ssl_verify_cert"] and seen["ssl_verify_identity"]
     assert seen["autocommit"] is True and seen["connect_timeout"] == 5
+    assert seen["read_timeout"] == seen["write_timeout"] == 120

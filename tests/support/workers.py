@@ -38,6 +38,7 @@ REDIS_URL = per_worker_redis_url(
 QUEUE = "celery"
 WORKER_START_TIMEOUT = 30
 OPERATION_TIMEOUT = 30
+FREEZE_TIMEOUT = 30
 
 
 def app_database_url() -> str:
@@ -213,6 +214,28 @@ def wait_for_status(
                 f"{timeout}s, expected {status!r}; worker output:\n{worker.output()}"
             )
         time.sleep(0.2)
+
+
+def freeze_env(point: str, marker: Path) -> dict[str, str]:
+    """Environment freezing a worker at checkpoint ``point`` (``providers.checkpoints``)."""
+    return {"RM_FREEZE_AT": point, "RM_FREEZE_MARKER": str(marker)}
+
+
+def wait_until_frozen(worker: Worker, marker: Path) -> int:
+    """Wait for the worker to reach its checkpoint; the pid of the frozen process."""
+    deadline = time.monotonic() + FREEZE_TIMEOUT
+    while not marker.exists() or not marker.read_text():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the worker never reached its checkpoint:\n{worker.output()}")
+        time.sleep(0.05)
+    return int(marker.read_text())
+
+
+def kill_when_frozen(worker: Worker, marker: Path) -> None:
+    """Wait for the worker to reach its checkpoint, then SIGKILL it: no cleanup runs."""
+    os.kill(wait_until_frozen(worker, marker), signal.SIGKILL)
+    assert worker.process is not None
+    worker.process.wait(timeout=10)
 
 
 def pg_objects(name: str) -> tuple[int, int]:
