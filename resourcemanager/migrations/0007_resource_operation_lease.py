@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('resourcemanager', '0005_api_token_verbose_name'),
+        ('resourcemanager', '0006_external_identity_claim_roles'),
     ]
 
     operations = [
