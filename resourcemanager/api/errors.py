@@ -28,6 +28,19 @@ _DRF_CODES = {
 }
 
 
+class ServiceException(exceptions.APIException):
+    """A ``ServiceError`` raised where DRF expects an ``APIException``.
+
+    DRF catches only its own exceptions in some places, e.g. where the browsable API asks
+    the permission check which forms to show; anything else there is a 500.
+    """
+
+    def __init__(self, error: ServiceError) -> None:
+        super().__init__(detail=error.message, code=error.code)
+        self.status_code = error.status
+        self.error = error
+
+
 def error_body(code: str, message: str, fields: object = None) -> dict:
     body = {"code": code, "message": message}
     if fields:
@@ -36,6 +49,8 @@ def error_body(code: str, message: str, fields: object = None) -> dict:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response:
+    if isinstance(exc, ServiceException):
+        exc = exc.error
     if isinstance(exc, ServiceError):
         fields = {exc.field: [exc.message]} if exc.field else None
         return Response(error_body(exc.code, exc.message, fields), status=exc.status)
