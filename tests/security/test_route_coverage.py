@@ -483,12 +483,13 @@ def call(client, method: str, url: str, headers: dict):
     return getattr(client, method)(url, API_BODY, format="json", **headers)
 
 
-@pytest.mark.parametrize("renderer", RENDERERS)
 def code_of(response) -> str | None:
+    """The error code of an answer, whichever renderer rendered it."""
     payload = payload_of(response)
     return payload.get("code") if isinstance(payload, dict) else None
 
 
+@pytest.mark.parametrize("renderer", RENDERERS)
 def test_anonymous_callers_get_a_json_401_on_every_api_route(world, renderer):
     client = APIClient(raise_request_exception=False)
     markers = {**world.markers(), **{f"alpha {k}": v for k, v in
