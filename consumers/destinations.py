@@ -145,7 +145,7 @@ def check_url(url: str, resolver: Resolver = resolve) -> None:
         raise BlockedDestination(host, str(networks[0]))
 
 
-#: Where requests keeps nothing of its own: the checked address a request connects to.
+#: The attribute of a prepared request naming the checked address it connects to.
 _PINNED_ADDRESS = "resourcemanager_pinned_address"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
