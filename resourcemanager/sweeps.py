@@ -228,7 +228,7 @@ def _record_unreachable(
             if resource.last_check_ok is not False or resource.last_check_message != reason:
                 record(SYSTEM.name, "resource.check", Outcome.FAILURE, scope=resource.scope,
                        target=resource,
-                       message=tenant_message(reason, instance.adapter_class.label))
+                       message=tenant_message(reason, instance))
             report.add(_outcome(instance, resource, ok=False, repaired=False, message=reason))
 
 
