@@ -243,7 +243,11 @@ RM_CONSUMER_RETRY_BACKOFF_MAX = env.int("RM_CONSUMER_RETRY_BACKOFF_MAX", default
 # Networks consumer requests (webhooks, tools) may not reach; the allowed list wins.
 RM_CONSUMER_BLOCKED_NETWORKS = env.list(
     "RM_CONSUMER_BLOCKED_NETWORKS",
-    default=["127.0.0.0/8", "::1/128", "169.254.0.0/16", "fe80::/10", "0.0.0.0/8", "::/128"],
+    default=[
+        "127.0.0.0/8", "::1/128", "169.254.0.0/16", "fe80::/10", "0.0.0.0/8", "::/128",
+        # Cloud metadata services outside link-local: AWS over IPv6, Alibaba Cloud.
+        "fd00:ec2::254/128", "100.100.100.200/32",
+    ],
 )
 RM_CONSUMER_ALLOWED_NETWORKS = env.list("RM_CONSUMER_ALLOWED_NETWORKS", default=[])
 for _network in (*RM_CONSUMER_BLOCKED_NETWORKS, *RM_CONSUMER_ALLOWED_NETWORKS):
@@ -254,6 +258,10 @@ for _network in (*RM_CONSUMER_BLOCKED_NETWORKS, *RM_CONSUMER_ALLOWED_NETWORKS):
             f"RM_CONSUMER_BLOCKED_NETWORKS / RM_CONSUMER_ALLOWED_NETWORKS: {_network!r} is "
             "not a network such as 10.0.0.0/8 or fd00::/8"
         ) from None
+# Upper bounds (seconds) of every consumer request's connect and read timeouts; a
+# consumer's own `timeout` property may only shorten the read timeout.
+RM_CONSUMER_CONNECT_TIMEOUT = env.float("RM_CONSUMER_CONNECT_TIMEOUT", default=5.0)
+RM_CONSUMER_READ_TIMEOUT = env.float("RM_CONSUMER_READ_TIMEOUT", default=30.0)
 # Operations still creating/deleting/pending after this many seconds are run again.
 RM_OPERATION_TIMEOUT = env.int("RM_OPERATION_TIMEOUT", default=900)
 RM_OUTBOX_RELAY_INTERVAL = env.float("RM_OUTBOX_RELAY_INTERVAL", default=10.0)
@@ -373,7 +381,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "resourcemanager.context.RequestIdLogFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "plain": {
+            "class": "resourcemanager.logs.PlainFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
         "json": {"()": "resourcemanager.logs.JsonFormatter"},
     },
     "handlers": {

@@ -2,21 +2,23 @@
 
 A consumer's URL is chosen by a scope's consumer admin, and our workers call it from our
 network position. So every address is checked against ``RM_CONSUMER_BLOCKED_NETWORKS``
-(default: loopback, link-local such as the cloud metadata service, unspecified), unless
-``RM_CONSUMER_ALLOWED_NETWORKS`` lets it through. IPv4-mapped IPv6 addresses are checked
-as the IPv4 address they carry; numeric hosts such as ``2130706433`` or ``0177.0.0.1``
-are read as the resolver reads them.
+(default: loopback, link-local such as the cloud metadata services, unspecified), unless
+``RM_CONSUMER_ALLOWED_NETWORKS`` lets it through. An IPv6 address that carries an IPv4
+address (IPv4-mapped and -compatible, NAT64, 6to4, Teredo) is also judged by the IPv4
+address it carries; numeric hosts such as ``2130706433`` or ``0177.0.0.1`` are read as the
+resolver reads them.
 
 ``check_url`` runs when a consumer is saved. ``session`` gives the requests session every
-builder uses: its connections resolve the host, refuse it if any address is blocked and
-connect only to the addresses just checked (TLS still verifies the host name). Each
-redirect is a new connection and is checked the same way. Environment proxies are not
-used, since a proxy would make the connection, not us.
+builder uses: each request resolves its host once, is refused if any address is blocked
+and connects only to the addresses just checked, while the Host header, TLS SNI and
+certificate verification keep the host name. Each redirect is a new request and is
+checked the same way. Environment proxies are not used, since a proxy would make the
+connection, not us. Connect and read timeouts never exceed ``RM_CONSUMER_CONNECT_TIMEOUT``
+and ``RM_CONSUMER_READ_TIMEOUT``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import socket
 from collections.abc import Callable, Iterable
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
@@ -26,9 +28,7 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError
+from urllib3.exceptions import NewConnectionError
 
 from consumers.base import DeliveryError
 
@@ -53,15 +53,62 @@ def _networks(items: Iterable[str]) -> list[IPv4Network | IPv6Network]:
     return [ip_network(item.strip(), strict=False) for item in items if item.strip()]
 
 
-def blocking_network(address: str) -> str | None:
-    """The blocked network ``address`` lies in (as text), or None when it may be reached."""
-    parsed: IPv4Address | IPv6Address = ip_address(address)
-    if isinstance(parsed, IPv6Address) and parsed.ipv4_mapped is not None:
-        parsed = parsed.ipv4_mapped
-    if any(parsed in network for network in _networks(settings.RM_CONSUMER_ALLOWED_NETWORKS)):
+#: NAT64 prefixes: the well-known one (the IPv4 address in the last 32 bits) and the
+#: local-use one, whose operator picks where the IPv4 address sits (RFC 6052): every
+#: well-formed place is judged.
+_NAT64 = ip_network("64:ff9b::/96")
+_LOCAL_NAT64 = ip_network("64:ff9b:1::/48")
+_LOCAL_NAT64_PREFIX_LENGTHS = (48, 56, 64, 96)
+_IPV4_COMPATIBLE = ip_network("::/96")
+
+
+def _rfc6052_ipv4(address: IPv6Address, prefix_length: int) -> IPv4Address | None:
+    """The IPv4 address embedded after a ``prefix_length`` NAT64 prefix (RFC 6052: bits
+    64-71 are skipped and zero, as is the suffix), or None when it cannot be one."""
+    packed = address.packed
+    if prefix_length == 96:
+        return IPv4Address(packed[12:16])
+    if packed[8]:
         return None
+    without_u = packed[:8] + packed[9:]
+    start = prefix_length // 8
+    if any(without_u[start + 4 :]):
+        return None
+    return IPv4Address(without_u[start : start + 4])
+
+
+def embedded_ipv4(address: IPv6Address) -> list[IPv4Address]:
+    """The IPv4 addresses a packet to ``address`` may end up at: IPv4-mapped and
+    -compatible, NAT64, 6to4 and Teredo (server and client) addresses carry one."""
+    found: list[IPv4Address] = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    if address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1):
+        found.append(IPv4Address(address.packed[12:16]))
+    if address in _LOCAL_NAT64:
+        embedded = (_rfc6052_ipv4(address, length) for length in _LOCAL_NAT64_PREFIX_LENGTHS)
+        found.extend(ipv4 for ipv4 in embedded if ipv4 is not None)
+    return found
+
+
+def blocking_network(address: str) -> str | None:
+    """The blocked network ``address`` (or an IPv4 address it carries) lies in, as text,
+    or None when it may be reached."""
+    parsed: IPv4Address | IPv6Address = ip_address(address)
+    allowed = _networks(settings.RM_CONSUMER_ALLOWED_NETWORKS)
+    candidates = [parsed, *embedded_ipv4(parsed)] if isinstance(parsed, IPv6Address) else [parsed]
     blocked = _networks(settings.RM_CONSUMER_BLOCKED_NETWORKS)
-    return next((str(network) for network in blocked if parsed in network), None)
+    for candidate in candidates:
+        if any(candidate in network for network in allowed):
+            continue
+        network = next((network for network in blocked if candidate in network), None)
+        if network is not None:
+            return str(network)
+    return None
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -98,50 +145,73 @@ def check_url(url: str, resolver: Resolver = resolve) -> None:
         raise BlockedDestination(host, str(networks[0]))
 
 
-class _Pinned(HTTPConnection):
-    """Connects only to checked addresses of its host. ``self.host`` stays the name, so
-    the Host header, SNI and certificate verification are unchanged."""
-
-    def _new_conn(self) -> socket.socket:
-        name = self._dns_host  # urllib3's name for the socket's host
-        try:
-            addresses = checked_addresses(name, self.port)
-        except socket.gaierror as exc:
-            raise NameResolutionError(self.host, self, exc) from exc
-        try:
-            for address in addresses[:-1]:
-                self._dns_host = address
-                with contextlib.suppress(ConnectTimeoutError):  # try the next address
-                    return super()._new_conn()
-            self._dns_host = addresses[-1]
-            return super()._new_conn()
-        finally:
-            self._dns_host = name
+#: The attribute of a prepared request naming the checked address it connects to.
+_PINNED_ADDRESS = "resourcemanager_pinned_address"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-class _PinnedHTTPS(_Pinned, HTTPSConnection):
-    pass
+def bounded_timeout(timeout: Any) -> tuple[float, float]:
+    """(connect, read) seconds: the caller's, never more than the settings allow, and the
+    settings' when the caller gave none."""
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    connect_limit = settings.RM_CONSUMER_CONNECT_TIMEOUT
+    read_limit = settings.RM_CONSUMER_READ_TIMEOUT
+    return min(connect or connect_limit, connect_limit), min(read or read_limit, read_limit)
 
 
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _Pinned
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _PinnedHTTPS
+def _connect_failed(error: requests.ConnectionError) -> bool:
+    """Whether no connection was made at all (so the next address may be tried)."""
+    reason = getattr(error.args[0] if error.args else None, "reason", None)
+    return isinstance(error, requests.ConnectTimeout) or isinstance(reason, NewConnectionError)
 
 
 class GuardedAdapter(HTTPAdapter):
-    """An adapter whose connections go through the destination guard, never a proxy."""
+    """A transport adapter that connects only to checked addresses, never via a proxy.
 
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+    ``send`` resolves the host once and checks every address; the connection pool of the
+    request is then the pinned address's (``build_connection_pool_key_attributes``), with
+    the host name for the Host header, SNI and the certificate check.
+    """
 
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
-             ) -> requests.Response:
-        kwargs["proxies"] = {}
-        return super().send(request, *args, **kwargs)
+    def send(self, request: requests.PreparedRequest, stream: bool = False,
+             timeout: Any = None, verify: bool | str = True, cert: Any = None,
+             proxies: Any = None) -> requests.Response:
+        parts = urlsplit(request.url)
+        host = parts.hostname or ""
+        try:
+            addresses = checked_addresses(host, parts.port or _DEFAULT_PORTS.get(parts.scheme, 0))
+        except (OSError, UnicodeError) as exc:
+            raise requests.ConnectionError(f"cannot resolve {host}", request=request) from exc
+        for position, address in enumerate(addresses, start=1):
+            pinned = request.copy()
+            pinned.headers.setdefault("Host", parts.netloc.rpartition("@")[2])
+            setattr(pinned, _PINNED_ADDRESS, address)
+            try:
+                response = super().send(pinned, stream=stream, timeout=bounded_timeout(timeout),
+                                        verify=verify, cert=cert, proxies={})
+            except requests.ConnectionError as error:
+                if position < len(addresses) and _connect_failed(error):
+                    continue  # try the next checked address
+                raise
+            response.request = request  # redirects start from the request as it was made
+            return response
+        raise requests.ConnectionError(f"{host} has no address", request=request)
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: bool | str, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        address = getattr(request, _PINNED_ADDRESS, None)
+        if address is None:
+            raise RuntimeError("a guarded connection is only made for a checked address")
+        name = host_params["host"]
+        host_params["host"] = address
+        if host_params["scheme"] == "https":
+            pool_kwargs["server_hostname"] = name
+            pool_kwargs["assert_hostname"] = name
+        return host_params, pool_kwargs
 
 
 def session() -> requests.Session:

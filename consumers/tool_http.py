@@ -97,7 +97,8 @@ class ToolClient:
             response = self.session.request(method, self.base_url + path, json=json,
                                             params=params, timeout=self.timeout)
         except requests.Timeout:
-            raise DeliveryError(f"{where} did not answer within {self.timeout}s") from None
+            waited = destinations.bounded_timeout(self.timeout)[1]
+            raise DeliveryError(f"{where} did not answer within {waited:g}s") from None
         except requests.exceptions.SSLError:
             raise DeliveryError(f"{where}: TLS verification failed", transient=False) from None
         except requests.ConnectionError:

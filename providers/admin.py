@@ -13,6 +13,7 @@ from resourcemanager.access import Action
 from resourcemanager.admin.permissions import can_anywhere
 from resourcemanager.adminscope import current_scope
 from resourcemanager.errors import ServiceError
+from resourcemanager.failures import reachability_shown
 from resourcemanager.identity import principal_of
 
 
@@ -60,7 +61,7 @@ TENANT_FIELDS = [
     "description",
     "is_default",
     "reachable",
-    "reachability_message",
+    "reachability",
     "reachability_checked_at",
 ]
 
@@ -87,7 +88,9 @@ class ProviderAdmin(admin.ModelAdmin):
     ]
     list_filter = ["provider_class", "enabled", "source"]
     search_fields = ["key", "description"]
-    readonly_fields = ["reachable", "reachability_message", "reachability_checked_at"]
+    readonly_fields = [
+        "reachable", "reachability_message", "reachability", "reachability_checked_at"
+    ]
     actions = ["test_connection"]
 
     def get_queryset(self, request):
@@ -102,6 +105,11 @@ class ProviderAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         return super().get_fields(request, obj) if self._is_operator(request) else TENANT_FIELDS
+
+    @admin.display(description="reachability, as tenants read it")
+    def reachability(self, provider: Provider) -> str:
+        """A failed connection test without the server's detail (``failures``)."""
+        return reachability_shown(provider, operator=False)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if not self._is_operator(request):

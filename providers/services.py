@@ -19,6 +19,7 @@ from providers.models import Provider
 from providers.naming import PREFIX_RE
 from resourcemanager.access import Principal
 from resourcemanager.errors import Forbidden, InvalidInput
+from resourcemanager.failures import log_failure
 
 _URL_SCHEMES = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql"}
 _PROBE_THREADS = 8
@@ -106,10 +107,14 @@ def ping_provider(provider: Provider) -> str | None:
 
 
 def record_reachability(provider: Provider, problem: str | None) -> None:
-    """Keep the outcome of a connection to the instance (a ping, a sweep) for the API."""
+    """Keep the outcome of a connection to the instance (a ping, a sweep) for the API;
+    a problem is logged with the reference tenants are shown (``failures``)."""
+    detail = (problem or "")[:300]
+    if detail:
+        log_failure(f"connection to provider {provider.key}", detail)
     Provider.objects.filter(pk=provider.pk).update(
         reachable=problem is None,
-        reachability_message=(problem or "")[:300],
+        reachability_message=detail,
         reachability_checked_at=timezone.now(),
     )
 

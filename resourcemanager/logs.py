@@ -1,9 +1,12 @@
-"""Structured logs: one JSON object per line, for log shippers (``LOG_FORMAT=json``)."""
+"""Log formats: plain text lines, or one JSON object per line for log shippers
+(``LOG_FORMAT=json``). Neither lets a logged value (a request path, a user agent, a
+username, a scope) break a line: a value may not forge a line of its own."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +16,24 @@ _SKIPPED_ATTRIBUTES = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
     | {"message", "asctime", "request"}
 )
+
+
+#: Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: what
+#: a terminal or a log reader may take for the end of a line, or act upon.
+_LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_control_characters(text: str) -> str:
+    """``text`` with each control character written as its Python escape (``\\n``, ``\\x1b``)."""
+    return _LINE_BREAKING.sub(lambda found: found[0].encode("unicode_escape").decode(), text)
+
+
+class PlainFormatter(logging.Formatter):
+    """The configured format, with control characters in the line escaped; a traceback
+    that follows keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return escape_control_characters(super().formatMessage(record))
 
 
 class JsonFormatter(logging.Formatter):
@@ -34,4 +55,6 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        # json escapes C0 controls; DEL, C1 and the separators pass with ensure_ascii=False.
+        text = json.dumps(entry, default=str, ensure_ascii=False)
+        return _LINE_BREAKING.sub(lambda found: f"\\u{ord(found[0]):04x}", text)

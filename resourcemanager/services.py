@@ -33,7 +33,7 @@ from providers.base import (
 )
 from providers.models import Provider
 from providers.naming import new_backend_name, new_password
-from resourcemanager import events, metrics, outbox
+from resourcemanager import events, failures, metrics, outbox
 from resourcemanager.access import SYSTEM, Action, Principal, require
 from resourcemanager.dbretry import in_short_transaction
 from resourcemanager.errors import Conflict, InvalidInput, NotFound
@@ -463,7 +463,8 @@ def _run_check(claim: _Claim, actor: str, *, repair: bool) -> None:
         if result.repaired and adapter.properties:  # e.g. a re-created login lacks its limit
             adapter.update(resource.backend_name, resource.properties)
     except ProviderError as exc:
-        result = CheckResult(ok=False, message=exc.message)
+        result = CheckResult(ok=False, message=failures.log_failure(
+            f"check of resource {resource.pk} failed", exc.message))
     message = result.message
     if result.repaired:
         message = f"{message} (repaired: {', '.join(result.repaired)})"
@@ -479,7 +480,8 @@ def _run_check(claim: _Claim, actor: str, *, repair: bool) -> None:
             resource.status_message = ""
         resource.save()
         outcome = Outcome.SUCCESS if result.ok else Outcome.FAILURE
-        _audit(actor, "resource.check", outcome, resource, message)
+        _audit(actor, "resource.check", outcome, resource,
+               failures.check_shown(resource, operator=False))
         metrics.provider_operation(
             resource, Operation.CHECK, "success" if result.ok else "failure"
         )
@@ -610,8 +612,8 @@ def _name_conflict() -> Conflict:
 
 
 def _note_retry(resource: Resource, action: str, exc: ProviderError) -> None:
-    logger.warning("%s of resource %s will be retried: %s", action, resource.pk, exc.message)
-    resource.status_message = f"retrying: {exc.message}"
+    failures.log_failure(f"{action} of resource {resource.pk} will be retried", exc.message)
+    resource.status_message = f"{failures.RETRYING}{exc.message}"
     resource.save(update_fields=["status_message", "updated_at"])
     metrics.provider_operation(resource, action.removeprefix("resource."), "retry")
 
@@ -630,11 +632,12 @@ def _remove_partial_creation(adapter: ProviderAdapter, resource: Resource) -> No
 
 
 def _record_failure(resource: Resource, actor: str, action: str, exc: ProviderError) -> None:
-    logger.warning("%s of resource %s failed: %s", action, resource.pk, exc.message)
+    failures.log_failure(f"{action} of resource {resource.pk} failed", exc.message)
     resource.status = Status.ERROR
     resource.status_message = exc.message
     resource.save(update_fields=["status", "status_message", "updated_at"])
-    _audit(actor, action, Outcome.FAILURE, resource, exc.message)
+    _audit(actor, action, Outcome.FAILURE, resource,
+           failures.status_shown(resource, operator=False))
     metrics.provider_operation(resource, action.removeprefix("resource."), "failure")
 
 

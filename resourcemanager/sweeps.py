@@ -28,6 +28,7 @@ from providers.services import record_reachability
 from resourcemanager import services
 from resourcemanager.access import SYSTEM, Action
 from resourcemanager.errors import ServiceError
+from resourcemanager.failures import tenant_message
 from resourcemanager.models import Resource
 
 Status = Resource.Status
@@ -226,7 +227,8 @@ def _record_unreachable(
         for resource in resources:
             if resource.last_check_ok is not False or resource.last_check_message != reason:
                 record(SYSTEM.name, "resource.check", Outcome.FAILURE, scope=resource.scope,
-                       target=resource, message=reason)
+                       target=resource,
+                       message=tenant_message(reason, instance))
             report.add(_outcome(instance, resource, ok=False, repaired=False, message=reason))
 
 

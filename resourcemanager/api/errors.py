@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from resourcemanager.api.permissions import audit_refusal
+from resourcemanager.api.refusals import audit_refusal
 from resourcemanager.context import get_request_id
 from resourcemanager.errors import ServiceError
 
@@ -29,6 +29,19 @@ _DRF_CODES = {
 }
 
 
+class ServiceException(exceptions.APIException):
+    """A ``ServiceError`` raised where DRF expects an ``APIException``.
+
+    DRF catches only its own exceptions in some places, e.g. where the browsable API asks
+    the permission check which forms to show; anything else there is a 500.
+    """
+
+    def __init__(self, error: ServiceError) -> None:
+        super().__init__(detail=error.message, code=error.code)
+        self.status_code = error.status
+        self.error = error
+
+
 def error_body(code: str, message: str, fields: object = None) -> dict:
     body = {"code": code, "message": message}
     if fields:
@@ -45,6 +58,8 @@ def exception_handler(exc: Exception, context: dict) -> Response:
 
 
 def _error_response(exc: Exception) -> Response:
+    if isinstance(exc, ServiceException):
+        exc = exc.error
     if isinstance(exc, ServiceError):
         fields = {exc.field: [exc.message]} if exc.field else None
         return Response(error_body(exc.code, exc.message, fields), status=exc.status)

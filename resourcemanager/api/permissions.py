@@ -2,16 +2,18 @@
 
 from rest_framework.permissions import BasePermission
 
-from audit.services import record_denied
 from resourcemanager.access import require, require_member, resolve_scope
+from resourcemanager.api.errors import ServiceException
+from resourcemanager.errors import ServiceError
 from resourcemanager.identity import principal_of
-from resourcemanager.validation import SCOPE_RE
 
 
 class ScopeRolePermission(BasePermission):
     """The view names the Action each of its actions needs in ``required_actions``.
 
     An action missing from that map is a programming error and fails closed (KeyError).
+    A refusal (or a malformed scope) is raised as a DRF exception, which every renderer
+    handles, the browsable API's forms included.
     """
 
     def has_permission(self, request, view) -> bool:
@@ -19,7 +21,10 @@ class ScopeRolePermission(BasePermission):
             return False
         if view.action is None:
             return True  # no handler for this method: DRF answers 405
-        require(view.principal, view.required_actions[view.action], view.scope)
+        try:
+            require(view.principal, view.required_actions[view.action], view.scope)
+        except ServiceError as error:
+            raise ServiceException(error) from error
         return True
 
 
@@ -34,23 +39,8 @@ class NamedScopeMembership(BasePermission):
         header_scope = request.headers.get("X-Scope")
         path_scope = view.kwargs.get("scope")
         if header_scope or path_scope:
-            require_member(principal_of(request), resolve_scope(header_scope, path_scope))
+            try:
+                require_member(principal_of(request), resolve_scope(header_scope, path_scope))
+            except ServiceError as error:
+                raise ServiceException(error) from error
         return True
-
-
-def audit_refusal(request, view, status: int, message: str) -> None:
-    """Note a refused API request (401, 403) as DENIED: who, in which scope, doing what.
-
-    ``record_denied`` keeps one entry per actor, scope and action a minute.
-    """
-    user = getattr(request, "user", None)
-    actor = user.get_username() if user is not None and user.is_authenticated else "anonymous"
-    named = (getattr(view, "kwargs", None) or {}).get("scope") or request.headers.get("X-Scope")
-    scope = named if named and SCOPE_RE.fullmatch(named) else ""
-    action = getattr(view, "required_actions", {}).get(getattr(view, "action", None))
-    record_denied(
-        actor,
-        str(action or f"api.{request.method.lower()}"),
-        scope=scope,
-        message=f"{status} {request.method} {request.path[:200]}: {message}",
-    )

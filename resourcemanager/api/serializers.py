@@ -5,18 +5,28 @@ from typing import Any
 from rest_framework import serializers
 
 from providers.models import Provider
+from resourcemanager import failures
 from resourcemanager.models import Resource
 from resourcemanager.properties import KINDS, PropertySpec
+
+FAILURE_HELP = (
+    "On failure, a neutral sentence with a reference (ref …); the server's own detail is "
+    "for operators (admin, logs)."
+)
 
 
 class LastCheckSerializer(serializers.Serializer):
     at = serializers.DateTimeField(source="last_check_at", allow_null=True)
     ok = serializers.BooleanField(source="last_check_ok", allow_null=True)
-    message = serializers.CharField(source="last_check_message")
+    message = serializers.SerializerMethodField(help_text=FAILURE_HELP)
+
+    def get_message(self, resource: Resource) -> str:
+        return failures.check_shown(resource, operator=False)
 
 
 class ResourceSerializer(serializers.ModelSerializer):
     provider = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    status_message = serializers.SerializerMethodField(help_text=FAILURE_HELP)
     last_check = LastCheckSerializer(source="*", read_only=True)
 
     class Meta:
@@ -37,6 +47,9 @@ class ResourceSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    def get_status_message(self, resource: Resource) -> str:
+        return failures.status_shown(resource, operator=False)
 
 
 class CredentialsSerializer(serializers.Serializer):
@@ -103,8 +116,11 @@ class CheckRequestSerializer(serializers.Serializer):
 
 class ReachabilitySerializer(serializers.Serializer):
     ok = serializers.BooleanField(source="reachable", allow_null=True)
-    message = serializers.CharField(source="reachability_message")
+    message = serializers.SerializerMethodField(help_text=FAILURE_HELP)
     checked_at = serializers.DateTimeField(source="reachability_checked_at", allow_null=True)
+
+    def get_message(self, provider: Provider) -> str:
+        return failures.reachability_shown(provider, operator=False)
 
 
 class ResourcePropertySerializer(serializers.Serializer):

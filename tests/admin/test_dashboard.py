@@ -38,7 +38,8 @@ def two_scopes(transactional_db) -> dict[str, Provider]:
     """team-a: 3 ready and 1 failing on its providers; team-b: 7, 2 failing, on its own."""
     shared = provider("shared-pg", reachable=True)
     alpha_only = provider("alpha-only", ["team-a"], reachable=False,
-                          reachability_message="cannot reach PostgreSQL: refused")
+                          reachability_message="cannot reach PostgreSQL at "
+                                               "db-internal.example: refused")
     bravo_only = provider(BRAVO_ONLY_PROVIDER, ["team-b"])
     resources("team-a", shared, 3, prefix="alpha", status=Resource.Status.READY)
     resources("team-a", alpha_only, 1, prefix="alpha-broken", status=Resource.Status.READY,
@@ -74,7 +75,9 @@ def test_a_scope_user_sees_exactly_its_scope_s_numbers(admin_browser, two_scopes
     page = response.content.decode()
     for marker in BRAVO_MARKERS:
         assert marker not in page
-    assert "cannot reach PostgreSQL: refused" in page
+    # The failures read neutral, with a reference: the detail is the operators'.
+    assert "cannot reach PostgreSQL at" not in page
+    assert "the PostgreSQL server could not be reached (ref " in page
     assert "db-internal.example" not in page
     failing = Resource.objects.get(name="alpha-broken-0")
     assert reverse("admin:resourcemanager_resource_change", args=[failing.pk]) in page

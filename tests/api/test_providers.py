@@ -54,7 +54,9 @@ def test_reachability_comes_from_the_last_probe(make_client, pg_provider):
     assert listed["pg"]["ok"] is True
     assert listed["pg"]["checked_at"]
     assert listed["down"]["ok"] is False
-    assert listed["down"]["message"].startswith("cannot reach PostgreSQL at 127.0.0.1:1")
+    assert listed["down"]["message"].startswith("the PostgreSQL server could not be reached")
+    assert Provider.objects.get(key="down").reachability_message.startswith(
+        "cannot reach PostgreSQL at 127.0.0.1:1")  # the detail, for operators
     assert CANARY not in str(listed)
 
 

@@ -3,10 +3,20 @@ every request its builder makes, including redirects and names resolving to them
 
 from __future__ import annotations
 
+import datetime
 import socket
+import ssl
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from consumers import destinations, services
 from consumers.base import DeliveryError
@@ -33,6 +43,17 @@ BLOCKED_URLS = {
     "http://2130706433/": "127.0.0.0/8",
     "http://0177.0.0.1/": "127.0.0.0/8",
     "http://0x7f.1/": "127.0.0.0/8",
+    # Cloud metadata services outside link-local.
+    "http://100.100.100.200/latest/meta-data/": "100.100.100.200/32",
+    "http://[fd00:ec2::254]/latest/meta-data/": "fd00:ec2::254/128",
+    # IPv6 forms carrying a blocked IPv4 address: NAT64 (well-known, and local-use with
+    # a /96 and a /48 prefix), 6to4, IPv4-compatible, Teredo (client 127.0.0.1).
+    "http://[64:ff9b::a9fe:a9fe]/": "169.254.0.0/16",
+    "http://[64:ff9b:1::7f00:1]/": "127.0.0.0/8",
+    "http://[64:ff9b:1:7f00:0:100::]/": "127.0.0.0/8",
+    "http://[2002:a9fe:a9fe::1]/": "169.254.0.0/16",
+    "http://[::127.0.0.1]/": "127.0.0.0/8",
+    "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/": "127.0.0.0/8",
 }
 
 
@@ -50,7 +71,9 @@ def fake_resolver(*addresses: str) -> destinations.Resolver:
 
 
 @pytest.mark.parametrize("address", ["93.184.216.34", "2606:2800:220:1::1", "10.1.2.3",
-                                     "172.16.0.1", "192.168.1.1", "::ffff:93.184.216.34"])
+                                     "172.16.0.1", "192.168.1.1", "::ffff:93.184.216.34",
+                                     "64:ff9b::5db8:d822", "64:ff9b:1::5db8:d822",
+                                     "2002:5db8:d822::1"])
 def test_public_and_private_addresses_pass(guarded, address: str) -> None:
     assert blocking_network(address) is None
     assert destinations.checked_addresses("tool.example.com", 443,
@@ -207,3 +230,185 @@ def test_the_connection_goes_to_the_address_that_was_checked(
 
     assert client_of(f"http://tool.test:{port}").request("GET", "api/ok") == {"ok": True}
     assert tool.seen[0].headers["Host"] == f"tool.test:{port}"
+
+
+def resolving(monkeypatch: pytest.MonkeyPatch, name: str, address: str) -> list[str]:
+    """Make ``name`` resolve to ``address``; returns the names looked up, in order."""
+    real = socket.getaddrinfo
+    looked_up: list[str] = []
+
+    def fake(host: str, *args, **kwargs):
+        looked_up.append(host)
+        return real(address if host == name else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    return looked_up
+
+
+def test_a_name_is_resolved_once_per_request(tool: ToolServer, monkeypatch) -> None:
+    looked_up = resolving(monkeypatch, "tool.test", "127.0.0.1")
+    tool.route("GET", "/api/ok")(lambda seen: (200, {"ok": True}, {}))
+    port = tool.url.rsplit(":", 1)[1]
+
+    assert client_of(f"http://tool.test:{port}").request("GET", "api/ok") == {"ok": True}
+    assert looked_up.count("tool.test") == 1  # the connection goes to the address
+
+
+# -- TLS to the pinned address: SNI and the certificate are the host name's ----------------
+
+
+def self_signed(directory: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for ``name`` (its own CA) and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / f"{name}.crt", directory / f"{name}.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ))
+    return cert_file, key_file
+
+
+class TlsTool:
+    """An HTTPS server on 127.0.0.1 answering ``{"ok": true}``, recording the SNI names
+    and Host headers it was sent."""
+
+    def __init__(self, cert_file: Path, key_file: Path) -> None:
+        self.server_names: list[str | None] = []
+        self.hosts: list[str] = []
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_file, key_file)
+        context.sni_callback = lambda sock, name, ctx: self.server_names.append(name)
+        tool = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                tool.hosts.append(self.headers["Host"])
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "11")
+                self.end_headers()
+                self.wfile.write(b'{"ok":true}')
+
+            def log_message(self, format: str, *args) -> None:
+                """Quiet."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def tls_tool(settings, tmp_path: Path, monkeypatch) -> Iterator[tuple[TlsTool, Path]]:
+    """A TLS tool with a certificate for tool.test, which resolves to 127.0.0.1."""
+    settings.RM_CONSUMER_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    resolving(monkeypatch, "tool.test", "127.0.0.1")
+    cert_file, key_file = self_signed(tmp_path, "tool.test")
+    server = TlsTool(cert_file, key_file)
+    try:
+        yield server, cert_file
+    finally:
+        server.close()
+
+
+def test_tls_to_the_pinned_address_sends_and_verifies_the_host_name(
+    tls_tool, monkeypatch
+) -> None:
+    server, ca_file = tls_tool
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))  # as an operator trusts a CA
+    client = client_of(f"https://tool.test:{server.port}")
+
+    assert client.request("GET", "api/ok") == {"ok": True}
+    assert server.server_names == ["tool.test"]
+    assert server.hosts == [f"tool.test:{server.port}"]
+
+
+def test_a_certificate_for_another_name_is_refused(tls_tool, tmp_path: Path, monkeypatch
+                                                   ) -> None:
+    """The tool's certificate is for tool.test; trusting only other.test's, it fails."""
+    server, _ = tls_tool
+    other_ca, _ = self_signed(tmp_path, "other.test")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other_ca))
+    client = client_of(f"https://tool.test:{server.port}")
+
+    with pytest.raises(DeliveryError) as refused:
+        client.request("GET", "api/ok")
+
+    assert "TLS verification failed" in refused.value.message
+    assert server.hosts == []
+
+
+# -- bounded timeouts ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def silent_server() -> Iterator[WebhookServer]:
+    """Accepts connections and reads nothing, answers nothing."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield WebhookServer("127.0.0.1", listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join()
+        for connection in accepted:
+            connection.close()
+        listener.close()
+
+
+def test_a_webhook_that_never_answers_fails_the_attempt_within_the_read_timeout(
+    owner, pg_provider, silent_server: WebhookServer, settings
+) -> None:
+    settings.RM_CONSUMER_READ_TIMEOUT = 1  # the webhook's own timeout is 10 s by default
+    delivery = pending_delivery(owner, silent_server)
+
+    started = time.monotonic()
+    services.deliver(delivery.pk, last_attempt=True, retry_in=30)
+
+    assert time.monotonic() - started < 5
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("failed", 1)
+    assert delivery.last_error == "the webhook at 127.0.0.1 did not answer in time"
+
+
+def test_a_tool_that_never_answers_fails_within_the_read_timeout(
+    silent_server: WebhookServer, settings
+) -> None:
+    settings.RM_CONSUMER_READ_TIMEOUT = 1
+    client = ToolClient("Tool", f"http://127.0.0.1:{silent_server.port}", verify=True,
+                        timeout=8, secrets=[])
+
+    started = time.monotonic()
+    with pytest.raises(DeliveryError) as failed:
+        client.request("GET", "api/ok")
+
+    assert time.monotonic() - started < 4
+    assert failed.value.transient

@@ -6,6 +6,8 @@ import pytest
 from django.forms.models import model_to_dict
 
 from audit.models import AuditEntry
+from resourcemanager.failures import reference
+from resourcemanager.models import Resource
 
 TEAM_A = "/api/c/team-a/resources"
 
@@ -75,6 +77,14 @@ def test_a_sane_incoming_request_id_is_kept_in_the_trail(make_client, pg_provide
     assert {row.request_id for _, row in rows} == {"trace-0123456789"}
 
 
+def unreachable_reason(resource_id: str) -> str:
+    """What the audit trail (which tenants read) says of the resource's failure: neutral,
+    with the reference of the detail the resource keeps for operators."""
+    detail = Resource.objects.get(pk=resource_id).status_message
+    assert "cannot reach PostgreSQL at 127.0.0.1:1" in detail
+    return f"the PostgreSQL server could not be reached (ref {reference(detail)})"
+
+
 def test_a_failed_creation_is_recorded_as_a_failure_with_the_reason(make_client, pg_provider):
     pg_provider.port = 1  # nothing listens there
     pg_provider.save()
@@ -85,7 +95,7 @@ def test_a_failed_creation_is_recorded_as_a_failure_with_the_reason(make_client,
     rows = entries("resource.create", response.json()["id"])
     assert [outcome for outcome, _ in rows] == ["accepted", "failure"]
     failure = rows[1][1]
-    assert "cannot reach PostgreSQL at 127.0.0.1:1" in failure.message
+    assert failure.message == unreachable_reason(response.json()["id"])
     assert failure.request_id == response["X-Request-ID"]
     assert failure.actor == client.user.username
 
@@ -100,7 +110,7 @@ def test_a_failed_deletion_is_recorded_as_a_failure_with_the_reason(make_client,
 
     rows = entries("resource.delete", resource_id)
     assert [outcome for outcome, _ in rows] == ["accepted", "failure"]
-    assert "cannot reach PostgreSQL at 127.0.0.1:1" in rows[1][1].message
+    assert rows[1][1].message == unreachable_reason(resource_id)
 
 
 def test_an_audit_entry_cannot_be_changed(make_client, pg_provider):

@@ -47,7 +47,16 @@ def test_a_stopped_server_fails_checks_readably_and_the_next_sweep_clears_them(
     assert check.status_code == 202
     assert created.status_code == 201
     assert created.json()["status"] == "error"
-    assert created.json()["status_message"].startswith(unreachable)
+    # Tenants read a neutral sentence with a reference; the server's address is the
+    # operators' (kept on the row and in the logs under the same reference).
+    assert created.json()["status_message"].startswith(
+        "the PostgreSQL server could not be reached (ref ")
+    assert Resource.objects.get(pk=created.json()["id"]).status_message.startswith(unreachable)
+    assert detail.json()["last_check"]["message"].startswith(
+        "the PostgreSQL server could not be reached (ref ")
+    for response in (listing, created):  # (a ready resource's credentials name its host)
+        assert f"127.0.0.1:{scram_cluster.port}" not in response.content.decode()
+        assert scram_cluster.admin_user not in response.content.decode()
 
     up = sweeps.sweep()
     scram_provider.refresh_from_db()

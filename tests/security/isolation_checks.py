@@ -7,8 +7,11 @@ with the tenant's own credential.
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import Iterable, Mapping
+from urllib.parse import unquote_plus
 
 from resourcemanager.models import Resource
 from tests.conftest import pg_admin_connect
@@ -41,6 +44,44 @@ def body_of(response) -> str:
     if not content and hasattr(response, "streaming_content"):
         content = b"".join(response.streaming_content)
     return content.decode(errors="replace")
+
+
+#: What the browsable API shows of the response: status and headers in a <span>, then the
+#: body (HTML-escaped, URLs made links) up to the end of the <pre>.
+_BROWSABLE_RESPONSE = re.compile(
+    r'<div class="response-info"[^>]*>\s*<pre class="prettyprint">(.*?)</pre>', re.S
+)
+
+#: Accept headers asking for each renderer: JSON, and the browsable API (HTML).
+ACCEPT = {"json": "application/json", "html": "text/html"}
+
+
+def payload_of(response) -> object:
+    """The response's JSON, also when the browsable API rendered it inside an HTML page."""
+    if not response["Content-Type"].startswith("text/html"):
+        return response.json()
+    found = _BROWSABLE_RESPONSE.search(body_of(response))
+    assert found, f"no response shown in the page: {body_of(response)[:300]}"
+    content = re.sub(r"<[^>]+>", "", found[1].rpartition("</span>")[2])
+    return json.loads(html.unescape(content)) if content.strip() else None
+
+
+def shown_by(response) -> str:
+    """What a response shows the caller, to look for leaks in.
+
+    A browsable API page echoes the request's own path and query in links, forms and
+    breadcrumbs (the same for an object that never was): those are taken out of the page,
+    while the response it shows is looked at whole.
+    """
+    text = body_of(response)
+    if not _BROWSABLE_RESPONSE.search(text):
+        return text
+    request = response.request
+    sent = f"{request['PATH_INFO']}?{request.get('QUERY_STRING', '')}"
+    for echoed in sorted(set(re.split(r"[/.?&=]", unquote_plus(sent))), key=len, reverse=True):
+        if echoed:
+            text = text.replace(echoed, "")
+    return f"{json.dumps(payload_of(response))}\n{text}"
 
 
 def resource_row(resource_id: str) -> dict:

@@ -23,21 +23,42 @@ from resourcemanager.access import Role
 from resourcemanager.models import Resource
 from tests.conftest import pg_admin_connect
 from tests.security.conftest import SHARED_TAG, Tenant, pg_read_private_row
+from tests.security.isolation_checks import ACCEPT, payload_of, shown_by
 
 ROLES = [Role.ADMIN, Role.RESOURCE_ADMIN, Role.CONSUMER_ADMIN, Role.USER]
 MANAGERS = (Role.ADMIN, Role.RESOURCE_ADMIN)
 NO_ROLE = "NO_ROLE"
-FORMS = ["path", "header"]
+RENDERERS = ["json", "html"]
+
+
+@dataclass(frozen=True)
+class Form:
+    """How a request names its scope (``path`` or ``header``) and the renderer it asks for."""
+
+    scope_in: str
+    renderer: str = "json"
+
+    def __str__(self) -> str:
+        return f"{self.scope_in}-{self.renderer}"
+
+
+#: Both ways of naming the scope; the browsable API (HTML) once, to keep the run time sane.
+FORMS = [Form("path"), Form("header"), Form("path", "html")]
 
 
 # --- helpers ---------------------------------------------------------------------------
 
 
-def call(client: APIClient, method: str, path: str, *, form: str, scope: str, body=None):
+def call(client: APIClient, method: str, path: str, *, form: Form, scope: str, body=None):
     """``path`` (relative to the API root) in one of the two URL forms naming ``scope``."""
-    if form == "path":
-        return getattr(client, method)(f"/api/c/{scope}/{path}", body, format="json")
-    return getattr(client, method)(f"/api/{path}", body, format="json", HTTP_X_SCOPE=scope)
+    accept = ACCEPT[form.renderer]
+    if form.scope_in == "path":
+        return getattr(client, method)(
+            f"/api/c/{scope}/{path}", body, format="json", HTTP_ACCEPT=accept
+        )
+    return getattr(client, method)(
+        f"/api/{path}", body, format="json", HTTP_X_SCOPE=scope, HTTP_ACCEPT=accept
+    )
 
 
 def database_exists(name: str) -> bool:
@@ -57,7 +78,7 @@ def assert_untouched(tenant: Tenant) -> None:
 
 
 def assert_reveals_nothing_of(response, tenant: Tenant) -> None:
-    text = response.content.decode()
+    text = shown_by(response)
     assert tenant.name not in text
     assert tenant.id not in text
     assert tenant.backend_name not in text
@@ -65,8 +86,8 @@ def assert_reveals_nothing_of(response, tenant: Tenant) -> None:
 
 
 def result_names(response) -> list[str]:
-    assert response.status_code == 200, response.json()
-    return sorted(r["name"] for r in response.json()["results"])
+    assert response.status_code == 200, payload_of(response)
+    return sorted(r["name"] for r in payload_of(response)["results"])
 
 
 # --- what each allowed request must have done ------------------------------------------
@@ -77,20 +98,20 @@ def lists_only_alpha(response, alpha: Tenant) -> None:
 
 
 def shows_alpha_with_its_credential(response, alpha: Tenant) -> None:
-    assert response.json()["id"] == alpha.id
-    assert response.json()["credentials"]["password"] == alpha.credentials["password"]
+    assert payload_of(response)["id"] == alpha.id
+    assert payload_of(response)["credentials"]["password"] == alpha.credentials["password"]
 
 
 def lists_the_provider(response, alpha: Tenant) -> None:
-    assert [p["key"] for p in response.json()] == ["pg"]
+    assert [p["key"] for p in payload_of(response)] == ["pg"]
 
 
 def shows_the_provider(response, alpha: Tenant) -> None:
-    assert response.json()["key"] == "pg"
+    assert payload_of(response)["key"] == "pg"
 
 
 def created_a_usable_resource(response, alpha: Tenant) -> None:
-    body = response.json()
+    body = payload_of(response)
     assert (body["scope"], body["name"], body["status"]) == ("team-a", "fresh", "ready")
     with psycopg.connect(body["credentials"]["uri"], connect_timeout=5) as conn:
         assert conn.execute("SELECT current_user").fetchone() == (body["credentials"]["username"],)
@@ -171,7 +192,7 @@ def test_roles_allowed_by_the_matrix_succeed_within_their_scope(
     response = call(client, route.method, route.url(alpha.id), form=form, scope="team-a",
                     body=route.body)
 
-    assert response.status_code == route.ok, response.json()
+    assert response.status_code == route.ok, payload_of(response)
     route.effect(response, alpha)
     assert_reveals_nothing_of(response, bravo)
     assert_untouched(bravo)
@@ -188,8 +209,8 @@ def test_roles_refused_by_the_matrix_get_a_403_and_change_nothing(
     response = call(client, route.method, route.url(alpha.id), form=form, scope="team-a",
                     body=route.body)
 
-    assert response.status_code == 403, response.json()
-    assert response.json()["code"] == "forbidden"
+    assert response.status_code == 403, payload_of(response)
+    assert payload_of(response)["code"] == "forbidden"
     assert_reveals_nothing_of(response, alpha)
     assert_reveals_nothing_of(response, bravo)
     assert_untouched(alpha)
@@ -211,7 +232,7 @@ def test_without_a_role_the_answer_does_not_hint_whether_objects_exist(
                  body=route.body)
 
     assert populated.status_code == empty.status_code == 403
-    assert populated.json() == empty.json()
+    assert payload_of(populated) == payload_of(empty)
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -223,8 +244,8 @@ def test_unauthenticated_requests_get_a_json_401_and_change_nothing(world, route
                     body=route.body)
 
     assert response.status_code == 401
-    assert response["Content-Type"] == "application/json"
-    assert response.json()["code"] == "not_authenticated"
+    assert response["Content-Type"].startswith(ACCEPT[form.renderer])
+    assert payload_of(response)["code"] == "not_authenticated"
     assert response["WWW-Authenticate"] == "Bearer"
     assert_reveals_nothing_of(response, alpha)
     assert_untouched(alpha)
@@ -240,7 +261,7 @@ def test_an_invalid_token_is_a_401_even_where_a_role_would_allow(world, form):
     response = call(client, "get", f"resources/{alpha.id}", form=form, scope="team-a")
 
     assert response.status_code == 401
-    assert response.json()["code"] == "authentication_failed"
+    assert payload_of(response)["code"] == "authentication_failed"
     assert_reveals_nothing_of(response, alpha)
 
 
@@ -264,34 +285,38 @@ OPERATIONS = [
 ]
 
 
-def foreign_call(client, attempt, operation, resource_id):
+def foreign_call(client, attempt, operation, resource_id, renderer: str):
     _, url, header, _, _ = attempt
     _, method, suffix, body = operation
     headers = {"HTTP_X_SCOPE": header} if header else {}
     return getattr(client, method)(
-        url.format(id=resource_id) + suffix, body, format="json", **headers
+        url.format(id=resource_id) + suffix, body, format="json",
+        HTTP_ACCEPT=ACCEPT[renderer], **headers,
     )
 
 
+@pytest.mark.parametrize("renderer", RENDERERS)
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op[0])
 @pytest.mark.parametrize("attempt", FOREIGN_ATTEMPTS, ids=lambda at: at[0])
 def test_every_role_in_team_a_cannot_reach_a_team_b_resource(
-    every_role_client, world, attempt, operation
+    every_role_client, world, attempt, operation, renderer
 ):
     _, bravo = world
     client = every_role_client("team-a")
     *_, status, code = attempt
 
-    response = foreign_call(client, attempt, operation, bravo.id)
-    unknown = foreign_call(client, attempt, operation, str(uuid.uuid4()))
+    response = foreign_call(client, attempt, operation, bravo.id, renderer)
+    unknown = foreign_call(client, attempt, operation, str(uuid.uuid4()), renderer)
 
-    assert response.status_code == status, response.json()
-    assert response.json()["code"] == code
-    assert response.json() == unknown.json()  # the same answer as for an id that never was
+    assert response.status_code == status, payload_of(response)
+    assert payload_of(response)["code"] == code
+    # The same answer as for an id that never was.
+    assert payload_of(response) == payload_of(unknown)
     assert_reveals_nothing_of(response, bravo)
     assert_untouched(bravo)
 
 
+@pytest.mark.parametrize("renderer", RENDERERS)
 @pytest.mark.parametrize(
     ("url", "header", "status"),
     [
@@ -303,16 +328,16 @@ def test_every_role_in_team_a_cannot_reach_a_team_b_resource(
     ],
 )
 def test_every_role_in_team_a_cannot_create_in_team_b(
-    every_role_client, world, url, header, status
+    every_role_client, world, url, header, status, renderer
 ):
     _, bravo = world
     client = every_role_client("team-a")
     headers = {"HTTP_X_SCOPE": header} if header else {}
 
     response = client.post(url, {"provider": "pg", "name": "intruder"}, format="json",
-                           **headers)
+                           HTTP_ACCEPT=ACCEPT[renderer], **headers)
 
-    assert response.status_code == status, response.json()
+    assert response.status_code == status, payload_of(response)
     assert not Resource.objects.filter(name="intruder").exists()
     assert_untouched(bravo)
 
@@ -369,7 +394,7 @@ def test_every_role_in_team_a_cannot_list_in_team_b(every_role_client, world, fo
     response = call(client, "get", route, form=form, scope="team-b")
 
     assert response.status_code == 403
-    assert response.json()["code"] == "forbidden"
+    assert payload_of(response)["code"] == "forbidden"
     assert_reveals_nothing_of(response, bravo)
 
 
@@ -385,9 +410,9 @@ def test_a_provider_reserved_for_team_b_does_not_exist_for_team_a(
     retrieved = call(client, "get", "providers/pg", form=form, scope="team-a")
     unknown = call(client, "get", "providers/never-was", form=form, scope="team-a")
 
-    assert listed.json() == []
+    assert payload_of(listed) == []
     assert retrieved.status_code == 404
-    assert retrieved.json() == unknown.json()
+    assert payload_of(retrieved) == payload_of(unknown)
 
 
 # --- the admin -------------------------------------------------------------------------

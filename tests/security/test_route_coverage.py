@@ -43,12 +43,15 @@ from resourcemanager.models import ApiToken, Resource, ScopeRole
 from resourcemanager.tokens import issue_token
 from tests.security.conftest import Tenant, create_tenant
 from tests.security.isolation_checks import (
+    ACCEPT,
     assert_intact_on_the_server,
     assert_row_unchanged,
     body_of,
     describe,
     leaks,
+    payload_of,
     resource_row,
+    shown_by,
     tenant_markers,
 )
 
@@ -447,9 +450,16 @@ SCOPE_FORMS = [
 ]
 
 
-def api_calls(world: World, scope: str | None, header: str | None):
-    """(route, url, headers) of every API route in this scope form, per foreign object."""
-    headers = {"HTTP_X_SCOPE": header} if header else {}
+#: Every renderer answers what JSON answers; the browsable API's format suffix is "api".
+RENDERERS = {"json": "json", "html": "api"}
+
+
+def api_calls(world: World, scope: str | None, header: str | None, renderer: str = "json"):
+    """(route, url, headers) of every API route in this scope form, per foreign object,
+    asking for ``renderer`` (Accept header, and format suffix where the route has one)."""
+    headers = {"HTTP_ACCEPT": ACCEPT[renderer]}
+    if header:
+        headers["HTTP_X_SCOPE"] = header
     for route in API_ROUTES:
         if ("scope" in route.kwargs) != (scope is not None):
             continue
@@ -459,7 +469,7 @@ def api_calls(world: World, scope: str | None, header: str | None):
         )
         for foreign_id in foreign_ids:
             values = {"scope": scope, "pk": foreign_id, "id": foreign_id,
-                      "key": world.bravo_provider.key, "format": "json"}
+                      "key": world.bravo_provider.key, "format": RENDERERS[renderer]}
             yield route, url_of(route, values), headers
 
 
@@ -467,32 +477,40 @@ def call(client, method: str, url: str, headers: dict):
     return getattr(client, method)(url, API_BODY, format="json", **headers)
 
 
-def test_anonymous_callers_get_a_json_401_on_every_api_route(world):
+def code_of(response) -> str | None:
+    """The error code of an answer, whichever renderer rendered it."""
+    payload = payload_of(response)
+    return payload.get("code") if isinstance(payload, dict) else None
+
+
+@pytest.mark.parametrize("renderer", RENDERERS)
+def test_anonymous_callers_get_a_json_401_on_every_api_route(world, renderer):
     client = APIClient(raise_request_exception=False)
     markers = {**world.markers(), **{f"alpha {k}": v for k, v in
                                      tenant_markers(world.alpha).items()}}
     problems = []
     for scope, header in SCOPE_FORMS:
-        for route, url, headers in api_calls(world, scope, header):
+        for route, url, headers in api_calls(world, scope, header, renderer):
             for method in ALL_METHODS:
                 response = call(client, method, url, headers)
                 where = f"{method.upper()} {url} X-Scope={header}: {response.status_code}"
-                if found := leaks(body_of(response), markers):
+                if found := leaks(shown_by(response), markers):
                     problems.append(f"{where} shows {found}")
                 if route.pattern in PUBLIC_API_ROUTES:
                     continue
                 if response.status_code != 401:
                     problems.append(f"{where}, expected 401")
-                elif method != "head" and response.json().get("code") != "not_authenticated":
-                    problems.append(f"{where} {body_of(response)[:200]}, expected JSON")
+                elif method != "head" and code_of(response) != "not_authenticated":
+                    problems.append(f"{where} {body_of(response)[:200]}, expected its code")
 
     assert not problems, describe(problems)
     world.assert_untouched()
 
 
+@pytest.mark.parametrize("renderer", RENDERERS)
 @pytest.mark.parametrize(("scope", "header"), SCOPE_FORMS)
 def test_every_role_in_team_a_gets_nothing_of_team_b_on_every_api_route(
-    world, team_a_user, scope, header
+    world, team_a_user, scope, header, renderer
 ):
     own = team_a_user.get(f"/api/c/team-a/resources/{world.alpha.id}")
     assert own.status_code == 200  # the caller is let in where it belongs
@@ -500,11 +518,11 @@ def test_every_role_in_team_a_gets_nothing_of_team_b_on_every_api_route(
     if "team-b" not in (scope, header):  # else the path or header would be echoed back
         markers["scope name"] = "team-b"
     problems = []
-    for route, url, headers in api_calls(world, scope, header):
+    for route, url, headers in api_calls(world, scope, header, renderer):
         for method in route.methods:
             response = call(team_a_user, method, url, headers)
             where = f"{method.upper()} {url} X-Scope={header}: {response.status_code}"
-            if found := leaks(body_of(response), markers):
+            if found := leaks(shown_by(response), markers):
                 problems.append(f"{where} shows team-b's {found}")
             if "pk" in route.kwargs and method != "options" and response.status_code < 400:
                 problems.append(f"{where}: team-b's object was accepted")
@@ -514,7 +532,10 @@ def test_every_role_in_team_a_gets_nothing_of_team_b_on_every_api_route(
     assert_caller_not_escalated(team_a_user.user)
 
 
-def test_scoped_api_routes_refuse_scopes_without_a_role_and_malformed_scopes(team_a_user):
+@pytest.mark.parametrize("renderer", RENDERERS)
+def test_scoped_api_routes_refuse_scopes_without_a_role_and_malformed_scopes(
+    team_a_user, renderer
+):
     """403 in a scope the caller has no role in, 400 for a malformed one: whatever the
     route, method or object, except the routes that deliberately ignore the scope."""
     expected = {"team-b": (403, "forbidden"), "Not_A_Scope!": (400, "invalid_scope")}
@@ -524,25 +545,27 @@ def test_scoped_api_routes_refuse_scopes_without_a_role_and_malformed_scopes(tea
             continue
         for scope, (status, code) in expected.items():
             url = url_of(route, {"scope": scope, "pk": uuid.uuid4(), "key": "pg",
-                                 "format": "json"})
+                                 "format": RENDERERS[renderer]})
             for method in route.methods:
-                response = call(team_a_user, method, url, {})
+                response = call(team_a_user, method, url, {"HTTP_ACCEPT": ACCEPT[renderer]})
                 if response.status_code != status:
                     problems.append(f"{method.upper()} {url}: {response.status_code}, "
                                     f"expected {status}")
-                elif method != "head" and response.json().get("code") != code:
+                elif method != "head" and code_of(response) != code:
                     problems.append(f"{method.upper()} {url}: {body_of(response)[:200]}")
 
     assert not problems, describe(problems)
 
 
-def test_no_api_route_answers_with_a_server_error(world, team_a_user):
-    """Any method on any route, anonymous or with every role in team-a: never a 5xx."""
+@pytest.mark.parametrize("renderer", RENDERERS)
+def test_no_api_route_answers_with_a_server_error(world, team_a_user, renderer):
+    """Any method on any route, anonymous or with every role in team-a, whatever the
+    renderer asked for: never a 5xx."""
     anonymous = APIClient(raise_request_exception=False)
     problems = []
     for client in (anonymous, team_a_user):
         for scope, header in SCOPE_FORMS:
-            for route, url, headers in api_calls(world, scope, header):
+            for route, url, headers in api_calls(world, scope, header, renderer):
                 if route.pattern in PUBLIC_API_ROUTES and header:
                     continue  # no scope there, and the schema is slow to generate
                 for method in ALL_METHODS:
