@@ -391,7 +391,7 @@ def test_a_webhook_that_never_answers_fails_the_attempt_within_the_read_timeout(
     delivery = pending_delivery(owner, silent_server)
 
     started = time.monotonic()
-    services.deliver(delivery.pk, last_attempt=True, retry_in=30)
+    services.deliver(delivery.pk, in_process=True, backoff=lambda attempt: 30)
 
     assert time.monotonic() - started < 5
     delivery.refresh_from_db()
