@@ -3,10 +3,13 @@ runs each task in the calling process."""
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import grimp
 import pytest
@@ -37,8 +40,19 @@ def test_no_publisher_imports_a_task_module(graph, publisher):
     assert chains == dict.fromkeys(TASK_MODULES)
 
 
-def test_the_sweep_task_imports_the_sweep_directly(graph):
-    assert graph.direct_import_exists(importer="providers.tasks", imported="resourcemanager.sweeps")
+@pytest.mark.parametrize("module", [*PUBLISHERS, *TASK_MODULES])
+def test_no_import_hides_inside_a_function(module):
+    """Every import of these modules shows at the top, where the graph's layering is seen."""
+    tree = ast.parse(Path(importlib.util.find_spec(module).origin).read_text())
+    functions = [node for node in ast.walk(tree)
+                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
+    hidden = [
+        f"{function.name}:{node.lineno}"
+        for function in functions
+        for node in ast.walk(function)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+    ]
+    assert hidden == []
 
 
 # A fresh process that has loaded no task module queues one by name, in in-process mode.
