@@ -28,7 +28,7 @@ from consumers.base import ConsumerBuilder, DeliveryError, ResourceEvent
 from consumers.models import Consumer, Delivery
 from consumers.registry import builder_class
 from providers.base import Credentials
-from resourcemanager import events, metrics, outbox
+from resourcemanager import events, metrics, outbox, queueing
 from resourcemanager.access import SYSTEM, Action, Principal, require
 from resourcemanager.context import get_request_id, get_source_ip
 from resourcemanager.dbretry import in_short_transaction
@@ -460,11 +460,9 @@ def _queue_on_commit(delivery_ids: Iterable[int]) -> None:
 
 
 def _queue(delivery_ids: list[int]) -> None:
-    from consumers.tasks import deliver as deliver_task  # the task module imports this one
-
     context = {"request_id": get_request_id(), "source_ip": get_source_ip()}
     for delivery_id in delivery_ids:
-        deliver_task.apply_async(kwargs={"delivery_id": delivery_id, **context})
+        queueing.send(queueing.DELIVER_TO_CONSUMER, {"delivery_id": delivery_id, **context})
 
 
 def _event_of(delivery: Delivery) -> ResourceEvent | None:

@@ -5,10 +5,10 @@ from django.conf import settings
 
 from consumers import services
 from providers.tasks import retry_delay
-from resourcemanager import context
+from resourcemanager import context, queueing
 
 
-@shared_task(bind=True, name="consumers.deliver", acks_late=True, max_retries=None)
+@shared_task(bind=True, name=queueing.DELIVER_TO_CONSUMER, acks_late=True, max_retries=None)
 def deliver(self, delivery_id: int, request_id: str = "", source_ip: str | None = None) -> None:
     """Deliver one event to one consumer; transient failures come back with exponential
     backoff, up to ``RM_CONSUMER_MAX_RETRIES`` times, counted in the database (Celery's own

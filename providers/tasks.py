@@ -7,13 +7,13 @@ from celery import shared_task
 from django.conf import settings
 
 from providers.services import probe_providers
-from resourcemanager import context, outbox, services
+from resourcemanager import context, outbox, queueing, services, sweeps
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(
-    bind=True, name="providers.run_resource_operation", acks_late=True, max_retries=None
+    bind=True, name=queueing.RUN_RESOURCE_OPERATION, acks_late=True, max_retries=None
 )
 def run_resource_operation(
     self,
@@ -64,8 +64,6 @@ def retry_delay(retries: int, *, base: float | None = None, cap: float | None = 
 def sweep_checks() -> dict:
     """Periodic batched CHECK of every scope's resources, repairing what can be repaired
     (scheduled by ``CELERY_BEAT_SCHEDULE`` every ``RM_CHECK_INTERVAL`` seconds)."""
-    from resourcemanager import sweeps  # imports the lifecycle service, which imports us
-
     context.bind(context.new_request_id())
     report = sweeps.sweep(repair=True).as_dict()
     return {key: value for key, value in report.items() if key not in ("instances", "resources")}

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from resourcemanager import queueing
 from resourcemanager.context import get_request_id, get_source_ip, task_headers
 from resourcemanager.models import OutboxMessage, Resource
 
@@ -163,14 +164,11 @@ def _add(kind: str, name: str, resource: Resource, payload: dict[str, Any]) -> O
 
 
 def _publish(message: OutboxMessage) -> None:
-    # Imported here: the task modules import the services that import this module.
-    from providers.tasks import run_resource_operation
-    from resourcemanager.tasks import deliver_event
-
     # The task works for the request that wrote the row, whoever publishes it (the relay).
     headers = task_headers(message.payload.get("request_id"), message.payload.get("source_ip"))
     if message.kind == Kind.OPERATION:
-        result = run_resource_operation.apply_async(
+        result = queueing.send(
+            queueing.RUN_RESOURCE_OPERATION,
             kwargs={
                 "message_id": message.pk,
                 "resource_id": str(message.resource_id),
@@ -183,7 +181,9 @@ def _publish(message: OutboxMessage) -> None:
             headers=headers,
         )
     else:
-        result = deliver_event.apply_async(kwargs={"message_id": message.pk}, headers=headers)
+        result = queueing.send(
+            queueing.DELIVER_EVENT, kwargs={"message_id": message.pk}, headers=headers
+        )
     if isinstance(result, EagerResult) and result.failed():
         # In-process mode ran the task right here; a worker would have logged this.
         logger.error("task for %s failed", message, exc_info=result.result)

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from resourcemanager import events, outbox, services
+from resourcemanager import events, outbox, queueing, services
 
 
 @shared_task(name="resourcemanager.relay_outbox", ignore_result=True)
@@ -13,7 +13,7 @@ def relay_outbox() -> None:
 
 
 @shared_task(
-    name="resourcemanager.deliver_event",
+    name=queueing.DELIVER_EVENT,
     acks_late=True,
     autoretry_for=(Exception,),
     max_retries=settings.RM_TASK_MAX_RETRIES,
