@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from providers.base import Credentials
-from resourcemanager.properties import PropertySpec
+from providers.properties import PropertySpec
 
 CREATED = "resource.created"
 UPDATED = "resource.updated"

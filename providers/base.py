@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
 from providers.naming import DEFAULT_PREFIX, backend_name_pattern
-from resourcemanager.properties import PropertyError, PropertySpec, validate
+from providers.properties import PropertyError, PropertySpec, validate
 
 BACKEND_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{2,62}$")
 MAX_URI_LENGTH = 2000

@@ -41,7 +41,7 @@ from providers.base import (
     scrub,
 )
 from providers.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
-from resourcemanager.properties import PropertySpec
+from providers.properties import PropertySpec
 
 #: A refused login: 1045 for a wrong password; MariaDB answers 1698 when the account does
 #: not exist and the plugin it mimics for unknown users is one the client cannot speak.

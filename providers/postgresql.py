@@ -39,7 +39,7 @@ from providers.base import (
     scrub,
 )
 from providers.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
-from resourcemanager.properties import PropertySpec
+from providers.properties import PropertySpec
 
 _MAX_REASON = 200
 #: Server-side refusals at connect time that go away by themselves.

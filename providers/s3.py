@@ -50,7 +50,7 @@ from providers.base import (
     scrub,
 )
 from providers.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
-from resourcemanager.properties import PropertySpec
+from providers.properties import PropertySpec
 
 #: Name of the inline policy each tenant user carries.
 POLICY_NAME = "resourcemanager-bucket"

@@ -14,11 +14,11 @@ from django import forms
 from django.db.models import QuerySet
 
 from providers.models import Provider
+from providers.properties import PropertySpec
 from resourcemanager import services
 from resourcemanager.access import Principal
 from resourcemanager.errors import ServiceError
 from resourcemanager.models import Resource
-from resourcemanager.properties import PropertySpec
 from resourcemanager.schema_forms import (
     PROPERTY_PREFIX,
     TagsField,

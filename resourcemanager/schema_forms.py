@@ -11,8 +11,8 @@ from typing import Any, NoReturn
 from django import forms
 from django.core.exceptions import ValidationError
 
+from providers.properties import MAX_URL_LENGTH, PropertySpec
 from resourcemanager.errors import ServiceError
-from resourcemanager.properties import PropertySpec, form_fields
 
 #: Form field names of properties: ``property_connection_limit``, apart from the others.
 PROPERTY_PREFIX = "property_"
@@ -43,6 +43,44 @@ def scope_field(scopes: list[str] | None, what: str) -> forms.Field:
                                help_text=f"Any scope: operators may {what} in every scope.")
     return forms.ChoiceField(choices=[(s, s) for s in scopes],
                              help_text=f"Scopes where your roles let you {what}.")
+
+
+def form_fields(
+    specs: Mapping[str, PropertySpec], *, editing: bool = False
+) -> dict[str, forms.Field]:
+    """Django form fields for ``specs``. ``editing`` (an existing resource) disables the
+    properties that are not updatable, and makes secrets optional: their fields start
+    empty, and left so keep the stored value. An empty field means null, i.e. the default;
+    ``validate`` remains the judge of the cleaned values."""
+    fields: dict[str, forms.Field] = {}
+    for name, spec in specs.items():
+        kept = editing and spec.secret
+        common: dict[str, Any] = {
+            "label": name.replace("_", " ").capitalize(),
+            "help_text": spec.description + (" (left empty, it is kept)" if kept else ""),
+            "initial": spec.default,
+            "required": spec.required and spec.default is None and not kept,
+            "disabled": editing and not spec.updatable,
+        }
+        if spec.kind == "boolean":
+            common["required"] = False  # a required checkbox would have to be ticked
+            field: forms.Field = forms.BooleanField(**common)
+        elif spec.kind == "integer":
+            field = forms.IntegerField(min_value=spec.minimum, max_value=spec.maximum, **common)
+        elif spec.kind == "choice":
+            choices = [(choice, choice) for choice in spec.choices]
+            if spec.default is None and not spec.required:
+                choices.insert(0, ("", "(server default)"))
+            field = forms.TypedChoiceField(choices=choices, empty_value=None, **common)
+        elif spec.kind == "url":
+            field = forms.URLField(max_length=MAX_URL_LENGTH, empty_value=None,
+                                   assume_scheme="https", **common)
+        else:
+            widget = forms.PasswordInput if spec.secret else None
+            field = forms.CharField(max_length=spec.max_length, strip=not spec.secret,
+                                    empty_value=None, widget=widget, **common)
+        fields[name] = field
+    return fields
 
 
 def property_fields(

@@ -16,7 +16,7 @@ from django import forms
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.utils.http import urlencode
 
-from resourcemanager.properties import PropertySpec
+from providers.properties import PropertySpec
 from resourcemanager.schema_forms import PROPERTY_PREFIX
 
 #: The name of the form's button that reloads it without JavaScript.

@@ -5,9 +5,9 @@ from typing import Any
 from rest_framework import serializers
 
 from providers.models import Provider
+from providers.properties import KINDS, PropertySpec
 from resourcemanager import failures
 from resourcemanager.models import Resource
-from resourcemanager.properties import KINDS, PropertySpec
 
 FAILURE_HELP = (
     "On failure, a neutral sentence with a reference (ref …); the server's own detail is "

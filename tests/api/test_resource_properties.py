@@ -10,8 +10,8 @@ import pymysql
 import pytest
 
 from providers.postgresql import PostgreSQLAdapter
+from providers.properties import PropertySpec
 from resourcemanager.models import Resource
-from resourcemanager.properties import PropertySpec
 from tests.conftest import mysql_admin_connect, pg_admin_connect
 
 TEAM_A = "/api/c/team-a/resources"

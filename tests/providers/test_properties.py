@@ -7,14 +7,14 @@ from django import forms
 
 from providers import registry
 from providers.base import InstanceConfig, PropertyError
-from resourcemanager.properties import (
+from providers.properties import (
     MASK,
     MAX_SECRET_LENGTH,
     MAX_STRING_LENGTH,
     PropertySpec,
-    form_fields,
     validate,
 )
+from resourcemanager.schema_forms import form_fields
 
 SPECS = {
     "limit": PropertySpec("A limit", kind="integer", minimum=1, maximum=10),

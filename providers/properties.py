@@ -3,8 +3,9 @@ of what a consumer of a builder is configured with.
 
 A provider adapter or a consumer builder declares ``properties: dict[str, PropertySpec]``;
 ``validate`` checks a request against it (the one validator of both, behind the API and the
-admin forms), the API publishes it and ``form_fields`` builds form fields from it. Error
-messages name the property, never its value: values may be long, odd or secret.
+admin forms) and the API publishes it; ``resourcemanager.schema_forms`` builds form fields
+from it. Error messages name the property, never its value: values may be long, odd or
+secret. Plain values only: this module imports nothing of the app, nor Django.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
-
-from django import forms
 
 KINDS = ("string", "url", "boolean", "integer", "choice")
 MAX_URL_LENGTH = 2048
@@ -152,40 +151,3 @@ def _bounds(spec: PropertySpec) -> str:
         return f"an integer of at least {spec.minimum}"
     return f"an integer of at most {spec.maximum}"
 
-
-def form_fields(
-    specs: Mapping[str, PropertySpec], *, editing: bool = False
-) -> dict[str, forms.Field]:
-    """Django form fields for ``specs``. ``editing`` (an existing resource) disables the
-    properties that are not updatable, and makes secrets optional: their fields start
-    empty, and left so keep the stored value. An empty field means null, i.e. the default;
-    ``validate`` remains the judge of the cleaned values."""
-    fields: dict[str, forms.Field] = {}
-    for name, spec in specs.items():
-        kept = editing and spec.secret
-        common: dict[str, Any] = {
-            "label": name.replace("_", " ").capitalize(),
-            "help_text": spec.description + (" (left empty, it is kept)" if kept else ""),
-            "initial": spec.default,
-            "required": spec.required and spec.default is None and not kept,
-            "disabled": editing and not spec.updatable,
-        }
-        if spec.kind == "boolean":
-            common["required"] = False  # a required checkbox would have to be ticked
-            field: forms.Field = forms.BooleanField(**common)
-        elif spec.kind == "integer":
-            field = forms.IntegerField(min_value=spec.minimum, max_value=spec.maximum, **common)
-        elif spec.kind == "choice":
-            choices = [(choice, choice) for choice in spec.choices]
-            if spec.default is None and not spec.required:
-                choices.insert(0, ("", "(server default)"))
-            field = forms.TypedChoiceField(choices=choices, empty_value=None, **common)
-        elif spec.kind == "url":
-            field = forms.URLField(max_length=MAX_URL_LENGTH, empty_value=None,
-                                   assume_scheme="https", **common)
-        else:
-            widget = forms.PasswordInput if spec.secret else None
-            field = forms.CharField(max_length=spec.max_length, strip=not spec.secret,
-                                    empty_value=None, widget=widget, **common)
-        fields[name] = field
-    return fields

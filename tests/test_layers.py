@@ -1,0 +1,31 @@
+"""The import layers: provider adapters and consumer builders are a leaf, taking plain values
+and importing nothing of the app."""
+
+from __future__ import annotations
+
+import grimp
+import pytest
+
+ADAPTERS = frozenset(
+    f"providers.{name}"
+    for name in ("base", "naming", "checkpoints", "properties", "postgresql", "mysql",
+                 "mongodb", "s3", "registry")
+)
+BUILDERS = frozenset(
+    f"consumers.{name}"
+    for name in ("base", "webhook", "sqlpad", "superset", "metabase", "dremio", "log",
+                 "tool_http", "destinations", "registry")
+)
+
+
+@pytest.fixture(scope="module")
+def graph() -> grimp.ImportGraph:
+    return grimp.build_graph("resourcemanager", "providers", "consumers", "audit", "config")
+
+
+@pytest.mark.parametrize("module", sorted(ADAPTERS | BUILDERS))
+def test_adapters_and_builders_import_nothing_of_the_app(graph, module):
+    allowed = ADAPTERS | BUILDERS if module in BUILDERS else ADAPTERS
+    assert module in graph.modules
+    assert graph.find_upstream_modules(module) <= allowed
+
