@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
-from resourcemanager.access import Action, Principal, ScopedQuerySet
+from resourcemanager.querysets import ScopedQuerySet
+from resourcemanager.roles import Action, Principal
 
 
 class AuditQuerySet(ScopedQuerySet):

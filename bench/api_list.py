@@ -116,9 +116,9 @@ def bench(args: argparse.Namespace) -> None:
     from rest_framework.generics import ListAPIView
     from rest_framework.permissions import AllowAny
 
-    from resourcemanager.access import Role
     from resourcemanager.api.serializers import ResourceSerializer
     from resourcemanager.models import Resource, ScopeRole
+    from resourcemanager.roles import Role
     from resourcemanager.tokens import issue_token
 
     scope = f"scope-{args.scopes // 2:04d}"

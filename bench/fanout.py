@@ -133,8 +133,8 @@ def seed(receiver: Receiver, consumers: int) -> list:
     """Consumers first (so no existing resource is synced to them), then ten resources."""
     from consumers import services as consumer_services
     from providers.models import Provider
-    from resourcemanager.access import SYSTEM
     from resourcemanager.models import Resource
+    from resourcemanager.roles import SYSTEM
 
     host, port = receiver.server_address[:2]
     for number in range(consumers):
@@ -157,7 +157,7 @@ def seed(receiver: Receiver, consumers: int) -> list:
 
 def emit(resources: list, events: int) -> None:
     from resourcemanager import services
-    from resourcemanager.access import SYSTEM
+    from resourcemanager.roles import SYSTEM
 
     for number in range(events):
         resource = resources[number % len(resources)]

@@ -80,7 +80,7 @@ def run(count: int, admin_url: str) -> None:
     from providers.naming import new_backend_name, new_password
     from providers.services import sync_declared_providers
     from resourcemanager import services
-    from resourcemanager.access import Principal, Role
+    from resourcemanager.roles import Principal, Role
 
     (provider,) = sync_declared_providers()
     principal = Principal(name="bench", roles={"bench": frozenset({Role.RESOURCE_ADMIN})})

@@ -9,12 +9,12 @@ from django.http import HttpRequest
 
 from consumers import forms, services
 from consumers.models import Consumer
-from resourcemanager.access import Action
 from resourcemanager.admin.permissions import apply_each, can_anywhere, can_on
 from resourcemanager.admin.schema import SchemaAddAdmin
 from resourcemanager.adminscope import CurrentScopeAdmin
 from resourcemanager.errors import ServiceError
 from resourcemanager.identity import principal_of
+from resourcemanager.roles import Action
 
 
 @admin.register(Consumer)

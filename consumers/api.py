@@ -16,9 +16,9 @@ from consumers import services
 from consumers.base import ConsumerBuilder
 from consumers.models import Consumer
 from consumers.registry import BUILDERS
-from resourcemanager.access import Action
 from resourcemanager.api.scoping import ScopedViewMixin
 from resourcemanager.api.views import SCOPE_HEADER
+from resourcemanager.roles import Action
 
 # --- serializers ----------------------------------------------------------------------
 

@@ -18,9 +18,9 @@ from consumers.models import Consumer
 from consumers.registry import builder_choices, builder_class
 from providers.properties import PropertySpec
 from resourcemanager import schema_forms
-from resourcemanager.access import Principal
 from resourcemanager.errors import ServiceError
 from resourcemanager.models import Resource
+from resourcemanager.roles import Principal
 
 
 def builder_specs(key: object) -> Mapping[str, PropertySpec]:

@@ -7,8 +7,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from resourcemanager.access import ScopedQuerySet
 from resourcemanager.fields import EncryptedJSONField
+from resourcemanager.querysets import ScopedQuerySet
 
 
 class Consumer(models.Model):

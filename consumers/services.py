@@ -30,11 +30,11 @@ from consumers.registry import builder_class
 from providers.base import Credentials
 from providers.properties import MASK, PropertyError, validate
 from resourcemanager import events, metrics, outbox, queueing
-from resourcemanager.access import SYSTEM, Action, Principal, require
 from resourcemanager.context import get_request_id, get_source_ip
 from resourcemanager.dbretry import in_short_transaction
 from resourcemanager.errors import Conflict, InvalidInput, NotFound
 from resourcemanager.models import Resource
+from resourcemanager.roles import SYSTEM, Action, Principal, require
 from resourcemanager.validation import validate_name, validate_scope, validate_tags
 
 logger = logging.getLogger(__name__)

@@ -9,12 +9,12 @@ from django.urls import URLPattern, path, reverse
 
 from providers.models import Provider
 from providers.services import diagnose_provider, save_provider, validate_options
-from resourcemanager.access import Action
 from resourcemanager.admin.permissions import can_anywhere
 from resourcemanager.adminscope import current_scope
 from resourcemanager.errors import ServiceError
 from resourcemanager.failures import reachability_shown
 from resourcemanager.identity import principal_of
+from resourcemanager.roles import Action
 
 
 class ProviderForm(forms.ModelForm):

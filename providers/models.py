@@ -9,9 +9,9 @@ from django.db import models
 
 from providers import registry
 from providers.base import InstanceConfig, ProviderAdapter
-from resourcemanager.access import Action, Principal
 from resourcemanager.fields import EncryptedTextField
 from resourcemanager.lookups import json_list_contains
+from resourcemanager.roles import Action, Principal
 
 
 class ProviderQuerySet(models.QuerySet["Provider"]):

@@ -17,9 +17,9 @@ from providers import registry
 from providers.base import ProviderError
 from providers.models import Provider
 from providers.naming import PREFIX_RE
-from resourcemanager.access import Principal
 from resourcemanager.errors import Forbidden, InvalidInput
 from resourcemanager.failures import log_failure
+from resourcemanager.roles import Principal
 
 _URL_SCHEMES = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql"}
 _PROBE_THREADS = 8

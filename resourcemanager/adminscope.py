@@ -8,21 +8,17 @@ that has gone since the choice falls back to all the user's scopes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from resourcemanager.access import Action, Principal
 from resourcemanager.identity import principal_of
 from resourcemanager.models import Resource, ScopeRole
+from resourcemanager.querysets import ScopedQuerySet
+from resourcemanager.roles import Action, Principal
 from resourcemanager.validation import SCOPE_RE
-
-if TYPE_CHECKING:
-    from resourcemanager.access import ScopedQuerySet
 
 SESSION_KEY = "rm_admin_scope"
 

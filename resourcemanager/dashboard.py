@@ -14,8 +14,8 @@ from django.db.models import Count, Q
 
 from audit.models import AuditEntry
 from providers.models import Provider
-from resourcemanager.access import Action, Principal
 from resourcemanager.models import Resource
+from resourcemanager.roles import Action, Principal
 
 FAILING_SHOWN = 5
 AUDIT_SHOWN = 10

@@ -27,8 +27,9 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from resourcemanager.access import Principal, Role, principal_for
+from resourcemanager.access import principal_for
 from resourcemanager.models import ApiToken, ExternalIdentity
+from resourcemanager.roles import Principal, Role
 from resourcemanager.validation import SCOPE_RE
 
 _SCOPE_PLACEHOLDER = "<scope>"

@@ -13,9 +13,9 @@ from django.db import transaction
 
 from audit.models import AuditEntry
 from audit.services import record, record_denied
-from resourcemanager.access import Action, Principal, Role, require
 from resourcemanager.errors import Conflict, Forbidden, InvalidInput
 from resourcemanager.models import ScopeRole
+from resourcemanager.roles import Action, Principal, Role, require
 from resourcemanager.validation import validate_scope
 
 #: Higher number, more rights. RESOURCE_ADMIN and CONSUMER_ADMIN are peers.

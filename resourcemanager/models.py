@@ -10,9 +10,10 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from resourcemanager.access import Role, ScopedQuerySet
 from resourcemanager.fields import EncryptedJSONField
 from resourcemanager.lookups import json_list_contains
+from resourcemanager.querysets import ScopedQuerySet
+from resourcemanager.roles import Role
 
 
 class ResourceQuerySet(ScopedQuerySet):

@@ -15,8 +15,8 @@ from audit.services import record
 from providers.base import ProviderError
 from providers.models import Provider
 from providers.naming import prefix_of
-from resourcemanager.access import SYSTEM, Action
 from resourcemanager.models import Resource
+from resourcemanager.roles import SYSTEM, Action
 
 Status = Resource.Status
 #: Statuses whose record owns its backend objects: never drop those.

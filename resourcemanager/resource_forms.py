@@ -16,9 +16,9 @@ from django.db.models import QuerySet
 from providers.models import Provider
 from providers.properties import PropertySpec
 from resourcemanager import services
-from resourcemanager.access import Principal
 from resourcemanager.errors import ServiceError
 from resourcemanager.models import Resource
+from resourcemanager.roles import Principal
 from resourcemanager.schema_forms import (
     PROPERTY_PREFIX,
     TagsField,

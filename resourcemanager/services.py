@@ -34,10 +34,10 @@ from providers.base import (
 from providers.models import Provider
 from providers.naming import new_backend_name, new_password
 from resourcemanager import events, failures, metrics, outbox
-from resourcemanager.access import SYSTEM, Action, Principal, require
 from resourcemanager.dbretry import in_short_transaction
 from resourcemanager.errors import Conflict, InvalidInput, NotFound
 from resourcemanager.models import Resource
+from resourcemanager.roles import SYSTEM, Action, Principal, require
 from resourcemanager.validation import validate_name, validate_tags
 
 logger = logging.getLogger(__name__)

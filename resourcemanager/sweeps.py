@@ -26,10 +26,10 @@ from providers.models import Provider
 from providers.naming import prefix_of
 from providers.services import record_reachability
 from resourcemanager import services
-from resourcemanager.access import SYSTEM, Action
 from resourcemanager.errors import ServiceError
 from resourcemanager.failures import tenant_message
 from resourcemanager.models import Resource
+from resourcemanager.roles import SYSTEM, Action
 
 Status = Resource.Status
 Outcome = AuditEntry.Outcome

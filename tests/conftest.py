@@ -20,8 +20,8 @@ from rest_framework.test import APIClient
 
 from providers.base import ProviderAdapter, ProviderError
 from providers.models import Provider
-from resourcemanager.access import Role
 from resourcemanager.models import Resource, ScopeRole
+from resourcemanager.roles import Role
 from resourcemanager.tokens import issue_token
 from tests.support.leaks import (
     NAME_PREFIX,

@@ -1,5 +1,5 @@
 """The import layers: provider adapters and consumer builders are a leaf, taking plain values
-and importing nothing of the app."""
+and importing nothing of the app, and the access rules import no models."""
 
 from __future__ import annotations
 
@@ -29,3 +29,15 @@ def test_adapters_and_builders_import_nothing_of_the_app(graph, module):
     assert module in graph.modules
     assert graph.find_upstream_modules(module) <= allowed
 
+
+@pytest.mark.parametrize("module", ["resourcemanager.roles", "resourcemanager.querysets"])
+def test_the_access_rules_import_no_models(graph, module):
+    assert module in graph.modules
+    assert not {name for name in graph.find_upstream_modules(module)
+                if name.rsplit(".", 1)[-1] == "models"}
+
+
+def test_access_and_models_import_each_other_one_way_only(graph):
+    assert not graph.find_shortest_chain(
+        importer="resourcemanager.models", imported="resourcemanager.access"
+    )

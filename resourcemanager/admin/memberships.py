@@ -6,13 +6,13 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
-from resourcemanager.access import Action
 from resourcemanager.admin.permissions import apply_each, can_anywhere, can_on
 from resourcemanager.adminscope import CurrentScopeAdmin
 from resourcemanager.errors import ServiceError
 from resourcemanager.identity import principal_of
 from resourcemanager.memberships import can_revoke, check_grant, grant_role, revoke_role
 from resourcemanager.models import ScopeRole
+from resourcemanager.roles import Action
 
 
 class ScopeRoleForm(forms.ModelForm):

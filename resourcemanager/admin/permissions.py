@@ -9,10 +9,10 @@ from typing import Any
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from resourcemanager.access import Action, Principal
 from resourcemanager.errors import ServiceError
 from resourcemanager.identity import principal_of
 from resourcemanager.models import Resource, ScopeRole
+from resourcemanager.roles import Action, Principal
 
 
 def can_anywhere(request: HttpRequest, action: Action) -> bool:

@@ -25,7 +25,6 @@ from audit.models import AuditEntry
 from providers.base import Credentials
 from providers.models import Provider
 from resourcemanager import services
-from resourcemanager.access import Action
 from resourcemanager.admin.permissions import apply_each, can_anywhere, can_on
 from resourcemanager.admin.schema import SchemaAddAdmin
 from resourcemanager.adminscope import CurrentScopeAdmin, current_scope
@@ -33,6 +32,7 @@ from resourcemanager.errors import ServiceError
 from resourcemanager.identity import principal_of
 from resourcemanager.models import Resource
 from resourcemanager.resource_forms import ResourceCreateForm, change_form, create_form
+from resourcemanager.roles import Action
 from resourcemanager.snippets import field_labels, masked, snippets_for
 
 #: Audit entries shown on a resource's page.

@@ -8,11 +8,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from resourcemanager.access import MATRIX, Action, scope_exists
 from resourcemanager.api.permissions import NamedScopeMembership
 from resourcemanager.identity import principal_of
 from resourcemanager.models import ApiToken
 from resourcemanager.oidc import VerifiedToken
+from resourcemanager.roles import MATRIX, Action, scope_exists
 
 
 def _authenticated_by(request: Request) -> str:

@@ -2,10 +2,10 @@
 
 from rest_framework.permissions import BasePermission
 
-from resourcemanager.access import require, require_member, resolve_scope
 from resourcemanager.api.errors import ServiceException
 from resourcemanager.errors import ServiceError
 from resourcemanager.identity import principal_of
+from resourcemanager.roles import require, require_member, resolve_scope
 
 
 class ScopeRolePermission(BasePermission):

@@ -2,9 +2,9 @@
 
 from functools import cached_property
 
-from resourcemanager.access import Action, Principal, resolve_scope
 from resourcemanager.api.permissions import ScopeRolePermission
 from resourcemanager.identity import principal_of
+from resourcemanager.roles import Action, Principal, resolve_scope
 
 
 class ScopedViewMixin:

@@ -9,11 +9,11 @@ from rest_framework.response import Response
 
 from providers.models import Provider
 from resourcemanager import services
-from resourcemanager.access import Action
 from resourcemanager.api import serializers
 from resourcemanager.api.filters import ResourceFilter
 from resourcemanager.api.scoping import ScopedViewMixin
 from resourcemanager.models import Resource
+from resourcemanager.roles import Action
 
 SCOPE_HEADER = OpenApiParameter(
     "X-Scope",

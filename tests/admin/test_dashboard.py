@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from audit.services import record
 from providers.models import Provider
-from resourcemanager.access import Role
 from resourcemanager.models import Resource
+from resourcemanager.roles import Role
 
 INDEX = "/admin/"
 BRAVO_ONLY_PROVIDER = "bravo-only-instance-zq"

@@ -4,8 +4,8 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEntry
-from resourcemanager.access import Role
 from resourcemanager.models import Resource, ScopeRole
+from resourcemanager.roles import Role
 from tests.conftest import pg_admin_connect
 
 CHANGELIST = "/admin/resourcemanager/resource/"

@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from audit.models import AuditEntry
 from resourcemanager import services
-from resourcemanager.access import SYSTEM, Role
 from resourcemanager.models import Resource
+from resourcemanager.roles import SYSTEM, Role
 from resourcemanager.snippets import MASK
 
 CHANGELIST = reverse("admin:resourcemanager_resource_changelist")

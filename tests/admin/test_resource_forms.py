@@ -9,8 +9,8 @@ from django.test import Client
 
 from audit.models import AuditEntry
 from providers.models import Provider
-from resourcemanager.access import Role
 from resourcemanager.models import OutboxMessage, Resource
+from resourcemanager.roles import Role
 from tests.api.test_resource_properties import rolconnlimit
 from tests.conftest import PG_HOST, PG_PASSWORD, PG_PORT, PG_USER
 

@@ -9,9 +9,10 @@ from django.urls import reverse
 from audit.services import record
 from consumers.models import Consumer
 from providers.models import Provider
-from resourcemanager.access import Role, principal_for
+from resourcemanager.access import principal_for
 from resourcemanager.adminscope import SESSION_KEY, switchable_scopes
 from resourcemanager.models import Resource, ScopeRole
+from resourcemanager.roles import Role
 
 SWITCH = "/admin/scope/"
 PAGES = {

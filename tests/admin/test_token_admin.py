@@ -3,8 +3,8 @@
 import pytest
 from django.test import Client
 
-from resourcemanager.access import Role
 from resourcemanager.models import ApiToken, ScopeRole
+from resourcemanager.roles import Role
 from resourcemanager.tokens import issue_token
 
 CHANGELIST = "/admin/resourcemanager/apitoken/"

@@ -12,9 +12,9 @@ from django.test import Client
 from django.urls import reverse
 
 from providers.services import ping_provider
-from resourcemanager.access import Role
 from resourcemanager.failures import reference
 from resourcemanager.models import Resource
+from resourcemanager.roles import Role
 
 TEAM_A = "/api/c/team-a/resources"
 UNREACHABLE = re.compile(r"the PostgreSQL server could not be reached \(ref ([0-9a-f]{8})\)")

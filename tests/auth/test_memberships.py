@@ -4,8 +4,8 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEntry
-from resourcemanager.access import Role
 from resourcemanager.models import ScopeRole
+from resourcemanager.roles import Role
 
 CHANGELIST = "/admin/resourcemanager/scoperole/"
 

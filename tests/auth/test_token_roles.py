@@ -11,8 +11,8 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from resourcemanager.access import Role
 from resourcemanager.models import ExternalIdentity, ScopeRole
+from resourcemanager.roles import Role
 from tests.auth.test_oidc_login import sign_in
 from tests.support.oidc import USERS
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from resourcemanager.access import SYSTEM, Role
 from resourcemanager.memberships import grant_role
+from resourcemanager.roles import SYSTEM, Role
 
 # The identity provider of the sign-in tests (oidc-provider-mock), shared with tests/auth.
 from tests.support.oidc import oidc_provider, oidc_server  # noqa: F401

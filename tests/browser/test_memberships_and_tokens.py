@@ -14,8 +14,8 @@ import requests
 from playwright.sync_api import Page, expect
 
 from audit.models import AuditEntry
-from resourcemanager.access import Role
 from resourcemanager.models import ApiToken, ScopeRole
+from resourcemanager.roles import Role
 from tests.browser.conftest import PASSWORD, sign_in
 from tests.browser.helpers import csrf_token, enter, is_select
 

@@ -23,8 +23,8 @@ from consumers.base import DeliveryError
 from consumers.destinations import BlockedDestination, blocking_network, check_url
 from consumers.models import Delivery
 from consumers.tool_http import ToolClient
-from resourcemanager.access import SYSTEM
 from resourcemanager.errors import InvalidInput
+from resourcemanager.roles import SYSTEM
 from tests.consumers.conftest import SECRET, TEAM_A, WebhookServer, add_webhook, create_resource
 from tests.consumers.test_webhook import pending_delivery
 from tests.support.toolserver import ToolServer

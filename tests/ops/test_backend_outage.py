@@ -3,8 +3,8 @@ and the next sweep clears the failures. The server is a throwaway cluster the te
 
 from audit.models import AuditEntry
 from resourcemanager import sweeps
-from resourcemanager.access import SYSTEM
 from resourcemanager.models import Resource
+from resourcemanager.roles import SYSTEM
 
 TEAM_A = "/api/c/team-a/resources"
 

@@ -16,8 +16,8 @@ from django.utils import timezone
 from config.celery import app as celery_app
 from providers.models import Provider
 from resourcemanager import events, outbox, services
-from resourcemanager.access import SYSTEM
 from resourcemanager.models import OutboxMessage, Resource
+from resourcemanager.roles import SYSTEM
 from tests.conftest import MYSQL_HOST, MYSQL_PORT, mysql_admin_connect
 from tests.support.workers import drop_connection_pools, queued_tasks
 

@@ -12,8 +12,8 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from resourcemanager.access import Role
 from resourcemanager.models import ApiToken, ScopeRole
+from resourcemanager.roles import Role
 from resourcemanager.tokens import issue_token, revoke_token
 
 PROVIDERS = "/api/c/team-a/providers"

@@ -10,8 +10,8 @@ import pymysql
 import pytest
 from rest_framework.test import APIClient
 
-from resourcemanager.access import Role
 from resourcemanager.models import ScopeRole
+from resourcemanager.roles import Role
 
 SHARED_TAG = "shared"
 

@@ -37,9 +37,9 @@ from rest_framework.test import APIClient
 from audit.models import AuditEntry
 from consumers.models import Consumer, Delivery
 from providers.models import Provider
-from resourcemanager.access import Role
 from resourcemanager.adminscope import SESSION_KEY
 from resourcemanager.models import ApiToken, Resource, ScopeRole
+from resourcemanager.roles import Role
 from resourcemanager.tokens import issue_token
 from tests.security.conftest import Tenant, create_tenant
 from tests.security.isolation_checks import (

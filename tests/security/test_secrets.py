@@ -29,9 +29,9 @@ from psycopg import sql
 
 from audit.models import AuditEntry
 from providers.models import Provider
-from resourcemanager.access import Role
 from resourcemanager.context import RequestIdLogFilter
 from resourcemanager.models import ApiToken, Resource
+from resourcemanager.roles import Role
 from resourcemanager.tokens import issue_token
 from tests.conftest import (
     MYSQL_HOST,
