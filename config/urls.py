@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import health
 from resourcemanager.api.auth_views import CurrentUserView
-from resourcemanager.metrics import metrics_view
+from resourcemanager.metrics_endpoint import metrics_view
 from resourcemanager.oidc_login import CallbackView, LoginView, LogoutView
 
 api_routes = ("resourcemanager.api.urls", "api")

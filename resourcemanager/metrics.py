@@ -8,8 +8,7 @@ the code or the operator (view names, task names, provider instance keys, builde
 scopes, resource names, ids, hosts or credentials.
 
 Gauges read from the app database (resources by status, outbox backlog) are computed at
-scrape time by ``DatabaseCollector``, with one aggregate query each, and only by the web's
-``GET /metrics``: workers would otherwise each repeat the same queries.
+scrape time, only by the web's ``GET /metrics`` (``resourcemanager.metrics_endpoint``).
 
 Several processes (gunicorn workers, Celery's prefork children) use prometheus_client's
 multiprocess mode: with ``PROMETHEUS_MULTIPROC_DIR`` set before start, each process writes
@@ -28,18 +27,15 @@ raised into a request or a task.
 from __future__ import annotations
 
 import functools
-import hmac
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ParamSpec
 
 from celery.signals import task_postrun, task_prerun, worker_ready
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
-from django.views.decorators.http import require_safe
 from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
@@ -48,10 +44,7 @@ from prometheus_client import (
     disable_created_metrics,
     start_http_server,
 )
-from prometheus_client.exposition import choose_encoder
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
-from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from resourcemanager.models import Resource
@@ -145,31 +138,12 @@ def _observe_request(request: HttpRequest, status: int, seconds: float) -> None:
     HTTP_DURATION.labels(method, view).observe(seconds)
 
 
-@require_safe
-def metrics_view(request: HttpRequest) -> HttpResponse:
-    """The exposition: this process's (or all web processes') metrics and the database's.
-
-    Open unless ``RM_METRICS_TOKEN`` is set; then ``Authorization: Bearer <token>``.
-    """
-    token = settings.RM_METRICS_TOKEN
-    if token:
-        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer":
-            response = HttpResponse("a bearer token is required\n", status=401)
-            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
-            return response
-        if not hmac.compare_digest(given.strip().encode(), token.encode()):
-            return HttpResponse("wrong token\n", status=403)
-    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-    return HttpResponse(encoder(_web_registry()), content_type=content_type)
-
-
 def _multiprocess() -> bool:
     """As prometheus_client decides at import: by the variable's presence."""
     return "PROMETHEUS_MULTIPROC_DIR" in os.environ
 
 
-def _instruments() -> CollectorRegistry:
+def instruments() -> CollectorRegistry:
     """The instruments of this process, or of every process writing to the multiprocess
     directory."""
     if not _multiprocess():
@@ -177,104 +151,6 @@ def _instruments() -> CollectorRegistry:
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
     return registry
-
-
-@functools.cache
-def _web_registry() -> CollectorRegistry:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_instruments())
-    registry.register(DatabaseCollector())
-    return registry
-
-
-# --- gauges from the app database -----------------------------------------------------
-
-
-class DatabaseCollector(Collector):
-    """Resources by status and the outbox backlog, read at scrape time."""
-
-    def collect(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily(
-            "rm_metrics_database_up",
-            "1 if this scrape could read the app database, else 0 (the rm_resources and "
-            "rm_outbox_* families are then missing).",
-        )
-        try:
-            families = [self._resources(), *self._outbox()]
-        except Exception:
-            logger.exception("metrics: could not read the app database")
-            up.add_metric([], 0)
-            yield up
-            return
-        up.add_metric([], 1)
-        yield from families
-        yield up
-
-    @staticmethod
-    def _resources() -> GaugeMetricFamily:
-        from django.db.models import Count
-
-        from resourcemanager.models import Resource
-
-        rows = (
-            Resource.objects.order_by()
-            .values_list("provider__key", "type", "status")
-            .annotate(count=Count("pk"))
-        )
-        counts = {(key, type_, status): count for key, type_, status, count in rows}
-        # Every status of each provider and type seen, so a series drops to 0, not away.
-        for key, type_ in {(key, type_) for key, type_, _ in counts}:
-            for status in Resource.Status.values:
-                counts.setdefault((key, type_, status), 0)
-        family = GaugeMetricFamily(
-            "rm_resources",
-            "Resources by provider instance key, type and status (deleted ones included).",
-            labels=["provider", "type", "status"],
-        )
-        for labels, count in sorted(counts.items()):
-            family.add_metric(list(labels), count)
-        return family
-
-    @staticmethod
-    def _outbox() -> list[GaugeMetricFamily]:
-        from django.db.models import Count, Min, Q
-
-        from resourcemanager.models import OutboxMessage
-
-        rows = {
-            row["kind"]: row
-            for row in OutboxMessage.objects.filter(handled_at__isnull=True)
-            .order_by()
-            .values("kind")
-            .annotate(
-                unhandled=Count("pk"),
-                unpublished=Count("pk", filter=Q(published_at__isnull=True)),
-                oldest=Min("created_at"),
-            )
-        }
-        unhandled = GaugeMetricFamily(
-            "rm_outbox_unhandled_messages",
-            "Outbox messages no task has carried out yet (unpublished ones included).",
-            labels=["kind"],
-        )
-        unpublished = GaugeMetricFamily(
-            "rm_outbox_unpublished_messages",
-            "Outbox messages waiting to be published to the broker.",
-            labels=["kind"],
-        )
-        age = GaugeMetricFamily(
-            "rm_outbox_oldest_unhandled_age_seconds",
-            "Age of the oldest outbox message no task has carried out yet (0: none).",
-            labels=["kind"],
-        )
-        now = timezone.now()
-        for kind in OutboxMessage.Kind.values:
-            row = rows.get(kind, {"unhandled": 0, "unpublished": 0, "oldest": None})
-            unhandled.add_metric([kind], row["unhandled"])
-            unpublished.add_metric([kind], row["unpublished"])
-            oldest = row["oldest"]
-            age.add_metric([kind], max((now - oldest).total_seconds(), 0) if oldest else 0)
-        return [unhandled, unpublished, age]
 
 
 # --- Celery workers -------------------------------------------------------------------
@@ -312,7 +188,7 @@ def _serve_worker_metrics(sender: Any, **_: Any) -> None:
             "PROMETHEUS_MULTIPROC_DIR is not set: the metrics of the tasks, which run in "
             "prefork child processes, cannot be served (docs/metrics.md)"
         )
-    start_http_server(port, registry=_instruments())
+    start_http_server(port, registry=instruments())
     logger.info(
         "serving worker metrics on port %d (%s)",
         port,
