@@ -19,7 +19,7 @@ class AuditQuerySet(ScopedQuerySet):
         """Entries of ``scope`` (or of every scope) that ``principal`` may read.
 
         A scope's ADMINs (and operators) read its whole trail; other roles read their own
-        actions there (DESIGN §2).
+        actions there (the README's Roles table).
         """
         if principal is None:
             return self.none()

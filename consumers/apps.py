@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class ConsumersConfig(AppConfig):
-    """Tools told of resource events (SQLPad, Metabase, webhooks, …): see DESIGN §5."""
+    """Tools told of resource events (SQLPad, Metabase, webhooks, …): README, Consumers."""
 
     name = "consumers"
     verbose_name = "Consumers"

@@ -5,7 +5,7 @@ parameters, so passwords go in as ``sql.Literal`` - hashed client-side into the 
 verifier format first, so the clear password reaches neither server logs nor
 ``pg_stat_activity``.
 
-The instance admin need not be superuser (LESSONS §7); this suffices::
+The instance admin need not be superuser (least privilege); this suffices::
 
     CREATE ROLE rm_admin LOGIN CREATEDB CREATEROLE PASSWORD '...';
 

@@ -2,9 +2,9 @@
 principal acting and the scope it acts in.
 
 Every door (API, admin, commands, tasks) asks these rules; nothing else holds the
-permission matrix (DESIGN §2). Plain values only: this module reads no models, so that the
-models may use it (``resourcemanager.access`` builds a principal from memberships,
-``resourcemanager.querysets`` narrows querysets with it).
+permission matrix (the README's Roles table). Plain values only: this module reads no
+models, so that the models may use it (``resourcemanager.access`` builds a principal from
+memberships, ``resourcemanager.querysets`` narrows querysets with it).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class Action(StrEnum):
 
 _ALL_ROLES = frozenset(Role)
 
-#: The permission matrix of DESIGN §2 (the original's ResourceRoleActionConverter).
+#: The permission matrix (the README's Roles table).
 MATRIX: Mapping[Action, frozenset[Role]] = {
     Action.VIEW_RESOURCE: _ALL_ROLES,
     Action.CHECK_RESOURCE: _ALL_ROLES,

@@ -1,7 +1,7 @@
 """Scope isolation: the permission matrix on every API route, foreign scopes, the admin.
 
-DESIGN §2: every role views and checks resources and views providers; only ADMIN and
-RESOURCE_ADMIN create, update and delete; without a role in the scope a request is refused
+The README's Roles table: every role views and checks resources and views providers; only
+ADMIN and RESOURCE_ADMIN create, update and delete; without a role in the scope a request is refused
 (403) with no hint whether objects exist; without credentials it is a JSON 401. Refused
 mutations are verified on the server, not only by their status code.
 """

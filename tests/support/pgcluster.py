@@ -3,7 +3,7 @@
 The machine's main cluster trusts every local connection, so a wrong password passes there;
 this one checks passwords. It is the PostgreSQL server of the whole test session
 (``session_cluster``). It also holds a least-privilege admin role (``CREATEDB
-CREATEROLE``, not superuser), as LESSONS §7 asks of provider instances.
+CREATEROLE``, not superuser), as provider instances should use.
 """
 
 from __future__ import annotations
