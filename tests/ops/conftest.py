@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
+from resourcemanager import events
 from tests.support.workers import REDIS_URL, Worker, publishing_to, show, worker_env
 
 
@@ -62,3 +63,21 @@ def start_worker(request, transactional_db, tmp_path) -> Iterator[Callable[..., 
         if request.session.testsfailed > failures_before:
             for number, process in enumerate(started):
                 show(f"worker {number} output", process.output(), request.config)
+
+
+#: Events handed to the handler below while ``recorded_events`` is in use.
+_received_events: list[events.Event] = []
+
+
+def record_event(event: events.Event) -> None:
+    _received_events.append(event)
+
+
+@pytest.fixture
+def recorded_events(settings) -> Iterator[list[events.Event]]:
+    """Events handed to the configured handlers in this process (tasks run eagerly)."""
+    settings.RM_EVENT_HANDLERS = [f"{__name__}.record_event"]
+    events.handlers.cache_clear()
+    _received_events.clear()
+    yield _received_events
+    events.handlers.cache_clear()

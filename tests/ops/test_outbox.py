@@ -15,29 +15,13 @@ from django.utils import timezone
 
 from config.celery import app as celery_app
 from providers.models import Provider
-from resourcemanager import events, outbox, services
+from resourcemanager import outbox, services
 from resourcemanager.models import OutboxMessage, Resource
 from resourcemanager.roles import SYSTEM
 from tests.conftest import MYSQL_HOST, MYSQL_PORT, mysql_admin_connect
 from tests.support.workers import drop_connection_pools, queued_tasks
 
 TEAM_A = "/api/c/team-a/resources"
-
-received: list[events.Event] = []
-
-
-def record(event: events.Event) -> None:
-    received.append(event)
-
-
-@pytest.fixture
-def recorded(settings) -> Iterator[list[events.Event]]:
-    """Events handed to the configured handlers, in this process (tasks run eagerly)."""
-    settings.RM_EVENT_HANDLERS = [f"{__name__}.record"]
-    events.handlers.cache_clear()
-    received.clear()
-    yield received
-    events.handlers.cache_clear()
 
 
 def create(client, name: str = "orders", provider: str = "pg") -> dict:
@@ -46,7 +30,9 @@ def create(client, name: str = "orders", provider: str = "pg") -> dict:
     return response.json()
 
 
-def test_every_change_is_published_and_handled_and_announced(make_client, pg_provider, recorded):
+def test_every_change_is_published_and_handled_and_announced(
+    make_client, pg_provider, recorded_events
+):
     client = make_client(team_a="RESOURCE_ADMIN")
 
     resource_id = create(client)["id"]
@@ -66,21 +52,21 @@ def test_every_change_is_published_and_handled_and_announced(make_client, pg_pro
         ("event", "resource.deleted"),
     ]
     assert all(m.published_at and m.handled_at for m in messages)
-    assert [e.name for e in recorded] == [
+    assert [e.name for e in recorded_events] == [
         "resource.created", "resource.updated", "resource.checked", "resource.deleted"
     ]
-    assert recorded[1].resource["tags"] == ["sales"]
-    assert {e.scope for e in recorded} == {"team-a"}
+    assert recorded_events[1].resource["tags"] == ["sales"]
+    assert {e.scope for e in recorded_events} == {"team-a"}
 
 
-def test_events_carry_no_credentials(make_client, pg_provider, recorded):
+def test_events_carry_no_credentials(make_client, pg_provider, recorded_events):
     client = make_client(team_a="RESOURCE_ADMIN")
     resource_id = create(client)["id"]
     password = client.get(f"{TEAM_A}/{resource_id}").json()["credentials"]["password"]
 
     for message in OutboxMessage.objects.all():
         assert password not in str(message.payload)
-    assert "credentials" not in recorded[0].resource
+    assert "credentials" not in recorded_events[0].resource
 
 
 def test_a_rolled_back_change_leaves_no_message(pg_provider, make_client):

@@ -13,26 +13,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from resourcemanager import events, services
+from resourcemanager import services
 from resourcemanager.models import Resource
 from tests.support.workers import pg_objects
 
 TEAM_A = "/api/c/team-a/resources"
-
-announced: list[events.Event] = []
-
-
-def announce(event: events.Event) -> None:
-    announced.append(event)
-
-
-@pytest.fixture
-def recorded_events(settings) -> Iterator[list[events.Event]]:
-    settings.RM_EVENT_HANDLERS = [f"{__name__}.announce"]
-    events.handlers.cache_clear()
-    announced.clear()
-    yield announced
-    events.handlers.cache_clear()
 
 
 @pytest.fixture
