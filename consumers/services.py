@@ -30,7 +30,6 @@ from consumers.registry import builder_class
 from providers.base import Credentials
 from providers.properties import MASK, PropertyError, validate
 from resourcemanager import events, metrics, outbox, queueing
-from resourcemanager.context import get_request_id, get_source_ip
 from resourcemanager.dbretry import in_short_transaction
 from resourcemanager.errors import Conflict, InvalidInput, NotFound
 from resourcemanager.models import Resource
@@ -460,9 +459,8 @@ def _queue_on_commit(delivery_ids: Iterable[int]) -> None:
 
 
 def _queue(delivery_ids: list[int]) -> None:
-    context = {"request_id": get_request_id(), "source_ip": get_source_ip()}
-    for delivery_id in delivery_ids:
-        queueing.send(queueing.DELIVER_TO_CONSUMER, {"delivery_id": delivery_id, **context})
+    for delivery_id in delivery_ids:  # the message headers carry the request's context
+        queueing.send(queueing.DELIVER_TO_CONSUMER, {"delivery_id": delivery_id})
 
 
 def _event_of(delivery: Delivery) -> ResourceEvent | None:

@@ -5,15 +5,16 @@ from django.conf import settings
 
 from consumers import services
 from providers.tasks import retry_delay
-from resourcemanager import context, queueing
+from resourcemanager import queueing
 
 
 @shared_task(bind=True, name=queueing.DELIVER_TO_CONSUMER, acks_late=True, max_retries=None)
 def deliver(self, delivery_id: int, request_id: str = "", source_ip: str | None = None) -> None:
     """Deliver one event to one consumer; transient failures come back with exponential
     backoff, up to ``RM_CONSUMER_MAX_RETRIES`` times, counted in the database (Celery's own
-    count, reset by a re-queue, sets no limit). In-process mode makes one attempt."""
-    context.bind(request_id, source_ip)
+    count, reset by a re-queue, sets no limit). In-process mode makes one attempt. The
+    request's context comes in the message headers; ``request_id`` and ``source_ip`` are
+    accepted, unused, from messages queued by earlier versions."""
     try:
         services.deliver(delivery_id, in_process=bool(self.request.is_eager), backoff=backoff)
     except services.RetryDelivery as exc:

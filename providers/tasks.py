@@ -32,9 +32,10 @@ def run_resource_operation(
     limit. A resource busy with another run is tried again after a backoff too.
     In-process mode (no broker) makes one attempt: there is no queue to wait in; a busy
     resource's message stays unhandled and the relay publishes it again later.
-    ``message_id`` is the outbox row this task carries out.
+    ``message_id`` is the outbox row this task carries out. The request's id and address
+    come in the message headers (``resourcemanager.context``); ``request_id`` and
+    ``source_ip`` are accepted, unused, from messages queued by earlier versions.
     """
-    context.bind(request_id, source_ip)
     try:
         services.run_operation(
             resource_id, operation, actor=actor, repair=repair,

@@ -174,8 +174,6 @@ def _publish(message: OutboxMessage) -> None:
                 "resource_id": str(message.resource_id),
                 "operation": message.name,
                 "actor": message.payload["actor"],
-                "request_id": message.payload.get("request_id", ""),
-                "source_ip": message.payload.get("source_ip"),
                 "repair": message.payload.get("repair", True),
             },
             headers=headers,

@@ -6,6 +6,7 @@ import psycopg
 import pytest
 
 from audit.models import AuditEntry
+from resourcemanager import context
 from resourcemanager.models import Resource
 from tests.support.workers import pg_objects, queued_tasks, wait_for_status
 
@@ -28,7 +29,7 @@ def test_creation_is_queued_in_redis_not_run_in_the_web_process(
     assert task["task"] == "providers.run_resource_operation"
     assert task["kwargs"]["resource_id"] == response.json()["id"]
     assert task["kwargs"]["operation"] == "create"
-    assert task["kwargs"]["request_id"] == response["X-Request-ID"]
+    assert task["headers"][context.REQUEST_ID_HEADER] == response["X-Request-ID"]
     assert Resource.objects.get(pk=response.json()["id"]).status == "pending"
 
 

@@ -248,7 +248,10 @@ def pg_objects(name: str) -> tuple[int, int]:
 def queued_tasks(broker: redis.Redis) -> list[dict]:
     """Messages waiting in the queue, oldest first (kombu pushes to the list's head)."""
     messages = [json.loads(raw) for raw in reversed(broker.lrange(QUEUE, 0, -1))]
-    return [{"task": m["headers"]["task"], "kwargs": _kwargs(m)} for m in messages]
+    return [
+        {"task": m["headers"]["task"], "kwargs": _kwargs(m), "headers": m["headers"]}
+        for m in messages
+    ]
 
 
 def _kwargs(message: dict) -> dict:
