@@ -1,9 +1,9 @@
 from django.contrib import admin
 
 from audit.models import AuditEntry, AuditQuerySet
-from resourcemanager.admin.permissions import can_anywhere
-from resourcemanager.adminscope import CurrentScopeAdmin
-from resourcemanager.roles import Action, Principal
+from resourcemanager.identity.roles import Action, Principal
+from resourcemanager.ui.admin.permissions import can_anywhere
+from resourcemanager.ui.adminscope import CurrentScopeAdmin
 
 
 @admin.register(AuditEntry)

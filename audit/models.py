@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
-from resourcemanager.querysets import ScopedQuerySet
-from resourcemanager.roles import Action, Principal
+from resourcemanager.identity.querysets import ScopedQuerySet
+from resourcemanager.identity.roles import Action, Principal
 
 
 class AuditQuerySet(ScopedQuerySet):

@@ -8,7 +8,7 @@ from django.core.cache import cache
 from django.db import models
 
 from audit.models import AuditEntry
-from resourcemanager.context import get_request_id, get_source_ip
+from resourcemanager.telemetry.context import get_request_id, get_source_ip
 
 
 def record(

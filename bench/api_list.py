@@ -52,7 +52,7 @@ def setup(admin_url: str, database_url: str) -> None:
 def seed(scopes: int, per_scope: int) -> None:
     """Bulk rows straight into the table: a fixture for reads, not a lifecycle path."""
     from providers.models import Provider
-    from resourcemanager.models import Resource
+    from resourcemanager.resources.models import Resource
 
     provider = Provider.objects.create(
         key="bench", provider_class="postgresql", host="127.0.0.1", port=5432, username="x"
@@ -117,9 +117,10 @@ def bench(args: argparse.Namespace) -> None:
     from rest_framework.permissions import AllowAny
 
     from resourcemanager.api.serializers import ResourceSerializer
-    from resourcemanager.models import Resource, ScopeRole
-    from resourcemanager.roles import Role
-    from resourcemanager.tokens import issue_token
+    from resourcemanager.identity.models import ScopeRole
+    from resourcemanager.identity.roles import Role
+    from resourcemanager.identity.tokens import issue_token
+    from resourcemanager.resources.models import Resource
 
     scope = f"scope-{args.scopes // 2:04d}"
 

@@ -73,10 +73,10 @@ def run(count: int, databases: int, sample: int, admin_url: str) -> None:
     import psycopg
     from psycopg import sql
 
-    from providers.naming import new_backend_name, new_password
+    from providers.adapters.naming import new_backend_name, new_password
     from providers.services import sync_declared_providers
-    from resourcemanager import services, sweeps
-    from resourcemanager.models import Resource
+    from resourcemanager.resources import operations, sweeps
+    from resourcemanager.resources.models import Resource
 
     (provider,) = sync_declared_providers()
     adapter = provider.adapter()
@@ -116,7 +116,7 @@ def run(count: int, databases: int, sample: int, admin_url: str) -> None:
     naive = []
     for resource_id in ids:
         start = time.perf_counter()
-        services.run_operation(str(resource_id), "check", actor="bench", repair=False)
+        operations.run_operation(str(resource_id), "check", actor="bench", repair=False)
         naive.append(time.perf_counter() - start)
     assert Resource.objects.filter(pk__in=ids, last_check_ok=True).count() == sample
 

@@ -133,8 +133,8 @@ def seed(receiver: Receiver, consumers: int) -> list:
     """Consumers first (so no existing resource is synced to them), then ten resources."""
     from consumers import services as consumer_services
     from providers.models import Provider
-    from resourcemanager.models import Resource
-    from resourcemanager.roles import SYSTEM
+    from resourcemanager.identity.roles import SYSTEM
+    from resourcemanager.resources.models import Resource
 
     host, port = receiver.server_address[:2]
     for number in range(consumers):
@@ -156,8 +156,8 @@ def seed(receiver: Receiver, consumers: int) -> list:
 
 
 def emit(resources: list, events: int) -> None:
-    from resourcemanager import services
-    from resourcemanager.roles import SYSTEM
+    from resourcemanager.identity.roles import SYSTEM
+    from resourcemanager.resources import services
 
     for number in range(events):
         resource = resources[number % len(resources)]

@@ -77,10 +77,10 @@ def run(count: int, admin_url: str) -> None:
     import psycopg
     from psycopg import sql
 
-    from providers.naming import new_backend_name, new_password
+    from providers.adapters.naming import new_backend_name, new_password
     from providers.services import sync_declared_providers
-    from resourcemanager import services
-    from resourcemanager.roles import Principal, Role
+    from resourcemanager.identity.roles import Principal, Role
+    from resourcemanager.resources import services
 
     (provider,) = sync_declared_providers()
     principal = Principal(name="bench", roles={"bench": frozenset({Role.RESOURCE_ADMIN})})

@@ -100,10 +100,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First, so that it counts and times every answer, including other middlewares'.
-    "resourcemanager.metrics.RequestMetricsMiddleware",
+    "resourcemanager.telemetry.metrics.RequestMetricsMiddleware",
     # Probes and scrapes: answered next, without access-log lines or Host validation.
     "config.health.ProbeMiddleware",
-    "resourcemanager.middleware.RequestIdMiddleware",
+    "resourcemanager.telemetry.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -269,7 +269,7 @@ RM_OUTBOX_RETENTION_DAYS = env.int("RM_OUTBOX_RETENTION_DAYS", default=7)
 # Callables (dotted paths) that receive every resource event from the outbox.
 RM_EVENT_HANDLERS = env.list(
     "RM_EVENT_HANDLERS",
-    default=["resourcemanager.events.log_event", "consumers.services.fan_out"],
+    default=["resourcemanager.outbox.events.log_event", "consumers.deliveries.fan_out"],
 )
 RM_CHECK_INTERVAL = env.float("RM_CHECK_INTERVAL", default=3600.0)
 RM_PROVIDER_PROBE_INTERVAL = env.float("RM_PROVIDER_PROBE_INTERVAL", default=60.0)
@@ -338,9 +338,9 @@ if "none" in (alg.lower() for alg in RM_OIDC_JWT_ALGORITHMS):
     raise ImproperlyConfigured("RM_OIDC_JWT_ALGORITHMS must not allow unsigned tokens")
 
 AUTHENTICATION_BACKENDS = [
-    "resourcemanager.lockout.LoginLockoutBackend",
+    "resourcemanager.identity.lockout.LoginLockoutBackend",
     *(["django.contrib.auth.backends.ModelBackend"] if RM_LOCAL_LOGIN else []),
-    *(["resourcemanager.oidc_login.OIDCBackend"] if OIDC_RP_CLIENT_ID else []),
+    *(["resourcemanager.identity.oidc_login.OIDCBackend"] if OIDC_RP_CLIENT_ID else []),
 ]
 # --- Brute-force protection -----------------------------------------------------------
 # Password sign-in (admin login page): after RM_LOGIN_FAILURE_LIMIT failures in a row, a
@@ -379,13 +379,13 @@ if LOG_FORMAT not in ("plain", "json"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "resourcemanager.context.RequestIdLogFilter"}},
+    "filters": {"request_id": {"()": "resourcemanager.telemetry.context.RequestIdLogFilter"}},
     "formatters": {
         "plain": {
-            "class": "resourcemanager.logs.PlainFormatter",
+            "class": "resourcemanager.telemetry.logs.PlainFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
         },
-        "json": {"()": "resourcemanager.logs.JsonFormatter"},
+        "json": {"()": "resourcemanager.telemetry.logs.JsonFormatter"},
     },
     "handlers": {
         "console": {

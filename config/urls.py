@@ -3,9 +3,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import health
+from config.metrics import metrics_view
 from resourcemanager.api.auth_views import CurrentUserView
-from resourcemanager.metrics_endpoint import metrics_view
-from resourcemanager.oidc_login import CallbackView, LoginView, LogoutView
+from resourcemanager.identity.oidc_login import CallbackView, LoginView, LogoutView
 
 api_routes = ("resourcemanager.api.urls", "api")
 

@@ -9,12 +9,12 @@ from django.http import HttpRequest
 
 from consumers import forms, services
 from consumers.models import Consumer
-from resourcemanager.admin.permissions import apply_each, can_anywhere, can_on
-from resourcemanager.admin.schema import SchemaAddAdmin
-from resourcemanager.adminscope import CurrentScopeAdmin
-from resourcemanager.errors import ServiceError
-from resourcemanager.identity import principal_of
-from resourcemanager.roles import Action
+from resourcemanager.core.errors import ServiceError
+from resourcemanager.identity.principals import principal_of
+from resourcemanager.identity.roles import Action
+from resourcemanager.ui.admin.permissions import apply_each, can_anywhere, can_on
+from resourcemanager.ui.admin.schema import SchemaAddAdmin
+from resourcemanager.ui.adminscope import CurrentScopeAdmin
 
 
 @admin.register(Consumer)

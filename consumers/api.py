@@ -13,12 +13,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from consumers import services
-from consumers.base import ConsumerBuilder
+from consumers.builders.base import ConsumerBuilder
+from consumers.builders.registry import BUILDERS
 from consumers.models import Consumer
-from consumers.registry import BUILDERS
 from resourcemanager.api.scoping import ScopedViewMixin
 from resourcemanager.api.views import SCOPE_HEADER
-from resourcemanager.roles import Action
+from resourcemanager.identity.roles import Action
 
 # --- serializers ----------------------------------------------------------------------
 

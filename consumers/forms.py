@@ -14,13 +14,13 @@ from typing import Any
 from django import forms
 
 from consumers import services
+from consumers.builders.registry import builder_choices, builder_class
 from consumers.models import Consumer
-from consumers.registry import builder_choices, builder_class
-from providers.properties import PropertySpec
-from resourcemanager import schema_forms
-from resourcemanager.errors import ServiceError
-from resourcemanager.models import Resource
-from resourcemanager.roles import Principal
+from providers.adapters.properties import PropertySpec
+from resourcemanager.core.errors import ServiceError
+from resourcemanager.identity.roles import Principal
+from resourcemanager.resources.models import Resource
+from resourcemanager.ui import schema_forms
 
 
 def builder_specs(key: object) -> Mapping[str, PropertySpec]:

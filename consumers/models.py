@@ -7,8 +7,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from resourcemanager.fields import EncryptedJSONField
-from resourcemanager.querysets import ScopedQuerySet
+from resourcemanager.core.fields import EncryptedJSONField
+from resourcemanager.identity.querysets import ScopedQuerySet
 
 
 class Consumer(models.Model):
@@ -16,7 +16,7 @@ class Consumer(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     scope = models.CharField(max_length=63, db_index=True)
-    #: Key of a builder in ``consumers.registry``.
+    #: Key of a builder in ``consumers.builders.registry``.
     builder = models.CharField(max_length=32)
     name = models.CharField(max_length=63)
     #: Only resources sharing one of these tags reach the consumer; empty: all of them.

@@ -3,9 +3,8 @@
 from celery import shared_task
 from django.conf import settings
 
-from consumers import services
-from providers.tasks import retry_delay
-from resourcemanager import queueing
+from consumers import deliveries
+from resourcemanager.outbox import queueing
 
 
 @shared_task(bind=True, name=queueing.DELIVER_TO_CONSUMER, acks_late=True, max_retries=None)
@@ -16,14 +15,14 @@ def deliver(self, delivery_id: int, request_id: str = "", source_ip: str | None 
     request's context comes in the message headers; ``request_id`` and ``source_ip`` are
     accepted, unused, from messages queued by earlier versions."""
     try:
-        services.deliver(delivery_id, in_process=bool(self.request.is_eager), backoff=backoff)
-    except services.RetryDelivery as exc:
+        deliveries.deliver(delivery_id, in_process=bool(self.request.is_eager), backoff=backoff)
+    except deliveries.RetryDelivery as exc:
         raise self.retry(countdown=exc.delay) from exc
 
 
 def backoff(attempt: int) -> float:
     """Seconds before the retry that follows the ``attempt``-th failed attempt."""
-    return retry_delay(
+    return queueing.retry_delay(
         attempt - 1,
         base=settings.RM_CONSUMER_RETRY_BACKOFF,
         cap=settings.RM_CONSUMER_RETRY_BACKOFF_MAX,
@@ -32,4 +31,4 @@ def backoff(attempt: int) -> float:
 
 @shared_task(name="consumers.requeue_stalled")
 def requeue_stalled() -> None:
-    services.requeue_stalled()
+    deliveries.requeue_stalled()

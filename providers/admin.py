@@ -9,12 +9,12 @@ from django.urls import URLPattern, path, reverse
 
 from providers.models import Provider
 from providers.services import diagnose_provider, save_provider, validate_options
-from resourcemanager.admin.permissions import can_anywhere
-from resourcemanager.adminscope import current_scope
-from resourcemanager.errors import ServiceError
-from resourcemanager.failures import reachability_shown
-from resourcemanager.identity import principal_of
-from resourcemanager.roles import Action
+from resourcemanager.core.errors import ServiceError
+from resourcemanager.identity.principals import principal_of
+from resourcemanager.identity.roles import Action
+from resourcemanager.resources.failures import reachability_shown
+from resourcemanager.ui.admin.permissions import can_anywhere
+from resourcemanager.ui.adminscope import current_scope
 
 
 class ProviderForm(forms.ModelForm):

@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db import models
 
-from providers import registry
-from providers.base import InstanceConfig, ProviderAdapter
-from resourcemanager.fields import EncryptedTextField
-from resourcemanager.lookups import json_list_contains
-from resourcemanager.roles import Action, Principal
+from providers.adapters import registry
+from providers.adapters.base import InstanceConfig, ProviderAdapter
+from resourcemanager.core.fields import EncryptedTextField
+from resourcemanager.core.lookups import json_list_contains
+from resourcemanager.identity.roles import Action, Principal
 
 
 class ProviderQuerySet(models.QuerySet["Provider"]):

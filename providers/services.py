@@ -13,13 +13,13 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from audit.services import record
-from providers import registry
-from providers.base import ProviderError
+from providers.adapters import registry
+from providers.adapters.base import ProviderError
+from providers.adapters.naming import PREFIX_RE
 from providers.models import Provider
-from providers.naming import PREFIX_RE
-from resourcemanager.errors import Forbidden, InvalidInput
-from resourcemanager.failures import log_failure
-from resourcemanager.roles import Principal
+from resourcemanager.core.errors import Forbidden, InvalidInput
+from resourcemanager.identity.roles import Principal
+from resourcemanager.resources.failures import log_failure
 
 _URL_SCHEMES = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql"}
 _PROBE_THREADS = 8

@@ -12,4 +12,4 @@ class AdminConfig(admin_apps.AdminConfig):
     """The Django admin, open to every user holding a role (see adminsite.py)."""
 
     default = False
-    default_site = "resourcemanager.adminsite.ResourceManagerAdminSite"
+    default_site = "resourcemanager.ui.adminsite.ResourceManagerAdminSite"

@@ -18,11 +18,12 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from providers.base import ProviderAdapter, ProviderError
+from providers.adapters.base import ProviderAdapter, ProviderError
 from providers.models import Provider
-from resourcemanager.models import Resource, ScopeRole
-from resourcemanager.roles import Role
-from resourcemanager.tokens import issue_token
+from resourcemanager.identity.models import ScopeRole
+from resourcemanager.identity.roles import Role
+from resourcemanager.identity.tokens import issue_token
+from resourcemanager.resources.models import Resource
 from tests.support.leaks import (
     NAME_PREFIX,
     SESSION_PREFIX,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from providers.naming import new_backend_name
+from providers.adapters.naming import new_backend_name
 from tests.conftest import mysql_admin_connect, pg_admin_connect
 from tests.support.leaks import NAME_PREFIX, SESSION_PREFIX, mysql_objects, s3_objects
 from tests.support.seeding import unique_prefix

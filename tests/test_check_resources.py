@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from psycopg import sql
 
 from providers.models import Provider
-from resourcemanager.models import Resource
+from resourcemanager.resources.models import Resource
 from tests.conftest import pg_admin_connect
 from tests.support.seeding import ready_resource
 

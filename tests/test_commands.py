@@ -9,7 +9,7 @@ from django.test import override_settings
 
 from providers.models import Provider
 from providers.services import sync_declared_providers
-from resourcemanager.errors import InvalidInput
+from resourcemanager.core.errors import InvalidInput
 from tests.conftest import mysql_admin_connect
 
 TEAM_A = "/api/c/team-a/resources"

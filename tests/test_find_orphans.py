@@ -1,4 +1,4 @@
-"""manage.py find_orphans and resourcemanager.orphans against the local servers.
+"""manage.py find_orphans and resourcemanager.resources.orphans against the local servers.
 
 Instances use a name prefix of their own (tests.support.seeding.unique_prefix): dropping
 orphans on the shared servers then can only touch what these tests made.
@@ -16,11 +16,11 @@ from django.core.management import CommandError, call_command
 from psycopg import sql
 
 from audit.models import AuditEntry
-from providers.base import ProviderError
+from providers.adapters.base import ProviderError
+from providers.adapters.naming import new_backend_name, new_password
 from providers.models import Provider
-from providers.naming import new_backend_name, new_password
-from resourcemanager import orphans
-from resourcemanager.models import Resource
+from resourcemanager.resources import orphans
+from resourcemanager.resources.models import Resource
 from tests.conftest import (
     MYSQL_HOST,
     MYSQL_PASSWORD,

@@ -7,14 +7,14 @@ import grimp
 import pytest
 
 ADAPTERS = frozenset(
-    f"providers.{name}"
-    for name in ("base", "naming", "checkpoints", "properties", "postgresql", "mysql",
-                 "mongodb", "s3", "registry")
+    "providers.adapters" + name
+    for name in ("", ".base", ".naming", ".checkpoints", ".properties", ".postgresql",
+                 ".mysql", ".mongodb", ".s3", ".registry")
 )
 BUILDERS = frozenset(
-    f"consumers.{name}"
-    for name in ("base", "webhook", "sqlpad", "superset", "metabase", "dremio", "log",
-                 "tool_http", "destinations", "registry")
+    "consumers.builders" + name
+    for name in ("", ".base", ".webhook", ".sqlpad", ".superset", ".metabase", ".dremio",
+                 ".log", ".tool_http", ".destinations", ".registry")
 )
 
 
@@ -30,7 +30,9 @@ def test_adapters_and_builders_import_nothing_of_the_app(graph, module):
     assert graph.find_upstream_modules(module) <= allowed
 
 
-@pytest.mark.parametrize("module", ["resourcemanager.roles", "resourcemanager.querysets"])
+@pytest.mark.parametrize(
+    "module", ["resourcemanager.identity.roles", "resourcemanager.identity.querysets"]
+)
 def test_the_access_rules_import_no_models(graph, module):
     assert module in graph.modules
     assert not {name for name in graph.find_upstream_modules(module)
@@ -39,5 +41,5 @@ def test_the_access_rules_import_no_models(graph, module):
 
 def test_access_and_models_import_each_other_one_way_only(graph):
     assert not graph.find_shortest_chain(
-        importer="resourcemanager.models", imported="resourcemanager.access"
+        importer="resourcemanager.models", imported="resourcemanager.identity.access"
     )

@@ -1,4 +1,4 @@
-"""The batched CHECK sweep (resourcemanager.sweeps) against the local servers."""
+"""The batched CHECK sweep (resourcemanager.resources.sweeps) against the local servers."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from psycopg import sql
 
 from audit.models import AuditEntry
-from providers import tasks
 from providers.models import Provider
-from resourcemanager import sweeps
-from resourcemanager.models import Resource
+from resourcemanager.resources import sweeps, tasks
+from resourcemanager.resources.models import Resource
 from tests.conftest import mysql_admin_connect, pg_admin_connect
 from tests.support.leaks import NAME_PREFIX
 from tests.support.seeding import ready_resource

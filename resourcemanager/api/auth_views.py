@@ -9,10 +9,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from resourcemanager.api.permissions import NamedScopeMembership
-from resourcemanager.identity import principal_of
-from resourcemanager.models import ApiToken
-from resourcemanager.oidc import VerifiedToken
-from resourcemanager.roles import MATRIX, Action, scope_exists
+from resourcemanager.identity.models import ApiToken
+from resourcemanager.identity.oidc import VerifiedToken
+from resourcemanager.identity.principals import principal_of
+from resourcemanager.identity.roles import MATRIX, Action, scope_exists
 
 
 def _authenticated_by(request: Request) -> str:

@@ -11,9 +11,9 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.throttling import SimpleRateThrottle
 
-from resourcemanager import identity, oidc
-from resourcemanager.models import ApiToken
-from resourcemanager.tokens import authenticate_token
+from resourcemanager.identity import oidc, principals
+from resourcemanager.identity.models import ApiToken
+from resourcemanager.identity.tokens import authenticate_token
 
 logger = logging.getLogger(__name__)
 
@@ -110,10 +110,10 @@ class OIDCBearerAuthentication(BearerAuthentication):
         except oidc.ProviderUnavailable as exc:
             logger.warning("bearer token not verified: %s", exc)
             raise IdentityProviderUnavailable() from None
-        user = identity.user_for_claims(verified.issuer, verified.claims)
+        user = principals.user_for_claims(verified.issuer, verified.claims)
         if not user.is_active:
             raise exceptions.AuthenticationFailed("this account is disabled")
-        identity.store_claim_roles(user, verified.claims)
+        principals.store_claim_roles(user, verified.claims)
         return user, verified
 
 

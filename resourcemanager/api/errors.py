@@ -10,8 +10,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from resourcemanager.api.refusals import audit_refusal
-from resourcemanager.context import get_request_id
-from resourcemanager.errors import ServiceError
+from resourcemanager.core.errors import ServiceError
+from resourcemanager.telemetry.context import get_request_id
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 import django_filters
 
-from resourcemanager.models import Resource
+from resourcemanager.resources.models import Resource
 
 
 class ResourceFilter(django_filters.FilterSet):

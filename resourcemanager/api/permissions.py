@@ -3,9 +3,9 @@
 from rest_framework.permissions import BasePermission
 
 from resourcemanager.api.errors import ServiceException
-from resourcemanager.errors import ServiceError
-from resourcemanager.identity import principal_of
-from resourcemanager.roles import require, require_member, resolve_scope
+from resourcemanager.core.errors import ServiceError
+from resourcemanager.identity.principals import principal_of
+from resourcemanager.identity.roles import require, require_member, resolve_scope
 
 
 class ScopeRolePermission(BasePermission):

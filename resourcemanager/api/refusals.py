@@ -1,7 +1,7 @@
 """Refused API requests on the audit trail."""
 
 from audit.services import record_denied
-from resourcemanager.validation import SCOPE_RE
+from resourcemanager.core.validation import SCOPE_RE
 
 
 def audit_refusal(request, view, status: int, message: str) -> None:

@@ -3,8 +3,8 @@
 from functools import cached_property
 
 from resourcemanager.api.permissions import ScopeRolePermission
-from resourcemanager.identity import principal_of
-from resourcemanager.roles import Action, Principal, resolve_scope
+from resourcemanager.identity.principals import principal_of
+from resourcemanager.identity.roles import Action, Principal, resolve_scope
 
 
 class ScopedViewMixin:

@@ -4,10 +4,10 @@ from typing import Any
 
 from rest_framework import serializers
 
+from providers.adapters.properties import KINDS, PropertySpec
 from providers.models import Provider
-from providers.properties import KINDS, PropertySpec
-from resourcemanager import failures
-from resourcemanager.models import Resource
+from resourcemanager.resources import failures
+from resourcemanager.resources.models import Resource
 
 FAILURE_HELP = (
     "On failure, a neutral sentence with a reference (ref …); the server's own detail is "

@@ -9,8 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from resourcemanager.api.permissions import NamedScopeMembership
-from resourcemanager.models import ApiToken
-from resourcemanager.tokens import issue_token, revoke_token
+from resourcemanager.identity.models import ApiToken
+from resourcemanager.identity.tokens import issue_token, revoke_token
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):

@@ -8,12 +8,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from providers.models import Provider
-from resourcemanager import services
 from resourcemanager.api import serializers
 from resourcemanager.api.filters import ResourceFilter
 from resourcemanager.api.scoping import ScopedViewMixin
-from resourcemanager.models import Resource
-from resourcemanager.roles import Action
+from resourcemanager.identity.roles import Action
+from resourcemanager.resources import services
+from resourcemanager.resources.models import Resource
 
 SCOPE_HEADER = OpenApiParameter(
     "X-Scope",

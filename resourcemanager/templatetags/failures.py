@@ -5,8 +5,8 @@ them (detail for operators, else neutral)."""
 from django import template
 
 from providers.models import Provider
-from resourcemanager import failures
-from resourcemanager.models import Resource
+from resourcemanager.resources import failures
+from resourcemanager.resources.models import Resource
 
 register = template.Library()
 

@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from audit.models import AuditEntry
 from audit.services import record
-from resourcemanager.models import ScopeRole
-from resourcemanager.roles import Role
+from resourcemanager.identity.models import ScopeRole
+from resourcemanager.identity.roles import Role
 
 CHANGELIST = reverse("admin:audit_auditentry_changelist")
 #: What bob (USER of team-a) must never read: other actors' entries, team-b's.

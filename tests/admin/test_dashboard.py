@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from audit.services import record
 from providers.models import Provider
-from resourcemanager.models import Resource
-from resourcemanager.roles import Role
+from resourcemanager.identity.roles import Role
+from resourcemanager.resources.models import Resource
 
 INDEX = "/admin/"
 BRAVO_ONLY_PROVIDER = "bravo-only-instance-zq"

@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from audit.models import AuditEntry
 from providers.models import Provider
-from resourcemanager.models import ScopeRole
-from resourcemanager.roles import Role
+from resourcemanager.identity.models import ScopeRole
+from resourcemanager.identity.roles import Role
 
 ADD = "/admin/providers/provider/add/"
 CHANGELIST = "/admin/providers/provider/"

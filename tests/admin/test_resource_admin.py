@@ -4,8 +4,9 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEntry
-from resourcemanager.models import Resource, ScopeRole
-from resourcemanager.roles import Role
+from resourcemanager.identity.models import ScopeRole
+from resourcemanager.identity.roles import Role
+from resourcemanager.resources.models import Resource
 from tests.conftest import pg_admin_connect
 
 CHANGELIST = "/admin/resourcemanager/resource/"

@@ -10,10 +10,10 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEntry
-from resourcemanager import services
-from resourcemanager.models import Resource
-from resourcemanager.roles import SYSTEM, Role
-from resourcemanager.snippets import MASK
+from resourcemanager.identity.roles import SYSTEM, Role
+from resourcemanager.resources import services
+from resourcemanager.resources.models import Resource
+from resourcemanager.ui.snippets import MASK
 
 CHANGELIST = reverse("admin:resourcemanager_resource_changelist")
 

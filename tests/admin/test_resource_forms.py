@@ -9,8 +9,9 @@ from django.test import Client
 
 from audit.models import AuditEntry
 from providers.models import Provider
-from resourcemanager.models import OutboxMessage, Resource
-from resourcemanager.roles import Role
+from resourcemanager.identity.roles import Role
+from resourcemanager.outbox.models import OutboxMessage
+from resourcemanager.resources.models import Resource
 from tests.api.test_resource_properties import rolconnlimit
 from tests.conftest import PG_HOST, PG_PASSWORD, PG_PORT, PG_USER
 

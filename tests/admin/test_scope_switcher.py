@@ -9,10 +9,11 @@ from django.urls import reverse
 from audit.services import record
 from consumers.models import Consumer
 from providers.models import Provider
-from resourcemanager.access import principal_for
-from resourcemanager.adminscope import SESSION_KEY, switchable_scopes
-from resourcemanager.models import Resource, ScopeRole
-from resourcemanager.roles import Role
+from resourcemanager.identity.access import principal_for
+from resourcemanager.identity.models import ScopeRole
+from resourcemanager.identity.roles import Role
+from resourcemanager.resources.models import Resource
+from resourcemanager.ui.adminscope import SESSION_KEY, switchable_scopes
 
 SWITCH = "/admin/scope/"
 PAGES = {

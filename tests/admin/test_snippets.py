@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from providers.base import Credentials, InstanceConfig
-from providers.mongodb import MongoDBAdapter
-from providers.mysql import MySQLAdapter, TiDBAdapter
-from providers.postgresql import CockroachDBAdapter, PostgreSQLAdapter, YugabyteDBAdapter
-from providers.s3 import S3Adapter
-from resourcemanager.snippets import MASK, masked, snippets_for
+from providers.adapters.base import Credentials, InstanceConfig
+from providers.adapters.mongodb import MongoDBAdapter
+from providers.adapters.mysql import MySQLAdapter, TiDBAdapter
+from providers.adapters.postgresql import CockroachDBAdapter, PostgreSQLAdapter, YugabyteDBAdapter
+from providers.adapters.s3 import S3Adapter
+from resourcemanager.ui.snippets import MASK, masked, snippets_for
 
 HOSTILE = [
     "plain-Passw0rd",

@@ -3,9 +3,9 @@
 import pytest
 from django.test import Client
 
-from resourcemanager.models import ApiToken, ScopeRole
-from resourcemanager.roles import Role
-from resourcemanager.tokens import issue_token
+from resourcemanager.identity.models import ApiToken, ScopeRole
+from resourcemanager.identity.roles import Role
+from resourcemanager.identity.tokens import issue_token
 
 CHANGELIST = "/admin/resourcemanager/apitoken/"
 

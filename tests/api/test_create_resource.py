@@ -4,7 +4,7 @@ import psycopg
 import pymysql
 import pytest
 
-from resourcemanager.models import Resource
+from resourcemanager.resources.models import Resource
 from tests.conftest import PG_PORT, mysql_admin_connect, pg_admin_connect
 
 TEAM_A = "/api/c/team-a/resources"

@@ -1,6 +1,6 @@
 """DELETE /resources/{id}: database, login and data gone from the server; repeatable."""
 
-from resourcemanager.models import Resource
+from resourcemanager.resources.models import Resource
 from tests.conftest import PG_PORT, mysql_admin_connect, pg_admin_connect
 
 TEAM_A = "/api/c/team-a/resources"

@@ -12,9 +12,9 @@ from django.test import Client
 from django.urls import reverse
 
 from providers.services import ping_provider
-from resourcemanager.failures import reference
-from resourcemanager.models import Resource
-from resourcemanager.roles import Role
+from resourcemanager.identity.roles import Role
+from resourcemanager.resources.failures import reference
+from resourcemanager.resources.models import Resource
 
 TEAM_A = "/api/c/team-a/resources"
 UNREACHABLE = re.compile(r"the PostgreSQL server could not be reached \(ref ([0-9a-f]{8})\)")

@@ -9,9 +9,9 @@ import psycopg
 import pymysql
 import pytest
 
-from providers.postgresql import PostgreSQLAdapter
-from providers.properties import PropertySpec
-from resourcemanager.models import Resource
+from providers.adapters.postgresql import PostgreSQLAdapter
+from providers.adapters.properties import PropertySpec
+from resourcemanager.resources.models import Resource
 from tests.conftest import mysql_admin_connect, pg_admin_connect
 
 TEAM_A = "/api/c/team-a/resources"

@@ -3,7 +3,7 @@
 from rest_framework.test import APIClient
 
 from audit.models import AuditEntry
-from resourcemanager.models import ApiToken
+from resourcemanager.identity.models import ApiToken
 
 
 def test_issue_use_list_and_revoke(make_client):

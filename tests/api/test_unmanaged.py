@@ -5,7 +5,8 @@ import pytest
 from django.db import connection
 
 from audit.models import AuditEntry
-from resourcemanager.models import OutboxMessage, Resource
+from resourcemanager.outbox.models import OutboxMessage
+from resourcemanager.resources.models import Resource
 from tests.conftest import PG_HOST, PG_PORT, pg_admin_connect
 
 TEAM_A = "/api/c/team-a/resources"

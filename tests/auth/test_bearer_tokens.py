@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from rest_framework.test import APIClient
 
-from resourcemanager.models import ExternalIdentity
+from resourcemanager.identity.models import ExternalIdentity
 from tests.support.oidc import CLIENT_ID, reset_oidc_caches
 
 ISSUER = "https://idp.example.test/realms/platform"

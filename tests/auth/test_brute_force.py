@@ -9,8 +9,8 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from audit.models import AuditEntry
-from resourcemanager.models import ScopeRole
-from resourcemanager.roles import Role
+from resourcemanager.identity.models import ScopeRole
+from resourcemanager.identity.roles import Role
 
 PASSWORD = "a-long-enough-password-1"
 LOGIN = "/admin/login/?next=/admin/"

@@ -1,6 +1,6 @@
 """Provider discovery right after boot, when the monotonic clock is still near zero."""
 
-from resourcemanager import oidc
+from resourcemanager.identity import oidc
 
 
 def test_discovery_is_fetched_on_a_freshly_booted_machine(oidc_provider, monkeypatch):

@@ -4,8 +4,8 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEntry
-from resourcemanager.models import ScopeRole
-from resourcemanager.roles import Role
+from resourcemanager.identity.models import ScopeRole
+from resourcemanager.identity.roles import Role
 
 CHANGELIST = "/admin/resourcemanager/scoperole/"
 

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEntry
-from resourcemanager.models import ExternalIdentity
+from resourcemanager.identity.models import ExternalIdentity
 
 
 @pytest.fixture

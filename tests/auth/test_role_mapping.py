@@ -2,9 +2,9 @@
 
 import pytest
 
-from resourcemanager.access import principal_for
-from resourcemanager.identity import roles_from_claims
-from resourcemanager.roles import Role
+from resourcemanager.identity.access import principal_for
+from resourcemanager.identity.principals import roles_from_claims
+from resourcemanager.identity.roles import Role
 
 
 def test_default_templates_map_claim_values_to_scoped_roles():

@@ -11,8 +11,8 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from resourcemanager.models import ExternalIdentity, ScopeRole
-from resourcemanager.roles import Role
+from resourcemanager.identity.models import ExternalIdentity, ScopeRole
+from resourcemanager.identity.roles import Role
 from tests.auth.test_oidc_login import sign_in
 from tests.support.oidc import USERS
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from resourcemanager.memberships import grant_role
-from resourcemanager.roles import SYSTEM, Role
+from resourcemanager.identity.memberships import grant_role
+from resourcemanager.identity.roles import SYSTEM, Role
 
 # The identity provider of the sign-in tests (oidc-provider-mock), shared with tests/auth.
 from tests.support.oidc import oidc_provider, oidc_server  # noqa: F401
@@ -100,7 +100,7 @@ def register(transactional_db) -> Callable[..., object]:
     """``register("team-a", "orders")``: an unmanaged resource (nothing on any server is
     touched), on a PostgreSQL provider instance reserved for its scope."""
     from providers.models import Provider
-    from resourcemanager import services
+    from resourcemanager.resources import services
 
     def make(scope: str, name: str):
         provider, _ = Provider.objects.get_or_create(

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from audit.services import record
-from resourcemanager.roles import Role
+from resourcemanager.identity.roles import Role
 from tests.browser.conftest import sign_in
 
 TRAIL = "/admin/audit/auditentry/"

@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from audit.models import AuditEntry
 from consumers.models import Consumer
-from resourcemanager.roles import Role
+from resourcemanager.identity.roles import Role
 from tests.browser.conftest import sign_in
 from tests.browser.helpers import csrf_token, enter
 

@@ -1,8 +1,8 @@
 """Scope memberships and personal API tokens, managed in the admin by the people concerned.
 
 Memberships: a scope's ADMIN grants and revokes roles in that scope only, never its own,
-and the last ADMIN of a scope stays (``resourcemanager.memberships``). Tokens: a user
-issues one, sees it once, uses it on the API and revokes it (``resourcemanager.tokens``).
+and the last ADMIN of a scope stays (``resourcemanager.identity.memberships``). Tokens: a user
+issues one, sees it once, uses it on the API and revokes it (``resourcemanager.identity.tokens``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import requests
 from playwright.sync_api import Page, expect
 
 from audit.models import AuditEntry
-from resourcemanager.models import ApiToken, ScopeRole
-from resourcemanager.roles import Role
+from resourcemanager.identity.models import ApiToken, ScopeRole
+from resourcemanager.identity.roles import Role
 from tests.browser.conftest import PASSWORD, sign_in
 from tests.browser.helpers import csrf_token, enter, is_select
 

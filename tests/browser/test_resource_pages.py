@@ -14,9 +14,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from providers.models import Provider
-from resourcemanager import services
-from resourcemanager.models import Resource
-from resourcemanager.roles import SYSTEM, Role
+from resourcemanager.identity.roles import SYSTEM, Role
+from resourcemanager.resources import services
+from resourcemanager.resources.models import Resource
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import PG_HOST, PG_PASSWORD, PG_PORT, PG_USER, pg_admin_connect
 

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
-from resourcemanager.roles import Role
+from resourcemanager.identity.roles import Role
 from tests.browser.conftest import screenshot, sign_in
 from tests.browser.test_resource_pages import RESOURCES, make_resource
 

@@ -13,7 +13,7 @@ import pytest
 from django.contrib.sessions.models import Session
 from playwright.sync_api import Page, expect
 
-from resourcemanager.models import ExternalIdentity
+from resourcemanager.identity.models import ExternalIdentity
 
 OIDC_BUTTON = "Sign in with your organization's account"
 

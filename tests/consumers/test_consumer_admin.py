@@ -10,9 +10,9 @@ from django.test import Client
 
 from audit.models import AuditEntry
 from consumers.models import Consumer
-from resourcemanager.adminscope import SESSION_KEY
-from resourcemanager.models import ScopeRole
-from resourcemanager.roles import Role
+from resourcemanager.identity.models import ScopeRole
+from resourcemanager.identity.roles import Role
+from resourcemanager.ui.adminscope import SESSION_KEY
 from tests.consumers.conftest import SECRET
 
 CHANGELIST = "/admin/consumers/consumer/"

@@ -10,7 +10,7 @@ from django.db import connection
 
 from audit.models import AuditEntry
 from consumers.models import Consumer
-from resourcemanager.roles import Role
+from resourcemanager.identity.roles import Role
 from tests.consumers.conftest import SECRET, TEAM_A, add_consumer, add_webhook, create_resource
 
 ROLES = [Role.ADMIN, Role.RESOURCE_ADMIN, Role.CONSUMER_ADMIN, Role.USER]

@@ -18,13 +18,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from consumers import destinations, services
-from consumers.base import DeliveryError
-from consumers.destinations import BlockedDestination, blocking_network, check_url
+from consumers import deliveries, services
+from consumers.builders import destinations
+from consumers.builders.base import DeliveryError
+from consumers.builders.destinations import BlockedDestination, blocking_network, check_url
+from consumers.builders.tool_http import ToolClient
 from consumers.models import Delivery
-from consumers.tool_http import ToolClient
-from resourcemanager.errors import InvalidInput
-from resourcemanager.roles import SYSTEM
+from resourcemanager.core.errors import InvalidInput
+from resourcemanager.identity.roles import SYSTEM
 from tests.consumers.conftest import SECRET, TEAM_A, WebhookServer, add_webhook, create_resource
 from tests.consumers.test_webhook import pending_delivery
 from tests.support.toolserver import ToolServer
@@ -164,7 +165,8 @@ def test_a_name_resolving_to_loopback_fails_the_delivery_for_good(
     delivery = pending_delivery(owner, webhook_server)  # saved while loopback was allowed
     settings.RM_CONSUMER_ALLOWED_NETWORKS = []
 
-    services.deliver(delivery.pk, in_process=False, backoff=lambda attempt: 30)  # no RetryDelivery
+    # Refused for good: no RetryDelivery.
+    deliveries.deliver(delivery.pk, in_process=False, backoff=lambda attempt: 30)
 
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("failed", 1)
@@ -391,7 +393,7 @@ def test_a_webhook_that_never_answers_fails_the_attempt_within_the_read_timeout(
     delivery = pending_delivery(owner, silent_server)
 
     started = time.monotonic()
-    services.deliver(delivery.pk, in_process=True, backoff=lambda attempt: 30)
+    deliveries.deliver(delivery.pk, in_process=True, backoff=lambda attempt: 30)
 
     assert time.monotonic() - started < 5
     delivery.refresh_from_db()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from consumers import services
+from consumers import deliveries
 from consumers.models import Delivery
-from resourcemanager import events
-from resourcemanager.models import OutboxMessage
+from resourcemanager.outbox import events
+from resourcemanager.outbox.models import OutboxMessage
 from tests.consumers.conftest import TEAM_A, add_consumer, add_webhook, create_resource
 
 
@@ -68,7 +68,7 @@ def test_the_same_event_twice_makes_one_delivery(owner, pg_provider, webhook_ser
     create_resource(owner)
     message = OutboxMessage.objects.get(name="resource.created")
 
-    services.fan_out(events.Event.from_message(message))  # redelivered by the outbox
+    deliveries.fan_out(events.Event.from_message(message))  # redelivered by the outbox
     events.deliver(message.pk)
 
     assert deliveries_of(consumer) == [("resource.created", "orders")]

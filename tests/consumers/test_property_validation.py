@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from consumers.models import Consumer
-from resourcemanager.models import Resource
+from resourcemanager.resources.models import Resource
 from tests.consumers.conftest import TEAM_A, add_consumer
 
 HOOK = "http://127.0.0.1:1/hook"

@@ -11,14 +11,14 @@ from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 
-from consumers.base import CHECKED, CREATED, DELETED, UPDATED, DeliveryError, ResourceEvent
-from consumers.dremio import DremioBuilder
-from consumers.metabase import MetabaseBuilder
-from consumers.registry import BUILDERS
-from consumers.sqlpad import SQLPadBuilder
-from consumers.superset import SupersetBuilder, rison_string
-from consumers.tool_http import ToolBuilder
-from providers.base import Credentials
+from consumers.builders.base import CHECKED, CREATED, DELETED, UPDATED, DeliveryError, ResourceEvent
+from consumers.builders.dremio import DremioBuilder
+from consumers.builders.metabase import MetabaseBuilder
+from consumers.builders.registry import BUILDERS
+from consumers.builders.sqlpad import SQLPadBuilder
+from consumers.builders.superset import SupersetBuilder, rison_string
+from consumers.builders.tool_http import ToolBuilder
+from providers.adapters.base import Credentials
 from tests.support.toolfakes import (
     SESSION,
     TOOL_PASSWORD,

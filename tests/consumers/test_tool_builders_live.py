@@ -18,11 +18,11 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from consumers.base import CHECKED, CREATED, DELETED, UPDATED, DeliveryError, ResourceEvent
-from consumers.sqlpad import SQLPadBuilder
-from consumers.superset import SupersetBuilder
-from consumers.tool_http import ToolBuilder, ToolClient
-from providers.base import Credentials
+from consumers.builders.base import CHECKED, CREATED, DELETED, UPDATED, DeliveryError, ResourceEvent
+from consumers.builders.sqlpad import SQLPadBuilder
+from consumers.builders.superset import SupersetBuilder
+from consumers.builders.tool_http import ToolBuilder, ToolClient
+from providers.adapters.base import Credentials
 from tests.conftest import PG_HOST, PG_PASSWORD, PG_PORT, PG_USER
 
 CREDENTIALS = Credentials(

@@ -11,10 +11,10 @@ import pytest
 from celery.exceptions import Retry
 from django.utils import timezone
 
-from consumers import services
+from consumers import deliveries
 from consumers.models import Consumer, Delivery
 from consumers.tasks import deliver as deliver_task
-from resourcemanager.models import OutboxMessage
+from resourcemanager.outbox.models import OutboxMessage
 from tests.consumers.conftest import SECRET, TEAM_A, add_webhook, create_resource
 
 
@@ -154,16 +154,16 @@ def test_transient_failures_are_retried_and_permanent_ones_are_not(
     delivery = pending_delivery(owner, webhook_server)
     webhook_server.statuses = [503, 400]
 
-    with pytest.raises(services.RetryDelivery):
-        services.deliver(delivery.pk, in_process=False, backoff=in_30s)
+    with pytest.raises(deliveries.RetryDelivery):
+        deliveries.deliver(delivery.pk, in_process=False, backoff=in_30s)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("pending", 1)
     assert delivery.next_attempt_at > timezone.now()
 
-    services.deliver(delivery.pk, in_process=False, backoff=in_30s)  # 400: not retried
+    deliveries.deliver(delivery.pk, in_process=False, backoff=in_30s)  # 400: not retried
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("failed", 2)
     assert delivery.last_error == "the webhook at 127.0.0.1 answered HTTP 400"
 
-    services.deliver(delivery.pk, in_process=False, backoff=in_30s)  # a redelivered task
+    deliveries.deliver(delivery.pk, in_process=False, backoff=in_30s)  # a redelivered task
     assert len(webhook_server.requests) == 2

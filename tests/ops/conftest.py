@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
-from resourcemanager import events
+from resourcemanager.outbox import events
 from tests.support.workers import REDIS_URL, Worker, publishing_to, show, worker_env
 
 

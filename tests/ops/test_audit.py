@@ -6,8 +6,8 @@ import pytest
 from django.forms.models import model_to_dict
 
 from audit.models import AuditEntry
-from resourcemanager.failures import reference
-from resourcemanager.models import Resource
+from resourcemanager.resources.failures import reference
+from resourcemanager.resources.models import Resource
 
 TEAM_A = "/api/c/team-a/resources"
 

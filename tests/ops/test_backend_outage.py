@@ -2,9 +2,9 @@
 and the next sweep clears the failures. The server is a throwaway cluster the test stops."""
 
 from audit.models import AuditEntry
-from resourcemanager import sweeps
-from resourcemanager.models import Resource
-from resourcemanager.roles import SYSTEM
+from resourcemanager.identity.roles import SYSTEM
+from resourcemanager.resources import sweeps
+from resourcemanager.resources.models import Resource
 
 TEAM_A = "/api/c/team-a/resources"
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from providers.base import ProviderError
-from providers.naming import new_backend_name
+from providers.adapters.base import ProviderError
+from providers.adapters.naming import new_backend_name
 from tests.conftest import pg_admin_connect
 
 #: Without a read timeout the statement would wait for ever: the blocker gives up then.

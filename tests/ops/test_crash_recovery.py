@@ -20,9 +20,11 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from providers.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE
-from resourcemanager import outbox, services
-from resourcemanager.models import OutboxMessage, Resource
+from providers.adapters.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE
+from resourcemanager.outbox import relay
+from resourcemanager.outbox.models import OutboxMessage
+from resourcemanager.resources import operations
+from resourcemanager.resources.models import Resource
 from tests.conftest import mysql_admin_connect
 from tests.support.pgcluster import free_port
 from tests.support.recording import read_events
@@ -102,7 +104,7 @@ def test_delete_killed_halfway_is_finished_after_the_sweeper_requeues_it(
 
     survivor = start_worker()  # default visibility timeout: no redelivery within the test
     wait_for_lease_expiry(resource_id)
-    [requeued] = services.sweep_stuck_operations()
+    [requeued] = operations.sweep_stuck_operations()
     assert str(requeued.pk) == resource_id
 
     wait_for_status(resource_id, "deleted", survivor)
@@ -126,7 +128,7 @@ def test_create_killed_halfway_on_mysql_ends_with_one_database_and_one_login(
 
     survivor = start_worker()
     wait_for_lease_expiry(resource_id)
-    services.sweep_stuck_operations()
+    operations.sweep_stuck_operations()
     ready = wait_for_status(resource_id, "ready", survivor)
 
     assert mysql_objects(name) == (1, 1)
@@ -144,7 +146,7 @@ def private_redis() -> Iterator[RedisServer]:
             yield server
     finally:
         server.stop()
-        outbox._broker_down_until = 0.0
+        relay._broker_down_until = 0.0
 
 
 def test_operations_made_while_redis_is_down_are_delivered_once_it_is_back(
@@ -153,7 +155,7 @@ def test_operations_made_while_redis_is_down_are_delivered_once_it_is_back(
     event_log = tmp_path / "events.jsonl"
     worker = start_worker(
         private_redis.url,
-        RM_EVENT_HANDLERS="resourcemanager.events.log_event,tests.support.recording.append_event",
+        RM_EVENT_HANDLERS="resourcemanager.outbox.events.log_event,tests.support.recording.append_event",
         RM_TEST_EVENT_LOG=str(event_log),
     )
     client = make_client(team_a="RESOURCE_ADMIN")
@@ -168,7 +170,7 @@ def test_operations_made_while_redis_is_down_are_delivered_once_it_is_back(
     assert set(Resource.objects.values_list("status", flat=True)) == {"pending"}
 
     private_redis.start()
-    report = outbox.relay()  # what beat's periodic relay task does
+    report = relay.relay()  # what beat's periodic relay task does
     assert (report.published, report.pending, report.error) == (20, 0, "")
 
     for resource_id in ids:
@@ -189,12 +191,12 @@ def test_beat_relays_what_the_web_process_could_not_publish(
 ):
     worker = start_worker()
     client = make_client(team_a="RESOURCE_ADMIN")
-    outbox._pause_fast_path()  # as right after a failed publish
+    relay._pause_fast_path()  # as right after a failed publish
     try:
         resource_id = client.post(TEAM_A, {"provider": "pg", "name": "orders"},
                                   format="json").json()["id"]
     finally:
-        outbox._broker_down_until = 0.0
+        relay._broker_down_until = 0.0
     assert OutboxMessage.objects.unpublished().count() == 1
 
     beat_log = tmp_path / "beat.log"

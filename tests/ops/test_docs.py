@@ -9,7 +9,7 @@ from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
 OPERATIONS = ROOT / "docs" / "operations.md"
-#: Read only by the tests' crash hooks (providers/checkpoints.py), never set in production.
+#: Read only by the tests' crash hooks (providers/adapters/checkpoints.py), never set in production.
 TEST_ONLY = {"RM_FREEZE_AT", "RM_FREEZE_MARKER"}
 #: The shell's own, read by the container entrypoint.
 SHELL_ENVIRONMENT = {"PYTHONPATH", "TMPDIR"}

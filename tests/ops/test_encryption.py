@@ -14,9 +14,9 @@ from django.db import connection
 
 from consumers.models import Consumer
 from providers.models import Provider
-from resourcemanager import crypto
-from resourcemanager.key_rotation import encrypted_columns
-from resourcemanager.models import Resource
+from resourcemanager.core import crypto
+from resourcemanager.core.key_rotation import encrypted_columns
+from resourcemanager.resources.models import Resource
 from tests.conftest import PG_PASSWORD
 
 TEAM_A = "/api/c/team-a/resources"

@@ -103,9 +103,9 @@ def test_probes_answer_whatever_host_they_address(client, path, transactional_db
 def test_probes_are_not_in_the_access_log(client, caplog, transactional_db):
     import logging
 
-    with caplog.at_level(logging.INFO, logger="resourcemanager.access"):
+    with caplog.at_level(logging.INFO, logger="resourcemanager.identity.access"):
         client.get("/readyz")
-    assert not [r for r in caplog.records if r.name == "resourcemanager.access"]
+    assert not [r for r in caplog.records if r.name == "resourcemanager.identity.access"]
 
 
 def test_detail_mode_still_checks_the_host(client, transactional_db):

@@ -17,10 +17,11 @@ from psycopg import sql
 
 from audit.models import AuditEntry
 from consumers.models import Delivery
-from providers.checkpoints import CREATE_HALF_DONE
-from providers.naming import new_backend_name
-from resourcemanager import events, services
-from resourcemanager.models import Resource
+from providers.adapters.checkpoints import CREATE_HALF_DONE
+from providers.adapters.naming import new_backend_name
+from resourcemanager.outbox import events
+from resourcemanager.resources import operations
+from resourcemanager.resources.models import Resource
 from tests.conftest import pg_admin_connect
 from tests.support.workers import (
     app_database_url,
@@ -67,10 +68,10 @@ def test_no_row_lock_is_held_while_the_backend_works_and_an_expired_lease_is_tak
     assert client.get(f"{TEAM_A}/resources/{resource_id}").status_code == 200
 
     kill_when_frozen(doomed, marker)
-    assert services.sweep_stuck_operations() == []  # the lease has not expired yet
+    assert operations.sweep_stuck_operations() == []  # the lease has not expired yet
     time.sleep(max((running.lease_expires_at - timezone.now()).total_seconds(), 0) + 0.1)
     survivor = start_worker()
-    [requeued] = services.sweep_stuck_operations()
+    [requeued] = operations.sweep_stuck_operations()
 
     assert str(requeued.pk) == resource_id
     ready = wait_for_status(resource_id, "ready", survivor)
@@ -176,7 +177,7 @@ def test_a_delete_requested_while_the_backend_creates_runs_when_the_creation_end
 
         def create() -> None:
             try:
-                services.run_operation(str(resource.pk), "create", actor="tests")
+                operations.run_operation(str(resource.pk), "create", actor="tests")
             finally:
                 connection.close()
 

@@ -21,7 +21,8 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from providers.models import Provider
-from resourcemanager.models import OutboxMessage, Resource
+from resourcemanager.outbox.models import OutboxMessage
+from resourcemanager.resources.models import Resource
 from tests.conftest import PG_HOST, PG_PASSWORD, PG_PORT, PG_USER
 from tests.support.workers import (
     REDIS_URL,

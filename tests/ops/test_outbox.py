@@ -15,9 +15,11 @@ from django.utils import timezone
 
 from config.celery import app as celery_app
 from providers.models import Provider
-from resourcemanager import outbox, services
-from resourcemanager.models import OutboxMessage, Resource
-from resourcemanager.roles import SYSTEM
+from resourcemanager.identity.roles import SYSTEM
+from resourcemanager.outbox import relay
+from resourcemanager.outbox.models import OutboxMessage
+from resourcemanager.resources import operations, services
+from resourcemanager.resources.models import Resource
 from tests.conftest import MYSQL_HOST, MYSQL_PORT, mysql_admin_connect
 from tests.support.workers import drop_connection_pools, queued_tasks
 
@@ -91,7 +93,7 @@ def broker_down(broker) -> Iterator[None]:
     yield
     celery_app.conf.broker_url = working
     drop_connection_pools()
-    outbox._broker_down_until = 0.0
+    relay._broker_down_until = 0.0
 
 
 def test_with_the_broker_down_requests_succeed_and_the_work_waits(
@@ -108,7 +110,7 @@ def test_with_the_broker_down_requests_succeed_and_the_work_waits(
     assert waiting.first().publish_attempts == 1
     assert queued_tasks(broker) == []
 
-    report = outbox.relay()  # still down
+    report = relay.relay()  # still down
     assert (report.published, report.pending) == (0, 3)
     assert "Connection refused" in report.error
 
@@ -117,15 +119,15 @@ def test_when_the_broker_is_back_the_relay_publishes_each_message_once(
     make_client, pg_provider, broker
 ):
     client = make_client(team_a="RESOURCE_ADMIN")
-    outbox._pause_fast_path()  # as after a failure: requests leave publishing to the relay
+    relay._pause_fast_path()  # as after a failure: requests leave publishing to the relay
     try:
         ids = [create(client, f"db{n}")["id"] for n in range(3)]
     finally:
-        outbox._broker_down_until = 0.0
+        relay._broker_down_until = 0.0
     assert queued_tasks(broker) == []
 
-    report = outbox.relay()
-    again = outbox.relay()
+    report = relay.relay()
+    again = relay.relay()
 
     assert (report.published, report.pending, report.error) == (3, 0, "")
     assert again.published == 0
@@ -144,14 +146,14 @@ def test_concurrent_relays_never_publish_a_message_twice(
     )
     with transaction.atomic():
         for _ in range(60):
-            outbox.enqueue_operation(resource, "check", "tests")
+            relay.enqueue_operation(resource, "check", "tests")
     outbox_ids = set(OutboxMessage.objects.values_list("pk", flat=True))
     OutboxMessage.objects.update(published_at=None)  # whatever the commit hook did
     broker.flushdb()
     reports = []
 
     def run() -> None:
-        reports.append(outbox.relay(batch_size=7))
+        reports.append(relay.relay(batch_size=7))
         connection.close()
 
     threads = [threading.Thread(target=run) for _ in range(4)]
@@ -174,9 +176,9 @@ def test_a_message_published_but_never_handled_is_published_again(
     assert len(queued_tasks(broker)) == 1
     broker.flushdb()  # the broker lost it (e.g. restarted without persistence)
 
-    assert outbox.relay().published == 0  # not yet: a worker may still be on it
+    assert relay.relay().published == 0  # not yet: a worker may still be on it
     OutboxMessage.objects.update(published_at=timezone.now() - timedelta(seconds=61))
-    assert outbox.relay().published == 1
+    assert relay.relay().published == 1
     assert len(queued_tasks(broker)) == 1
 
 
@@ -188,7 +190,7 @@ def test_handled_messages_are_pruned_after_the_retention(make_client, pg_provide
     OutboxMessage.objects.update(handled_at=timezone.now() - timedelta(days=8))
     OutboxMessage.objects.create(kind="event", name="resource.checked", scope="team-a")
 
-    assert outbox.prune() == 2
+    assert relay.prune() == 2
     assert OutboxMessage.objects.count() == 1  # never handled: kept
 
 
@@ -205,13 +207,13 @@ def test_a_transient_failure_is_retried_and_the_last_attempt_records_the_error(p
     assert resource.status == "error"  # in-process mode: one attempt, no queue to wait in
     Resource.objects.filter(pk=resource.pk).update(status="pending", status_message="")
 
-    with pytest.raises(services.RetryLater):
-        services.run_operation(str(resource.pk), "create", actor="tests", last_attempt=False)
+    with pytest.raises(operations.RetryLater):
+        operations.run_operation(str(resource.pk), "create", actor="tests", last_attempt=False)
     resource.refresh_from_db()
     assert resource.status == "creating"
     assert resource.status_message.startswith("retrying: cannot reach PostgreSQL")
 
-    services.run_operation(str(resource.pk), "create", actor="tests", last_attempt=True)
+    operations.run_operation(str(resource.pk), "create", actor="tests", last_attempt=True)
     resource.refresh_from_db()
     assert resource.status == "error"
     assert "cannot reach PostgreSQL at 127.0.0.1:1" in resource.status_message
@@ -267,14 +269,14 @@ def test_the_sweeper_runs_again_only_operations_stuck_past_the_timeout(pg_provid
     )
     Resource.objects.filter(pk=stuck.pk).update(updated_at=long_ago)
 
-    requeued = services.sweep_stuck_operations()
+    requeued = operations.sweep_stuck_operations()
 
     assert [r.pk for r in requeued] == [stuck.pk]
     stuck.refresh_from_db()
     recent.refresh_from_db()
     assert stuck.status == "ready"  # run again in-process, and finished
     assert recent.status == "creating"
-    assert services.sweep_stuck_operations() == []
+    assert operations.sweep_stuck_operations() == []
 
 
 def test_concurrent_runs_of_one_operation_do_the_work_once(pg_provider):
@@ -288,7 +290,7 @@ def test_concurrent_runs_of_one_operation_do_the_work_once(pg_provider):
 
     def run() -> None:
         try:
-            services.run_operation(str(resource.pk), "create", actor="tests")
+            operations.run_operation(str(resource.pk), "create", actor="tests")
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -302,7 +304,7 @@ def test_concurrent_runs_of_one_operation_do_the_work_once(pg_provider):
 
     # One run holds the lease; the others found it busy (their task retries later) or
     # found the work done.
-    assert all(isinstance(exc, services.OperationBusy) for exc in errors)
+    assert all(isinstance(exc, operations.OperationBusy) for exc in errors)
     resource.refresh_from_db()
     assert resource.status == "ready"
     assert (resource.operation, resource.attempts, resource.lease_id) == ("", 0, None)

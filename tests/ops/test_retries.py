@@ -15,10 +15,10 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from consumers import services as consumer_services
+from consumers import deliveries
 from consumers.models import Consumer, Delivery
-from resourcemanager import services
-from resourcemanager.models import Resource
+from resourcemanager.resources import operations
+from resourcemanager.resources.models import Resource
 from tests.support.workers import OPERATION_TIMEOUT, Worker, wait_for_status
 
 TEAM_A = "/api/c/team-a"
@@ -42,10 +42,10 @@ def test_runs_are_counted_in_the_database_across_tasks(unreachable_pg, settings)
     )
 
     for attempt in (1, 2):  # each a new task message, as after a re-queue
-        with pytest.raises(services.RetryLater) as raised:
-            services.run_operation(str(resource.pk), "create", actor="tests", last_attempt=False)
+        with pytest.raises(operations.RetryLater) as raised:
+            operations.run_operation(str(resource.pk), "create", actor="tests", last_attempt=False)
         assert raised.value.attempt == attempt
-    services.run_operation(str(resource.pk), "create", actor="tests", last_attempt=False)
+    operations.run_operation(str(resource.pk), "create", actor="tests", last_attempt=False)
 
     resource.refresh_from_db()
     assert resource.status == "error"
@@ -150,11 +150,11 @@ def test_delivery_attempts_are_counted_in_the_database(make_client, pg_provider,
     delivery = Delivery.objects.get()
     Delivery.objects.filter(pk=delivery.pk).update(status="pending", attempts=0)
 
-    with pytest.raises(consumer_services.RetryDelivery) as raised:
-        consumer_services.deliver(delivery.pk, in_process=False, backoff=in_30s)
+    with pytest.raises(deliveries.RetryDelivery) as raised:
+        deliveries.deliver(delivery.pk, in_process=False, backoff=in_30s)
     assert raised.value.delay == 30
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=None)
-    consumer_services.deliver(delivery.pk, in_process=False, backoff=in_30s)  # a new task
+    deliveries.deliver(delivery.pk, in_process=False, backoff=in_30s)  # a new task
 
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("failed", 2)
@@ -176,7 +176,7 @@ def test_stalled_deliveries_are_queued_again_and_audited(make_client, pg_provide
     )
     Delivery.objects.filter(pk=waiting.pk).update(updated_at=long_ago)
 
-    assert consumer_services.requeue_stalled() == 1
+    assert deliveries.requeue_stalled() == 1
 
     assert len(calls) == 2  # the first delivery, and the re-queued one (in-process)
     entry = AuditEntry.objects.get(action="consumer.deliver", outcome="accepted")

@@ -17,14 +17,21 @@ from django.conf import settings
 
 from tests.support.workers import app_database_url
 
-TASK_MODULES = ("resourcemanager.tasks", "providers.tasks", "consumers.tasks")
+TASK_MODULES = (
+    "resourcemanager.outbox.tasks",
+    "resourcemanager.resources.tasks",
+    "providers.tasks",
+    "consumers.tasks",
+)
 #: Modules below the tasks in the data flow: they queue tasks, or run beneath them.
 PUBLISHERS = (
-    "resourcemanager.outbox",
-    "resourcemanager.services",
-    "resourcemanager.sweeps",
-    "resourcemanager.queueing",
+    "resourcemanager.outbox.relay",
+    "resourcemanager.resources.services",
+    "resourcemanager.resources.operations",
+    "resourcemanager.resources.sweeps",
+    "resourcemanager.outbox.queueing",
     "consumers.services",
+    "consumers.deliveries",
 )
 
 
@@ -61,7 +68,7 @@ import json, sys
 import django
 django.setup()
 from celery import current_app
-from resourcemanager import queueing
+from resourcemanager.outbox import queueing
 loaded_before = sorted(m for m in sys.modules if m in {task_modules!r})
 result = queueing.send(queueing.DELIVER_EVENT, {{"message_id": 0}}, {{"rm_request_id": "r"}})
 print(json.dumps({{

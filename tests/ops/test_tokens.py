@@ -12,9 +12,9 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from resourcemanager.models import ApiToken, ScopeRole
-from resourcemanager.roles import Role
-from resourcemanager.tokens import issue_token, revoke_token
+from resourcemanager.identity.models import ApiToken, ScopeRole
+from resourcemanager.identity.roles import Role
+from resourcemanager.identity.tokens import issue_token, revoke_token
 
 PROVIDERS = "/api/c/team-a/providers"
 

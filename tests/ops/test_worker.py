@@ -6,8 +6,8 @@ import psycopg
 import pytest
 
 from audit.models import AuditEntry
-from resourcemanager import context
-from resourcemanager.models import Resource
+from resourcemanager.resources.models import Resource
+from resourcemanager.telemetry import context
 from tests.support.workers import pg_objects, queued_tasks, wait_for_status
 
 pytestmark = pytest.mark.worker

@@ -11,9 +11,10 @@ import time
 
 import pytest
 
-from resourcemanager import context, outbox
-from resourcemanager.models import OutboxMessage
-from resourcemanager.tasks import relay_outbox
+from resourcemanager.outbox import relay
+from resourcemanager.outbox.models import OutboxMessage
+from resourcemanager.outbox.tasks import relay_outbox
+from resourcemanager.telemetry import context
 from tests.support.workers import wait_for_status
 
 pytestmark = pytest.mark.worker
@@ -83,7 +84,7 @@ def test_an_event_published_by_the_relay_keeps_the_id_of_its_request(
     )
     context.bind("relay-run-0001")
     try:
-        assert outbox.relay().published == 1
+        assert relay.relay().published == 1
     finally:
         context.bind(None)
     _wait_for_event_line(worker, "resource.created", resource_id, count=2)

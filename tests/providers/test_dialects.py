@@ -19,12 +19,12 @@ import pymysql
 import pytest
 from psycopg import sql
 
-from providers import registry
-from providers.base import Credentials, InstanceConfig, ProviderAdapter, ProviderError
-from providers.mysql import MySQLAdapter, TiDBAdapter
-from providers.postgresql import CockroachDBAdapter, PostgreSQLAdapter, YugabyteDBAdapter
+from providers.adapters import registry
+from providers.adapters.base import Credentials, InstanceConfig, ProviderAdapter, ProviderError
+from providers.adapters.mysql import MySQLAdapter, TiDBAdapter
+from providers.adapters.postgresql import CockroachDBAdapter, PostgreSQLAdapter, YugabyteDBAdapter
 from providers.services import declared_providers, validate_options
-from resourcemanager.errors import InvalidInput
+from resourcemanager.core.errors import InvalidInput
 
 NAME = "rm_k7x2q9f3m1ab"
 OTHER = "rm_0000000000zz"

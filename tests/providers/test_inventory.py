@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import pytest
 from psycopg import sql
 
-from providers.base import InstanceConfig, ProviderAdapter, ProviderError
-from providers.mysql import MySQLAdapter, grant_target, quote_identifier
-from providers.naming import new_backend_name, new_password
-from providers.postgresql import PostgreSQLAdapter
+from providers.adapters.base import InstanceConfig, ProviderAdapter, ProviderError
+from providers.adapters.mysql import MySQLAdapter, grant_target, quote_identifier
+from providers.adapters.naming import new_backend_name, new_password
+from providers.adapters.postgresql import PostgreSQLAdapter
 from tests.conftest import (
     MYSQL_HOST,
     MYSQL_PASSWORD,

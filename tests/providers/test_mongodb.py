@@ -26,13 +26,13 @@ from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 from pymongo.uri_parser import parse_uri
 
-from providers import mongodb as mongodb_module
-from providers.base import Credentials, InstanceConfig, ProviderError
-from providers.mongodb import MARKER_COLLECTION, MongoDBAdapter
-from providers.naming import new_backend_name, new_password
-from providers.registry import adapter_class
+from providers.adapters import mongodb as mongodb_module
+from providers.adapters.base import Credentials, InstanceConfig, ProviderError
+from providers.adapters.mongodb import MARKER_COLLECTION, MongoDBAdapter
+from providers.adapters.naming import new_backend_name, new_password
+from providers.adapters.registry import adapter_class
 from providers.services import declared_providers
-from resourcemanager.models import Resource
+from resourcemanager.resources.models import Resource
 from tests.support.mongowire import FakeMongod
 from tests.support.naming import issued_names
 

@@ -1,7 +1,7 @@
 """MySQLAdapter against the local MariaDB (root@127.0.0.1 without password).
 
 The main tests run with a least-privilege admin account created here, granted exactly what
-the module docstring of ``providers.mysql`` documents, to prove those grants suffice.
+the module docstring of ``providers.adapters.mysql`` documents, to prove those grants suffice.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator
 import pymysql
 import pytest
 
-from providers import mysql as mysql_module
-from providers.base import Credentials, InstanceConfig, ProviderError
-from providers.mysql import MySQLAdapter, grant_target, quote_identifier
-from providers.naming import new_backend_name, new_password
+from providers.adapters import mysql as mysql_module
+from providers.adapters.base import Credentials, InstanceConfig, ProviderError
+from providers.adapters.mysql import MySQLAdapter, grant_target, quote_identifier
+from providers.adapters.naming import new_backend_name, new_password
 from tests.support.naming import issued_names
 
 HOST = os.environ.get("RM_TEST_MYSQL_HOST", "127.0.0.1")
@@ -50,7 +50,7 @@ def root() -> Iterator[pymysql.cursors.Cursor]:
 
 @pytest.fixture(scope="module")
 def admin_config(root: pymysql.cursors.Cursor) -> Iterator[InstanceConfig]:
-    """A least-privilege admin with exactly the grants documented in providers/mysql.py."""
+    """A least-privilege admin with exactly the grants documented in providers/adapters/mysql.py."""
     name, password = new_backend_name("rm_admin_"), new_password()
     root.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (name, password))
     try:

@@ -15,9 +15,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from providers.base import Credentials, InstanceConfig, ProviderError
-from providers.naming import new_backend_name, new_password
-from providers.postgresql import PostgreSQLAdapter
+from providers.adapters.base import Credentials, InstanceConfig, ProviderError
+from providers.adapters.naming import new_backend_name, new_password
+from providers.adapters.postgresql import PostgreSQLAdapter
 from tests.support.leaks import NAME_PREFIX
 from tests.support.pgcluster import ScramCluster, free_port
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 from django import forms
 
-from providers import registry
-from providers.base import InstanceConfig, PropertyError
-from providers.properties import (
+from providers.adapters import registry
+from providers.adapters.base import InstanceConfig, PropertyError
+from providers.adapters.properties import (
     MASK,
     MAX_SECRET_LENGTH,
     MAX_STRING_LENGTH,
     PropertySpec,
     validate,
 )
-from resourcemanager.schema_forms import form_fields
+from resourcemanager.ui.schema_forms import form_fields
 
 SPECS = {
     "limit": PropertySpec("A limit", kind="integer", minimum=1, maximum=10),

@@ -15,12 +15,18 @@ from urllib.parse import quote
 import pytest
 from botocore.exceptions import ClientError
 
-from providers.base import Credentials, InstanceConfig, ProviderError
-from providers.naming import new_backend_name
-from providers.s3 import POLICY_NAME, S3Adapter, backend_name_of, bucket_name, bucket_policy
-from resourcemanager.models import Resource
-from resourcemanager.orphans import delete_orphan, scan_instance
-from resourcemanager.sweeps import healthy_names
+from providers.adapters.base import Credentials, InstanceConfig, ProviderError
+from providers.adapters.naming import new_backend_name
+from providers.adapters.s3 import (
+    POLICY_NAME,
+    S3Adapter,
+    backend_name_of,
+    bucket_name,
+    bucket_policy,
+)
+from resourcemanager.resources.models import Resource
+from resourcemanager.resources.orphans import delete_orphan, scan_instance
+from resourcemanager.resources.sweeps import healthy_names
 from tests.conftest import MotoS3
 from tests.support.naming import issued_names
 

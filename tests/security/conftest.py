@@ -10,8 +10,8 @@ import pymysql
 import pytest
 from rest_framework.test import APIClient
 
-from resourcemanager.models import ScopeRole
-from resourcemanager.roles import Role
+from resourcemanager.identity.models import ScopeRole
+from resourcemanager.identity.roles import Role
 
 SHARED_TAG = "shared"
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import unquote_plus
 
-from resourcemanager.models import Resource
+from resourcemanager.resources.models import Resource
 from tests.conftest import pg_admin_connect
 from tests.security.conftest import Tenant, pg_read_private_row
 

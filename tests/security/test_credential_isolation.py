@@ -16,7 +16,7 @@ import pymysql
 import pytest
 from psycopg import sql
 
-from resourcemanager.roles import Role
+from resourcemanager.identity.roles import Role
 from tests.security.conftest import (
     Tenant,
     create_tenant,

@@ -19,8 +19,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from providers.models import Provider
-from resourcemanager.models import Resource
-from resourcemanager.roles import Role
+from resourcemanager.identity.roles import Role
+from resourcemanager.resources.models import Resource
 from tests.conftest import pg_admin_connect
 from tests.security.conftest import SHARED_TAG, Tenant, pg_read_private_row
 from tests.security.isolation_checks import ACCEPT, payload_of, shown_by

@@ -26,8 +26,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from resourcemanager.models import Resource, ScopeRole
-from resourcemanager.roles import Role
+from resourcemanager.identity.models import ScopeRole
+from resourcemanager.identity.roles import Role
+from resourcemanager.resources.models import Resource
 from tests.security.conftest import SHARED_TAG, create_tenant
 from tests.security.isolation_checks import (
     assert_intact_on_the_server,

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings
 
-from resourcemanager.context import RequestIdLogFilter
-from resourcemanager.logs import JsonFormatter, PlainFormatter
+from resourcemanager.telemetry.context import RequestIdLogFilter
+from resourcemanager.telemetry.logs import JsonFormatter, PlainFormatter
 
-FORGED = "2026-01-01 00:00:00,000 INFO resourcemanager.access [0] GET admin 200 forged"
+FORGED = "2026-01-01 00:00:00,000 INFO resourcemanager.identity.access [0] GET admin 200 forged"
 #: Line breaks in their URL encodings: newline, carriage return, NEL, line separator.
 BREAKS = ["%0A", "%0D", "%C2%85", "%E2%80%A8"]
 
@@ -36,7 +36,7 @@ def access_log_output(request) -> Iterator[tuple[str, io.StringIO]]:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(configured_formatter(request.param))
     handler.addFilter(RequestIdLogFilter())
-    logger = logging.getLogger("resourcemanager.access")
+    logger = logging.getLogger("resourcemanager.identity.access")
     logger.addHandler(handler)
     try:
         yield request.param, stream

@@ -37,10 +37,11 @@ from rest_framework.test import APIClient
 from audit.models import AuditEntry
 from consumers.models import Consumer, Delivery
 from providers.models import Provider
-from resourcemanager.adminscope import SESSION_KEY
-from resourcemanager.models import ApiToken, Resource, ScopeRole
-from resourcemanager.roles import Role
-from resourcemanager.tokens import issue_token
+from resourcemanager.identity.models import ApiToken, ScopeRole
+from resourcemanager.identity.roles import Role
+from resourcemanager.identity.tokens import issue_token
+from resourcemanager.resources.models import Resource
+from resourcemanager.ui.adminscope import SESSION_KEY
 from tests.security.conftest import Tenant, create_tenant
 from tests.security.isolation_checks import (
     ACCEPT,

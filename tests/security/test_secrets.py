@@ -29,10 +29,11 @@ from psycopg import sql
 
 from audit.models import AuditEntry
 from providers.models import Provider
-from resourcemanager.context import RequestIdLogFilter
-from resourcemanager.models import ApiToken, Resource
-from resourcemanager.roles import Role
-from resourcemanager.tokens import issue_token
+from resourcemanager.identity.models import ApiToken
+from resourcemanager.identity.roles import Role
+from resourcemanager.identity.tokens import issue_token
+from resourcemanager.resources.models import Resource
+from resourcemanager.telemetry.context import RequestIdLogFilter
 from tests.conftest import (
     MYSQL_HOST,
     MYSQL_PORT,

@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
-from providers.naming import new_backend_name
+from providers.adapters.naming import new_backend_name
 
 
 @contextmanager

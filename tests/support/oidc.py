@@ -15,7 +15,7 @@ import requests
 from django.core.cache import cache
 from oidc_provider_mock import User, run_server_in_thread
 
-from resourcemanager import oidc
+from resourcemanager.identity import oidc
 
 CLIENT_ID = "resourcemanager"
 CLIENT_SECRET = "client-secret-for-tests"
@@ -85,7 +85,7 @@ def oidc_provider(oidc_server: Provider, settings) -> Iterator[Provider]:
     settings.OIDC_OP_ISSUER = oidc_server.url
     settings.AUTHENTICATION_BACKENDS = [
         "django.contrib.auth.backends.ModelBackend",
-        "resourcemanager.oidc_login.OIDCBackend",
+        "resourcemanager.identity.oidc_login.OIDCBackend",
     ]
     reset_oidc_caches()
     yield oidc_server

@@ -8,7 +8,7 @@ from several processes do not interleave.
 import json
 import os
 
-from resourcemanager.events import Event
+from resourcemanager.outbox.events import Event
 
 
 def append_event(event: Event) -> None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import secrets
 
+from providers.adapters.naming import new_backend_name, new_password
 from providers.models import Provider
-from providers.naming import new_backend_name, new_password
-from resourcemanager.models import Resource
+from resourcemanager.resources.models import Resource
 from tests.support.leaks import SESSION_PREFIX
 
 

@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
-from resourcemanager.models import Resource
+from resourcemanager.resources.models import Resource
 from tests.conftest import pg_admin_connect
 from tests.support.parallel import per_worker_redis_url
 
@@ -217,7 +217,7 @@ def wait_for_status(
 
 
 def freeze_env(point: str, marker: Path) -> dict[str, str]:
-    """Environment freezing a worker at checkpoint ``point`` (``providers.checkpoints``)."""
+    """Environment freezing a worker at checkpoint ``point`` (providers/adapters/checkpoints.py)."""
     return {"RM_FREEZE_AT": point, "RM_FREEZE_MARKER": str(marker)}
 
 

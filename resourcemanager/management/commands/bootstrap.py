@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from providers.services import sync_declared_providers
-from resourcemanager.errors import ServiceError
+from resourcemanager.core.errors import ServiceError
 
 
 class Command(BaseCommand):

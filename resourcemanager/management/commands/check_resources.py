@@ -1,4 +1,4 @@
-"""CHECK resources in a batched sweep (resourcemanager.sweeps) and report the outcome.
+"""CHECK resources in a batched sweep (resourcemanager.resources.sweeps) and report the outcome.
 
 Exit status: 0 when every checked resource passes (after repairs), 1 when any fails.
 """
@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from resourcemanager import sweeps
+from resourcemanager.resources import sweeps
 
 _BAR_WIDTH = 30
 _COLUMNS = ("checked", "ok", "repaired", "failing")

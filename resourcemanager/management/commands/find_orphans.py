@@ -12,7 +12,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from providers.models import Provider
-from resourcemanager import orphans
+from resourcemanager.resources import orphans
 
 
 class Command(BaseCommand):

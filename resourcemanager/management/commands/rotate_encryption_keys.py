@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from resourcemanager import key_rotation
-from resourcemanager.key_rotation import EncryptedColumn
+from resourcemanager.core import key_rotation
+from resourcemanager.core.key_rotation import EncryptedColumn
 
 
 class Command(BaseCommand):

@@ -1,0 +1,134 @@
+"""``GET /metrics`` of the web processes: the instruments and gauges read from the app
+database (resources by status, outbox backlog) at scrape time, with one aggregate query
+each. Workers serve only their instruments (``resourcemanager.telemetry.metrics``): they would
+otherwise each repeat the same queries.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.db.models import Count, Min, Q
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.http import require_safe
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from resourcemanager.outbox.models import OutboxMessage
+from resourcemanager.resources.models import Resource
+from resourcemanager.telemetry.metrics import instruments
+
+logger = logging.getLogger(__name__)
+
+
+@require_safe
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """The exposition: this process's (or all web processes') metrics and the database's.
+
+    Open unless ``RM_METRICS_TOKEN`` is set; then ``Authorization: Bearer <token>``.
+    """
+    token = settings.RM_METRICS_TOKEN
+    if token:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            response = HttpResponse("a bearer token is required\n", status=401)
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+        if not hmac.compare_digest(given.strip().encode(), token.encode()):
+            return HttpResponse("wrong token\n", status=403)
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return HttpResponse(encoder(_web_registry()), content_type=content_type)
+
+
+@functools.cache
+def _web_registry() -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(instruments())
+    registry.register(DatabaseCollector())
+    return registry
+
+
+class DatabaseCollector(Collector):
+    """Resources by status and the outbox backlog, read at scrape time."""
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "rm_metrics_database_up",
+            "1 if this scrape could read the app database, else 0 (the rm_resources and "
+            "rm_outbox_* families are then missing).",
+        )
+        try:
+            families = [self._resources(), *self._outbox()]
+        except Exception:
+            logger.exception("metrics: could not read the app database")
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield from families
+        yield up
+
+    @staticmethod
+    def _resources() -> GaugeMetricFamily:
+        rows = (
+            Resource.objects.order_by()
+            .values_list("provider__key", "type", "status")
+            .annotate(count=Count("pk"))
+        )
+        counts = {(key, type_, status): count for key, type_, status, count in rows}
+        # Every status of each provider and type seen, so a series drops to 0, not away.
+        for key, type_ in {(key, type_) for key, type_, _ in counts}:
+            for status in Resource.Status.values:
+                counts.setdefault((key, type_, status), 0)
+        family = GaugeMetricFamily(
+            "rm_resources",
+            "Resources by provider instance key, type and status (deleted ones included).",
+            labels=["provider", "type", "status"],
+        )
+        for labels, count in sorted(counts.items()):
+            family.add_metric(list(labels), count)
+        return family
+
+    @staticmethod
+    def _outbox() -> list[GaugeMetricFamily]:
+        rows = {
+            row["kind"]: row
+            for row in OutboxMessage.objects.filter(handled_at__isnull=True)
+            .order_by()
+            .values("kind")
+            .annotate(
+                unhandled=Count("pk"),
+                unpublished=Count("pk", filter=Q(published_at__isnull=True)),
+                oldest=Min("created_at"),
+            )
+        }
+        unhandled = GaugeMetricFamily(
+            "rm_outbox_unhandled_messages",
+            "Outbox messages no task has carried out yet (unpublished ones included).",
+            labels=["kind"],
+        )
+        unpublished = GaugeMetricFamily(
+            "rm_outbox_unpublished_messages",
+            "Outbox messages waiting to be published to the broker.",
+            labels=["kind"],
+        )
+        age = GaugeMetricFamily(
+            "rm_outbox_oldest_unhandled_age_seconds",
+            "Age of the oldest outbox message no task has carried out yet (0: none).",
+            labels=["kind"],
+        )
+        now = timezone.now()
+        for kind in OutboxMessage.Kind.values:
+            row = rows.get(kind, {"unhandled": 0, "unpublished": 0, "oldest": None})
+            unhandled.add_metric([kind], row["unhandled"])
+            unpublished.add_metric([kind], row["unpublished"])
+            oldest = row["oldest"]
+            age.add_metric([kind], max((now - oldest).total_seconds(), 0) if oldest else 0)
+        return [unhandled, unpublished, age]

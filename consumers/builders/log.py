@@ -1,0 +1,25 @@
+"""The ``log`` builder: one log line per event, for trying consumers out and for auditing."""
+
+from __future__ import annotations
+
+import logging
+
+from consumers.builders.base import ConsumerBuilder, ResourceEvent
+
+logger = logging.getLogger(__name__)
+
+
+class LogBuilder(ConsumerBuilder):
+    key = "log"
+    label = "Log"
+    resource_types = frozenset({"sql", "nosql", "object"})
+
+    def deliver(self, event: ResourceEvent) -> None:
+        logger.info(
+            "consumer event %s: %s (%s, %s) by %s",
+            event.name,
+            event.connection_name,
+            event.resource.get("type"),
+            event.provider_class,
+            event.actor,
+        )

@@ -1,0 +1,411 @@
+"""PostgreSQL: one database and one login role, both named ``backend_name``, per resource.
+
+Identifiers are composed with ``psycopg.sql.Identifier``. CREATE/ALTER ROLE take no bind
+parameters, so passwords go in as ``sql.Literal`` - hashed client-side into the server's
+verifier format first, so the clear password reaches neither server logs nor
+``pg_stat_activity``.
+
+The instance admin need not be superuser (least privilege); this suffices::
+
+    CREATE ROLE rm_admin LOGIN CREATEDB CREATEROLE PASSWORD '...';
+
+PostgreSQL 15 lets a non-superuser create, re-own or drop a database owned by another role
+only as a member of that role, so the adapter grants itself the tenant role around those
+statements and revokes it right after: it keeps no standing access to tenant data.
+
+CockroachDB and YugabyteDB (YSQL) speak the same protocol and catalog and differ in a few
+statements only; their adapters are subclasses that replace those statements (the class
+attributes under "dialect" below, and ``_create_database``), nothing else. Only PostgreSQL
+itself is tested on a server; the others at statement level.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import psycopg
+from psycopg import sql
+
+from providers.adapters.base import (
+    CheckResult,
+    Credentials,
+    Inventory,
+    ProviderAdapter,
+    ProviderError,
+    require_backend_name,
+    scrub,
+)
+from providers.adapters.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
+from providers.adapters.properties import PropertySpec
+
+_MAX_REASON = 200
+#: Server-side refusals at connect time that go away by themselves.
+_TRANSIENT_FATAL = re.compile(r"starting up|shutting down|recovery mode|too many|connection slots")
+_AUTH_FAILED = re.compile(r"authentication failed")
+#: The role's CONNECTION LIMIT is reached; the server checks it after the password.
+_ROLE_AT_LIMIT = re.compile(r"too many connections for role")
+#: True when PUBLIC holds CONNECT on the pg_database row (NULL datacl means the defaults).
+_PUBLIC_CONNECT = sql.SQL(
+    "EXISTS (SELECT 1 FROM aclexplode(COALESCE(datacl, acldefault('d', datdba))) a"
+    " WHERE a.grantee = 0 AND a.privilege_type = 'CONNECT')")
+#: Candidate databases, each with whether its same-named login passes CHECK's catalog tests.
+_INVENTORY_DATABASES = sql.SQL(
+    "SELECT d.datname, r.rolcanlogin AND d.datdba = r.oid AND NOT {public_connect}"
+    " AND has_database_privilege(r.oid, d.oid, 'CONNECT')"
+    " FROM pg_database d LEFT JOIN pg_roles r ON r.rolname = d.datname"
+    " WHERE {prefixed}")
+
+
+def _reason(exc: psycopg.Error) -> str:
+    """The useful part of a libpq/server message, e.g. ``connection refused``."""
+    lines = [line.strip() for line in (exc.diag.message_primary or str(exc)).splitlines()]
+    lines = [line for line in lines if line] or [type(exc).__name__]
+    line = next((x for x in reversed(lines) if " failed: " in x), lines[0])
+    line = re.sub(r"^(FATAL|ERROR):\s+", "", line.rsplit(" failed: ", 1)[-1])
+    if line[:2].istitle():  # "Connection refused" -> "connection refused"
+        line = line[0].lower() + line[1:]
+    return line[:_MAX_REASON]
+
+
+class PostgreSQLAdapter(ProviderAdapter):
+    key = "postgresql"
+    label = "PostgreSQL"
+    resource_type = "sql"
+    uri_scheme = "postgresql"
+    uri_scheme_aliases = ("postgres",)
+    url_path_option = "database"
+    default_port = 5432
+    instance_options = {
+        "database": "Maintenance database the admin connects to (default 'postgres')",
+        "sslmode": "libpq sslmode for every connection, e.g. 'require' or 'verify-full'",
+    }
+    properties = {
+        "connection_limit": PropertySpec(
+            "Most concurrent sessions the resource's login may hold (empty: unlimited)",
+            kind="integer", minimum=1, maximum=10_000),
+    }
+
+    # -- dialect: statements other PostgreSQL-compatible servers spell differently ----------
+
+    #: INHERIT, not NOINHERIT: in PG15 the ``public`` schema belongs to ``pg_database_owner``,
+    #: whose rights reach the database owner only by inheritance. Tenants belong to no other role.
+    _create_role: ClassVar[sql.SQL] = sql.SQL(
+        "CREATE ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT")
+    #: A retry, or a re-create: the existing role may log in with exactly this password.
+    _reset_role: ClassVar[sql.SQL] = sql.SQL("ALTER ROLE {} WITH LOGIN INHERIT PASSWORD {}")
+    #: Database privileges PUBLIC loses and the tenant keeps.
+    _database_privileges: ClassVar[sql.SQL] = sql.SQL("CONNECT, TEMPORARY")
+    #: Condition on a ``pg_database`` row: PUBLIC holds CONNECT on it.
+    _public_connect: ClassVar[sql.SQL] = _PUBLIC_CONNECT
+    #: Condition: the column ``{}`` starts with the bound prefix.
+    _starts_with: ClassVar[sql.SQL] = sql.SQL("starts_with({}, %s)")
+    #: Ends the sessions of the database (bound: its name) the admin may end.
+    _end_sessions: ClassVar[str] = (
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+        "AND pid <> pg_backend_pid() AND pg_has_role(usesysid, 'USAGE')")
+    #: Sessions the admin may not end are ended by FORCE (PostgreSQL 13+).
+    _drop_database: ClassVar[sql.SQL] = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+    #: libpq's password hashing; None follows the server's ``password_encryption``.
+    _password_algorithm: ClassVar[bytes | None] = None
+
+    # -- operations ---------------------------------------------------------------------
+
+    def ping(self) -> None:
+        with self._admin("ping") as cur:
+            cur.execute("SELECT 1")
+
+    def create(self, backend_name: str, password: str, properties: dict[str, Any]) -> Credentials:
+        name = require_backend_name(backend_name)
+        role = sql.Identifier(name)
+        with self._admin(f"creating {name}", password) as cur:
+            secret = self._verifier(cur, name, password)
+            if self._role(cur, name) is None:
+                cur.execute(self._create_role.format(role, secret))
+            else:  # a retry, or a re-create: leave exactly this password
+                cur.execute(self._reset_role.format(role, secret))
+            self._apply_properties(cur, role, properties)
+            checkpoint(CREATE_HALF_DONE)
+            with self._member_of(cur, name):
+                database = self._database(cur, name)
+                if database is None:
+                    self._create_database(cur, role)
+                elif database[0] != name:
+                    cur.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(role, role))
+                self._close_database(cur, name, name)
+        return self.credentials(name, password)
+
+    def update(self, backend_name: str, properties: dict[str, Any]) -> None:
+        name = require_backend_name(backend_name)
+        with self._admin(f"updating {name}") as cur:
+            self._apply_properties(cur, sql.Identifier(name), properties)
+
+    def delete(self, backend_name: str) -> None:
+        name = require_backend_name(backend_name)
+        with self._admin(f"deleting {name}") as cur:
+            role_exists = self._role(cur, name) is not None
+            if self._database(cur, name) is not None:
+                with self._member_of(cur, name, needed=role_exists):
+                    cur.execute(self._end_sessions, (name,))
+                    cur.execute(self._drop_database.format(sql.Identifier(name)))
+            checkpoint(DELETE_HALF_DONE)
+            cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
+    def check(self, credentials: Credentials, *, repair: bool) -> CheckResult:
+        name = require_backend_name(credentials.database)
+        user = require_backend_name(credentials.username)
+        role, password = sql.Identifier(user), credentials.password
+        repaired: list[str] = []
+
+        def failed(message: str) -> CheckResult:
+            return CheckResult(False, message, tuple(repaired))
+
+        with self._admin(f"checking {name}", password) as cur:
+            if self._database(cur, name) is None:
+                return failed(f"database {name} no longer exists; its data is lost and "
+                              "cannot be restored by a repair")
+            can_login = self._role(cur, user)
+            if not can_login:
+                if not repair:
+                    return failed(f"login {user} " + ("does not exist" if can_login is None
+                                                      else "is not allowed to log in"))
+                secret = self._verifier(cur, user, password)
+                if can_login is None:
+                    cur.execute(self._create_role.format(role, secret))
+                    repaired.append("login re-created")
+                else:
+                    cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN").format(role))
+                    repaired.append("login enabled")
+            owner, public_connect = self._database(cur, name) or ("", False)
+            if owner != user:
+                if not repair:
+                    return failed(f"database {name} is owned by {owner}, not by {user}")
+                try:
+                    with self._member_of(cur, user):
+                        cur.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}")
+                                    .format(sql.Identifier(name), role))
+                except psycopg.errors.InsufficientPrivilege:
+                    return failed(f"database {name} is owned by {owner}; the instance admin "
+                                  f"may not hand it back to {user} (it must own the database "
+                                  f"or be a member of {owner})")
+                repaired.append("owner restored")
+            cur.execute("SELECT has_database_privilege(%s, %s, 'CONNECT')", (user, name))
+            if public_connect or not self._scalar(cur):
+                if not repair:
+                    return failed(f"CONNECT on database {name} is not limited to {user}")
+                with self._member_of(cur, user):
+                    self._close_database(cur, name, user)
+                repaired.append("connect privileges restored")
+            failure = self._tenant_login(user, password, name)
+            if failure and _AUTH_FAILED.search(failure):
+                if not repair:
+                    return failed(f"login {user} rejects its stored password")
+                cur.execute(sql.SQL("ALTER ROLE {} WITH PASSWORD {}")
+                            .format(role, self._verifier(cur, user, password)))
+                repaired.append("password reset")
+                failure = self._tenant_login(user, password, name)
+            if failure:
+                return failed(f"login {user} cannot connect to {name}: {failure}")
+        if repaired:
+            return CheckResult(True, "repaired: " + ", ".join(repaired), tuple(repaired))
+        return CheckResult(True, "database, login and privileges are in order")
+
+    def inventory(self, prefix: str) -> Inventory:
+        with self._admin("listing databases and logins") as cur:
+            cur.execute(_INVENTORY_DATABASES.format(
+                public_connect=self._public_connect,
+                prefixed=self._starts_with.format(sql.SQL("d.datname"))), (prefix,))
+            databases = cur.fetchall()
+            cur.execute(sql.SQL("SELECT rolname FROM pg_roles WHERE {}")
+                        .format(self._starts_with.format(sql.SQL("rolname"))), (prefix,))
+            logins = [row[0] for row in cur.fetchall()]
+        return Inventory.matching(prefix, databases=[name for name, _ in databases],
+                                  logins=logins, healthy=[name for name, ok in databases if ok])
+
+    def security_warnings(self) -> list[str]:
+        names = self.public_connect_warnings()
+        if not names:
+            return []
+        return [
+            f"every login, tenants' included, may connect to {', '.join(names)}: close each "
+            "with REVOKE CONNECT ON DATABASE <name> FROM PUBLIC (grant CONNECT to the roles "
+            "that need it first)"
+        ]
+
+    def public_connect_warnings(self) -> list[str]:
+        """Databases (templates aside) PUBLIC may still connect to; an operator should close
+        them with ``REVOKE CONNECT ON DATABASE ... FROM PUBLIC``."""
+        with self._admin("listing databases") as cur:
+            cur.execute(sql.SQL("SELECT datname FROM pg_database WHERE NOT datistemplate "
+                                "AND datallowconn AND {} ORDER BY datname")
+                        .format(self._public_connect))
+            return [row[0] for row in cur.fetchall()]
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _connect(self, user: str, password: str, dbname: str) -> psycopg.Connection:
+        """A raw autocommit connection; psycopg errors propagate unmapped."""
+        extra = {"sslmode": mode} if (mode := self.config.options.get("sslmode")) else {}
+        return psycopg.connect(
+            host=self.config.host, port=self.config.port, user=user, password=password,
+            dbname=dbname, autocommit=True, connect_timeout=self.config.connect_timeout,
+            options=f"-c statement_timeout={self.config.read_timeout * 1000}",
+            application_name="resourcemanager", **extra,
+        )
+
+    @contextmanager
+    def _admin(self, action: str, *secrets: str) -> Iterator[psycopg.Cursor]:
+        """An admin cursor; psycopg errors become ProviderErrors without secrets."""
+        dbname = str(self.config.options.get("database") or "postgres")
+        try:
+            conn = self._connect(self.config.username, self.config.password, dbname)
+        except psycopg.Error as exc:  # `from None`: exc.pgconn holds the password
+            raise self._connect_error(exc, "the admin login", *secrets) from None
+        try:
+            with conn.cursor() as cur:
+                yield cur
+        except psycopg.Error as exc:
+            where = f"{self.config.host}:{self.config.port}"
+            message = scrub(f"{self.label} at {where}: {action} failed: {_reason(exc)}",
+                            self.config.password, *secrets)
+            raise ProviderError(message,
+                                transient=isinstance(exc, psycopg.OperationalError)) from None
+        finally:
+            conn.close()
+
+    def _connect_error(self, exc: psycopg.Error, who: str, *secrets: str) -> ProviderError:
+        where, reason = f"{self.config.host}:{self.config.port}", _reason(exc)
+        if "FATAL:" in str(exc) and not _TRANSIENT_FATAL.search(reason):
+            message = f"{self.label} at {where} refused {who}: {reason}"
+            return ProviderError(scrub(message, self.config.password, *secrets))
+        message = f"cannot reach {self.label} at {where}: {reason}"
+        return ProviderError(scrub(message, self.config.password, *secrets), transient=True)
+
+    def _tenant_login(self, user: str, password: str, dbname: str) -> str | None:
+        """None when the tenant can log in and query; else why the server refused it."""
+        try:
+            with self._connect(user, password, dbname) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            if _ROLE_AT_LIMIT.search(_reason(exc)):
+                return None  # the password was accepted; every allowed session is in use
+            error = self._connect_error(exc, f"login {user}", password)
+            if error.transient:
+                raise error from None
+            return scrub(_reason(exc), password)
+        return None
+
+    @contextmanager
+    def _member_of(self, cur: psycopg.Cursor, role: str, *, needed: bool = True
+                   ) -> Iterator[None]:
+        """Make a non-superuser admin a member of ``role`` for the duration of the block."""
+        cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        if not needed or self._scalar(cur):
+            yield
+            return
+        cur.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))
+        try:
+            yield
+        finally:  # always: a membership left behind by a crash is removed by the next call
+            cur.execute(sql.SQL("REVOKE {} FROM CURRENT_USER").format(sql.Identifier(role)))
+
+    def _apply_properties(self, cur: psycopg.Cursor, role: sql.Identifier,
+                          properties: dict[str, Any]) -> None:
+        """Set the declared role options; a missing limit (None) is -1, unlimited."""
+        if "connection_limit" in self.properties:
+            limit = properties.get("connection_limit")
+            cur.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}")
+                        .format(role, sql.Literal(-1 if limit is None else int(limit))))
+
+    @staticmethod
+    def _create_database(cur: psycopg.Cursor, role: sql.Identifier) -> None:
+        """Create the database named like ``role``, owned by it."""
+        cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(role, role))
+
+    def _close_database(self, cur: psycopg.Cursor, name: str, user: str) -> None:
+        database, role = sql.Identifier(name), sql.Identifier(user)
+        cur.execute(sql.SQL("REVOKE {} ON DATABASE {} FROM PUBLIC")
+                    .format(self._database_privileges, database))
+        cur.execute(sql.SQL("GRANT {} ON DATABASE {} TO {}")
+                    .format(self._database_privileges, database, role))
+
+    def _verifier(self, cur: psycopg.Cursor, user: str, password: str) -> sql.Literal:
+        """The password hashed by libpq as the server stores it (SCRAM unless set to md5)."""
+        hashed = cur.connection.pgconn.encrypt_password(password.encode(), user.encode(),
+                                                        self._password_algorithm)
+        return sql.Literal(hashed.decode("ascii"))
+
+    @staticmethod
+    def _scalar(cur: psycopg.Cursor) -> Any:
+        return row[0] if (row := cur.fetchone()) else None
+
+    def _role(self, cur: psycopg.Cursor, name: str) -> bool | None:
+        """``rolcanlogin`` of the role, or None when it does not exist."""
+        return self._scalar(cur.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s",
+                                        (name,)))
+
+    def _database(self, cur: psycopg.Cursor, name: str) -> tuple[str, bool] | None:
+        """(owner, PUBLIC may connect) of the database, or None when it does not exist."""
+        cur.execute(sql.SQL("SELECT pg_get_userbyid(datdba), {} FROM pg_database "
+                            "WHERE datname = %s").format(self._public_connect), (name,))
+        return (row[0], row[1]) if (row := cur.fetchone()) else None
+
+
+class CockroachDBAdapter(PostgreSQLAdapter):
+    """CockroachDB: the PostgreSQL adapter with CockroachDB's spelling of a few statements.
+
+    The admin is a member of ``admin``, or holds ``CREATEDB CREATEROLE CREATELOGIN`` and may
+    grant itself the tenant roles it created (CockroachDB documents that for role admins;
+    not verified). Passwords work on a secure cluster only, i.e. over TLS: set ``sslmode``.
+    """
+
+    key = "cockroachdb"
+    label = "CockroachDB"
+    default_port = 26257
+    #: No CONNECTION LIMIT role option.
+    properties = {}
+
+    #: No SUPERUSER and no INHERIT options: members always inherit a role's privileges.
+    _create_role = sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} NOCREATEDB NOCREATEROLE")
+    _reset_role = sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}")
+    #: No TEMPORARY privilege on databases; CONNECT lets a role see a database's metadata.
+    _database_privileges = sql.SQL("CONNECT")
+    #: No aclexplode/acldefault: read the grants where SHOW GRANTS ON DATABASE reads them.
+    _public_connect = sql.SQL(
+        "EXISTS (SELECT 1 FROM \"\".crdb_internal.cluster_database_privileges p"
+        " WHERE p.database_name = datname AND p.grantee = 'public'"
+        " AND p.privilege_type IN ('CONNECT', 'ALL'))")
+    _starts_with = sql.SQL("strpos({}, %s) = 1")
+    #: No pg_terminate_backend. The tenant's sessions (login = database name) are visible
+    #: and cancellable with VIEWACTIVITY and CANCELQUERY only; without, this ends none.
+    _end_sessions = ("CANCEL SESSIONS IF EXISTS (SELECT session_id FROM [SHOW CLUSTER SESSIONS]"
+                     " WHERE user_name = %s)")
+    #: No FORCE: open sessions do not block the drop. CASCADE, the default, said explicitly.
+    _drop_database = sql.SQL("DROP DATABASE IF EXISTS {} CASCADE")
+    #: The server may report ``crdb-bcrypt``, unknown to libpq; it accepts SCRAM pre-hashed.
+    _password_algorithm = b"scram-sha-256"
+
+    @staticmethod
+    def _create_database(cur: psycopg.Cursor, role: sql.Identifier) -> None:
+        """CREATE DATABASE takes no OWNER here: the creator owns it, then hands it over."""
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(role))
+        cur.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(role, role))
+
+
+class YugabyteDBAdapter(PostgreSQLAdapter):
+    """YugabyteDB's YSQL API: PostgreSQL 11 (15 from v2.25) on a distributed store."""
+
+    key = "yugabytedb"
+    label = "YugabyteDB"
+    default_port = 5433
+    properties = {
+        "connection_limit": PropertySpec(
+            "Most concurrent sessions the resource's login may hold on each node "
+            "(empty: unlimited)", kind="integer", minimum=1, maximum=10_000),
+    }
+
+    #: No FORCE (PostgreSQL 13+). pg_stat_activity lists this node's sessions only; the drop
+    #: itself invalidates and closes the connections left on every node.
+    _drop_database = sql.SQL("DROP DATABASE IF EXISTS {}")

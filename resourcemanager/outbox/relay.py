@@ -1,0 +1,201 @@
+"""The transactional outbox: work and events are rows first, queue messages second.
+
+Services call ``enqueue_operation`` and ``emit_event`` inside the transaction that changes a
+resource, so the row exists exactly when the change does. When that transaction commits,
+the process tries to publish its own rows at once; whatever could not be published (the
+broker is down, the process died) is picked up by ``relay``, which Celery beat runs every
+``RM_OUTBOX_RELAY_INTERVAL`` seconds. A row is marked published in the transaction that
+published it, so delivery is at least once; the receiving tasks are idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from celery import current_app
+from celery.result import EagerResult
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from resourcemanager.outbox import queueing
+from resourcemanager.outbox.models import OutboxMessage
+from resourcemanager.telemetry.context import get_request_id, get_source_ip, task_headers
+
+if TYPE_CHECKING:  # the outbox reads a resource's fields; it needs no import of the model
+    from resourcemanager.resources.models import Resource
+
+logger = logging.getLogger(__name__)
+Kind = OutboxMessage.Kind
+
+#: After a failed publish, this process leaves publishing to the periodic relay for a while
+#: instead of making every request wait for a broker that is down.
+BROKER_DOWN_PAUSE = 15.0
+_broker_down_until = 0.0
+
+
+@dataclass(frozen=True)
+class RelayReport:
+    published: int
+    #: Rows still unpublished; counted only for a full relay, not for a request's own rows.
+    pending: int | None
+    error: str = ""
+
+
+def enqueue_operation(
+    resource: Resource, operation: str, actor: str, *, repair: bool = True
+) -> OutboxMessage:
+    """Ask for a provider operation on ``resource`` once the current transaction commits."""
+    return _add(
+        Kind.OPERATION,
+        operation,
+        resource,
+        {"actor": actor, "repair": repair},
+    )
+
+
+def emit_event(resource: Resource, event: str, actor: str) -> OutboxMessage:
+    """Announce ``event`` (``resource.created`` …) to whoever listens (consumers, logs)."""
+    return _add(Kind.EVENT, event, resource, {"actor": actor, "resource": describe(resource)})
+
+
+def describe(resource: Resource) -> dict[str, Any]:
+    """What an event says about a resource: never its credentials."""
+    return {
+        "id": str(resource.pk),
+        "scope": resource.scope,
+        "name": resource.name,
+        "type": resource.type,
+        "provider": resource.provider.key,
+        "managed": resource.managed,
+        "status": resource.status,
+        "tags": list(resource.tags),
+    }
+
+
+def relay(ids: Iterable[int] | None = None, *, batch_size: int = 200) -> RelayReport:
+    """Publish due messages (only ``ids`` if given) in order; stop at a broker error.
+
+    Due are messages never published, and those published over ``RM_OPERATION_TIMEOUT``
+    ago that no task has handled (the broker lost them). Rows are claimed with
+    ``SKIP LOCKED``, so concurrent relays never publish the same row twice.
+    """
+    wanted = list(ids) if ids is not None else None
+    lost_after = timezone.now() - timedelta(seconds=settings.RM_OPERATION_TIMEOUT)
+    in_process = bool(current_app.conf.task_always_eager)
+    published = 0
+    error = ""
+    while not error:
+        with transaction.atomic():
+            claimed = OutboxMessage.objects.due(lost_after).select_for_update(skip_locked=True)
+            if wanted is not None:
+                claimed = claimed.filter(pk__in=wanted)
+            batch = list(claimed.order_by("id")[:batch_size])
+            if not batch:
+                break
+            if in_process:  # publishing runs the task: only after this transaction commits
+                sent = [message.pk for message in batch]
+            else:
+                sent, error = _publish_batch(batch)
+            OutboxMessage.objects.filter(pk__in=sent).update(published_at=timezone.now())
+            published += len(sent)
+        if in_process:
+            for message in batch:
+                _publish(message)
+        if wanted is not None or len(batch) < batch_size:
+            break
+    if error:
+        _pause_fast_path()
+        logger.warning("outbox relay stopped after %d message(s): %s", published, error)
+    pending = OutboxMessage.objects.unpublished().count() if wanted is None else None
+    return RelayReport(published, pending, error)
+
+
+def _publish_batch(batch: list[OutboxMessage]) -> tuple[list[int], str]:
+    """Publish ``batch`` in order up to a broker error: the ids sent, and the error."""
+    sent: list[int] = []
+    for message in batch:
+        try:
+            _publish(message)
+        except Exception as exc:  # kombu raises several types for a broker outage
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            _note_failure(message, error)
+            return sent, error
+        sent.append(message.pk)
+    return sent, ""
+
+
+def mark_handled(message_id: int | None) -> None:
+    """Called by the task that carried a message out: it need not be published again."""
+    if message_id is not None:
+        OutboxMessage.objects.filter(pk=message_id).update(handled_at=timezone.now())
+
+
+def prune() -> int:
+    """Forget handled messages older than ``RM_OUTBOX_RETENTION_DAYS``."""
+    cutoff = timezone.now() - timedelta(days=settings.RM_OUTBOX_RETENTION_DAYS)
+    deleted, _ = OutboxMessage.objects.filter(handled_at__lt=cutoff).delete()
+    return deleted
+
+
+def publish_on_commit(message: OutboxMessage) -> None:
+    """Try to publish ``message`` right after the current transaction commits."""
+    transaction.on_commit(lambda: _publish_now(message.pk), robust=True)
+
+
+def _publish_now(message_id: int) -> None:
+    if time.monotonic() < _broker_down_until and not current_app.conf.task_always_eager:
+        return  # the periodic relay will publish it
+    relay([message_id])
+
+
+def _add(kind: str, name: str, resource: Resource, payload: dict[str, Any]) -> OutboxMessage:
+    message = OutboxMessage.objects.create(
+        kind=kind,
+        name=name,
+        scope=resource.scope,
+        resource_id=resource.pk,
+        payload={**payload, "request_id": get_request_id(), "source_ip": get_source_ip()},
+    )
+    publish_on_commit(message)
+    return message
+
+
+def _publish(message: OutboxMessage) -> None:
+    # The task works for the request that wrote the row, whoever publishes it (the relay).
+    headers = task_headers(message.payload.get("request_id"), message.payload.get("source_ip"))
+    if message.kind == Kind.OPERATION:
+        result = queueing.send(
+            queueing.RUN_RESOURCE_OPERATION,
+            kwargs={
+                "message_id": message.pk,
+                "resource_id": str(message.resource_id),
+                "operation": message.name,
+                "actor": message.payload["actor"],
+                "repair": message.payload.get("repair", True),
+            },
+            headers=headers,
+        )
+    else:
+        result = queueing.send(
+            queueing.DELIVER_EVENT, kwargs={"message_id": message.pk}, headers=headers
+        )
+    if isinstance(result, EagerResult) and result.failed():
+        # In-process mode ran the task right here; a worker would have logged this.
+        logger.error("task for %s failed", message, exc_info=result.result)
+
+
+def _note_failure(message: OutboxMessage, error: str) -> None:
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        publish_attempts=message.publish_attempts + 1, last_error=error
+    )
+
+
+def _pause_fast_path() -> None:
+    global _broker_down_until
+    _broker_down_until = time.monotonic() + BROKER_DOWN_PAUSE

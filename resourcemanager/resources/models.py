@@ -1,0 +1,91 @@
+"""Resources: what a scope owns on a provider instance, and its lifecycle state."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from resourcemanager.core.fields import EncryptedJSONField
+from resourcemanager.core.lookups import json_list_contains
+from resourcemanager.identity.querysets import ScopedQuerySet
+
+
+class ResourceQuerySet(ScopedQuerySet):
+    def live(self) -> ResourceQuerySet:
+        return self.exclude(status=Resource.Status.DELETED)
+
+    def with_tag(self, tag: str) -> ResourceQuerySet:
+        return self.filter(**json_list_contains("tags", tag))
+
+
+class Resource(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        CREATING = "creating"
+        READY = "ready"
+        ERROR = "error"
+        DELETING = "deleting"
+        DELETED = "deleted"
+
+    class Type(models.TextChoices):
+        SQL = "sql", "SQL"
+        NOSQL = "nosql", "NoSQL"
+        OBJECT = "object", "object storage"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    scope = models.CharField(max_length=63, db_index=True)
+    provider = models.ForeignKey(
+        "providers.Provider", on_delete=models.PROTECT, related_name="resources"
+    )
+    type = models.CharField(max_length=16, choices=Type.choices)
+    name = models.CharField(max_length=63)
+    #: What CREATE made on the backend; NULL for unmanaged (registered) resources, which
+    #: keeps them out of the unique (provider, backend_name) constraint.
+    backend_name = models.CharField(  # noqa: DJ001
+        max_length=63, null=True, blank=True, editable=False
+    )
+    managed = models.BooleanField(default=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    status_message = models.TextField(blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    credentials = EncryptedJSONField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_check_at = models.DateTimeField(null=True, blank=True)
+    last_check_ok = models.BooleanField(null=True)
+    last_check_message = models.TextField(blank=True)
+    #: The provider operation running or last claimed (``create`` …), empty when none is
+    #: under way; ``attempts`` counts its runs, across retries and re-queues.
+    operation = models.CharField(max_length=16, blank=True, editable=False)
+    attempts = models.PositiveIntegerField(default=0, editable=False)
+    #: Held by the run talking to the backend (no row lock is held meanwhile). A run
+    #: records its outcome only while the lease is still its own; an expired lease is
+    #: taken over by the stuck-operation sweep.
+    lease_id = models.UUIDField(null=True, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ResourceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "provider", "name"],
+                condition=~models.Q(status="deleted"),
+                name="unique_live_resource_name",
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "backend_name"], name="unique_backend_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}/{self.name}"

@@ -1,0 +1,377 @@
+"""Running a resource's provider operations: CREATE, UPDATE, CHECK and DELETE.
+
+An operation (``run_operation``) runs in a task: it takes a lease on the resource, talks to
+the backend with no transaction open (no row lock held) and records the outcome in a short
+transaction. Every step is idempotent, so a retried or re-delivered task converges.
+``sweep_stuck_operations`` queues again what a lost worker or message left unfinished.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from audit.models import AuditEntry
+from audit.services import record
+from providers.adapters.base import (
+    CheckResult,
+    Credentials,
+    ProviderAdapter,
+    ProviderError,
+)
+from providers.adapters.naming import new_password
+from resourcemanager.core.dbretry import in_short_transaction
+from resourcemanager.identity.roles import SYSTEM
+from resourcemanager.outbox import events, relay
+from resourcemanager.resources import failures
+from resourcemanager.resources.models import Resource
+from resourcemanager.telemetry import metrics
+
+logger = logging.getLogger(__name__)
+Status = Resource.Status
+Outcome = AuditEntry.Outcome
+
+
+class Operation(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    CHECK = "check"
+    DELETE = "delete"
+
+
+class RetryLater(Exception):
+    """A transient backend failure; the task runs the operation again after a backoff.
+
+    ``attempt`` is the number of the run that failed (counted in the database).
+    """
+
+    def __init__(self, message: str, *, attempt: int = 1) -> None:
+        super().__init__(message)
+        self.attempt = attempt
+
+
+class OperationBusy(RetryLater):
+    """Another run of an operation holds the resource's lease; try again later."""
+
+
+#: Statuses in which an operation may run, and keeps running (CREATE moves to CREATING).
+_RUNS_IN = {
+    Operation.CREATE: (Status.PENDING, Status.CREATING),
+    Operation.UPDATE: (Status.READY,),
+    Operation.CHECK: (Status.READY, Status.ERROR),
+    Operation.DELETE: (Status.DELETING,),
+}
+
+
+_LEASE_FIELDS = ["operation", "attempts", "lease_id", "lease_expires_at"]
+
+
+#: Statuses a resource must not stay in for long without a run under way.
+_UNFINISHED = [Status.PENDING, Status.CREATING, Status.DELETING]
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A run's right to talk to the backend for a resource and to record the outcome."""
+
+    resource: Resource
+    operation: Operation
+    lease_id: uuid.UUID
+    last_attempt: bool
+
+
+def run_operation(
+    resource_id: str,
+    operation: str,
+    *,
+    actor: str,
+    repair: bool = True,
+    last_attempt: bool = True,
+) -> None:
+    """Carry out one provider operation for a resource and record its outcome.
+
+    No transaction is open while the backend is asked: the run claims the resource (a
+    lease, committed at once), talks to the backend, then records the outcome in a short
+    transaction if the lease is still its own. Runs are counted in the database across
+    retries and re-queues: a transient failure raises ``RetryLater`` until the run is the
+    ``RM_TASK_MAX_RETRIES``-th retry, or the ``last_attempt`` the caller can make; then, as
+    for any other failure, the resource goes to ``error`` with the reason. Raises
+    ``OperationBusy`` while another run holds the lease.
+    """
+    handlers = {
+        Operation.CREATE: _run_create,
+        Operation.UPDATE: _run_update,
+        Operation.CHECK: _run_check,
+        Operation.DELETE: _run_delete,
+    }
+    claim = _claim(resource_id, Operation(operation), last_attempt=last_attempt)
+    if claim is not None:
+        handlers[claim.operation](claim, actor, repair=repair)
+
+
+def _claim(resource_id: str, operation: Operation, *, last_attempt: bool) -> _Claim | None:
+    """Take the resource's lease for ``operation``; None when there is nothing to do."""
+    now = timezone.now()
+    with transaction.atomic():
+        resource = locked_resource(resource_id)
+        if resource.status not in _RUNS_IN[operation]:
+            return None  # done, or superseded (e.g. deleted meanwhile)
+        if operation == Operation.CHECK and resource.credentials is None:
+            return None
+        if resource.lease_expires_at is not None and resource.lease_expires_at > now:
+            raise OperationBusy(f"a {resource.operation or 'previous'} run is under way")
+        if resource.operation != operation:
+            resource.attempts = 0
+        resource.operation = operation.value
+        resource.attempts += 1
+        resource.lease_id = uuid.uuid4()
+        resource.lease_expires_at = now + timedelta(seconds=settings.RM_OPERATION_TIMEOUT)
+        fields = list(_LEASE_FIELDS)
+        if operation == Operation.CREATE:
+            resource.status = Status.CREATING
+            fields += ["status", "updated_at"]
+        resource.save(update_fields=fields)
+    final = last_attempt or resource.attempts > settings.RM_TASK_MAX_RETRIES
+    return _Claim(resource, operation, resource.lease_id, final)
+
+
+def _record(claim: _Claim, apply: Callable[[Resource], None], *, finished: bool = True) -> None:
+    """Record an outcome with ``apply`` on the locked resource, if the lease is still ours
+    and the resource still wants the operation, and release the lease (``finished``: the
+    operation is over, its attempt count starts again)."""
+
+    def record() -> None:
+        resource = locked_resource(claim.resource.pk)
+        if resource.lease_id != claim.lease_id:
+            logger.warning("%s of resource %s took too long; its outcome is dropped",
+                           claim.operation, resource.pk)
+            return
+        wanted = resource.status in _RUNS_IN[claim.operation]
+        if wanted:
+            apply(resource)
+        elif resource.status == Status.DELETING:  # requested meanwhile: its turn now
+            relay.enqueue_operation(resource, Operation.DELETE.value, SYSTEM.name)
+        if finished or not wanted:
+            resource.operation, resource.attempts = "", 0
+        resource.lease_id = resource.lease_expires_at = None
+        resource.save(update_fields=_LEASE_FIELDS)
+
+    in_short_transaction(record, what=f"the {claim.operation} of resource {claim.resource.pk}")
+
+
+def _run_create(claim: _Claim, actor: str, *, repair: bool) -> None:
+    resource = claim.resource
+    adapter = resource.provider.adapter()
+    try:
+        credentials = adapter.create(resource.backend_name, new_password(), resource.properties)
+    except ProviderError as exc:
+        _record_error(claim, actor, "resource.create", exc, cleanup=adapter)
+        return
+
+    def succeed(resource: Resource) -> None:
+        resource.credentials = credentials.as_dict()
+        resource.status = Status.READY
+        resource.status_message = ""
+        resource.save()
+        audit_resource(actor, "resource.create", Outcome.SUCCESS, resource)
+        metrics.provider_operation(resource, Operation.CREATE, "success")
+        relay.emit_event(resource, events.CREATED, actor)
+
+    _record(claim, succeed)
+
+
+def _run_update(claim: _Claim, actor: str, *, repair: bool) -> None:
+    resource = claim.resource
+    try:
+        resource.provider.adapter().update(resource.backend_name, resource.properties)
+    except ProviderError as exc:
+        _record_error(claim, actor, "resource.update", exc)
+        return
+
+    def succeed(resource: Resource) -> None:
+        audit_resource(actor, "resource.update", Outcome.SUCCESS, resource, "properties applied")
+        metrics.provider_operation(resource, Operation.UPDATE, "success")
+        relay.emit_event(resource, events.UPDATED, actor)
+
+    _record(claim, succeed)
+
+
+def _run_check(claim: _Claim, actor: str, *, repair: bool) -> None:
+    """CHECK and record the outcome; an unreachable backend is a failing check, not a retry."""
+    resource = claim.resource
+    adapter = resource.provider.adapter()
+    try:
+        result = adapter.check(Credentials.from_dict(resource.credentials), repair=repair)
+        if result.repaired and adapter.properties:  # e.g. a re-created login lacks its limit
+            adapter.update(resource.backend_name, resource.properties)
+    except ProviderError as exc:
+        result = CheckResult(ok=False, message=failures.log_failure(
+            f"check of resource {resource.pk} failed", exc.message))
+    message = result.message
+    if result.repaired:
+        message = f"{message} (repaired: {', '.join(result.repaired)})"
+
+    def note(resource: Resource) -> None:
+        resource.last_check_at = timezone.now()
+        resource.last_check_ok = result.ok
+        resource.last_check_message = message
+        if result.credentials is not None:
+            resource.credentials = result.credentials.as_dict()
+        if result.ok and resource.status == Status.ERROR:
+            resource.status = Status.READY
+            resource.status_message = ""
+        resource.save()
+        outcome = Outcome.SUCCESS if result.ok else Outcome.FAILURE
+        audit_resource(actor, "resource.check", outcome, resource,
+               failures.check_shown(resource, operator=False))
+        metrics.provider_operation(
+            resource, Operation.CHECK, "success" if result.ok else "failure"
+        )
+        relay.emit_event(resource, events.CHECKED, actor)
+
+    _record(claim, note)
+
+
+def _run_delete(claim: _Claim, actor: str, *, repair: bool) -> None:
+    resource = claim.resource
+    try:
+        resource.provider.adapter().delete(resource.backend_name)
+    except ProviderError as exc:
+        _record_error(claim, actor, "resource.delete", exc)
+        return
+
+    def succeed(resource: Resource) -> None:
+        resource.status = Status.DELETED
+        resource.status_message = ""
+        resource.credentials = None
+        resource.save()
+        audit_resource(actor, "resource.delete", Outcome.SUCCESS, resource)
+        metrics.provider_operation(resource, Operation.DELETE, "success")
+        relay.emit_event(resource, events.DELETED, actor)
+
+    _record(claim, succeed)
+
+
+def _record_error(
+    claim: _Claim,
+    actor: str,
+    action: str,
+    exc: ProviderError,
+    *,
+    cleanup: ProviderAdapter | None = None,
+) -> None:
+    """Record a failed run: a retry to come (raises ``RetryLater``) if it was transient and
+    attempts remain, else the failure; ``cleanup`` first drops what a failed CREATE left."""
+    if exc.transient and not claim.last_attempt:
+        _record(claim, lambda resource: _note_retry(resource, action, exc), finished=False)
+        raise RetryLater(exc.message, attempt=claim.resource.attempts)
+    if cleanup is not None:
+        _remove_partial_creation(cleanup, claim.resource)
+    _record(claim, lambda resource: _record_failure(resource, actor, action, exc))
+
+
+def sweep_stuck_operations(timeout: float | None = None) -> list[Resource]:
+    """Queue again the operations that made no progress: a run whose lease expired, and a
+    resource left ``pending``, ``creating`` or ``deleting`` for ``timeout`` seconds
+    (default ``RM_OPERATION_TIMEOUT``) with no run under way.
+
+    Covers a worker killed mid-operation whose message is not redelivered, an outcome that
+    could not be recorded, and a message lost before it reached the queue. Operations are
+    idempotent, so a second run of one that is merely slow only finds its work done; the
+    slow run's outcome is dropped, its lease being gone.
+    """
+    timeout = settings.RM_OPERATION_TIMEOUT if timeout is None else timeout
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=timeout)
+    stuck = Resource.objects.filter(
+        Q(lease_expires_at__lt=now)
+        | Q(lease_expires_at__isnull=True, status__in=_UNFINISHED, updated_at__lt=cutoff)
+    )
+    requeued = [
+        resource
+        for resource_id in stuck.values_list("pk", flat=True)
+        if (resource := _requeue(resource_id, cutoff, timeout)) is not None
+    ]
+    if requeued:
+        logger.warning("queued %d stuck operation(s) again", len(requeued))
+    return requeued
+
+
+def _requeue(resource_id: object, cutoff: datetime, timeout: float) -> Resource | None:
+    """Queue the stuck operation of one resource again (audited); None if it moved on."""
+    with transaction.atomic():
+        resource = locked_resource(resource_id)
+        if resource.lease_expires_at is not None:
+            if resource.lease_expires_at >= timezone.now():
+                return None  # claimed again since the query
+            operation = Operation(resource.operation)
+            reason = f"its {operation} run did not finish within its lease"
+        elif resource.status in _UNFINISHED and resource.updated_at < cutoff:
+            operation = Operation.DELETE if resource.status == Status.DELETING else (
+                Operation.CREATE
+            )
+            reason = f"still {resource.status} after {int(timeout)} s"
+        else:
+            return None  # progressed since the query
+        if resource.status == Status.DELETING:
+            operation = Operation.DELETE  # a deletion supersedes what was running
+        resource.lease_id = resource.lease_expires_at = None  # a late outcome is dropped
+        if resource.status not in _RUNS_IN[operation]:
+            resource.save(update_fields=["lease_id", "lease_expires_at"])
+            return None
+        resource.save(update_fields=["lease_id", "lease_expires_at", "updated_at"])
+        audit_resource(SYSTEM.name, f"resource.{operation}", Outcome.ACCEPTED, resource,
+               f"queued again: {reason}")
+        relay.enqueue_operation(resource, operation.value, SYSTEM.name)
+    return resource
+
+
+def _note_retry(resource: Resource, action: str, exc: ProviderError) -> None:
+    failures.log_failure(f"{action} of resource {resource.pk} will be retried", exc.message)
+    resource.status_message = f"{failures.RETRYING}{exc.message}"
+    resource.save(update_fields=["status_message", "updated_at"])
+    metrics.provider_operation(resource, action.removeprefix("resource."), "retry")
+
+
+def _remove_partial_creation(adapter: ProviderAdapter, resource: Resource) -> None:
+    """After a failed CREATE, drop whatever part of it exists so nothing is left behind.
+
+    A CHECK of the resource (or a new request) creates it again from scratch.
+    """
+    try:
+        adapter.delete(resource.backend_name)
+    except ProviderError as exc:
+        logger.warning(
+            "could not remove what the failed creation of %s left: %s", resource.pk, exc.message
+        )
+
+
+def _record_failure(resource: Resource, actor: str, action: str, exc: ProviderError) -> None:
+    failures.log_failure(f"{action} of resource {resource.pk} failed", exc.message)
+    resource.status = Status.ERROR
+    resource.status_message = exc.message
+    resource.save(update_fields=["status", "status_message", "updated_at"])
+    audit_resource(actor, action, Outcome.FAILURE, resource,
+           failures.status_shown(resource, operator=False))
+    metrics.provider_operation(resource, action.removeprefix("resource."), "failure")
+
+
+def locked_resource(resource_id: object) -> Resource:
+    """The resource, locked until the end of the transaction."""
+    return Resource.objects.select_for_update().select_related("provider").get(pk=resource_id)
+
+
+def audit_resource(
+    actor: str, action: str, outcome: str, resource: Resource, message: str = ""
+) -> None:
+    """The audit entry of an action on ``resource``."""
+    record(actor, action, outcome, scope=resource.scope, target=resource, message=message)

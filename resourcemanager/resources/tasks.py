@@ -1,0 +1,65 @@
+"""Celery tasks running resource operations and sweeps. Thin: the runner does the work."""
+
+import logging
+
+from celery import shared_task
+
+from resourcemanager.outbox import queueing, relay
+from resourcemanager.resources import operations, sweeps
+from resourcemanager.telemetry import context
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True, name=queueing.RUN_RESOURCE_OPERATION, acks_late=True, max_retries=None
+)
+def run_resource_operation(
+    self,
+    resource_id: str,
+    operation: str,
+    actor: str,
+    request_id: str = "",
+    source_ip: str | None = None,
+    repair: bool = True,
+    message_id: int | None = None,
+) -> None:
+    """Run one operation; transient backend failures come back with exponential backoff.
+
+    The lifecycle service counts the runs in the database and ends in ``error`` after
+    ``RM_TASK_MAX_RETRIES`` retries, so Celery's own count (reset by a re-queue) sets no
+    limit. A resource busy with another run is tried again after a backoff too.
+    In-process mode (no broker) makes one attempt: there is no queue to wait in; a busy
+    resource's message stays unhandled and the relay publishes it again later.
+    ``message_id`` is the outbox row this task carries out. The request's id and address
+    come in the message headers (``resourcemanager.telemetry.context``); ``request_id`` and
+    ``source_ip`` are accepted, unused, from messages queued by earlier versions.
+    """
+    try:
+        operations.run_operation(
+            resource_id, operation, actor=actor, repair=repair,
+            last_attempt=bool(self.request.is_eager),
+        )
+    except operations.RetryLater as exc:
+        if self.request.is_eager:
+            logger.info("%s of resource %s not run now: %s", operation, resource_id, exc)
+            return
+        raise self.retry(countdown=queueing.retry_delay(exc.attempt - 1)) from exc
+    except Exception:
+        relay.mark_handled(message_id)  # publishing it again would fail the same way
+        raise
+    relay.mark_handled(message_id)
+
+
+@shared_task(name="providers.sweep_checks")
+def sweep_checks() -> dict:
+    """Periodic batched CHECK of every scope's resources, repairing what can be repaired
+    (scheduled by ``CELERY_BEAT_SCHEDULE`` every ``RM_CHECK_INTERVAL`` seconds)."""
+    context.bind(context.new_request_id())
+    report = sweeps.sweep(repair=True).as_dict()
+    return {key: value for key, value in report.items() if key not in ("instances", "resources")}
+
+
+@shared_task(name="resourcemanager.sweep_stuck_operations")
+def sweep_stuck_operations() -> None:
+    operations.sweep_stuck_operations()

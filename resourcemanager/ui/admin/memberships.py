@@ -1,0 +1,85 @@
+"""Scope memberships: granted by username and revoked, under the membership rules."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+
+from resourcemanager.core.errors import ServiceError
+from resourcemanager.identity.memberships import can_revoke, check_grant, grant_role, revoke_role
+from resourcemanager.identity.models import ScopeRole
+from resourcemanager.identity.principals import principal_of
+from resourcemanager.identity.roles import Action
+from resourcemanager.ui.admin.permissions import apply_each, can_anywhere, can_on
+from resourcemanager.ui.adminscope import CurrentScopeAdmin
+
+
+class ScopeRoleForm(forms.ModelForm):
+    """A membership is granted by username; checked by the membership rules."""
+
+    username = forms.CharField()
+
+    class Meta:
+        model = ScopeRole
+        fields = ["scope", "role"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            user, _, _ = check_grant(
+                principal_of(self.request), data["username"], data["scope"], data["role"]
+            )
+        except ServiceError as exc:
+            raise ValidationError(exc.message) from None
+        self.instance.user = user
+        return data
+
+
+@admin.register(ScopeRole)
+class ScopeRoleAdmin(CurrentScopeAdmin, admin.ModelAdmin):
+    """Operators manage every scope's memberships, a scope's ADMINs their own scope's."""
+
+    view_action = Action.MANAGE_MEMBERSHIP
+    form = ScopeRoleForm
+    list_display = ["user", "scope", "role"]
+    list_filter = ["role", "scope"]
+    search_fields = ["user__username"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["fields"] = ["username", "scope", "role"]
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.request = request
+        return form
+
+    def save_model(self, request, obj, form, change):
+        saved = grant_role(principal_of(request), obj.user, obj.scope, obj.role)
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        revoke_role(principal_of(request), obj)
+
+    def delete_queryset(self, request, queryset):
+        apply_each(self, request, queryset, revoke_role)
+
+    def has_module_permission(self, request):
+        return can_anywhere(request, Action.MANAGE_MEMBERSHIP)
+
+    def has_view_permission(self, request, obj=None):
+        return can_on(request, Action.MANAGE_MEMBERSHIP, obj)
+
+    def has_add_permission(self, request):
+        return can_anywhere(request, Action.MANAGE_MEMBERSHIP)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # revoke and grant instead: both are audited and checked
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is None:
+            return can_anywhere(request, Action.MANAGE_MEMBERSHIP)
+        return can_revoke(principal_of(request), obj)

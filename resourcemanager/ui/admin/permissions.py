@@ -1,0 +1,44 @@
+"""What every admin shares: the access layer asked for a request's principal, and bulk
+actions that go through a service row by row."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from resourcemanager.core.errors import ServiceError
+from resourcemanager.identity.models import ScopeRole
+from resourcemanager.identity.principals import principal_of
+from resourcemanager.identity.roles import Action, Principal
+from resourcemanager.resources.models import Resource
+
+
+def can_anywhere(request: HttpRequest, action: Action) -> bool:
+    principal = principal_of(request)
+    return principal is not None and (principal.is_operator or bool(principal.scopes_for(action)))
+
+
+def can_on(request: HttpRequest, action: Action, obj: Resource | ScopeRole | None) -> bool:
+    if obj is None:
+        return can_anywhere(request, action)
+    principal = principal_of(request)
+    return principal is not None and principal.can(action, obj.scope)
+
+
+def apply_each(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    rows: Iterable[Any],
+    operation: Callable[[Principal, Any], object],
+) -> None:
+    """Run a service ``operation`` on each row as the request's principal; a refused row
+    is reported as an error message and the others still go through."""
+    principal = principal_of(request)
+    for row in rows:
+        try:
+            operation(principal, row)
+        except ServiceError as exc:
+            model_admin.message_user(request, f"{row}: {exc.message}", messages.ERROR)

@@ -1,0 +1,343 @@
+"""Resources: list, create from the provider's schema, detail with credentials, CHECK,
+delete with a confirmation naming what is destroyed. Every change goes through a service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.urls import path, reverse
+
+from audit.models import AuditEntry
+from providers.adapters.base import Credentials
+from providers.models import Provider
+from resourcemanager.core.errors import ServiceError
+from resourcemanager.identity.principals import principal_of
+from resourcemanager.identity.roles import Action
+from resourcemanager.resources import services
+from resourcemanager.resources.models import Resource
+from resourcemanager.ui.admin.permissions import apply_each, can_anywhere, can_on
+from resourcemanager.ui.admin.schema import SchemaAddAdmin
+from resourcemanager.ui.adminscope import CurrentScopeAdmin, current_scope
+from resourcemanager.ui.resource_forms import ResourceCreateForm, change_form, create_form
+from resourcemanager.ui.snippets import field_labels, masked, snippets_for
+
+#: Audit entries shown on a resource's page.
+HISTORY_LENGTH = 20
+
+
+@dataclass(frozen=True)
+class ShownValue:
+    """One copyable value of the detail page. ``secret`` ones are masked in the page and
+    sent by the credentials view only when the user asks to see or copy them."""
+
+    id: str  # the element's id, shared by the page and the credentials view
+    label: str
+    value: str
+    secret: bool = False
+    lines: int = 1
+
+
+def credential_values(
+    resource: Resource, *, reveal: bool
+) -> tuple[list[ShownValue], list[ShownValue]]:
+    """The credential fields and the connection snippets (masked unless ``reveal``)."""
+    if resource.credentials is None:
+        return [], []
+    real = Credentials.from_dict(resource.credentials)
+    shown = real if reveal else masked(real)
+    adapter = resource.provider.adapter()
+    labels = field_labels(adapter)
+    fields = [
+        ShownValue("rm-host", "Host", shown.host),
+        ShownValue("rm-port", "Port", str(shown.port)),
+        ShownValue("rm-database", labels["database"], shown.database),
+        ShownValue("rm-username", labels["username"], shown.username),
+        ShownValue("rm-password", labels["password"], shown.password, secret=True),
+        ShownValue("rm-uri", "Connection URI", shown.uri, secret=True),
+    ]
+    snippets = [
+        ShownValue(f"rm-snippet-{number}", snippet.label, snippet.text, secret=True,
+                   lines=snippet.text.count("\n") + 1)
+        for number, snippet in enumerate(snippets_for(adapter, shown))
+    ]
+    return fields, snippets
+
+
+def deletion_summary(resource: Resource) -> str:
+    """What deleting ``resource`` destroys, in the words of the confirmation pages."""
+    if not resource.managed:
+        return f"{resource}: unregisters it; nothing on the server is touched"
+    adapter = resource.provider.adapter_class
+    return (
+        f"{resource}: drops {adapter.object_noun} {adapter.object_name(resource.backend_name)}"
+        f" and {adapter.login_noun} {resource.backend_name} on {resource.provider},"
+        " with all its data"
+    )
+
+
+class TagListFilter(admin.SimpleListFilter):
+    """Resources by tag; the choices are the tags of the rows the user may see (one query)."""
+
+    title = "tag"
+    parameter_name = "tag"
+
+    def lookups(self, request, model_admin):
+        rows = model_admin.get_queryset(request).order_by().values_list("tags", flat=True)
+        return [(tag, tag) for tag in sorted({tag for tags in rows.distinct() for tag in tags})]
+
+    def queryset(self, request, queryset):
+        return queryset.with_tag(self.value()) if self.value() else queryset
+
+
+@admin.register(Resource)
+class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
+    """Resources of the current scope. The add and change forms show the provider's
+    declared properties as fields (``resource_forms``); the add page follows the provider
+    chosen in ``?provider=`` (``SchemaAddAdmin``)."""
+
+    view_action = Action.VIEW_RESOURCE
+    list_display = ["name", "scope", "provider", "type", "status", "last_check_ok", "created_at"]
+    # Related-only and TagListFilter: the sidebar names only values of visible resources.
+    list_filter = [("provider", admin.RelatedOnlyFieldListFilter), "type", "status",
+                   TagListFilter, "scope"]
+    search_fields = ["name"]
+    actions = ["check_selected", "delete_selected"]
+    # Status and the last check are in the page's panels (change_form.html), not here.
+    detail_fields = ["id", "scope", "provider", "type", "name", "managed", "created_by",
+                     "created_at", "updated_at"]
+    readonly_fields = [*detail_fields, "tags_shown", "properties_shown"]
+    add_fields = ["scope", "provider", "name", "tags_text"]
+    reload_on = ["scope", "provider"]
+    choose_label = "Show the provider's properties"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("provider")
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        own = [
+            path("<path:object_id>/check/", self.admin_site.admin_view(self.check_view),
+                 name="{}_{}_check".format(*info)),
+            path("<path:object_id>/credentials/",
+                 self.admin_site.admin_view(self.credentials_view),
+                 name="{}_{}_credentials".format(*info)),
+        ]
+        return own + super().get_urls()
+
+    def _visible(self, request: HttpRequest, object_id: str) -> Resource:
+        """The resource if the user may see it; 404 alike for other scopes' and unknown ids."""
+        resource = self.get_object(request, unquote(object_id))
+        if resource is None or not self.has_view_permission(request, resource):
+            raise Http404("no such resource")
+        return resource
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        resource = self.get_object(request, unquote(object_id))
+        if resource is not None and self.has_view_permission(request, resource):
+            extra_context = {**(extra_context or {}), **self._detail(request, resource)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _detail(self, request: HttpRequest, resource: Resource) -> dict[str, Any]:
+        """What the resource's page shows besides its fields (the page's template)."""
+        principal = principal_of(request)
+        pk = quote(resource.pk)
+        history = AuditEntry.objects.readable_by(principal, resource.scope).filter(
+            target_type=Resource._meta.model_name, target_id=str(resource.pk)
+        )
+        fields, snippets = credential_values(resource, reveal=False)
+        no_credentials = ""
+        if not fields:
+            no_credentials = (
+                "No credentials: the resource is deleted."
+                if resource.status == Resource.Status.DELETED
+                else f"No credentials yet: the resource is {resource.status}."
+            )
+        return {
+            "rm_resource": resource,
+            "rm_fields": fields,
+            "rm_snippets": snippets,
+            "rm_no_credentials": no_credentials,
+            "rm_credentials_url": reverse("admin:resourcemanager_resource_credentials",
+                                          args=[pk]),
+            "rm_can_check": (
+                resource.managed
+                and resource.status in (Resource.Status.READY, Resource.Status.ERROR)
+                and can_on(request, Action.CHECK_RESOURCE, resource)
+            ),
+            "rm_check_url": reverse("admin:resourcemanager_resource_check", args=[pk]),
+            "rm_can_delete": (
+                resource.status != Resource.Status.DELETED
+                and self.has_delete_permission(request, resource)
+            ),
+            "rm_history": history[:HISTORY_LENGTH],
+            "rm_history_complete": principal.can(Action.VIEW_ALL_AUDIT, resource.scope),
+        }
+
+    def check_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: CHECK the resource now (repairing its access), then back to its page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        resource = self._visible(request, object_id)
+        if not can_on(request, Action.CHECK_RESOURCE, resource):
+            raise PermissionDenied
+        before, recreate = resource.last_check_at, resource.credentials is None
+        try:
+            services.check_resource(principal_of(request), resource)
+        except ServiceError as exc:
+            self.message_user(request, f"{resource}: {exc.message}", messages.ERROR)
+        else:
+            resource.refresh_from_db()
+            self._report_check(request, resource, before, recreate=recreate)
+        return HttpResponseRedirect(
+            reverse("admin:resourcemanager_resource_change", args=[quote(resource.pk)])
+        )
+
+    def _report_check(
+        self, request: HttpRequest, resource: Resource, before: datetime | None, *,
+        recreate: bool,
+    ) -> None:
+        """The outcome when the operation ran in this process, else that it is queued.
+
+        A resource whose creation failed is created again instead of checked.
+        """
+        if recreate:
+            failed = resource.status == Resource.Status.ERROR
+            self.message_user(
+                request,
+                f"{resource} is created again: {resource.status}"
+                + (f": {resource.status_message}" if failed else "."),
+                messages.ERROR if failed else messages.INFO,
+            )
+        elif resource.last_check_at is not None and resource.last_check_at != before:
+            ok = bool(resource.last_check_ok)
+            self.message_user(
+                request,
+                f"Check of {resource}: {'OK' if ok else 'failed'}: {resource.last_check_message}",
+                messages.SUCCESS if ok else messages.ERROR,
+            )
+        else:
+            self.message_user(request, f"Check of {resource} queued: its result shows here "
+                              "once done.")
+
+    def credentials_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: the secret values of the page, for its "show" and "copy" buttons.
+
+        They stay out of the page itself, so a password is sent only when asked for.
+        """
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        resource = self._visible(request, object_id)
+        fields, snippets = credential_values(resource, reveal=True)
+        return JsonResponse({"values": {v.id: v.value for v in [*fields, *snippets] if v.secret}})
+
+    def get_deleted_objects(self, objs: Iterable[Resource], request: HttpRequest):
+        """Name what each deletion destroys, instead of Django's tree of related rows
+        (the service marks the row deleted and drops what it made on the server)."""
+        resources = list(objs)
+        denied = {
+            str(resource) for resource in resources
+            if not self.has_delete_permission(request, resource)
+        }
+        summary = [deletion_summary(resource) for resource in resources]
+        return summary, {self.opts.verbose_name_plural: len(resources)}, denied, []
+
+    def add_form(self, request: HttpRequest) -> type[ResourceCreateForm]:
+        """The add form for the scope and provider chosen so far (posted, or in the query)."""
+        principal = principal_of(request)
+        data = request.POST if request.method == "POST" else request.GET
+        if principal.is_operator:  # any scope, typed; the service checks the provider there
+            scopes, providers = None, Provider.objects.filter(enabled=True)
+        else:
+            scopes = principal.scopes_for(Action.MANAGE_RESOURCE)
+            chosen = [s for s in (data.get("scope"), current_scope(request)) if s in scopes]
+            scope = chosen[0] if chosen else next(iter(scopes), None)
+            providers = Provider.objects.usable_in(scope) if scope else Provider.objects.none()
+        key = data.get("provider", "")
+        provider = providers.filter(pk=key).first() if key.isdigit() else None
+        return create_form(principal, scopes, providers, provider)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            form = self.add_form(request)
+            return [(None, {"fields": self.add_fields}), *self.property_fieldset(form.specs)]
+        if not self.has_change_permission(request, obj):
+            return [(None, {"fields": self.readonly_fields})]
+        return [(None, {"fields": self.detail_fields}), ("Tags", {"fields": ["tags_text"]}),
+                *self.property_fieldset(obj.provider.adapter_class.properties)]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form(request)
+        elif self.has_change_permission(request, obj):
+            kwargs["form"] = change_form(principal_of(request), obj)
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    @admin.display(description="tags")
+    def tags_shown(self, obj: Resource) -> str:
+        return ", ".join(obj.tags) or "none"
+
+    @admin.display(description="properties")
+    def properties_shown(self, obj: Resource) -> str:
+        specs = obj.provider.adapter_class.properties
+        shown = [f"{name}: {'********' if spec.secret else obj.properties.get(name)}"
+                 for name, spec in specs.items()]
+        return "; ".join(shown) or "none"
+
+    def save_model(self, request, obj, form, change):
+        principal = principal_of(request)
+        if change:
+            saved = services.update_resource(principal, obj, **form.changes)
+        else:
+            saved = services.create_resource(principal, form.resource_request)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        """Resources have no related rows edited here."""
+
+    def delete_model(self, request, obj):
+        services.delete_resource(principal_of(request), obj)
+
+    def delete_queryset(self, request, queryset):
+        apply_each(self, request, queryset, services.delete_resource)
+
+    @admin.action(description="Check selected resources (and repair access)")
+    def check_selected(self, request, queryset):
+        apply_each(self, request, queryset, services.check_resource)
+
+    def has_module_permission(self, request):
+        return can_anywhere(request, Action.VIEW_RESOURCE)
+
+    def has_view_permission(self, request, obj=None):
+        return can_on(request, Action.VIEW_RESOURCE, obj)
+
+    def has_add_permission(self, request):
+        return can_anywhere(request, Action.MANAGE_RESOURCE)
+
+    def has_change_permission(self, request, obj=None):
+        """Unmanaged resources, and those being deleted, are read-only."""
+        return can_on(request, Action.MANAGE_RESOURCE, obj) and (
+            obj is None
+            or (obj.managed and obj.status not in (Resource.Status.DELETING,
+                                                   Resource.Status.DELETED))
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return can_on(request, Action.MANAGE_RESOURCE, obj)
