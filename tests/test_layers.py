@@ -9,7 +9,7 @@ import pytest
 ADAPTERS = frozenset(
     "providers.adapters" + name
     for name in ("", ".base", ".naming", ".checkpoints", ".properties", ".postgresql",
-                 ".mysql", ".mongodb", ".s3", ".registry")
+                 ".mysql", ".mongodb", ".s3", ".aws_errors", ".registry")
 )
 BUILDERS = frozenset(
     "consumers.builders" + name

@@ -40,6 +40,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from providers.adapters.aws_errors import MISSING, error_code, missing_ok, reason, transient
 from providers.adapters.base import (
     CheckResult,
     Credentials,
@@ -54,11 +55,6 @@ from providers.adapters.properties import PropertySpec
 
 #: Name of the inline policy each tenant user carries.
 POLICY_NAME = "resourcemanager-bucket"
-_MAX_REASON = 200
-#: Error codes S3 and IAM answer when an object we look for does not exist.
-_MISSING = frozenset({"NoSuchEntity", "NoSuchBucket", "404", "NotFound"})
-_TRANSIENT_CODES = frozenset({"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout",
-                              "ServiceUnavailable", "InternalError"})
 _TRUE, _FALSE = frozenset({"true", "1", "yes", "on"}), frozenset({"false", "0", "no", "off"})
 
 
@@ -85,42 +81,6 @@ def bucket_policy(bucket: str) -> dict[str, Any]:
              "Resource": f"arn:aws:s3:::{bucket}/*"},
         ],
     }
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _reason(exc: BotoCoreError | ClientError) -> str:
-    """``NoSuchBucket: The specified bucket does not exist``, or ``connection refused``."""
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        text = ": ".join(filter(None, (str(error.get("Code", "")), str(error.get("Message", "")))))
-    else:  # "... Failed to establish a new connection: [Errno 111] Connection refused"
-        cause = str(exc.kwargs.get("error", "")) or str(exc)
-        cause = re.sub(r"^<[^>]*>:\s*", "", cause)  # "<...HTTPConnection object at 0x..>: "
-        errno = re.search(r"\[Errno -?\d+\]\s*(.+)$", cause)
-        text = errno.group(1) if errno else cause
-        text = text[0].lower() + text[1:] if text[:2].istitle() else text
-    return (text or type(exc).__name__)[:_MAX_REASON]
-
-
-def _transient(exc: BotoCoreError | ClientError) -> bool:
-    """Throttling and server-side failures are worth retrying; other refusals are not."""
-    if not isinstance(exc, ClientError):
-        return False
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    return status >= 500 or _code(exc) in _TRANSIENT_CODES
-
-
-@contextmanager
-def _missing_ok() -> Iterator[None]:
-    """Swallow the "no such bucket/user/policy/key" answers of idempotent deletes."""
-    try:
-        yield
-    except ClientError as exc:
-        if _code(exc) not in _MISSING:
-            raise
 
 
 class S3Adapter(ProviderAdapter):
@@ -218,12 +178,12 @@ class S3Adapter(ProviderAdapter):
             if not clear and self._has_objects(bucket):
                 raise ProviderError(f"bucket {bucket} is not empty; empty it first, or set "
                                     "clear_on_delete on the instance to delete its objects")
-            with _missing_ok():
+            with missing_ok():
                 for key in self._keys(name):
                     self._iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
-            with _missing_ok():
+            with missing_ok():
                 self._iam.delete_user_policy(UserName=name, PolicyName=POLICY_NAME)
-            with _missing_ok():
+            with missing_ok():
                 self._iam.delete_user(UserName=name)
             checkpoint(DELETE_HALF_DONE)
             if clear:
@@ -231,9 +191,9 @@ class S3Adapter(ProviderAdapter):
             try:
                 self._s3.delete_bucket(Bucket=bucket)
             except ClientError as exc:
-                if _code(exc) == "BucketNotEmpty":  # objects written since the first look
+                if error_code(exc) == "BucketNotEmpty":  # objects written since the first look
                     raise ProviderError(f"bucket {bucket} is not empty") from None
-                if _code(exc) not in _MISSING:
+                if error_code(exc) not in MISSING:
                     raise
 
     def check(self, credentials: Credentials, *, repair: bool) -> CheckResult:
@@ -335,11 +295,11 @@ class S3Adapter(ProviderAdapter):
         try:
             yield
         except (BotoConnectionError, HTTPClientError) as exc:
-            message = f"cannot reach S3 at {self.endpoint}: {_reason(exc)}"
+            message = f"cannot reach S3 at {self.endpoint}: {reason(exc)}"
             raise ProviderError(scrub(message, *hide), transient=True) from None
         except (BotoCoreError, ClientError) as exc:
-            message = f"S3 at {self.endpoint}: {action} failed: {_reason(exc)}"
-            raise ProviderError(scrub(message, *hide), transient=_transient(exc)) from None
+            message = f"S3 at {self.endpoint}: {action} failed: {reason(exc)}"
+            raise ProviderError(scrub(message, *hide), transient=transient(exc)) from None
 
     def _create_bucket(self, bucket: str) -> None:
         extra: dict[str, Any] = {}
@@ -348,9 +308,9 @@ class S3Adapter(ProviderAdapter):
         try:
             self._s3.create_bucket(Bucket=bucket, **extra)
         except ClientError as exc:
-            if _code(exc) == "BucketAlreadyExists":
+            if error_code(exc) == "BucketAlreadyExists":
                 raise ProviderError(f"bucket name {bucket} is taken by another account") from None
-            if _code(exc) != "BucketAlreadyOwnedByYou":
+            if error_code(exc) != "BucketAlreadyOwnedByYou":
                 raise
 
     def _set_versioning(self, bucket: str, enabled: bool) -> None:
@@ -365,7 +325,7 @@ class S3Adapter(ProviderAdapter):
         try:
             self._s3.head_bucket(Bucket=bucket)
         except ClientError as exc:
-            if _code(exc) in _MISSING:
+            if error_code(exc) in MISSING:
                 return False
             raise
         return True
@@ -375,14 +335,14 @@ class S3Adapter(ProviderAdapter):
         try:
             listing = self._s3.list_object_versions(Bucket=bucket, MaxKeys=1)
         except ClientError as exc:
-            if _code(exc) in _MISSING:
+            if error_code(exc) in MISSING:
                 return False
             raise
         return bool(listing.get("Versions") or listing.get("DeleteMarkers"))
 
     def _empty(self, bucket: str) -> None:
         """Delete every object version and delete marker, 1000 per request."""
-        with _missing_ok():
+        with missing_ok():
             for page in self._s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
                 objects = [{"Key": item["Key"], "VersionId": item["VersionId"]}
                            for item in page.get("Versions", []) + page.get("DeleteMarkers", [])]
@@ -394,7 +354,7 @@ class S3Adapter(ProviderAdapter):
         try:
             self._iam.get_user(UserName=name)
         except ClientError as exc:
-            if _code(exc) in _MISSING:
+            if error_code(exc) in MISSING:
                 return False
             raise
         return True
@@ -403,7 +363,7 @@ class S3Adapter(ProviderAdapter):
         try:
             self._iam.create_user(UserName=name, Path=self.iam_path)
         except ClientError as exc:
-            if _code(exc) != "EntityAlreadyExists":
+            if error_code(exc) != "EntityAlreadyExists":
                 raise
 
     def _put_policy(self, name: str, bucket: str) -> None:
@@ -416,7 +376,7 @@ class S3Adapter(ProviderAdapter):
             return self._iam.get_user_policy(UserName=name,
                                              PolicyName=POLICY_NAME)["PolicyDocument"]
         except ClientError as exc:
-            if _code(exc) in _MISSING:
+            if error_code(exc) in MISSING:
                 return None
             raise
 
@@ -441,5 +401,5 @@ class S3Adapter(ProviderAdapter):
         try:
             client.list_objects_v2(Bucket=credentials.database, MaxKeys=1)
         except ClientError as exc:
-            return _reason(exc)
+            return reason(exc)
         return None
