@@ -7,7 +7,7 @@ from config.metrics import metrics_view
 from resourcemanager.api.auth_views import CurrentUserView
 from resourcemanager.identity.oidc_login import CallbackView, LoginView, LogoutView
 
-api_routes = ("resourcemanager.api.urls", "api")
+api_routes = ("config.api_urls", "api")
 
 auth_routes = [
     path("login", LoginView.as_view(), name="auth-login"),

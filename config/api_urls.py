@@ -1,4 +1,4 @@
-"""API routes; config.urls mounts them at /api/ and at /api/c/<scope>/."""
+"""API routes of every app; config.urls mounts them at /api/ and at /api/c/<scope>/."""
 
 from django.urls import re_path
 from rest_framework.routers import DefaultRouter
