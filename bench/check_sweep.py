@@ -8,7 +8,7 @@ roles on the server (the catalog's pg_roles at full size), but only --databases 
 databases (each costs ~7.5 MB and ~0.3 s; 10,000 would need ~75 GB). The sweep is timed
 end to end (sweeps.sweep: selection, one catalog query, bulk UPDATE, summary audit) over
 the resources that have a database, and scaled to N proportionally: an upper bound, since
-per-instance fixed costs are scaled too. The per-resource CHECK (the lifecycle service's,
+per-instance fixed costs are scaled too. The per-resource CHECK (the operation runner's,
 admin queries plus a login as each tenant, as check_resources did before the sweep) is
 timed on --sample resources and scaled to N. Everything made on the server carries a
 prefix of this run's own and is dropped at the end, whatever happened; the run fails if

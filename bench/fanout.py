@@ -6,7 +6,7 @@ Usage: .venv/bin/python bench/fanout.py [-n 1000] [--consumers 10] [--concurrenc
 Real: a throwaway PostgreSQL app database shared with a ``celery worker`` (prefork pool,
 as deployed: delivery is mostly Python work, which threads would serialize), Redis as the
 broker, a local HTTP server as the ten webhooks. Each event is a tag change of one of ten
-resources through the lifecycle service: its outbox row is written in the change's
+resources through the resource services: its outbox row is written in the change's
 transaction and published on commit; the worker fans it out and POSTs it to every
 consumer. Latency is from the outbox row's creation (the commit, within a
 millisecond) to the webhook request's arrival. Lost = expected (event, consumer) pairs

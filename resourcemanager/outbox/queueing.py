@@ -1,6 +1,6 @@
 """Queueing tasks by their registered name, so that no publisher imports a task module.
 
-The data flow is one way (services → outbox → tasks → lifecycle service → adapters): the
+The data flow is one way (services → outbox → tasks → operation runner → adapters): the
 outbox and the consumer services queue work, the task modules import those services, and
 both sides meet here. Without a broker the project runs tasks in the calling process
 (``CELERY_TASK_ALWAYS_EAGER``); ``Celery.send_task`` would ignore that, so ``send`` then

@@ -3,7 +3,7 @@
 
 The instance's ``inventory`` tells which databases and logins exist and hold their
 privileges. Ready resources it finds healthy are recorded as passing in one UPDATE; the
-others, and resources in ``error`` (whose status only the lifecycle service changes), get
+others, and resources in ``error`` (whose status only the operation runner changes), get
 the service's own per-resource CHECK, with repairs when asked. The catalog does not verify
 passwords: ``deep`` runs the per-resource CHECK for every resource.
 """
@@ -235,7 +235,7 @@ def _record_unreachable(
 def _check_one(
     instance: Provider, resource: Resource, *, repair: bool, flagged: bool
 ) -> ResourceOutcome:
-    """The lifecycle service's CHECK for one resource (its own lock, rules and audit)."""
+    """The operation runner's CHECK for one resource (its own lock, rules and audit)."""
     if resource.has_credentials:
         try:
             operations.run_operation(str(resource.pk), operations.Operation.CHECK,

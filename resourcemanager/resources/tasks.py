@@ -26,7 +26,7 @@ def run_resource_operation(
 ) -> None:
     """Run one operation; transient backend failures come back with exponential backoff.
 
-    The lifecycle service counts the runs in the database and ends in ``error`` after
+    The operation runner counts the runs in the database and ends in ``error`` after
     ``RM_TASK_MAX_RETRIES`` retries, so Celery's own count (reset by a re-queue) sets no
     limit. A resource busy with another run is tried again after a backoff too.
     In-process mode (no broker) makes one attempt: there is no queue to wait in; a busy
