@@ -42,7 +42,10 @@ def database_url(request, tmp_path: Path) -> Iterator[str]:
             )
 
 
-def test_an_earlier_version_s_data_survives_migrate(database_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("starting_point", sorted(upgrade.STARTING_POINTS))
+def test_an_earlier_version_s_data_survives_migrate(
+    starting_point: str, database_url: str, tmp_path: Path
+) -> None:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -51,7 +54,7 @@ def test_an_earlier_version_s_data_survives_migrate(database_url: str, tmp_path:
         "REDIS_URL": "",
     }
     completed = subprocess.run(
-        [sys.executable, "-m", "tests.support.upgrade"],
+        [sys.executable, "-m", "tests.support.upgrade", starting_point],
         env=env, cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=120,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]

@@ -1,4 +1,5 @@
-"""An installation of an earlier version, upgraded: run as ``python -m tests.support.upgrade``.
+"""An installation of an earlier version, upgraded: ``python -m tests.support.upgrade earlier``
+(or ``latest``).
 
 Migrates an empty database to the schema of an earlier version, fills it through that
 version's (historical) models, runs ``manage.py migrate`` and prints, as JSON, what the
@@ -11,18 +12,25 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import sys
 import uuid
 from datetime import timedelta
 
 import django
 
-#: The schema before the operation leases, the delivery leases and the claim roles.
-EARLIER_VERSION = [
-    ("resourcemanager", "0005_api_token_verbose_name"),
-    ("providers", "0002_default_and_reachability"),
-    ("consumers", "0001_initial"),
-    ("audit", "0001_initial"),
-]
+APPS = ("resourcemanager", "providers", "consumers", "audit")
+#: The schemas an installation may come from: before the operation leases, the delivery
+#: leases and the claim roles; and the latest migrations (None), which the code's
+#: reorganisation into packages left as they were.
+STARTING_POINTS: dict[str, list[tuple[str, str]] | None] = {
+    "earlier": [
+        ("resourcemanager", "0005_api_token_verbose_name"),
+        ("providers", "0002_default_and_reachability"),
+        ("consumers", "0001_initial"),
+        ("audit", "0001_initial"),
+    ],
+    "latest": None,
+}
 RESOURCE_ID = uuid.UUID("6a1f0e0e-5c53-4d55-9a43-3b0c56a0c001")
 CONSUMER_ID = uuid.UUID("6a1f0e0e-5c53-4d55-9a43-3b0c56a0c002")
 TOKEN = "rmt_upgrade-test-token-0123456789abcdef"
@@ -30,15 +38,18 @@ CREDENTIALS = {"username": "rt_team_a_orders", "password": "s3cret-Upgr4de"}
 PROVIDER_PASSWORD = "admin-Upgr4de"
 
 
-def fill_earlier_version() -> None:
+def fill_earlier_version(starting_point: list[tuple[str, str]] | None) -> None:
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
     from django.utils import timezone
 
     executor = MigrationExecutor(connection)
-    executor.migrate(EARLIER_VERSION)
+    if starting_point is None:
+        starting_point = [node for node in executor.loader.graph.leaf_nodes()
+                          if node[0] in APPS]
+    executor.migrate(starting_point)
     executor.loader.build_graph()
-    old = executor.loader.project_state(EARLIER_VERSION).apps
+    old = executor.loader.project_state(starting_point).apps
     user = old.get_model("auth", "User").objects.create(username="alice")
     provider = old.get_model("providers", "Provider").objects.create(
         key="pg-main", provider_class="postgresql", host="db.example", port=5432,
@@ -113,7 +124,7 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    fill_earlier_version()
+    fill_earlier_version(STARTING_POINTS[sys.argv[1]])
     out = io.StringIO()
     call_command("migrate", interactive=False, stdout=out)
     call_command("migrate", check=True, stdout=out)  # nothing left unapplied
