@@ -1,13 +1,12 @@
-"""PostgreSQLAdapter against the session's scram-sha-256 cluster, plus the machine's main one.
+"""PostgreSQLAdapter against the session's scram-sha-256 cluster.
 
-The scram cluster's instance admin is ``rm_admin`` (``CREATEDB CREATEROLE``, not superuser),
-to prove that least privilege suffices; the main cluster (trust auth, superuser ``postgres``)
-covers the superuser path. Names carry the session's prefix: what a test leaves is reported.
+The cluster's instance admin is ``rm_admin`` (``CREATEDB CREATEROLE``, not superuser), to
+prove that least privilege suffices; its superuser ``postgres`` covers the superuser path.
+Names carry the session's prefix: what a test leaves is reported.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from urllib.parse import unquote, urlsplit
 
@@ -20,11 +19,6 @@ from providers.adapters.naming import new_backend_name, new_password
 from providers.adapters.postgresql import PostgreSQLAdapter
 from tests.support.leaks import NAME_PREFIX
 from tests.support.pgcluster import ScramCluster, free_port
-
-MAIN_HOST = os.environ.get("RM_TEST_PG_HOST", "127.0.0.1")
-MAIN_PORT = int(os.environ.get("RM_TEST_PG_PORT", "5432"))
-MAIN_USER = os.environ.get("RM_TEST_PG_USER", "postgres")
-MAIN_PASSWORD = os.environ.get("RM_TEST_PG_PASSWORD", "")
 
 
 @pytest.fixture(scope="module")
@@ -362,32 +356,15 @@ def test_invalid_backend_names_are_refused_before_any_sql(bad):
             call()
 
 
-# -- the machine's main cluster, superuser admin -----------------------------------------
+# -- a superuser admin --------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def main_su() -> Iterator[psycopg.Connection]:
-    try:
-        conn = psycopg.connect(host=MAIN_HOST, port=MAIN_PORT, user=MAIN_USER,
-                               password=MAIN_PASSWORD, dbname="postgres", autocommit=True,
-                               connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL superuser at {MAIN_HOST}:{MAIN_PORT}: {exc}")
-    with conn:
-        yield conn
-
-
-def test_superuser_admin_on_main_cluster(main_su):
-    adapter = PostgreSQLAdapter(InstanceConfig(host=MAIN_HOST, port=MAIN_PORT,
-                                               username=MAIN_USER, password=MAIN_PASSWORD))
-    name = new_backend_name(NAME_PREFIX)
-    try:
-        creds = adapter.create(name, new_password(), {})
-        with psycopg.connect(creds.uri, connect_timeout=5, autocommit=True) as conn:
-            assert use_table(conn) == [(1, "hello"), (2, "world")]
-            assert one(conn, "SELECT current_user") == name
-        assert adapter.check(creds, repair=False).ok
-        adapter.delete(name)
-        assert exists(main_su, name) == (0, 0)
-    finally:
-        _cleanup(main_su, [name])
+def test_superuser_admin_creates_checks_and_deletes(su_adapter, cluster, su, names):
+    name = names()
+    creds = su_adapter.create(name, new_password(), {})
+    with connect(cluster, creds) as conn:
+        assert use_table(conn) == [(1, "hello"), (2, "world")]
+        assert one(conn, "SELECT current_user") == name
+    assert su_adapter.check(creds, repair=False).ok
+    su_adapter.delete(name)
+    assert exists(su, name) == (0, 0)

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,18 @@ _AUTH = {"saslstart", "saslcontinue"}
 _IGNORED = {"endsessions"}
 #: What a handshake reply needs for pymongo 4 (mockupdb's default wire version is too old).
 HELLO = {"ismaster": True, "helloOk": True, "minWireVersion": 0, "maxWireVersion": 21}
+
+
+class _PromptlyStoppedMockupDB(MockupDB):
+    """``MockupDB`` whose ``stop`` returns at once: its accept loop polls a stop flag only
+    between one-second waits for a connection, so ``stop`` raises the flag, then connects
+    once to end the wait, before closing and joining as usual."""
+
+    def stop(self) -> None:
+        self._stopped = True
+        with socket.create_connection((self.host, self.port), timeout=1):
+            pass
+        super().stop()
 
 
 @dataclass
@@ -66,7 +79,7 @@ class FakeMongod:
 
     def run(self) -> None:
         self.add_user("admin", self.admin_user, self.admin_password, ("root", "admin"))
-        self.server = MockupDB(auto_ismaster=HELLO)
+        self.server = _PromptlyStoppedMockupDB(auto_ismaster=HELLO)
         self.server.autoresponds(self._handle)
         self.server.run()
 
