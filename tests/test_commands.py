@@ -23,7 +23,7 @@ TEAM_A = "/api/c/team-a/resources"
         {"key": "my", "url": "mysql://admin@10.1.2.3/?user_host=10.%25&public_host=db.example"},
     ],
 )
-def test_declared_providers_are_synced(transactional_db):
+def test_declared_providers_are_synced(db):
     synced = {p.key: p for p in sync_declared_providers()}
 
     assert set(synced) == {"postgresql", "pg-eu", "my"}
@@ -38,7 +38,7 @@ def test_declared_providers_are_synced(transactional_db):
     assert my.options == {"user_host": "10.%", "public_host": "db.example"}
 
 
-def test_providers_no_longer_declared_are_disabled_not_deleted(transactional_db):
+def test_providers_no_longer_declared_are_disabled_not_deleted(db):
     with override_settings(RM_PROVIDERS=[{"key": "old", "url": "postgresql://u@h/db"}]):
         sync_declared_providers()
     with override_settings(RM_PROVIDERS=[]):
@@ -57,7 +57,7 @@ def test_providers_no_longer_declared_are_disabled_not_deleted(transactional_db)
         [{"key": "x", "class": "mysql", "options": {"name_prefix": "Bad-"}}],
     ],
 )
-def test_bad_declarations_are_clear_errors(transactional_db, declared):
+def test_bad_declarations_are_clear_errors(db, declared):
     with override_settings(RM_PROVIDERS=declared), pytest.raises(InvalidInput):
         sync_declared_providers()
 
@@ -89,7 +89,7 @@ def test_check_resources_reports_and_repairs(make_client, mysql_provider):
     RM_PROVIDER_MONGODB_URL="mongodb://rm_admin:pw@mongo.internal:27017/admin",
     RM_PROVIDERS=[],
 )
-def test_a_declaration_url_path_sets_the_class_own_option(transactional_db):
+def test_a_declaration_url_path_sets_the_class_own_option(db):
     [mongo] = sync_declared_providers()
 
     assert (mongo.key, mongo.provider_class, mongo.port) == ("mongodb", "mongodb", 27017)

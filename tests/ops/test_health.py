@@ -14,7 +14,7 @@ def test_liveness_answers_without_touching_anything(client):
     assert response.json() == {"status": "ok"}
 
 
-def test_readiness_with_the_database_and_in_process_tasks(client, transactional_db):
+def test_readiness_with_the_database_and_in_process_tasks(client, db):
     response = client.get("/readyz")
 
     assert response.status_code == 200
@@ -24,7 +24,7 @@ def test_readiness_with_the_database_and_in_process_tasks(client, transactional_
     }
 
 
-def test_readiness_checks_the_broker(client, transactional_db):
+def test_readiness_checks_the_broker(client, db):
     with publishing_to(REDIS_URL):
         assert client.get("/readyz").json()["checks"]["broker"]["ok"] is True
     with publishing_to("redis://127.0.0.1:1/0"):
@@ -85,7 +85,7 @@ def test_detail_mode_pings_provider_instances_for_operators(
     assert Provider.objects.get(key="gone").reachable is False  # kept for the API
 
 
-def test_detail_mode_is_refused_to_anyone_else(client, django_user_model, transactional_db):
+def test_detail_mode_is_refused_to_anyone_else(client, django_user_model, db):
     assert client.get("/readyz?detail=1").status_code == 403
     client.force_login(django_user_model.objects.create_user("someone", password="pw-x-123456"))
     response = client.get("/readyz?detail=1")
@@ -94,13 +94,13 @@ def test_detail_mode_is_refused_to_anyone_else(client, django_user_model, transa
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
-def test_probes_answer_whatever_host_they_address(client, path, transactional_db):
+def test_probes_answer_whatever_host_they_address(client, path, db):
     """Kubelets and Prometheus ask by pod IP, which ALLOWED_HOSTS does not list."""
     assert client.get(path, HTTP_HOST="10.1.2.3:8000").status_code == 200
     assert client.get("/api/providers", HTTP_HOST="10.1.2.3:8000").status_code == 400
 
 
-def test_probes_are_not_in_the_access_log(client, caplog, transactional_db):
+def test_probes_are_not_in_the_access_log(client, caplog, db):
     import logging
 
     with caplog.at_level(logging.INFO, logger="resourcemanager.identity.access"):
@@ -108,12 +108,12 @@ def test_probes_are_not_in_the_access_log(client, caplog, transactional_db):
     assert not [r for r in caplog.records if r.name == "resourcemanager.identity.access"]
 
 
-def test_detail_mode_still_checks_the_host(client, transactional_db):
+def test_detail_mode_still_checks_the_host(client, db):
     assert client.get("/readyz?detail=1", HTTP_HOST="10.1.2.3:8000").status_code == 400
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
-def test_probes_over_plain_http_are_not_redirected(client, settings, path, transactional_db):
+def test_probes_over_plain_http_are_not_redirected(client, settings, path, db):
     settings.SECURE_SSL_REDIRECT = True
 
     assert client.get(path).status_code == 200
