@@ -69,8 +69,8 @@ def test_no_row_lock_is_held_while_the_backend_works_and_an_expired_lease_is_tak
 
     kill_when_frozen(doomed, marker)
     assert operations.sweep_stuck_operations() == []  # the lease has not expired yet
+    survivor = start_worker()  # meanwhile the lease runs out
     time.sleep(max((running.lease_expires_at - timezone.now()).total_seconds(), 0) + 0.1)
-    survivor = start_worker()
     [requeued] = operations.sweep_stuck_operations()
 
     assert str(requeued.pk) == resource_id

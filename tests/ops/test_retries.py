@@ -22,9 +22,9 @@ from resourcemanager.resources.models import Resource
 from tests.support.workers import OPERATION_TIMEOUT, Worker, wait_for_status
 
 TEAM_A = "/api/c/team-a"
-#: Quick retries: about one second apart.
-FAST_BACKOFF = {"RM_TASK_RETRY_BACKOFF": "1", "RM_TASK_RETRY_BACKOFF_MAX": "1",
-                "RM_CONSUMER_RETRY_BACKOFF": "1", "RM_CONSUMER_RETRY_BACKOFF_MAX": "1"}
+#: Retries at once (a backoff capped at zero): what counts here is their number.
+NO_BACKOFF = {"RM_TASK_RETRY_BACKOFF": "1", "RM_TASK_RETRY_BACKOFF_MAX": "0",
+              "RM_CONSUMER_RETRY_BACKOFF": "1", "RM_CONSUMER_RETRY_BACKOFF_MAX": "0"}
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_runs_are_counted_in_the_database_across_tasks(unreachable_pg, settings)
 def test_a_dead_backend_ends_in_error_after_the_configured_retries(
     make_client, unreachable_pg, broker, start_worker
 ):
-    worker = start_worker(RM_TASK_MAX_RETRIES="5", **FAST_BACKOFF)
+    worker = start_worker(RM_TASK_MAX_RETRIES="5", **NO_BACKOFF)
     client = make_client(team_a="RESOURCE_ADMIN")
 
     resource_id = client.post(f"{TEAM_A}/resources", {"provider": "pg", "name": "orders"},
@@ -122,7 +122,7 @@ def test_a_tool_down_for_good_fails_the_delivery_after_the_configured_retries(
     make_client, pg_provider, broker, start_worker, failing_hook
 ):
     url, calls = failing_hook
-    worker = start_worker(RM_CONSUMER_MAX_RETRIES="4", **FAST_BACKOFF)
+    worker = start_worker(RM_CONSUMER_MAX_RETRIES="4", **NO_BACKOFF)
     client = make_client(team_a="ADMIN")
     add_hook(client, url)
 
@@ -131,7 +131,8 @@ def test_a_tool_down_for_good_fails_the_delivery_after_the_configured_retries(
     failed = wait_for_delivery("failed", worker, timeout=60)
     assert failed.attempts == 5  # the first and four retries
     assert len(calls) == 5
-    assert max(b - a for a, b in pairwise(calls)) < 5  # after its backoff
+    # The configured backoff, not the default one (5 to 10 s before the first retry).
+    assert max(b - a for a, b in pairwise(calls)) < 5
     assert failed.last_error == "the webhook at 127.0.0.1 answered HTTP 503"
     assert "MaxRetriesExceeded" not in worker.output()
 
