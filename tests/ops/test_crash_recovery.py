@@ -65,8 +65,10 @@ def test_create_killed_halfway_is_finished_by_redelivery(
     make_client, pg_provider, broker, start_worker, tmp_path
 ):
     marker = tmp_path / "frozen"
-    # Unacknowledged messages come back to a live worker after the visibility timeout.
-    fast_redelivery = {"RM_TASK_VISIBILITY_TIMEOUT": "2"}
+    # Unacknowledged messages come back to a live worker after the visibility timeout, at
+    # its next scan for them.
+    fast_redelivery = {"RM_TASK_VISIBILITY_TIMEOUT": "2",
+                       "DJANGO_SETTINGS_MODULE": "tests.support.redelivery_settings"}
     doomed = start_worker(**fast_redelivery, **SHORT_LEASE, **freeze_env(CREATE_HALF_DONE, marker))
     client = make_client(team_a="RESOURCE_ADMIN")
 
