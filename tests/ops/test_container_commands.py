@@ -31,11 +31,10 @@ from cryptography.fernet import Fernet
 from psycopg import sql
 
 from tests.conftest import PG_HOST, PG_PASSWORD, PG_PORT, PG_USER, pg_admin_connect
+from tests.support.workers import REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = str(ROOT / "scripts" / "container-entrypoint")
-#: A Redis database of this module's own (the worker tests use 13).
-REDIS_URL = "redis://127.0.0.1:6379/11"
 #: The only name the web server accepts: probes must say it (web-alive does).
 HOST = "rm.smoke.test"
 START_TIMEOUT = 60
