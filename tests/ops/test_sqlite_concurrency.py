@@ -54,7 +54,7 @@ class EmbeddedDefault:
         while (found := self.rows(query)) != expected:
             if LOCKED in self.logs() or time.monotonic() > deadline:
                 break
-            time.sleep(0.5)
+            time.sleep(0.2)
         return found
 
 
@@ -68,17 +68,19 @@ def embedded(request, broker, tmp_path) -> Iterator[EmbeddedDefault]:
         RM_CONSUMER_ALLOWED_NETWORKS="127.0.0.0/8",
     )
     manage_ok(env, "bootstrap")
-    token = manage_ok(env, "create_api_token", "admin").stdout.strip()
     web = WebServer(tmp_path / "web.log", env)
     workers = [
         Worker(tmp_path / f"worker{n}.log", env, pool="prefork", concurrency=2)
         for n in range(2)
     ]
     failures_before = request.session.testsfailed
-    setup = EmbeddedDefault(data_dir, web, workers, token)
+    setup = EmbeddedDefault(data_dir, web, workers, token="")
     try:
         for process in (web, *workers):
-            process.start()
+            process.launch()
+        setup.token = manage_ok(env, "create_api_token", "admin").stdout.strip()
+        for process in (web, *workers):
+            process.wait_until_ready()
         yield setup
     finally:
         for process in (web, *workers):

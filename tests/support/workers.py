@@ -72,11 +72,19 @@ class _Process:
         raise NotImplementedError
 
     def start(self) -> None:
+        self.launch()
+        self.wait_until_ready()
+
+    def launch(self) -> None:
+        """Start the process without waiting for it: several start side by side."""
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 self.command(), cwd=settings.BASE_DIR, env=self.env, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True,  # its own process group
             )
+
+    def wait_until_ready(self) -> None:
+        assert self.process is not None, f"the {self.name} was not launched"
         deadline = time.monotonic() + WORKER_START_TIMEOUT
         while not self.is_ready():
             if self.process.poll() is not None:
