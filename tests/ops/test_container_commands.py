@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -245,9 +246,11 @@ def test_bootstrap_and_manage_words(web):
     env = {**web.env, "RM_ADMIN_USERNAME": "smoke-operator",
            "RM_ADMIN_PASSWORD": secrets.token_urlsafe(16)}
 
-    bootstrap = run(env, "bootstrap")
-    migrate = run(env, "migrate")
-    check = run(env, "manage", "check")
+    # Side by side: the database is migrated already (by web), so none waits for another.
+    with ThreadPoolExecutor() as pool:
+        bootstrap, migrate, check = pool.map(
+            lambda words: run(env, *words), [("bootstrap",), ("migrate",), ("manage", "check")]
+        )
 
     assert bootstrap.returncode == 0, bootstrap.stderr
     assert "operator 'smoke-operator' created with RM_ADMIN_PASSWORD" in bootstrap.stdout
