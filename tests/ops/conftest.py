@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -12,8 +13,11 @@ from tests.support.workers import REDIS_URL, Worker, publishing_to, show, worker
 
 
 @pytest.fixture
-def broker() -> Iterator[redis.Redis]:
-    """The test process publishes tasks to a private Redis database instead of running them."""
+def broker(request) -> Iterator[redis.Redis]:
+    """The test process publishes tasks to a private Redis database instead of running them.
+    No worker of an earlier test of the module takes them unless this test asks for one."""
+    if "worker" not in request.fixturenames:
+        request.getfixturevalue("module_worker").stop()
     client = redis.Redis.from_url(REDIS_URL)
     client.flushdb()
     try:
@@ -24,22 +28,57 @@ def broker() -> Iterator[redis.Redis]:
         client.close()
 
 
+class ModuleWorker:
+    """The one worker process of a test module, started on first use, started anew for a
+    test that asks for another pool, and stopped after the module's last test. It outlives
+    a test's database rows and queued messages (both are emptied between tests), and keeps
+    nothing of theirs: each task reads what it works on from the database."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.process: Worker | None = None
+
+    def running(self, pool: str, concurrency: int) -> Worker:
+        process = self.process
+        if process is None or not process.is_running() or (
+                (process.pool, process.concurrency) != (pool, concurrency)):
+            self.stop()  # two workers would share the queue
+            log = self.directory / f"worker-{pool}-{concurrency}.log"
+            process = Worker(log, worker_env(REDIS_URL), pool=pool, concurrency=concurrency)
+            self.process = process
+            process.start()
+        return process
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+
+@pytest.fixture(scope="module")
+def module_worker(tmp_path_factory) -> Iterator[ModuleWorker]:
+    shared = ModuleWorker(tmp_path_factory.mktemp("worker"))
+    try:
+        yield shared
+    finally:
+        shared.stop()
+
+
 @pytest.fixture
-def worker(request, transactional_db, broker, tmp_path) -> Iterator[Worker]:
-    """A running worker on this test's database and broker; stopped (and shown on failure).
-    Solo unless the test passes ``(pool, concurrency)`` by indirect parametrization."""
+def worker(request, transactional_db, broker, module_worker) -> Iterator[Worker]:
+    """A running worker on this test's database and broker, shared with the module's next
+    tests (its output since this test's start shown on failure). Solo unless the test
+    passes ``(pool, concurrency)`` by indirect parametrization."""
     pool, concurrency = getattr(request, "param", ("solo", 1))
-    process = Worker(
-        tmp_path / "worker.log", worker_env(REDIS_URL), pool=pool, concurrency=concurrency
-    )
+    process = module_worker.running(pool, concurrency)
+    process.begin_output()
     failures_before = request.session.testsfailed
     try:
-        process.start()
         yield process
     finally:
-        process.stop()
         if request.session.testsfailed > failures_before:
             show("celery worker output", process.output(), request.config)
+            module_worker.stop()  # the next test starts from a fresh one
 
 
 @pytest.fixture

@@ -64,6 +64,8 @@ class _Process:
         self.log_path = log_path
         self.env = env
         self.process: subprocess.Popen | None = None
+        #: Where ``output`` starts: a process that serves several tests shows each its own.
+        self.output_start = 0
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -105,7 +107,17 @@ class _Process:
         self.process.wait(timeout=10)
 
     def output(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        """What the process wrote since ``output_start``."""
+        if not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")[self.output_start:]
+
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def begin_output(self) -> None:
+        """From now on ``output`` shows only what comes next."""
+        self.output_start += len(self.output())
 
 
 class Worker(_Process):
