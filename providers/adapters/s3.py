@@ -35,10 +35,12 @@ from typing import Any
 from urllib.parse import quote
 
 import boto3
+import botocore.session
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.loaders import create_loader
 
 from providers.adapters.aws_errors import MISSING, error_code, missing_ok, reason, transient
 from providers.adapters.base import (
@@ -55,6 +57,9 @@ from providers.adapters.properties import PropertySpec
 
 #: Name of the inline policy each tenant user carries.
 POLICY_NAME = "resourcemanager-bucket"
+#: botocore's data files (endpoints, service models), parsed once per process: each client
+#: has a session of its own (its own keys), which would otherwise parse them again.
+_DATA_LOADER = create_loader()
 _TRUE, _FALSE = frozenset({"true", "1", "yes", "on"}), frozenset({"false", "0", "no", "off"})
 
 
@@ -268,8 +273,10 @@ class S3Adapter(ProviderAdapter):
     # -- helpers --------------------------------------------------------------------------
 
     def _client(self, service: str, key_id: str, secret: str) -> BaseClient:
+        core = botocore.session.get_session()
+        core.register_component("data_loader", _DATA_LOADER)
         session = boto3.session.Session(aws_access_key_id=key_id, aws_secret_access_key=secret,
-                                        region_name=self.region)
+                                        region_name=self.region, botocore_session=core)
         config = Config(connect_timeout=self.config.connect_timeout,
                         read_timeout=self.config.read_timeout,
                         retries={"mode": "standard", "total_max_attempts": 2},

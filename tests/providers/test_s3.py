@@ -28,16 +28,9 @@ from resourcemanager.resources.models import Resource
 from resourcemanager.resources.orphans import delete_orphan, scan_instance
 from resourcemanager.resources.sweeps import healthy_names
 from tests.conftest import MotoS3
-from tests.support.botocore_data import one_botocore_loader
 from tests.support.naming import issued_names
 
 TEAM_A = "/api/c/team-a/resources"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _botocore_data_parsed_once() -> Iterator[None]:
-    with one_botocore_loader():
-        yield
 
 
 def instance(moto_s3: MotoS3, **options: object) -> InstanceConfig:
