@@ -24,6 +24,7 @@ from resourcemanager.identity.models import ScopeRole
 from resourcemanager.identity.roles import Role
 from resourcemanager.identity.tokens import issue_token
 from resourcemanager.resources.models import Resource
+from tests.support.fast_commits import emulated_commits
 from tests.support.leaks import (
     NAME_PREFIX,
     SESSION_PREFIX,
@@ -118,6 +119,15 @@ def scram_cluster() -> ScramCluster:
     return session_cluster()
 
 
+@pytest.fixture
+def committing_db(db) -> Iterator[None]:
+    """The test's rolled-back transaction (``db``), in which the code's transactions run
+    their on-commit work (outbox, provider operations, deliveries) when they end, as
+    committed ones do (tests/support/fast_commits.py)."""
+    with emulated_commits():
+        yield
+
+
 class BackendCleanup:
     """The provider instances of a test whose objects its teardown drops."""
 
@@ -133,7 +143,7 @@ class BackendCleanup:
 
 
 @pytest.fixture
-def backend_cleanup(transactional_db) -> Iterator[BackendCleanup]:
+def backend_cleanup(committing_db) -> Iterator[BackendCleanup]:
     """After the test, drop whatever its resources created on the servers, and everything
     named with the prefix of the instances declared through it, records or not."""
     cleanup = BackendCleanup()
@@ -176,7 +186,7 @@ def scram_provider(backend_cleanup: BackendCleanup, scram_cluster: ScramCluster)
 
 
 @pytest.fixture
-def make_client(transactional_db, django_user_model) -> Callable[..., APIClient]:
+def make_client(committing_db, django_user_model) -> Callable[..., APIClient]:
     """``make_client(scope=role, ...)``: an API client of a new user holding those roles."""
     counter = iter(range(1_000_000))
 

@@ -12,7 +12,7 @@ from resourcemanager.identity.roles import Role
 
 
 @pytest.fixture
-def admin_browser(transactional_db, django_user_model) -> Callable[..., Client]:
+def admin_browser(committing_db, django_user_model) -> Callable[..., Client]:
     """``admin_browser(team_a=Role.USER)``: a signed-in browser of a new, non-staff user
     with those roles; ``operator=True`` makes a superuser. ``client.user`` is the user."""
     counter = iter(range(1_000_000))

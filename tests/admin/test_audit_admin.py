@@ -19,7 +19,7 @@ FOREIGN = ("team-b", "bravo-owner-zq", "bravo.secret-action-zq", "bravo entry",
 
 
 @pytest.fixture
-def trail(transactional_db) -> dict[str, AuditEntry]:
+def trail(committing_db) -> dict[str, AuditEntry]:
     """Entries of ann (ADMIN of team-a), bob (USER of team-a) and of team-b."""
     return {
         "ann": record("ann", "membership.grant", "success", scope="team-a",

@@ -34,7 +34,7 @@ def resources(scope: str, on: Provider, count: int, *, prefix: str, **fields) ->
 
 
 @pytest.fixture
-def two_scopes(transactional_db) -> dict[str, Provider]:
+def two_scopes(committing_db) -> dict[str, Provider]:
     """team-a: 3 ready and 1 failing on its providers; team-b: 7, 2 failing, on its own."""
     shared = provider("shared-pg", reachable=True)
     alpha_only = provider("alpha-only", ["team-a"], reachable=False,
@@ -113,7 +113,7 @@ def index_queries(client: Client) -> int:
     return len(queries)
 
 
-def test_the_number_of_queries_does_not_grow_with_the_rows(admin_browser, transactional_db):
+def test_the_number_of_queries_does_not_grow_with_the_rows(admin_browser, committing_db):
     shared, other = provider("shared-pg"), provider("other-pg")
     client = admin_browser(team_a=Role.RESOURCE_ADMIN)
     resources("team-a", shared, 5, prefix="few", status=Resource.Status.READY)
@@ -130,7 +130,7 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(admin_browser, transa
     assert index_queries(client) == few
 
 
-def test_an_empty_dashboard_offers_to_add_only_to_those_who_may(admin_browser, transactional_db):
+def test_an_empty_dashboard_offers_to_add_only_to_those_who_may(admin_browser, committing_db):
     creator = admin_browser(team_a=Role.RESOURCE_ADMIN).get(INDEX).content.decode()
     reader = admin_browser(team_a=Role.USER).get(INDEX).content.decode()
 
@@ -141,7 +141,7 @@ def test_an_empty_dashboard_offers_to_add_only_to_those_who_may(admin_browser, t
     assert add not in reader
 
 
-def test_the_app_list_stays_on_the_index(admin_browser, transactional_db):
+def test_the_app_list_stays_on_the_index(admin_browser, committing_db):
     page = admin_browser(team_a=Role.USER).get(INDEX).content.decode()
 
     assert reverse("admin:resourcemanager_resource_changelist") in page

@@ -20,7 +20,7 @@ BRAVO_ONLY = "bravo-only-instance-zq"
 
 
 @pytest.fixture
-def operator(transactional_db, django_user_model) -> Client:
+def operator(committing_db, django_user_model) -> Client:
     client = Client()
     client.force_login(django_user_model.objects.create_superuser("op", password="x" * 20))
     return client
@@ -96,7 +96,7 @@ def test_test_connection_warns_about_databases_every_login_may_reach(operator):
     assert "postgres" in warnings[0].split(":")[1]
 
 
-def test_staff_without_operator_rights_cannot_open_providers(transactional_db,
+def test_staff_without_operator_rights_cannot_open_providers(committing_db,
                                                             django_user_model):
     client = Client()
     client.force_login(django_user_model.objects.create_user("staff", is_staff=True))
@@ -118,7 +118,7 @@ def connection_test_url(pk: object) -> str:
 
 
 @pytest.fixture
-def instances(transactional_db) -> dict[str, Provider]:
+def instances(committing_db) -> dict[str, Provider]:
     """One instance for every scope, one for team-a, one for team-b only, one disabled."""
 
     def make(key: str, allowed_scopes: list[str], **fields) -> Provider:

@@ -13,7 +13,7 @@ CHANGELIST = "/admin/resourcemanager/resource/"
 
 
 @pytest.fixture
-def operator(transactional_db, django_user_model) -> Client:
+def operator(committing_db, django_user_model) -> Client:
     user = django_user_model.objects.create_superuser("root-op", password="x" * 20)
     client = Client()
     client.force_login(user)
@@ -21,7 +21,7 @@ def operator(transactional_db, django_user_model) -> Client:
 
 
 @pytest.fixture
-def resource_admin(transactional_db, django_user_model) -> Client:
+def resource_admin(committing_db, django_user_model) -> Client:
     user = django_user_model.objects.create_user("ra", password="x" * 20, is_staff=True)
     ScopeRole.objects.create(user=user, scope="team-a", role=Role.RESOURCE_ADMIN)
     client = Client()

@@ -26,7 +26,7 @@ SCOPES = ("team-a", "team-b", "team-c")
 
 
 @pytest.fixture
-def world(transactional_db, django_user_model) -> None:
+def world(committing_db, django_user_model) -> None:
     """In each scope: a resource, a consumer, an audit entry and a member, named after it."""
     shared = Provider.objects.create(
         key="shared-pg", provider_class="postgresql", host="db.example", port=5432,

@@ -11,7 +11,7 @@ CHANGELIST = "/admin/resourcemanager/apitoken/"
 
 
 @pytest.fixture
-def users(transactional_db, django_user_model):
+def users(committing_db, django_user_model):
     made = {}
     for name in ("ann", "ben"):
         made[name] = django_user_model.objects.create_user(name, password="x" * 20)

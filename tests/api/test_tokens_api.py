@@ -59,7 +59,7 @@ def test_bad_requests_are_clear_400s(make_client):
     assert client.delete("/api/tokens/not-a-number").status_code == 404
 
 
-def test_anonymous_callers_cannot_issue_tokens(transactional_db):
+def test_anonymous_callers_cannot_issue_tokens(committing_db):
     response = APIClient().post("/api/tokens", {"name": "x"}, format="json")
 
     assert response.status_code == 401

@@ -43,7 +43,7 @@ def userinfo_fallback(settings) -> None:
     settings.RM_OIDC_USERINFO_FALLBACK = True
 
 
-def test_an_opaque_access_token_authenticates_with_its_roles(transactional_db, oidc_provider,
+def test_an_opaque_access_token_authenticates_with_its_roles(committing_db, oidc_provider,
                                                              userinfo_fallback):
     token = oidc_provider.tokens("alice-sub")["access_token"]
     assert token.count(".") != 2  # the provider's access tokens are opaque
@@ -56,7 +56,7 @@ def test_an_opaque_access_token_authenticates_with_its_roles(transactional_db, o
     assert ExternalIdentity.objects.get(subject="alice-sub").user.username == "alice"
 
 
-def test_an_unknown_opaque_token_is_a_json_401(transactional_db, oidc_provider,
+def test_an_unknown_opaque_token_is_a_json_401(committing_db, oidc_provider,
                                                userinfo_fallback):
     response = call("not-a-token-the-provider-issued")
 
@@ -64,7 +64,7 @@ def test_an_unknown_opaque_token_is_a_json_401(transactional_db, oidc_provider,
     assert response.json()["code"] == "authentication_failed"
 
 
-def test_opaque_tokens_are_refused_without_introspection_by_default(transactional_db,
+def test_opaque_tokens_are_refused_without_introspection_by_default(committing_db,
                                                                    oidc_provider):
     """Userinfo answers for a token of any client of the provider, so it is opt-in."""
     ours = oidc_provider.tokens("alice-sub")["access_token"]
@@ -77,7 +77,7 @@ def test_opaque_tokens_are_refused_without_introspection_by_default(transactiona
     assert not ExternalIdentity.objects.exists()
 
 
-def test_the_userinfo_fallback_cannot_tell_clients_apart(transactional_db, oidc_provider,
+def test_the_userinfo_fallback_cannot_tell_clients_apart(committing_db, oidc_provider,
                                                         userinfo_fallback):
     """The risk the fallback's documentation names: another client's token is accepted."""
     token = oidc_provider.tokens("alice-sub", client_id="other-client")["access_token"]
@@ -85,7 +85,7 @@ def test_the_userinfo_fallback_cannot_tell_clients_apart(transactional_db, oidc_
     assert call(token).status_code == 200
 
 
-def test_an_unreachable_provider_is_a_503_not_a_500(transactional_db, oidc_provider, settings,
+def test_an_unreachable_provider_is_a_503_not_a_500(committing_db, oidc_provider, settings,
                                                     userinfo_fallback):
     settings.OIDC_OP_ISSUER = ""
     settings.OIDC_OP_USER_ENDPOINT = "http://127.0.0.1:1/userinfo"
@@ -97,7 +97,7 @@ def test_an_unreachable_provider_is_a_503_not_a_500(transactional_db, oidc_provi
     assert response.json()["code"] == "identity_provider_unavailable"
 
 
-def test_bearer_tokens_are_refused_when_no_provider_is_configured(transactional_db):
+def test_bearer_tokens_are_refused_when_no_provider_is_configured(committing_db):
     response = call("whatever")
 
     assert response.status_code == 401
@@ -149,7 +149,7 @@ class KeySet:
 
 
 @pytest.fixture
-def keyset(transactional_db, settings) -> Iterator[KeySet]:
+def keyset(committing_db, settings) -> Iterator[KeySet]:
     keys = KeySet()
     settings.OIDC_RP_CLIENT_ID = CLIENT_ID
     settings.OIDC_OP_ISSUER = ISSUER

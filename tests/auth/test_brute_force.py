@@ -23,7 +23,7 @@ def fresh_cache() -> None:
 
 
 @pytest.fixture
-def ann(transactional_db, django_user_model):
+def ann(committing_db, django_user_model):
     user = django_user_model.objects.create_user("ann", password=PASSWORD)
     ScopeRole.objects.create(user=user, scope="team-a", role=Role.ADMIN)
     return user
@@ -141,7 +141,7 @@ def test_a_refused_grant_is_recorded_and_tells_nothing_of_the_username(ann, djan
 # --- users changed in the admin ---------------------------------------------------------------
 
 
-def test_changes_to_users_are_audited_without_passwords(transactional_db, django_user_model):
+def test_changes_to_users_are_audited_without_passwords(committing_db, django_user_model):
     operator = django_user_model.objects.create_superuser("op", password=PASSWORD)
     client = Client()
     client.force_login(operator)

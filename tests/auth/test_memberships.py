@@ -11,7 +11,7 @@ CHANGELIST = "/admin/resourcemanager/scoperole/"
 
 
 @pytest.fixture
-def people(transactional_db, django_user_model):
+def people(committing_db, django_user_model):
     users = {name: django_user_model.objects.create_user(name, password="x" * 20)
              for name in ("ann", "ben", "cat", "dan")}
     ScopeRole.objects.create(user=users["ann"], scope="team-a", role=Role.ADMIN)

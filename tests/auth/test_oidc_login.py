@@ -10,7 +10,7 @@ from resourcemanager.identity.models import ExternalIdentity
 
 
 @pytest.fixture
-def browser(transactional_db) -> Client:
+def browser(committing_db) -> Client:
     return Client()
 
 

@@ -36,7 +36,7 @@ def test_operators_see_the_allowed_scopes(make_client):
     assert [s["scope"] for s in body["scopes"]] == ["team-a", "team-b"]
 
 
-def test_anonymous_callers_get_a_json_401(transactional_db):
+def test_anonymous_callers_get_a_json_401(committing_db):
     response = APIClient().get("/api/permissions")
 
     assert response.status_code == 401

@@ -52,7 +52,7 @@ def assert_quick_503(response, elapsed: float) -> None:
 
 
 @pytest.fixture
-def silent_provider(transactional_db, settings, silent_url, short_timeouts) -> str:
+def silent_provider(committing_db, settings, silent_url, short_timeouts) -> str:
     """Every endpoint explicit, all of them the silent server."""
     settings.OIDC_RP_CLIENT_ID = "resourcemanager"
     settings.OIDC_OP_ISSUER = silent_url
@@ -78,7 +78,7 @@ def test_a_key_set_that_never_answers(silent_provider):
     assert_quick_503(*timed_call("eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ4In0.c2ln"))
 
 
-def test_discovery_that_never_answers(transactional_db, settings, silent_url, short_timeouts):
+def test_discovery_that_never_answers(committing_db, settings, silent_url, short_timeouts):
     settings.OIDC_RP_CLIENT_ID = "resourcemanager"
     settings.OIDC_OP_ISSUER = silent_url
     reset_oidc_caches()
@@ -89,7 +89,7 @@ def test_discovery_that_never_answers(transactional_db, settings, silent_url, sh
     assert time.monotonic() - started < PATIENCE
 
 
-def test_a_token_endpoint_that_never_answers(transactional_db, oidc_provider, settings,
+def test_a_token_endpoint_that_never_answers(committing_db, oidc_provider, settings,
                                              silent_url, short_timeouts):
     browser = Client()
     start = browser.get("/api/auth/login")
@@ -104,6 +104,6 @@ def test_a_token_endpoint_that_never_answers(transactional_db, oidc_provider, se
     assert browser.get("/api/permissions").status_code in (401, 403)
 
 
-def test_sign_in_still_works_with_short_timeouts(transactional_db, oidc_provider,
+def test_sign_in_still_works_with_short_timeouts(committing_db, oidc_provider,
                                                  short_timeouts):
     assert sign_in(Client(), oidc_provider, "alice-sub").status_code == 302

@@ -62,7 +62,7 @@ def test_missing_or_odd_claims_grant_nothing(claims):
     assert roles_from_claims(claims) == {}
 
 
-def test_scopes_outside_the_allow_list_are_ignored(transactional_db, settings,
+def test_scopes_outside_the_allow_list_are_ignored(committing_db, settings,
                                                    django_user_model):
     settings.RM_SCOPE_LIST = ["team-a"]
     user = django_user_model.objects.create_user("u")

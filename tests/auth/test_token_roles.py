@@ -18,7 +18,7 @@ from tests.support.oidc import USERS
 
 
 @pytest.fixture
-def browser(transactional_db) -> Client:
+def browser(committing_db) -> Client:
     return Client()
 
 

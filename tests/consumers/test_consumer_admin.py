@@ -47,7 +47,7 @@ def secret_input(page: str) -> str:
 
 
 @pytest.fixture
-def consumer_admin(transactional_db, django_user_model) -> Client:
+def consumer_admin(committing_db, django_user_model) -> Client:
     return browser_of(django_user_model, "ca", Role.CONSUMER_ADMIN)
 
 
@@ -145,7 +145,7 @@ def test_without_javascript_a_button_switches_the_builder_keeping_what_was_typed
 
 
 def test_the_add_form_offers_the_scopes_where_one_may_manage_consumers(
-    transactional_db, django_user_model,
+    committing_db, django_user_model,
 ):
     client = browser_of(django_user_model, "two", Role.CONSUMER_ADMIN, "team-a", "team-b")
     ScopeRole.objects.create(user=django_user_model.objects.get(username="two"),
