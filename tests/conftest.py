@@ -33,6 +33,7 @@ from tests.support.leaks import (
     report,
     s3_objects,
 )
+from tests.support.memory_provider import MEMORY_CLASS, MemoryServer, memory_provider_class
 from tests.support.mongowire import FakeMongod
 from tests.support.pgcluster import ScramCluster, running_session_cluster, session_cluster
 
@@ -182,6 +183,23 @@ def scram_provider(backend_cleanup: BackendCleanup, scram_cluster: ScramCluster)
         port=scram_cluster.port, username=scram_cluster.admin_user,
         password=scram_cluster.admin_password,
         options={"database": "postgres", "name_prefix": NAME_PREFIX},
+    )
+
+
+@pytest.fixture
+def memory_server() -> Iterator[MemoryServer]:
+    """The ``memory`` provider class registered, and one server of it (in this process)."""
+    with memory_provider_class() as server:
+        yield server
+
+
+@pytest.fixture
+def memory_provider(memory_server: MemoryServer, backend_cleanup: BackendCleanup) -> Provider:
+    """An instance on ``memory_server`` (requested first, so it outlives the cleanup)."""
+    return backend_cleanup.declare(
+        key="mem", provider_class=MEMORY_CLASS, host=memory_server.host,
+        port=memory_server.port, username=memory_server.admin_user,
+        password=memory_server.admin_password, options={"name_prefix": NAME_PREFIX},
     )
 
 

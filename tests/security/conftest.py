@@ -1,4 +1,10 @@
-"""Fixtures shared by the security tests: tenants with real resources in two scopes."""
+"""Fixtures shared by the security tests: tenants with resources in two scopes.
+
+The tenants of the permission matrix and the isolation tests live on the in-memory
+provider (tests/support/memory_provider.py): those tests send thousands of requests, and
+what they look at is the API's answer and whether the backend objects stayed as they
+were. Credentials against the real servers are tested in test_credential_isolation.py.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,8 @@ from rest_framework.test import APIClient
 
 from resourcemanager.identity.models import ScopeRole
 from resourcemanager.identity.roles import Role
+from tests.conftest import pg_admin_connect
+from tests.support.memory_provider import SERVERS, tenant_session
 
 SHARED_TAG = "shared"
 
@@ -30,12 +38,22 @@ class Tenant:
         return self.credentials["database"]
 
     @property
+    def server_class(self) -> str:
+        """What the resource lives on, from its URI: postgresql, mysql or memory."""
+        return self.credentials["uri"].partition(":")[0]
+
+    @property
     def data(self) -> str:
         """The row written into the resource's database when it was created."""
         return f"{self.scope} private data"
 
 
-def create_tenant(client: APIClient, scope: str, name: str, provider: str = "pg") -> Tenant:
+#: The key of the in-memory instance (the ``memory_provider`` fixture).
+MEMORY_KEY = "mem"
+
+
+def create_tenant(client: APIClient, scope: str, name: str, provider: str = MEMORY_KEY
+                  ) -> Tenant:
     """Create a resource in ``scope`` and put one private row into its database."""
     response = client.post(
         f"/api/c/{scope}/resources",
@@ -46,7 +64,9 @@ def create_tenant(client: APIClient, scope: str, name: str, provider: str = "pg"
     body = response.json()
     assert body["status"] == "ready", body
     tenant = Tenant(scope=scope, id=body["id"], name=name, credentials=body["credentials"])
-    if provider == "mysql":
+    if tenant.server_class == "memory":
+        tenant_session(tenant.credentials).rows.append(tenant.data)
+    elif tenant.server_class == "mysql":
         with mysql_connect(tenant.credentials) as conn, conn.cursor() as cursor:
             cursor.execute("CREATE TABLE private (v text)")
             cursor.execute("INSERT INTO private VALUES (%s)", (tenant.data,))
@@ -99,6 +119,30 @@ def mysql_read_private_row(tenant: Tenant) -> str:
         return cursor.fetchone()[0]
 
 
+def read_private_row(tenant: Tenant) -> str:
+    """The private row, read with the tenant's own credential wherever it lives."""
+    if tenant.server_class == "memory":
+        return tenant_session(tenant.credentials).rows[0]
+    if tenant.server_class == "mysql":
+        return mysql_read_private_row(tenant)
+    return pg_read_private_row(tenant)
+
+
+def database_and_login_exist(tenant: Tenant) -> tuple[bool, bool]:
+    """Whether the tenant's database and its login exist, as the server's admin sees it."""
+    name = tenant.backend_name
+    if tenant.server_class == "memory":
+        server = SERVERS.at(tenant.credentials["host"], tenant.credentials["port"])
+        return (server is not None and name in server.databases,
+                server is not None and name in server.logins)
+    assert tenant.server_class == "postgresql", tenant.server_class
+    with pg_admin_connect() as conn:
+        database = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        has_database = database.fetchone() is not None
+        login = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
+        return has_database, login.fetchone() is not None
+
+
 @pytest.fixture
 def every_role_client(make_client) -> Callable[[str], APIClient]:
     """``every_role_client("team-a")``: a client holding all four roles in that scope."""
@@ -119,12 +163,12 @@ def owners(make_client) -> APIClient:
 
 
 @pytest.fixture
-def alpha(owners, pg_provider) -> Tenant:
+def alpha(memory_provider, owners) -> Tenant:
     """team-a's PostgreSQL resource."""
     return create_tenant(owners, "team-a", "alpha")
 
 
 @pytest.fixture
-def bravo(owners, pg_provider) -> Tenant:
+def bravo(memory_provider, owners) -> Tenant:
     """team-b's PostgreSQL resource; its name and id must never reach team-a."""
     return create_tenant(owners, "team-b", "bravo-private")

@@ -14,8 +14,7 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import unquote_plus
 
 from resourcemanager.resources.models import Resource
-from tests.conftest import pg_admin_connect
-from tests.security.conftest import Tenant, pg_read_private_row
+from tests.security.conftest import Tenant, database_and_login_exist, read_private_row
 
 #: Django's admin echoes the id the caller asked for when no such object is visible
 #: ('Resource with ID "…" doesn't exist', in typographic quotes): the caller's own input,
@@ -89,23 +88,12 @@ def resource_row(resource_id: str) -> dict:
     return Resource.objects.filter(pk=resource_id).values().get()
 
 
-def database_exists(name: str) -> bool:
-    with pg_admin_connect() as conn:
-        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-        return found.fetchone() is not None
-
-
-def login_exists(name: str) -> bool:
-    with pg_admin_connect() as conn:
-        found = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
-        return found.fetchone() is not None
-
-
 def assert_intact_on_the_server(tenant: Tenant) -> None:
     """Database, login and data of ``tenant`` are still there and reachable by its owner."""
-    assert database_exists(tenant.backend_name), f"database of {tenant.name} was dropped"
-    assert login_exists(tenant.backend_name), f"login of {tenant.name} was dropped"
-    assert pg_read_private_row(tenant) == tenant.data
+    database, login = database_and_login_exist(tenant)
+    assert database, f"database of {tenant.name} was dropped"
+    assert login, f"login of {tenant.name} was dropped"
+    assert read_private_row(tenant) == tenant.data
 
 
 def assert_row_unchanged(tenant: Tenant, before: dict) -> None:

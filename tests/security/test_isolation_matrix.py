@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import psycopg
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -21,9 +20,15 @@ from rest_framework.test import APIClient
 from providers.models import Provider
 from resourcemanager.identity.roles import Role
 from resourcemanager.resources.models import Resource
-from tests.conftest import pg_admin_connect
-from tests.security.conftest import SHARED_TAG, Tenant, pg_read_private_row
+from tests.security.conftest import (
+    MEMORY_KEY,
+    SHARED_TAG,
+    Tenant,
+    database_and_login_exist,
+    read_private_row,
+)
 from tests.security.isolation_checks import ACCEPT, payload_of, shown_by
+from tests.support.memory_provider import tenant_session
 
 ROLES = [Role.ADMIN, Role.RESOURCE_ADMIN, Role.CONSUMER_ADMIN, Role.USER]
 MANAGERS = (Role.ADMIN, Role.RESOURCE_ADMIN)
@@ -61,20 +66,14 @@ def call(client: APIClient, method: str, path: str, *, form: Form, scope: str, b
     )
 
 
-def database_exists(name: str) -> bool:
-    with pg_admin_connect() as conn:
-        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-        return found.fetchone() is not None
-
-
 def assert_untouched(tenant: Tenant) -> None:
     """The resource is as it was created: row, database, login and data."""
     row = Resource.objects.get(pk=tenant.id)
     assert row.status == Resource.Status.READY
     assert row.tags == [SHARED_TAG]
     assert row.last_check_at is None
-    assert database_exists(tenant.backend_name)
-    assert pg_read_private_row(tenant) == tenant.data
+    assert database_and_login_exist(tenant) == (True, True)
+    assert read_private_row(tenant) == tenant.data
 
 
 def assert_reveals_nothing_of(response, tenant: Tenant) -> None:
@@ -103,18 +102,19 @@ def shows_alpha_with_its_credential(response, alpha: Tenant) -> None:
 
 
 def lists_the_provider(response, alpha: Tenant) -> None:
-    assert [p["key"] for p in payload_of(response)] == ["pg"]
+    assert [p["key"] for p in payload_of(response)] == [MEMORY_KEY]
 
 
 def shows_the_provider(response, alpha: Tenant) -> None:
-    assert payload_of(response)["key"] == "pg"
+    assert payload_of(response)["key"] == MEMORY_KEY
 
 
 def created_a_usable_resource(response, alpha: Tenant) -> None:
     body = payload_of(response)
     assert (body["scope"], body["name"], body["status"]) == ("team-a", "fresh", "ready")
-    with psycopg.connect(body["credentials"]["uri"], connect_timeout=5) as conn:
-        assert conn.execute("SELECT current_user").fetchone() == (body["credentials"]["username"],)
+    fresh = Tenant("team-a", body["id"], "fresh", body["credentials"])
+    assert database_and_login_exist(fresh) == (True, True)
+    assert tenant_session(fresh.credentials).rows == []  # the credential opens it
 
 
 def changed_the_tags(response, alpha: Tenant) -> None:
@@ -127,7 +127,7 @@ def checked_the_resource(response, alpha: Tenant) -> None:
 
 def deleted_the_database(response, alpha: Tenant) -> None:
     assert Resource.objects.get(pk=alpha.id).status == Resource.Status.DELETED
-    assert not database_exists(alpha.backend_name)
+    assert database_and_login_exist(alpha) == (False, False)
 
 
 @dataclass(frozen=True)
@@ -150,14 +150,14 @@ class Route:
 ROUTES = [
     Route("list", "get", "resources", 200, lists_only_alpha),
     Route("filter-tag", "get", f"resources?tag={SHARED_TAG}", 200, lists_only_alpha),
-    Route("filter-provider", "get", "resources?provider=pg", 200, lists_only_alpha),
+    Route("filter-provider", "get", f"resources?provider={MEMORY_KEY}", 200, lists_only_alpha),
     Route("filter-status", "get", "resources?status=ready", 200, lists_only_alpha),
     Route("retrieve", "get", "resources/{id}", 200, shows_alpha_with_its_credential),
     Route("check", "post", "resources/{id}/check", 202, checked_the_resource, {"repair": True}),
     Route("providers-list", "get", "providers", 200, lists_the_provider),
-    Route("providers-retrieve", "get", "providers/pg", 200, shows_the_provider),
+    Route("providers-retrieve", "get", f"providers/{MEMORY_KEY}", 200, shows_the_provider),
     Route("create", "post", "resources", 201, created_a_usable_resource,
-          {"provider": "pg", "name": "fresh"}, MANAGERS),
+          {"provider": MEMORY_KEY, "name": "fresh"}, MANAGERS),
     Route("partial_update", "patch", "resources/{id}", 200, changed_the_tags,
           {"tags": ["changed"]}, MANAGERS),
     Route("destroy", "delete", "resources/{id}", 202, deleted_the_database, None, MANAGERS),
@@ -334,7 +334,7 @@ def test_every_role_in_team_a_cannot_create_in_team_b(
     client = every_role_client("team-a")
     headers = {"HTTP_X_SCOPE": header} if header else {}
 
-    response = client.post(url, {"provider": "pg", "name": "intruder"}, format="json",
+    response = client.post(url, {"provider": MEMORY_KEY, "name": "intruder"}, format="json",
                            HTTP_ACCEPT=ACCEPT[renderer], **headers)
 
     assert response.status_code == status, payload_of(response)
@@ -345,7 +345,7 @@ def test_every_role_in_team_a_cannot_create_in_team_b(
 LIST_QUERIES = [
     {},
     {"tag": SHARED_TAG},
-    {"provider": "pg"},
+    {"provider": MEMORY_KEY},
     {"status": "ready"},
     {"type": "sql"},
     {"managed": "true"},
@@ -385,7 +385,7 @@ def test_deleted_resources_of_team_b_stay_out_of_team_a_lists(
     assert_reveals_nothing_of(response, bravo)
 
 
-@pytest.mark.parametrize("route", ["resources", "providers", "providers/pg"])
+@pytest.mark.parametrize("route", ["resources", "providers", f"providers/{MEMORY_KEY}"])
 @pytest.mark.parametrize("form", FORMS)
 def test_every_role_in_team_a_cannot_list_in_team_b(every_role_client, world, form, route):
     _, bravo = world
@@ -400,14 +400,14 @@ def test_every_role_in_team_a_cannot_list_in_team_b(every_role_client, world, fo
 
 @pytest.mark.parametrize("form", FORMS)
 def test_a_provider_reserved_for_team_b_does_not_exist_for_team_a(
-    every_role_client, pg_provider, form
+    every_role_client, memory_provider, form
 ):
-    pg_provider.allowed_scopes = ["team-b"]
-    pg_provider.save()
+    memory_provider.allowed_scopes = ["team-b"]
+    memory_provider.save()
     client = every_role_client("team-a")
 
     listed = call(client, "get", "providers", form=form, scope="team-a")
-    retrieved = call(client, "get", "providers/pg", form=form, scope="team-a")
+    retrieved = call(client, "get", f"providers/{MEMORY_KEY}", form=form, scope="team-a")
     unknown = call(client, "get", "providers/never-was", form=form, scope="team-a")
 
     assert payload_of(listed) == []
@@ -513,16 +513,13 @@ def test_a_resource_admin_deletes_through_the_admin_and_the_database_is_gone(
 ):
     alpha, bravo = world
     client = admin_client(make_client, team_a=Role.RESOURCE_ADMIN)
-    assert database_exists(alpha.backend_name)
+    assert database_and_login_exist(alpha) == (True, True)
 
     response = client.post(admin_url("delete", alpha.id), {"post": "yes"})
 
     assert response.status_code == 302
     assert Resource.objects.get(pk=alpha.id).status == Resource.Status.DELETED
-    assert not database_exists(alpha.backend_name)
-    with pg_admin_connect() as conn:
-        role = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (alpha.backend_name,))
-        assert role.fetchone() is None
+    assert database_and_login_exist(alpha) == (False, False)
     assert_untouched(bravo)
 
 
@@ -536,10 +533,10 @@ def test_a_role_in_another_scope_grants_nothing_in_the_admin(make_client, world)
     assert_untouched(alpha)
 
 
-def test_admin_add_form_cannot_create_in_another_scope(make_client, world, pg_provider):
+def test_admin_add_form_cannot_create_in_another_scope(make_client, world, memory_provider):
     client = admin_client(make_client, team_a=Role.RESOURCE_ADMIN)
 
-    response = client.post(admin_url("add"), {"scope": "team-b", "provider": pg_provider.pk,
+    response = client.post(admin_url("add"), {"scope": "team-b", "provider": memory_provider.pk,
                                               "name": "intruder", "tags_text": ""})
 
     assert response.status_code == 200  # the form again, with the error
@@ -550,7 +547,7 @@ def test_admin_add_form_cannot_create_in_another_scope(make_client, world, pg_pr
 
 @pytest.mark.parametrize("page", ["add", "changelist"])
 def test_admin_does_not_offer_providers_reserved_for_other_scopes(
-    make_client, world, pg_provider, page
+    make_client, world, memory_provider, page
 ):
     Provider.objects.create(key="team-b-only-instance", provider_class="postgresql",
                             host="10.9.9.9", port=5432, username="x", password="x",
@@ -560,7 +557,7 @@ def test_admin_does_not_offer_providers_reserved_for_other_scopes(
     response = client.get(admin_url(page))
 
     assert response.status_code == 200
-    assert ">pg<" in response.content.decode()  # the instance team-a may use is offered
+    assert f">{MEMORY_KEY}<" in response.content.decode()  # the instance team-a may use is offered
     assert "team-b-only-instance" not in response.content.decode()
 
 
@@ -593,17 +590,17 @@ def test_admin_audit_trail_shows_roles_below_admin_only_their_own_actions(make_c
 
 def test_admin_platform_configuration_is_read_only_to_scope_admins(make_client, world):
     client = admin_client(make_client, team_a=Role.ADMIN)
-    pg = Provider.objects.get(key="pg")
+    instance = Provider.objects.get(key=MEMORY_KEY)
 
     listed = client.get(reverse("admin:providers_provider_changelist"))
-    changed = client.post(reverse("admin:providers_provider_change", args=[pg.pk]),
-                          {"key": "pg", "host": "10.6.6.6", "port": "1"})
+    changed = client.post(reverse("admin:providers_provider_change", args=[instance.pk]),
+                          {"key": MEMORY_KEY, "host": "10.6.6.6", "port": "1"})
 
     assert listed.status_code == 200
-    assert ">pg<" in listed.content.decode()
+    assert f">{MEMORY_KEY}<" in listed.content.decode()
     assert client.get(reverse("admin:providers_provider_add")).status_code == 403
     assert changed.status_code == 403
-    assert Provider.objects.get(pk=pg.pk).port == pg.port
+    assert Provider.objects.get(pk=instance.pk).port == instance.port
 
 
 def test_a_scope_admin_sees_only_its_scopes_memberships(make_client, world):
@@ -621,7 +618,7 @@ def test_a_scope_admin_sees_only_its_scopes_memberships(make_client, world):
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
-        ("post", "resources", {"provider": "pg", "name": "fresh"}),
+        ("post", "resources", {"provider": MEMORY_KEY, "name": "fresh"}),
         ("patch", "resources/{id}", {"tags": ["changed"]}),
         ("delete", "resources/{id}", None),
     ],
@@ -651,7 +648,8 @@ def test_a_create_body_naming_another_scope_creates_in_the_url_scope(make_client
     client = make_client(team_a=Role.RESOURCE_ADMIN)
 
     response = client.post("/api/c/team-a/resources",
-                           {"provider": "pg", "name": "fresh", "scope": "team-b"}, format="json")
+                           {"provider": MEMORY_KEY, "name": "fresh", "scope": "team-b"},
+                           format="json")
 
     assert Resource.objects.get(name="fresh").scope == "team-a", response.json()
     assert_untouched(bravo)
@@ -666,7 +664,7 @@ def test_a_patch_body_cannot_move_a_resource_to_another_scope(make_client, world
 
     row = Resource.objects.get(pk=alpha.id)
     assert (row.scope, row.name, row.status) == ("team-a", "alpha", Resource.Status.READY)
-    assert pg_read_private_row(alpha) == alpha.data
+    assert read_private_row(alpha) == alpha.data
 
 
 MIXED = {"team_a": Role.RESOURCE_ADMIN, "team_b": Role.USER}

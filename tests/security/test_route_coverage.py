@@ -42,7 +42,7 @@ from resourcemanager.identity.roles import Role
 from resourcemanager.identity.tokens import issue_token
 from resourcemanager.resources.models import Resource
 from resourcemanager.ui.adminscope import SESSION_KEY
-from tests.security.conftest import Tenant, create_tenant
+from tests.security.conftest import MEMORY_KEY, Tenant, create_tenant
 from tests.security.isolation_checks import (
     ACCEPT,
     assert_intact_on_the_server,
@@ -298,7 +298,7 @@ def create_bravo_consumer(owner: APIClient) -> Consumer:
 
 
 @pytest.fixture
-def world(make_client, django_user_model, pg_provider) -> World:
+def world(memory_provider, make_client, django_user_model) -> World:
     alpha_owner = make_client(team_a=Role.ADMIN)
     owner = django_user_model.objects.create_user(username="bravo_owner_zq", password=None)
     ScopeRole.objects.create(user=owner, scope="team-b", role=Role.ADMIN)
@@ -413,7 +413,7 @@ def test_the_generated_methods_are_those_the_views_announce(team_a_user):
     """Each view's answer to OPTIONS names its methods (Allow): the generator agrees."""
     mismatches = []
     for route in API_ROUTES:
-        url = url_of(route, {"scope": "team-a", "pk": uuid.uuid4(), "key": "pg",
+        url = url_of(route, {"scope": "team-a", "pk": uuid.uuid4(), "key": MEMORY_KEY,
                              "format": "json"})
         headers = {} if "scope" in route.kwargs else {"HTTP_X_SCOPE": "team-a"}
         response = team_a_user.options(url, **headers)
@@ -432,7 +432,7 @@ def test_the_generated_methods_are_those_the_views_announce(team_a_user):
 #: team-b where a field names a scope, and stays away from team-b's own values so that an
 #: echo of the input is never mistaken for a leak.
 API_BODY = {
-    "provider": "pg",
+    "provider": MEMORY_KEY,
     "name": "intruder",
     "tags": ["pwned"],
     "properties": {},
@@ -545,7 +545,7 @@ def test_scoped_api_routes_refuse_scopes_without_a_role_and_malformed_scopes(
         if route.pattern in SCOPE_FREE_API_ROUTES:
             continue
         for scope, (status, code) in expected.items():
-            url = url_of(route, {"scope": scope, "pk": uuid.uuid4(), "key": "pg",
+            url = url_of(route, {"scope": scope, "pk": uuid.uuid4(), "key": MEMORY_KEY,
                                  "format": RENDERERS[renderer]})
             for method in route.methods:
                 response = call(team_a_user, method, url, {"HTTP_ACCEPT": ACCEPT[renderer]})
@@ -617,7 +617,7 @@ def forged_form(world: World, caller) -> dict:
         "role": Role.ADMIN,
         "username": world.bystander.username,
         "user": caller.pk,
-        "provider": Provider.objects.get(key="pg").pk,
+        "provider": Provider.objects.get(key=MEMORY_KEY).pk,
         "name": "intruder",
         "tags": '["pwned"]',
         "tags_text": "pwned",
