@@ -126,7 +126,8 @@ class KeySet:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # Polled every 50 ms (not 500): shutdown() waits for the next poll.
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_port}/jwks"
 
     def rotate(self, kid: str) -> None:
@@ -292,7 +293,8 @@ class Introspection:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # Polled every 50 ms (not 500): shutdown() waits for the next poll.
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_port}/introspect"
 
 

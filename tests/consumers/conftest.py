@@ -60,7 +60,8 @@ def webhook_server() -> Iterator[WebhookServer]:
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server_state.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # Polled every 50 ms (not 500): shutdown() waits for the next poll.
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server_state
