@@ -193,14 +193,20 @@ def memory_server() -> Iterator[MemoryServer]:
         yield server
 
 
+def declare_memory_instance(cleanup: BackendCleanup, server: MemoryServer, key: str
+                            ) -> Provider:
+    """An instance named ``key`` on the in-memory ``server``."""
+    return cleanup.declare(
+        key=key, provider_class=MEMORY_CLASS, host=server.host, port=server.port,
+        username=server.admin_user, password=server.admin_password,
+        options={"name_prefix": NAME_PREFIX},
+    )
+
+
 @pytest.fixture
 def memory_provider(memory_server: MemoryServer, backend_cleanup: BackendCleanup) -> Provider:
-    """An instance on ``memory_server`` (requested first, so it outlives the cleanup)."""
-    return backend_cleanup.declare(
-        key="mem", provider_class=MEMORY_CLASS, host=memory_server.host,
-        port=memory_server.port, username=memory_server.admin_user,
-        password=memory_server.admin_password, options={"name_prefix": NAME_PREFIX},
-    )
+    """An instance ``mem`` on ``memory_server`` (requested first: it outlives the cleanup)."""
+    return declare_memory_instance(backend_cleanup, memory_server, "mem")
 
 
 @pytest.fixture

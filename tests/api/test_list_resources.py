@@ -1,18 +1,25 @@
-"""GET /resources: filters, pagination, and the three ways to name a scope."""
+"""GET /resources: filters, pagination, and the three ways to name a scope.
+
+What is listed is the app's rows: the resources live on two instances of the in-memory
+provider class (tests/support/memory_provider.py).
+"""
 
 import pytest
 from django.test import override_settings
+
+from tests.conftest import declare_memory_instance
 
 TEAM_A = "/api/c/team-a/resources"
 
 
 @pytest.fixture
-def client_with_resources(make_client, pg_provider, mysql_provider):
+def client_with_resources(memory_server, backend_cleanup, memory_provider, make_client):
+    declare_memory_instance(backend_cleanup, memory_server, "mem-b")
     client = make_client(team_a="RESOURCE_ADMIN", default="RESOURCE_ADMIN")
     for provider, name, tags in [
-        ("pg", "orders", ["analytics", "prod"]),
-        ("pg", "staging", ["staging"]),
-        ("mysql", "shop", ["analytics"]),
+        ("mem", "orders", ["analytics", "prod"]),
+        ("mem", "staging", ["staging"]),
+        ("mem-b", "shop", ["analytics"]),
     ]:
         response = client.post(
             TEAM_A, {"provider": provider, "name": name, "tags": tags}, format="json"
@@ -30,7 +37,7 @@ def names(response) -> list[str]:
     ("query", "expected"),
     [
         ({}, ["orders", "shop", "staging"]),
-        ({"provider": "mysql"}, ["shop"]),
+        ({"provider": "mem-b"}, ["shop"]),
         ({"tag": "analytics"}, ["orders", "shop"]),
         ({"tag": "prod"}, ["orders"]),
         ({"tag": "analytic"}, []),
