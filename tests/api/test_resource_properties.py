@@ -210,8 +210,8 @@ def test_bad_updates_are_refused_and_nothing_changes(make_client, pg_provider, p
     ("s3", {"versioning": 1}),
     ("mongo", {"anything": 1}),
 ])
-def test_other_classes_check_their_own_schema(make_client, mysql_provider, s3_provider,
-                                              mongo_provider, provider, properties):
+def test_other_classes_check_their_own_schema(request, make_client, provider, properties):
+    request.getfixturevalue(f"{provider}_provider")  # only the instance the test asks for
     client = make_client(team_a="RESOURCE_ADMIN")
 
     response = create(client, provider=provider, name="orders", properties=properties)
