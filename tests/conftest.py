@@ -129,6 +129,13 @@ def committing_db(db) -> Iterator[None]:
         yield
 
 
+@pytest.fixture
+def api_db(transactional_db) -> None:
+    """The database of ``make_client`` and ``backend_cleanup``: committed for real, as
+    tests with another thread or process reading the rows need. A directory whose tests
+    use no other connection imports ``rolled_back_api_db`` into its conftest instead."""
+
+
 class BackendCleanup:
     """The provider instances of a test whose objects its teardown drops."""
 
@@ -144,7 +151,7 @@ class BackendCleanup:
 
 
 @pytest.fixture
-def backend_cleanup(committing_db) -> Iterator[BackendCleanup]:
+def backend_cleanup(api_db) -> Iterator[BackendCleanup]:
     """After the test, drop whatever its resources created on the servers, and everything
     named with the prefix of the instances declared through it, records or not."""
     cleanup = BackendCleanup()
@@ -210,7 +217,7 @@ def memory_provider(memory_server: MemoryServer, backend_cleanup: BackendCleanup
 
 
 @pytest.fixture
-def make_client(committing_db, django_user_model) -> Callable[..., APIClient]:
+def make_client(api_db, django_user_model) -> Callable[..., APIClient]:
     """``make_client(scope=role, ...)``: an API client of a new user holding those roles."""
     counter = iter(range(1_000_000))
 

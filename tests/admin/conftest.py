@@ -9,6 +9,7 @@ from django.test import Client
 
 from resourcemanager.identity.models import ScopeRole
 from resourcemanager.identity.roles import Role
+from tests.support.fast_commits import rolled_back_api_db  # noqa: F401 (fixture api_db)
 
 
 @pytest.fixture

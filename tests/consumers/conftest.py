@@ -11,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from rest_framework.test import APIClient
 
+from tests.support.fast_commits import rolled_back_api_db  # noqa: F401 (fixture api_db)
+
 TEAM_A = "/api/c/team-a"
 SECRET = "whsec-canary-7f3a9c"
 

@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 from resourcemanager.identity.models import ScopeRole
 from resourcemanager.identity.roles import Role
 from tests.conftest import pg_admin_connect
+from tests.support.fast_commits import rolled_back_api_db  # noqa: F401 (fixture api_db)
 from tests.support.memory_provider import SERVERS, tenant_session
 
 SHARED_TAG = "shared"

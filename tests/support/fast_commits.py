@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -90,3 +91,9 @@ def emulated_commits(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
         del wrapper.on_commit  # the class's method again
         if not _emulations:
             transaction.Atomic.__exit__ = _atomic_exit
+
+
+@pytest.fixture(name="api_db")
+def rolled_back_api_db(committing_db) -> None:
+    """``api_db`` (tests/conftest.py) in the rolled-back transaction with emulated commits,
+    for the directories whose conftest imports it: their tests use no other connection."""
