@@ -190,8 +190,9 @@ def test_no_secret_in_any_column_of_any_table(planted):
 
     assert scanned > 100
     with connection.cursor() as cursor:  # the scan saw the encrypted secrets themselves
+        resource_id = Resource._meta.pk.get_db_prep_value(planted.resource_id, connection)
         cursor.execute("SELECT credentials FROM resourcemanager_resource WHERE id = %s",
-                       [planted.resource_id])
+                       [resource_id])
         assert cursor.fetchone()[0].startswith("gAAAA")  # a Fernet token
         cursor.execute("SELECT password FROM providers_provider WHERE key = 'canary'")
         assert cursor.fetchone()[0].startswith("gAAAA")
