@@ -173,3 +173,13 @@ def alpha(memory_provider, owners) -> Tenant:
 def bravo(memory_provider, owners) -> Tenant:
     """team-b's PostgreSQL resource; its name and id must never reach team-a."""
     return create_tenant(owners, "team-b", "bravo-private")
+
+
+@pytest.fixture
+def team_a_user(every_role_client) -> APIClient:
+    """A user holding every role in team-a, none elsewhere, not staff, not operator."""
+    client = every_role_client("team-a")
+    client.raise_request_exception = False  # a server error is an answer like any other
+    assert not client.user.is_staff
+    assert not client.user.is_superuser
+    return client

@@ -1,4 +1,5 @@
-"""Checks shared by the generated isolation tests: leaks in responses, untouched objects.
+"""Checks shared by the generated isolation tests: leaks in responses, untouched objects,
+callers that gained nothing.
 
 "Untouched" is checked on the whole row (``updated_at`` included, so any save counts) and
 on the server: the database and its login still exist and the private row is readable
@@ -13,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import unquote_plus
 
+from resourcemanager.identity.models import ScopeRole
 from resourcemanager.resources.models import Resource
 from tests.security.conftest import Tenant, database_and_login_exist, read_private_row
 
@@ -105,3 +107,13 @@ def assert_row_unchanged(tenant: Tenant, before: dict) -> None:
 
 def describe(problems: Iterable[str]) -> str:
     return "\n".join(["", *problems])
+
+
+def assert_caller_not_escalated(user) -> None:
+    user.refresh_from_db()
+    assert not user.is_staff
+    assert not user.is_superuser
+    assert not user.user_permissions.exists()
+    assert not user.groups.exists()
+    scopes = set(ScopeRole.objects.filter(user=user).values_list("scope", flat=True))
+    assert scopes == {"team-a"}
