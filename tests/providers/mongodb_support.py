@@ -1,0 +1,35 @@
+"""What the MongoDB adapter tests share: the adapter on ``FakeMongod`` and readings of it."""
+
+from __future__ import annotations
+
+import pytest
+
+from providers.adapters.base import InstanceConfig, ProviderError
+from providers.adapters.mongodb import MongoDBAdapter
+from tests.support.mongowire import FakeMongod
+
+UNAUTHORIZED = 13
+
+
+def owner(name: str) -> list[dict[str, str]]:
+    return [{"role": "dbOwner", "db": name}]
+
+
+def config_for(server: FakeMongod, **options) -> InstanceConfig:
+    return InstanceConfig(host=server.host, port=server.port, username=server.admin_user,
+                          password=server.admin_password, options=options, connect_timeout=2)
+
+
+@pytest.fixture(name="adapter")
+def mongodb_adapter(fake_mongod: FakeMongod) -> MongoDBAdapter:
+    return MongoDBAdapter(config_for(fake_mongod, auth_source="admin"))
+
+
+def tenant(server: FakeMongod, name: str) -> dict:
+    return server.users[(name, name)]
+
+
+def assert_secret_free(error: ProviderError, *secrets: str) -> None:
+    assert error.__cause__ is None and error.__suppress_context__  # raised ``from None``
+    for secret in secrets:
+        assert secret not in str(error) and secret not in repr(error.args)
