@@ -9,7 +9,8 @@ import pytest
 ADAPTERS = frozenset(
     "providers.adapters" + name
     for name in ("", ".base", ".naming", ".checkpoints", ".properties", ".postgresql",
-                 ".mysql", ".mongodb", ".s3", ".aws_errors", ".registry")
+                 ".postgresql_logins", ".postgresql_dialects", ".mysql", ".mongodb", ".s3",
+                 ".aws_errors", ".registry")
 )
 BUILDERS = frozenset(
     "consumers.builders" + name

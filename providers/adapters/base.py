@@ -6,10 +6,12 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
-from providers.adapters.naming import DEFAULT_PREFIX, backend_name_pattern
+from providers.adapters.naming import DEFAULT_PREFIX, backend_name_pattern, is_login_of
 from providers.adapters.properties import PropertyError, PropertySpec, validate
 
 BACKEND_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{2,62}$")
@@ -56,6 +58,25 @@ class Credentials:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Credentials:
         return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
+
+class Access(StrEnum):
+    """What a login of its own may do with a resource's data."""
+
+    READ_ONLY = "read-only"  # read every table or object, now and later; change nothing
+    READ_WRITE = "read-write"  # read and change data; no schema changes, roles or databases
+    OWNER = "owner"  # what the resource's owner may do, schema changes included
+
+
+@dataclass(frozen=True)
+class Login:
+    """A login of its own to one resource, with one access level: a credential's backend
+    side. ``valid_until``: the backend refuses it afterwards, where it can."""
+
+    name: str
+    password: str = field(repr=False)
+    access: Access
+    valid_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +144,14 @@ def scrub(text: str, *secrets: str) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
+
+
+def require_login_name(name: str, backend_name: str) -> str:
+    """Logins are named after their resource by us; refuse anything else before it reaches
+    a server."""
+    if not is_login_of(name, require_backend_name(backend_name)):
+        raise ProviderError(f"refusing login identifier {name!r} for {backend_name!r}")
+    return name
 
 
 def require_backend_name(name: str) -> str:
@@ -212,6 +241,17 @@ class ProviderAdapter(ABC):
     def delete(self, backend_name: str) -> None:
         """Drop the resource with all its data and its login. Missing objects are fine."""
 
+    #: The access levels ``add_login`` grants; empty: the adapter issues no logins yet.
+    login_access: ClassVar[frozenset[Access]] = frozenset()
+
+    def add_login(self, backend_name: str, login: Login) -> Credentials:
+        """Create ``login`` on the resource, or reset an existing one to exactly it."""
+        raise ProviderError(f"{self.label} issues no logins of their own yet")
+
+    def remove_login(self, backend_name: str, name: str) -> None:
+        """Drop the login and end its open sessions; nothing to do when it is gone."""
+        raise ProviderError(f"{self.label} issues no logins of their own yet")
+
     @abstractmethod
     def inventory(self, prefix: str) -> Inventory:
         """What exists for names generated with ``prefix``, in one admin connection."""
@@ -245,10 +285,11 @@ class ProviderAdapter(ABC):
         return Credentials(username, password, host=parts.hostname, port=port,
                            database=database, uri=uri)
 
-    def credentials(self, name: str, password: str) -> Credentials:
-        """Credentials for login and database ``name``, with the URI tenants connect to."""
-        host, port = self.config.public_host, self.config.public_port
-        netloc = f"{quote(name, safe='')}:{quote(password, safe='')}@"
+    def credentials(self, name: str, password: str, login: str | None = None) -> Credentials:
+        """Credentials for database ``name`` and its login (``login``, default the one named
+        like it), with the URI tenants connect to."""
+        host, port, user = self.config.public_host, self.config.public_port, login or name
+        netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@"
         netloc += f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         uri = f"{self.uri_scheme}://{netloc}/{quote(name, safe='')}"
-        return Credentials(name, password, host=host, port=port, database=name, uri=uri)
+        return Credentials(user, password, host=host, port=port, database=name, uri=uri)

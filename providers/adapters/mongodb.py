@@ -211,9 +211,10 @@ class MongoDBAdapter(ProviderAdapter):
         logins = [found["user"] for found in own]
         return Inventory.matching(prefix, databases, logins, healthy)
 
-    def credentials(self, name: str, password: str) -> Credentials:
-        """The base URI plus what a MongoDB client needs: the user's own ``authSource``."""
-        credentials = super().credentials(name, password)
+    def credentials(self, name: str, password: str, login: str | None = None) -> Credentials:
+        """The base URI plus what a MongoDB client needs: the user's ``authSource``, the
+        resource's database (where its users live)."""
+        credentials = super().credentials(name, password, login)
         query = {"authSource": name}
         if self.tls:
             query["tls"] = "true"

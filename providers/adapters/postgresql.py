@@ -39,6 +39,8 @@ from providers.adapters.base import (
     scrub,
 )
 from providers.adapters.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
+from providers.adapters.naming import is_login_of
+from providers.adapters.postgresql_logins import PostgreSQLLogins, group_names
 from providers.adapters.properties import PropertySpec
 
 _MAX_REASON = 200
@@ -70,7 +72,7 @@ def _reason(exc: psycopg.Error) -> str:
     return line[:_MAX_REASON]
 
 
-class PostgreSQLAdapter(ProviderAdapter):
+class PostgreSQLAdapter(PostgreSQLLogins, ProviderAdapter):
     key = "postgresql"
     label = "PostgreSQL"
     resource_type = "sql"
@@ -151,7 +153,12 @@ class PostgreSQLAdapter(ProviderAdapter):
                     cur.execute(self._end_sessions, (name,))
                     cur.execute(self._drop_database.format(sql.Identifier(name)))
             checkpoint(DELETE_HALF_DONE)
-            cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+            cur.execute(sql.SQL("SELECT rolname FROM pg_roles WHERE {}")
+                        .format(self._starts_with.format(sql.SQL("rolname"))), (f"{name}_",))
+            own = [row[0] for row in cur.fetchall() if is_login_of(row[0], name)
+                   or row[0] in group_names(name)]  # its logins, then their groups
+            for role in [name, *sorted(own, key=lambda role: role in group_names(name))]:
+                cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
     def check(self, credentials: Credentials, *, repair: bool) -> CheckResult:
         name = require_backend_name(credentials.database)
@@ -351,61 +358,3 @@ class PostgreSQLAdapter(ProviderAdapter):
         cur.execute(sql.SQL("SELECT pg_get_userbyid(datdba), {} FROM pg_database "
                             "WHERE datname = %s").format(self._public_connect), (name,))
         return (row[0], row[1]) if (row := cur.fetchone()) else None
-
-
-class CockroachDBAdapter(PostgreSQLAdapter):
-    """CockroachDB: the PostgreSQL adapter with CockroachDB's spelling of a few statements.
-
-    The admin is a member of ``admin``, or holds ``CREATEDB CREATEROLE CREATELOGIN`` and may
-    grant itself the tenant roles it created (CockroachDB documents that for role admins;
-    not verified). Passwords work on a secure cluster only, i.e. over TLS: set ``sslmode``.
-    """
-
-    key = "cockroachdb"
-    label = "CockroachDB"
-    default_port = 26257
-    #: No CONNECTION LIMIT role option.
-    properties = {}
-
-    #: No SUPERUSER and no INHERIT options: members always inherit a role's privileges.
-    _create_role = sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} NOCREATEDB NOCREATEROLE")
-    _reset_role = sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}")
-    #: No TEMPORARY privilege on databases; CONNECT lets a role see a database's metadata.
-    _database_privileges = sql.SQL("CONNECT")
-    #: No aclexplode/acldefault: read the grants where SHOW GRANTS ON DATABASE reads them.
-    _public_connect = sql.SQL(
-        "EXISTS (SELECT 1 FROM \"\".crdb_internal.cluster_database_privileges p"
-        " WHERE p.database_name = datname AND p.grantee = 'public'"
-        " AND p.privilege_type IN ('CONNECT', 'ALL'))")
-    _starts_with = sql.SQL("strpos({}, %s) = 1")
-    #: No pg_terminate_backend. The tenant's sessions (login = database name) are visible
-    #: and cancellable with VIEWACTIVITY and CANCELQUERY only; without, this ends none.
-    _end_sessions = ("CANCEL SESSIONS IF EXISTS (SELECT session_id FROM [SHOW CLUSTER SESSIONS]"
-                     " WHERE user_name = %s)")
-    #: No FORCE: open sessions do not block the drop. CASCADE, the default, said explicitly.
-    _drop_database = sql.SQL("DROP DATABASE IF EXISTS {} CASCADE")
-    #: The server may report ``crdb-bcrypt``, unknown to libpq; it accepts SCRAM pre-hashed.
-    _password_algorithm = b"scram-sha-256"
-
-    @staticmethod
-    def _create_database(cur: psycopg.Cursor, role: sql.Identifier) -> None:
-        """CREATE DATABASE takes no OWNER here: the creator owns it, then hands it over."""
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(role))
-        cur.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(role, role))
-
-
-class YugabyteDBAdapter(PostgreSQLAdapter):
-    """YugabyteDB's YSQL API: PostgreSQL 11 (15 from v2.25) on a distributed store."""
-
-    key = "yugabytedb"
-    label = "YugabyteDB"
-    default_port = 5433
-    properties = {
-        "connection_limit": PropertySpec(
-            "Most concurrent sessions the resource's login may hold on each node "
-            "(empty: unlimited)", kind="integer", minimum=1, maximum=10_000),
-    }
-
-    #: No FORCE (PostgreSQL 13+). pg_stat_activity lists this node's sessions only; the drop
-    #: itself invalidates and closes the connections left on every node.
-    _drop_database = sql.SQL("DROP DATABASE IF EXISTS {}")

@@ -3,7 +3,8 @@
 from providers.adapters.base import ProviderAdapter
 from providers.adapters.mongodb import MongoDBAdapter
 from providers.adapters.mysql import MySQLAdapter, TiDBAdapter
-from providers.adapters.postgresql import CockroachDBAdapter, PostgreSQLAdapter, YugabyteDBAdapter
+from providers.adapters.postgresql import PostgreSQLAdapter
+from providers.adapters.postgresql_dialects import CockroachDBAdapter, YugabyteDBAdapter
 from providers.adapters.s3 import S3Adapter
 
 ADAPTERS: dict[str, type[ProviderAdapter]] = {

@@ -20,7 +20,8 @@ import pytest
 from providers.adapters.base import Credentials, InstanceConfig
 from providers.adapters.mongodb import MongoDBAdapter
 from providers.adapters.mysql import MySQLAdapter, TiDBAdapter
-from providers.adapters.postgresql import CockroachDBAdapter, PostgreSQLAdapter, YugabyteDBAdapter
+from providers.adapters.postgresql import PostgreSQLAdapter
+from providers.adapters.postgresql_dialects import CockroachDBAdapter, YugabyteDBAdapter
 from providers.adapters.s3 import S3Adapter
 from resourcemanager.ui.snippets import MASK, masked, snippets_for
 

@@ -22,7 +22,8 @@ from psycopg import sql
 from providers.adapters import registry
 from providers.adapters.base import Credentials, InstanceConfig, ProviderAdapter, ProviderError
 from providers.adapters.mysql import MySQLAdapter, TiDBAdapter
-from providers.adapters.postgresql import CockroachDBAdapter, PostgreSQLAdapter, YugabyteDBAdapter
+from providers.adapters.postgresql import PostgreSQLAdapter
+from providers.adapters.postgresql_dialects import CockroachDBAdapter, YugabyteDBAdapter
 from providers.services import declared_providers, validate_options
 from resourcemanager.core.errors import InvalidInput
 

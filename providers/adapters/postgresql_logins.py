@@ -1,0 +1,123 @@
+"""PostgreSQL logins of their own to a resource, one access level each.
+
+Each level is a NOLOGIN group role the logins are members of: ``<name>_ro`` (read-only)
+and ``<name>_rw`` (read-write), made when the first such login is added. Their privileges
+cover what exists (every schema the owner made, with its tables and sequences) and, by
+``ALTER DEFAULT PRIVILEGES FOR ROLE <owner>``, whatever the owner creates later. An owner
+login is a member of the owner role itself and starts every session as it
+(``ALTER ROLE … SET role``), so what it creates belongs to the owner, not to the login,
+and the login can go without taking objects along.
+
+``valid_until`` becomes the role's ``VALID UNTIL``: the server itself refuses the password
+afterwards. Removing a login forbids new sessions first, ends the open ones, hands
+anything it still owns to the owner, then drops it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import sql
+
+from providers.adapters.base import (
+    Access,
+    Credentials,
+    Login,
+    ProviderError,
+    require_backend_name,
+    require_login_name,
+)
+
+#: Group role suffix and privileges of each level short of the owner.
+_GROUPS = {
+    Access.READ_ONLY: ("ro", sql.SQL("SELECT"), sql.SQL("SELECT")),
+    Access.READ_WRITE: ("rw", sql.SQL("SELECT, INSERT, UPDATE, DELETE"),
+                        sql.SQL("SELECT, USAGE, UPDATE")),
+}
+_SCHEMAS_OF_OWNER = (
+    "SELECT nspname FROM pg_namespace WHERE nspowner = %s::regrole OR nspname = 'public'"
+)
+
+
+def group_names(name: str) -> tuple[str, ...]:
+    """The group roles the logins of resource ``name`` may belong to."""
+    return tuple(f"{name}_{suffix}" for suffix, _, _ in _GROUPS.values())
+
+
+class PostgreSQLLogins:
+    """``add_login`` and ``remove_login`` of the PostgreSQL adapter, which this is mixed
+    into: it uses the adapter's admin connection and catalog helpers."""
+
+    login_access = frozenset(Access)
+
+    def add_login(self, backend_name: str, login: Login) -> Credentials:
+        name = require_backend_name(backend_name)
+        user = require_login_name(login.name, name)
+        role = sql.Identifier(user)
+        until = sql.Literal(login.valid_until.isoformat() if login.valid_until else "infinity")
+        with self._admin(f"adding login {user} to {name}", login.password) as cur:
+            if self._database(cur, name) is None:
+                raise ProviderError(f"database {name} does not exist")
+            group = name if login.access == Access.OWNER else self._group(cur, name, login)
+            secret = self._verifier(cur, user, login.password)
+            if self._role(cur, user) is None:
+                cur.execute(sql.SQL(
+                    "CREATE ROLE {} LOGIN PASSWORD {} VALID UNTIL {} NOSUPERUSER NOCREATEDB "
+                    "NOCREATEROLE INHERIT").format(role, secret, until))
+            else:  # a retry: exactly this password, validity and level
+                cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN INHERIT PASSWORD {} VALID UNTIL {}")
+                            .format(role, secret, until))
+            cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), role))
+            if login.access == Access.OWNER:
+                cur.execute(sql.SQL("ALTER ROLE {} SET role = {}")
+                            .format(role, sql.Literal(name)))
+        return self.credentials(name, login.password, login=user)
+
+    def remove_login(self, backend_name: str, login_name: str) -> None:
+        name = require_backend_name(backend_name)
+        user = require_login_name(login_name, name)
+        role = sql.Identifier(user)
+        with self._admin(f"removing login {user} of {name}") as cur:
+            if self._role(cur, user) is None:
+                return
+            cur.execute(sql.SQL("ALTER ROLE {} WITH NOLOGIN").format(role))
+            with self._member_of(cur, user):
+                cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE usename = %s AND pid <> pg_backend_pid()", (user,))
+                if self._database(cur, name) is not None:
+                    with self._member_of(cur, name), self._in_database(name) as tenant:
+                        tenant.execute(sql.SQL("REASSIGN OWNED BY {} TO {}")
+                                       .format(role, sql.Identifier(name)))
+                        tenant.execute(sql.SQL("DROP OWNED BY {}").format(role))
+            cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
+
+    def _group(self, cur: psycopg.Cursor, name: str, login: Login) -> str:
+        """The group role of ``login``'s level, made or brought up to date."""
+        suffix, on_tables, on_sequences = _GROUPS[login.access]
+        group = f"{name}_{suffix}"
+        ident, owner = sql.Identifier(group), sql.Identifier(name)
+        if self._role(cur, group) is None:
+            cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(ident))
+        with self._member_of(cur, name), self._in_database(name) as tenant:
+            cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(owner, ident))
+            schemas = [row[0] for row in tenant.execute(_SCHEMAS_OF_OWNER, (name,))]
+            for schema in map(sql.Identifier, schemas):
+                tenant.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, ident))
+                tenant.execute(sql.SQL("GRANT {} ON ALL TABLES IN SCHEMA {} TO {}")
+                               .format(on_tables, schema, ident))
+                tenant.execute(sql.SQL("GRANT {} ON ALL SEQUENCES IN SCHEMA {} TO {}")
+                               .format(on_sequences, schema, ident))
+            for grant in (sql.SQL("USAGE ON SCHEMAS"), sql.SQL("{} ON TABLES").format(on_tables),
+                          sql.SQL("{} ON SEQUENCES").format(on_sequences)):
+                tenant.execute(sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} GRANT {} TO {}")
+                               .format(owner, grant, ident))
+        return group
+
+    @contextmanager
+    def _in_database(self, name: str) -> Iterator[psycopg.Cursor]:
+        """An admin cursor in the tenant database (the admin must reach it: a member of
+        its owner); errors are mapped by the enclosing ``_admin`` block."""
+        with self._connect(self.config.username, self.config.password, name) as conn:
+            yield conn.cursor()
