@@ -15,7 +15,11 @@ The instance admin need not be root. For the default ``rm_`` prefix this suffice
 CHECK reads tenants' accounts in ``mysql.user``; the batched sweep (``inventory``) also
 reads their grants in ``mysql.db``.
 Optionally ``GRANT PROCESS, CONNECTION ADMIN ON *.*`` (MySQL 8: ``CONNECTION_ADMIN``) lets
-``delete`` end a tenant's open sessions; without it they last until they disconnect.
+``delete`` and ``remove_login`` end a tenant's open sessions; without it they last until
+they disconnect.
+
+Logins of their own (``add_login``) get database-level grants by access level
+(``LEVEL_PRIVILEGES``); they are named after the resource, so its deletion drops them.
 
 TiDB speaks the protocol and these statements too; ``TiDBAdapter`` replaces the few that
 differ (the class attributes under "dialect" below). Only MySQL/MariaDB are tested on a server.
@@ -32,15 +36,19 @@ import pymysql
 from pymysql.cursors import Cursor
 
 from providers.adapters.base import (
+    Access,
     CheckResult,
     Credentials,
     Inventory,
+    Login,
     ProviderAdapter,
     ProviderError,
     require_backend_name,
+    require_login_name,
     scrub,
 )
 from providers.adapters.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
+from providers.adapters.naming import is_login_of
 from providers.adapters.properties import PropertySpec
 
 #: A refused login: 1045 for a wrong password; MariaDB answers 1698 when the account does
@@ -52,6 +60,13 @@ TRANSIENT_SERVER_ERRORS = frozenset({1040, 1053, 1205, 1213, 1927})
 #: ``max_user_connections``); the server checks that after the password.
 AT_CONNECTION_LIMIT = frozenset({1203, 1226})
 _MAX_REASON = 200
+#: What a login of each access level may do on its resource's database: database-level
+#: grants, so they cover the tables created later too.
+LEVEL_PRIVILEGES = {
+    Access.READ_ONLY: "SELECT, SHOW VIEW",
+    Access.READ_WRITE: "SELECT, SHOW VIEW, INSERT, UPDATE, DELETE",
+    Access.OWNER: "ALL PRIVILEGES",
+}
 
 
 def quote_identifier(name: str) -> str:
@@ -135,6 +150,27 @@ class MySQLAdapter(ProviderAdapter):
             cur.execute(f"GRANT ALL PRIVILEGES ON {grant_target(name)} TO %s@%s", account)
         return self.credentials(name, password)
 
+    login_access = frozenset(LEVEL_PRIVILEGES)
+
+    def add_login(self, backend_name: str, login: Login) -> Credentials:
+        """The login's validity is not the server's to enforce here: a sweep ends it."""
+        name = require_backend_name(backend_name)
+        account = (require_login_name(login.name, name), self.user_host)
+        with self._admin(f"adding login {login.name} to {name}", login.password) as cur:
+            cur.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s",
+                        (*account, login.password))
+            cur.execute("ALTER USER %s@%s IDENTIFIED BY %s", (*account, login.password))
+            cur.execute(f"GRANT {LEVEL_PRIVILEGES[login.access]} ON {grant_target(name)} "
+                        "TO %s@%s", account)
+        return self.credentials(name, login.password, login=login.name)
+
+    def remove_login(self, backend_name: str, login_name: str) -> None:
+        """Ending the login's open sessions takes ``CONNECTION ADMIN`` (see above)."""
+        user = require_login_name(login_name, require_backend_name(backend_name))
+        with self._admin(f"removing login {user}") as cur:
+            cur.execute("DROP USER IF EXISTS %s@%s", (user, self.user_host))
+            self._end_sessions(cur, user)
+
     def update(self, backend_name: str, properties: dict[str, Any]) -> None:
         name = require_backend_name(backend_name)
         with self._admin(f"updating {name}") as cur:
@@ -146,6 +182,12 @@ class MySQLAdapter(ProviderAdapter):
             cur.execute("DROP USER IF EXISTS %s@%s", (name, self.user_host))
             checkpoint(DELETE_HALF_DONE)
             self._end_sessions(cur, name)
+            cur.execute("SELECT User FROM mysql.user WHERE Host = %s AND User LIKE %s",
+                        (self.user_host, escape_wildcards(name) + "\\_%"))
+            for (login,) in cur.fetchall():
+                if is_login_of(login, name):
+                    cur.execute("DROP USER IF EXISTS %s@%s", (login, self.user_host))
+                    self._end_sessions(cur, login)
             cur.execute(f"DROP DATABASE IF EXISTS {quote_identifier(name)}")
 
     def inventory(self, prefix: str) -> Inventory:
