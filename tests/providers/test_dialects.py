@@ -353,6 +353,8 @@ def test_delete_ends_sessions_the_dialects_way(adapter_class, sessions, kill):
         (sessions, (NAME,)),
         (kill, (8306449708033769879,)),
         (kill, (17,)),
+        ("SELECT User FROM mysql.user WHERE Host = %s AND User LIKE %s",
+         ("%", NAME.replace("_", "\\_") + "\\_%")),  # its logins of their own: none here
         (f"DROP DATABASE IF EXISTS `{NAME}`", None),
     ]
 

@@ -13,15 +13,15 @@ import pytest
 
 from providers.adapters.base import Access, Credentials, Login, ProviderError
 from providers.adapters.naming import new_login_name, new_password
-from tests.providers.test_mysql import (  # noqa: F401 - fixtures
+from tests.providers.mysql_support import (  # noqa: F401 (fixtures)
     TABLE_ACCESS_DENIED,
-    adapter,
-    admin_config,
     connect,
-    names,
-    resource,
-    root,
-    root_adapter,
+    mysql_adapter,
+    mysql_admin_config,
+    mysql_names,
+    mysql_resource,
+    mysql_root,
+    mysql_root_adapter,
 )
 
 

@@ -7,7 +7,6 @@ Names carry the session's prefix: what a test leaves is reported.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from urllib.parse import unquote, urlsplit
 
 import psycopg
@@ -17,66 +16,16 @@ from psycopg import sql
 from providers.adapters.base import Credentials, InstanceConfig, ProviderError
 from providers.adapters.naming import new_backend_name, new_password
 from providers.adapters.postgresql import PostgreSQLAdapter
-from tests.support.leaks import NAME_PREFIX
+from tests.providers.postgresql_support import (  # noqa: F401 (fixtures)
+    connect,
+    one,
+    pg_adapter,
+    pg_cluster,
+    pg_names,
+    pg_su_adapter,
+    pg_superuser,
+)
 from tests.support.pgcluster import ScramCluster, free_port
-
-
-@pytest.fixture(scope="module")
-def cluster(scram_cluster: ScramCluster) -> ScramCluster:
-    return scram_cluster
-
-
-@pytest.fixture(scope="module")
-def su(cluster: ScramCluster) -> Iterator[psycopg.Connection]:
-    with cluster.superuser_connect() as conn:
-        yield conn
-
-
-@pytest.fixture
-def adapter(cluster: ScramCluster) -> PostgreSQLAdapter:
-    return PostgreSQLAdapter(InstanceConfig(host=cluster.host, port=cluster.port,
-                                            username=cluster.admin_user,
-                                            password=cluster.admin_password))
-
-
-@pytest.fixture
-def su_adapter(cluster: ScramCluster) -> PostgreSQLAdapter:
-    return PostgreSQLAdapter(InstanceConfig(host=cluster.host, port=cluster.port,
-                                            username=cluster.superuser,
-                                            password=cluster.superuser_password))
-
-
-def _cleanup(conn: psycopg.Connection, names: list[str]) -> None:
-    for name in names:
-        ident = sql.Identifier(name)
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
-        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(ident))
-
-
-@pytest.fixture
-def names(su: psycopg.Connection) -> Iterator[Callable[[], str]]:
-    """Hands out backend names; drops whatever database/role of that name is left."""
-    issued: list[str] = []
-
-    def issue() -> str:
-        issued.append(new_backend_name(NAME_PREFIX))
-        return issued[-1]
-
-    yield issue
-    _cleanup(su, issued)
-
-
-def connect(cluster: ScramCluster, creds: Credentials, dbname: str | None = None,
-            password: str | None = None) -> psycopg.Connection:
-    """Log in as the tenant through the scram cluster (passwords are really checked)."""
-    return psycopg.connect(host=cluster.host, port=cluster.port, user=creds.username,
-                           password=creds.password if password is None else password,
-                           dbname=dbname or creds.database, autocommit=True, connect_timeout=5)
-
-
-def one(conn: psycopg.Connection, query: str, *params: object) -> object:
-    row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
-    return row[0] if row else None
 
 
 def exists(su: psycopg.Connection, name: str) -> tuple[int, int]:

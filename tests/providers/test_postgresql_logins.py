@@ -15,13 +15,13 @@ import pytest
 
 from providers.adapters.base import Access, Credentials, Login, ProviderError
 from providers.adapters.naming import new_login_name, new_password
-from tests.providers.test_postgresql import (  # noqa: F401 - fixtures
-    adapter,
-    cluster,
+from tests.providers.postgresql_support import (  # noqa: F401 (fixtures)
     connect,
-    names,
     one,
-    su,
+    pg_adapter,
+    pg_cluster,
+    pg_names,
+    pg_superuser,
 )
 
 
