@@ -10,7 +10,7 @@ ADAPTERS = frozenset(
     "providers.adapters" + name
     for name in ("", ".base", ".naming", ".checkpoints", ".properties", ".postgresql",
                  ".postgresql_logins", ".postgresql_dialects", ".mysql", ".mongodb", ".s3",
-                 ".aws_errors", ".registry")
+                 ".s3_names", ".s3_logins", ".aws_errors", ".registry")
 )
 BUILDERS = frozenset(
     "consumers.builders" + name

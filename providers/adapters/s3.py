@@ -54,41 +54,21 @@ from providers.adapters.base import (
 )
 from providers.adapters.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
 from providers.adapters.properties import PropertySpec
+from providers.adapters.s3_logins import S3Logins
+from providers.adapters.s3_names import (
+    POLICY_NAME,
+    backend_name_of,
+    bucket_name,
+    bucket_policy,
+)
 
-#: Name of the inline policy each tenant user carries.
-POLICY_NAME = "resourcemanager-bucket"
 #: botocore's data files (endpoints, service models), parsed once per process: each client
 #: has a session of its own (its own keys), which would otherwise parse them again.
 _DATA_LOADER = create_loader()
 _TRUE, _FALSE = frozenset({"true", "1", "yes", "on"}), frozenset({"false", "0", "no", "off"})
 
 
-def bucket_name(backend_name: str) -> str:
-    """The bucket of a backend name: ``_`` is not allowed in bucket names, ``-`` is."""
-    return require_backend_name(backend_name).replace("_", "-")
-
-
-def backend_name_of(bucket: str) -> str | None:
-    """The backend name whose bucket is ``bucket``; None when no backend name maps to it."""
-    return None if "_" in bucket else bucket.replace("-", "_")
-
-
-def bucket_policy(bucket: str) -> dict[str, Any]:
-    """The tenant's inline policy: its bucket and that bucket's objects, nothing else."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
-             "Resource": f"arn:aws:s3:::{bucket}"},
-            {"Effect": "Allow",
-             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
-                        "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-             "Resource": f"arn:aws:s3:::{bucket}/*"},
-        ],
-    }
-
-
-class S3Adapter(ProviderAdapter):
+class S3Adapter(S3Logins, ProviderAdapter):
     key = "s3"
     label = "S3"
     resource_type = "object"
@@ -183,6 +163,7 @@ class S3Adapter(ProviderAdapter):
             if not clear and self._has_objects(bucket):
                 raise ProviderError(f"bucket {bucket} is not empty; empty it first, or set "
                                     "clear_on_delete on the instance to delete its objects")
+            self._remove_logins(name)
             with missing_ok():
                 for key in self._keys(name):
                     self._iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])

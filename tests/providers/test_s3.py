@@ -16,7 +16,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from providers.adapters.base import Credentials, ProviderError
-from providers.adapters.s3 import POLICY_NAME, S3Adapter, bucket_name, bucket_policy
+from providers.adapters.s3 import S3Adapter
+from providers.adapters.s3_names import POLICY_NAME, bucket_name, bucket_policy
 from tests.conftest import MotoS3
 from tests.providers.s3_support import (
     bucket_exists,

@@ -10,7 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from providers.adapters.base import Credentials
-from providers.adapters.s3 import POLICY_NAME, S3Adapter
+from providers.adapters.s3 import S3Adapter
+from providers.adapters.s3_names import POLICY_NAME
 from tests.conftest import MotoS3
 from tests.providers.s3_support import (
     can_list,

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from providers.adapters.naming import new_backend_name
-from providers.adapters.s3 import POLICY_NAME, S3Adapter, bucket_name
+from providers.adapters.s3 import S3Adapter
+from providers.adapters.s3_names import POLICY_NAME, bucket_name
 from resourcemanager.resources.models import Resource
 from resourcemanager.resources.orphans import delete_orphan, scan_instance
 from resourcemanager.resources.sweeps import healthy_names

@@ -8,7 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from providers.adapters.base import Credentials, InstanceConfig, ProviderError
-from providers.adapters.s3 import S3Adapter, backend_name_of, bucket_name
+from providers.adapters.s3 import S3Adapter
+from providers.adapters.s3_names import backend_name_of, bucket_name
 from tests.conftest import MotoS3
 from tests.providers.s3_support import (
     instance,
