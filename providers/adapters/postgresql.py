@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, ClassVar
 
 import psycopg
@@ -150,7 +150,9 @@ class PostgreSQLAdapter(PostgreSQLLogins, ProviderAdapter):
             role_exists = self._role(cur, name) is not None
             if self._database(cur, name) is not None:
                 with self._member_of(cur, name, needed=role_exists):
-                    cur.execute(self._end_sessions, (name,))
+                    # A session ending meanwhile may refuse the signal; FORCE ends the rest.
+                    with suppress(psycopg.errors.InsufficientPrivilege):
+                        cur.execute(self._end_sessions, (name,))
                     cur.execute(self._drop_database.format(sql.Identifier(name)))
             checkpoint(DELETE_HALF_DONE)
             cur.execute(sql.SQL("SELECT rolname FROM pg_roles WHERE {}")

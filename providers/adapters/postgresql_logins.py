@@ -16,7 +16,7 @@ anything it still owns to the owner, then drops it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import psycopg
 from psycopg import sql
@@ -84,8 +84,10 @@ class PostgreSQLLogins:
                 return
             cur.execute(sql.SQL("ALTER ROLE {} WITH NOLOGIN").format(role))
             with self._member_of(cur, user):
-                cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                            "WHERE usename = %s AND pid <> pg_backend_pid()", (user,))
+                # A session that is ending by itself may refuse the signal.
+                with suppress(psycopg.errors.InsufficientPrivilege):
+                    cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE usename = %s AND pid <> pg_backend_pid()", (user,))
                 if self._database(cur, name) is not None:
                     with self._member_of(cur, name), self._in_database(name) as tenant:
                         tenant.execute(sql.SQL("REASSIGN OWNED BY {} TO {}")
