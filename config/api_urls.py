@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from consumers.api import BuilderViewSet, ConsumerViewSet
 from resourcemanager.api.auth_views import PermissionsView
+from resourcemanager.api.credential_views import CredentialViewSet
 from resourcemanager.api.token_views import ApiTokenViewSet
 from resourcemanager.api.views import ProviderViewSet, ResourceViewSet
 
@@ -25,6 +26,9 @@ class OptionalSlashRouter(DefaultRouter):
 
 router = OptionalSlashRouter()
 router.register("resources", ResourceViewSet, basename="resource")
+router.register(
+    r"resources/(?P<resource_pk>[^/.]+)/credentials", CredentialViewSet, basename="credential"
+)
 router.register("providers", ProviderViewSet, basename="provider")
 router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("consumers", ConsumerViewSet, basename="consumer")

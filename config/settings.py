@@ -207,6 +207,10 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "ResourceStatusEnum": "resourcemanager.resources.models.Resource.Status",
+        "CredentialStatusEnum": "resourcemanager.resources.models.Credential.Status",
+    },
 }
 
 # --- Tasks ----------------------------------------------------------------------------
@@ -264,6 +268,10 @@ RM_CONSUMER_CONNECT_TIMEOUT = env.float("RM_CONSUMER_CONNECT_TIMEOUT", default=5
 RM_CONSUMER_READ_TIMEOUT = env.float("RM_CONSUMER_READ_TIMEOUT", default=30.0)
 # Operations still creating/deleting/pending after this many seconds are run again.
 RM_OPERATION_TIMEOUT = env.int("RM_OPERATION_TIMEOUT", default=900)
+# Credentials: the longest ttl a request may ask for (seconds; 0: no ceiling), and how often
+# expired ones are revoked.
+RM_CREDENTIAL_MAX_TTL = env.int("RM_CREDENTIAL_MAX_TTL", default=90 * 24 * 3600)
+RM_CREDENTIAL_SWEEP_INTERVAL = env.float("RM_CREDENTIAL_SWEEP_INTERVAL", default=60.0)
 RM_OUTBOX_RELAY_INTERVAL = env.float("RM_OUTBOX_RELAY_INTERVAL", default=10.0)
 RM_OUTBOX_RETENTION_DAYS = env.int("RM_OUTBOX_RETENTION_DAYS", default=7)
 # Callables (dotted paths) that receive every resource event from the outbox.
@@ -281,6 +289,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-operations": {
         "task": "resourcemanager.sweep_stuck_operations",
         "schedule": max(RM_OPERATION_TIMEOUT / 4, 10.0),
+    },
+    "sweep-credentials": {
+        "task": "resourcemanager.sweep_credentials",
+        "schedule": RM_CREDENTIAL_SWEEP_INTERVAL,
     },
     "check-resources": {"task": "providers.sweep_checks", "schedule": RM_CHECK_INTERVAL},
     "probe-providers": {"task": "providers.probe", "schedule": RM_PROVIDER_PROBE_INTERVAL},

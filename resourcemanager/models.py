@@ -2,6 +2,8 @@
 
 from resourcemanager.identity.models import ApiToken, ExternalIdentity, ScopeRole
 from resourcemanager.outbox.models import OutboxMessage
-from resourcemanager.resources.models import Resource
+from resourcemanager.resources.models import Credential, Resource
 
-__all__ = ["ApiToken", "ExternalIdentity", "OutboxMessage", "Resource", "ScopeRole"]
+__all__ = [
+    "ApiToken", "Credential", "ExternalIdentity", "OutboxMessage", "Resource", "ScopeRole",
+]

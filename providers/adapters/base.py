@@ -243,6 +243,9 @@ class ProviderAdapter(ABC):
 
     #: The access levels ``add_login`` grants; empty: the adapter issues no logins yet.
     login_access: ClassVar[frozenset[Access]] = frozenset()
+    #: The backend makes a login's secret (``add_login`` returns it) instead of taking the
+    #: password it is given.
+    login_secret_from_backend: ClassVar[bool] = False
 
     def add_login(self, backend_name: str, login: Login) -> Credentials:
         """Create ``login`` on the resource, or reset an existing one to exactly it."""

@@ -59,6 +59,8 @@ TRANSIENT_SERVER_ERRORS = frozenset({1040, 1053, 1205, 1213, 1927})
 #: The account uses all the connections it may hold (its own limit, or the server's
 #: ``max_user_connections``); the server checks that after the password.
 AT_CONNECTION_LIMIT = frozenset({1203, 1226})
+#: The account may not read a table (here: ``mysql.user``).
+TABLE_ACCESS_DENIED = 1142
 _MAX_REASON = 200
 #: What a login of each access level may do on its resource's database: database-level
 #: grants, so they cover the tables created later too.
@@ -182,12 +184,9 @@ class MySQLAdapter(ProviderAdapter):
             cur.execute("DROP USER IF EXISTS %s@%s", (name, self.user_host))
             checkpoint(DELETE_HALF_DONE)
             self._end_sessions(cur, name)
-            cur.execute("SELECT User FROM mysql.user WHERE Host = %s AND User LIKE %s",
-                        (self.user_host, escape_wildcards(name) + "\\_%"))
-            for (login,) in cur.fetchall():
-                if is_login_of(login, name):
-                    cur.execute("DROP USER IF EXISTS %s@%s", (login, self.user_host))
-                    self._end_sessions(cur, login)
+            for login in self._logins_of(cur, name):
+                cur.execute("DROP USER IF EXISTS %s@%s", (login, self.user_host))
+                self._end_sessions(cur, login)
             cur.execute(f"DROP DATABASE IF EXISTS {quote_identifier(name)}")
 
     def inventory(self, prefix: str) -> Inventory:
@@ -309,6 +308,18 @@ class MySQLAdapter(ProviderAdapter):
         if "max_user_connections" in self.properties:
             limit = int(properties.get("max_user_connections") or 0)
             cur.execute("ALTER USER %s@%s WITH MAX_USER_CONNECTIONS %s", (*account, limit))
+
+    def _logins_of(self, cur: Cursor, name: str) -> list[str]:
+        """The logins of their own of resource ``name``. Listing them takes ``SELECT`` on
+        ``mysql.user`` (documented above; CHECK needs it too): without it, none."""
+        try:
+            cur.execute("SELECT User FROM mysql.user WHERE Host = %s AND User LIKE %s",
+                        (self.user_host, escape_wildcards(name) + "\\_%"))
+        except pymysql.MySQLError as exc:
+            if _code(exc) != TABLE_ACCESS_DENIED:
+                raise
+            return []
+        return [login for (login,) in cur.fetchall() if is_login_of(login, name)]
 
     def _end_sessions(self, cur: Cursor, user: str) -> None:
         """Kill the user's sessions (needs PROCESS and CONNECTION ADMIN; a no-op without)."""

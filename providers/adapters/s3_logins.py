@@ -31,6 +31,7 @@ class S3Logins:
     uses the adapter's IAM client and helpers."""
 
     login_access = frozenset(Access)
+    login_secret_from_backend = True
 
     def add_login(self, backend_name: str, login: Login) -> Credentials:
         name = require_backend_name(backend_name)

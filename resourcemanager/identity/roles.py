@@ -31,6 +31,8 @@ class Action(StrEnum):
     VIEW_RESOURCE = "resource.view"
     CHECK_RESOURCE = "resource.check"
     MANAGE_RESOURCE = "resource.manage"
+    VIEW_CREDENTIAL = "credential.view"
+    MANAGE_CREDENTIAL = "credential.manage"
     VIEW_CONSUMER = "consumer.view"
     MANAGE_CONSUMER = "consumer.manage"
     VIEW_PROVIDER = "provider.view"
@@ -46,6 +48,8 @@ MATRIX: Mapping[Action, frozenset[Role]] = {
     Action.VIEW_RESOURCE: _ALL_ROLES,
     Action.CHECK_RESOURCE: _ALL_ROLES,
     Action.MANAGE_RESOURCE: frozenset({Role.ADMIN, Role.RESOURCE_ADMIN}),
+    Action.VIEW_CREDENTIAL: frozenset({Role.ADMIN, Role.RESOURCE_ADMIN}),
+    Action.MANAGE_CREDENTIAL: frozenset({Role.ADMIN, Role.RESOURCE_ADMIN}),
     Action.VIEW_CONSUMER: frozenset({Role.ADMIN, Role.CONSUMER_ADMIN, Role.USER}),
     Action.MANAGE_CONSUMER: frozenset({Role.ADMIN, Role.CONSUMER_ADMIN}),
     Action.VIEW_PROVIDER: _ALL_ROLES,

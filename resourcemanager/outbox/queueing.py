@@ -17,6 +17,7 @@ from celery.result import AsyncResult
 from django.conf import settings
 
 RUN_RESOURCE_OPERATION = "providers.run_resource_operation"
+RUN_CREDENTIAL_OPERATION = "resourcemanager.run_credential_operation"
 DELIVER_EVENT = "resourcemanager.deliver_event"
 DELIVER_TO_CONSUMER = "consumers.deliver"
 

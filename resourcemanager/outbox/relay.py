@@ -59,6 +59,18 @@ def enqueue_operation(
     )
 
 
+def enqueue_credential_operation(
+    resource: Resource, credential_id: object, operation: str, actor: str
+) -> OutboxMessage:
+    """Ask for an operation on one of ``resource``'s credentials after the commit."""
+    return _add(
+        Kind.OPERATION,
+        operation,
+        resource,
+        {"actor": actor, "credential_id": str(credential_id)},
+    )
+
+
 def emit_event(resource: Resource, event: str, actor: str) -> OutboxMessage:
     """Announce ``event`` (``resource.created`` …) to whoever listens (consumers, logs)."""
     return _add(Kind.EVENT, event, resource, {"actor": actor, "resource": describe(resource)})
@@ -169,7 +181,19 @@ def _add(kind: str, name: str, resource: Resource, payload: dict[str, Any]) -> O
 def _publish(message: OutboxMessage) -> None:
     # The task works for the request that wrote the row, whoever publishes it (the relay).
     headers = task_headers(message.payload.get("request_id"), message.payload.get("source_ip"))
-    if message.kind == Kind.OPERATION:
+    if message.kind == Kind.OPERATION and "credential_id" in message.payload:
+        result = queueing.send(
+            queueing.RUN_CREDENTIAL_OPERATION,
+            kwargs={
+                "message_id": message.pk,
+                "resource_id": str(message.resource_id),
+                "credential_id": message.payload["credential_id"],
+                "operation": message.name,
+                "actor": message.payload["actor"],
+            },
+            headers=headers,
+        )
+    elif message.kind == Kind.OPERATION:
         result = queueing.send(
             queueing.RUN_RESOURCE_OPERATION,
             kwargs={

@@ -1,4 +1,5 @@
-"""Resources: what a scope owns on a provider instance, and its lifecycle state."""
+"""Resources: what a scope owns on a provider instance, its lifecycle state, and the
+credentials issued on it."""
 
 from __future__ import annotations
 
@@ -89,3 +90,54 @@ class Resource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}/{self.name}"
+
+
+class Credential(models.Model):
+    """A login of its own to a resource, for one holder, with one access level.
+
+    The secret is shown once, when issued; lists and reads never carry it. ``login`` is
+    the backend account (named after the resource, so the resource's deletion takes it).
+    """
+
+    class Access(models.TextChoices):
+        READ_ONLY = "read-only"
+        READ_WRITE = "read-write"
+        OWNER = "owner"
+
+    class Status(models.TextChoices):
+        ISSUING = "issuing"
+        ACTIVE = "active"
+        REVOKING = "revoking"
+        REVOKED = "revoked"
+        ERROR = "error"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    scope = models.CharField(max_length=63, db_index=True)
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="issued")
+    #: An application's name, or ``user:<username>``.
+    holder = models.CharField(max_length=160)
+    access = models.CharField(max_length=16, choices=Access.choices)
+    login = models.CharField(max_length=80, editable=False)
+    #: The connection fields of the login (``username``, ``password``, ``uri`` …).
+    secret = EncryptedJSONField(editable=False)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.ISSUING, db_index=True
+    )
+    status_message = models.TextField(blank=True)
+    #: The backend refuses the login afterwards where it can; the sweep revokes it.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    issued_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["resource", "login"], name="unique_credential_login")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.holder} ({self.access}) on {self.resource_id}"

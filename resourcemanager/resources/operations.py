@@ -33,7 +33,7 @@ from resourcemanager.core.dbretry import in_short_transaction
 from resourcemanager.identity.roles import SYSTEM
 from resourcemanager.outbox import events, relay
 from resourcemanager.resources import failures
-from resourcemanager.resources.models import Resource
+from resourcemanager.resources.models import Credential, Resource
 from resourcemanager.telemetry import metrics
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,13 @@ class Operation(StrEnum):
     UPDATE = "update"
     CHECK = "check"
     DELETE = "delete"
+    #: A credential's login made or dropped (``resourcemanager.resources.credential_runs``),
+    #: under the resource's lease, so never at the same time as its other operations.
+    ISSUE = "issue"
+    REVOKE = "revoke"
+
+
+CREDENTIAL_OPERATIONS = frozenset({Operation.ISSUE, Operation.REVOKE})
 
 
 class RetryLater(Exception):
@@ -69,6 +76,8 @@ _RUNS_IN = {
     Operation.UPDATE: (Status.READY,),
     Operation.CHECK: (Status.READY, Status.ERROR),
     Operation.DELETE: (Status.DELETING,),
+    Operation.ISSUE: (Status.READY,),
+    Operation.REVOKE: (Status.READY, Status.ERROR),
 }
 
 
@@ -80,7 +89,7 @@ _UNFINISHED = [Status.PENDING, Status.CREATING, Status.DELETING]
 
 
 @dataclass(frozen=True)
-class _Claim:
+class Claim:
     """A run's right to talk to the backend for a resource and to record the outcome."""
 
     resource: Resource
@@ -113,12 +122,14 @@ def run_operation(
         Operation.CHECK: _run_check,
         Operation.DELETE: _run_delete,
     }
-    claim = _claim(resource_id, Operation(operation), last_attempt=last_attempt)
+    claim = claim_resource(resource_id, Operation(operation), last_attempt=last_attempt)
     if claim is not None:
         handlers[claim.operation](claim, actor, repair=repair)
 
 
-def _claim(resource_id: str, operation: Operation, *, last_attempt: bool) -> _Claim | None:
+def claim_resource(
+    resource_id: str, operation: Operation, *, last_attempt: bool
+) -> Claim | None:
     """Take the resource's lease for ``operation``; None when there is nothing to do."""
     now = timezone.now()
     with transaction.atomic():
@@ -141,15 +152,17 @@ def _claim(resource_id: str, operation: Operation, *, last_attempt: bool) -> _Cl
             fields += ["status", "updated_at"]
         resource.save(update_fields=fields)
     final = last_attempt or resource.attempts > settings.RM_TASK_MAX_RETRIES
-    return _Claim(resource, operation, resource.lease_id, final)
+    return Claim(resource, operation, resource.lease_id, final)
 
 
-def _record(claim: _Claim, apply: Callable[[Resource], None], *, finished: bool = True) -> None:
+def record_outcome(
+    claim: Claim, apply: Callable[[Resource], None], *, finished: bool = True
+) -> None:
     """Record an outcome with ``apply`` on the locked resource, if the lease is still ours
     and the resource still wants the operation, and release the lease (``finished``: the
     operation is over, its attempt count starts again)."""
 
-    def record() -> None:
+    def write() -> None:
         resource = locked_resource(claim.resource.pk)
         if resource.lease_id != claim.lease_id:
             logger.warning("%s of resource %s took too long; its outcome is dropped",
@@ -165,10 +178,10 @@ def _record(claim: _Claim, apply: Callable[[Resource], None], *, finished: bool 
         resource.lease_id = resource.lease_expires_at = None
         resource.save(update_fields=_LEASE_FIELDS)
 
-    in_short_transaction(record, what=f"the {claim.operation} of resource {claim.resource.pk}")
+    in_short_transaction(write, what=f"the {claim.operation} of resource {claim.resource.pk}")
 
 
-def _run_create(claim: _Claim, actor: str, *, repair: bool) -> None:
+def _run_create(claim: Claim, actor: str, *, repair: bool) -> None:
     resource = claim.resource
     adapter = resource.provider.adapter()
     try:
@@ -186,10 +199,10 @@ def _run_create(claim: _Claim, actor: str, *, repair: bool) -> None:
         metrics.provider_operation(resource, Operation.CREATE, "success")
         relay.emit_event(resource, events.CREATED, actor)
 
-    _record(claim, succeed)
+    record_outcome(claim, succeed)
 
 
-def _run_update(claim: _Claim, actor: str, *, repair: bool) -> None:
+def _run_update(claim: Claim, actor: str, *, repair: bool) -> None:
     resource = claim.resource
     try:
         resource.provider.adapter().update(resource.backend_name, resource.properties)
@@ -202,10 +215,10 @@ def _run_update(claim: _Claim, actor: str, *, repair: bool) -> None:
         metrics.provider_operation(resource, Operation.UPDATE, "success")
         relay.emit_event(resource, events.UPDATED, actor)
 
-    _record(claim, succeed)
+    record_outcome(claim, succeed)
 
 
-def _run_check(claim: _Claim, actor: str, *, repair: bool) -> None:
+def _run_check(claim: Claim, actor: str, *, repair: bool) -> None:
     """CHECK and record the outcome; an unreachable backend is a failing check, not a retry."""
     resource = claim.resource
     adapter = resource.provider.adapter()
@@ -238,10 +251,10 @@ def _run_check(claim: _Claim, actor: str, *, repair: bool) -> None:
         )
         relay.emit_event(resource, events.CHECKED, actor)
 
-    _record(claim, note)
+    record_outcome(claim, note)
 
 
-def _run_delete(claim: _Claim, actor: str, *, repair: bool) -> None:
+def _run_delete(claim: Claim, actor: str, *, repair: bool) -> None:
     resource = claim.resource
     try:
         resource.provider.adapter().delete(resource.backend_name)
@@ -254,15 +267,18 @@ def _run_delete(claim: _Claim, actor: str, *, repair: bool) -> None:
         resource.status_message = ""
         resource.credentials = None
         resource.save()
+        # The backend dropped their logins with the resource.
+        resource.issued.exclude(status=Credential.Status.REVOKED).update(
+            status=Credential.Status.REVOKED, revoked_at=timezone.now(), status_message="")
         audit_resource(actor, "resource.delete", Outcome.SUCCESS, resource)
         metrics.provider_operation(resource, Operation.DELETE, "success")
         relay.emit_event(resource, events.DELETED, actor)
 
-    _record(claim, succeed)
+    record_outcome(claim, succeed)
 
 
 def _record_error(
-    claim: _Claim,
+    claim: Claim,
     actor: str,
     action: str,
     exc: ProviderError,
@@ -272,11 +288,11 @@ def _record_error(
     """Record a failed run: a retry to come (raises ``RetryLater``) if it was transient and
     attempts remain, else the failure; ``cleanup`` first drops what a failed CREATE left."""
     if exc.transient and not claim.last_attempt:
-        _record(claim, lambda resource: _note_retry(resource, action, exc), finished=False)
+        record_outcome(claim, lambda resource: _note_retry(resource, action, exc), finished=False)
         raise RetryLater(exc.message, attempt=claim.resource.attempts)
     if cleanup is not None:
         _remove_partial_creation(cleanup, claim.resource)
-    _record(claim, lambda resource: _record_failure(resource, actor, action, exc))
+    record_outcome(claim, lambda resource: _record_failure(resource, actor, action, exc))
 
 
 def sweep_stuck_operations(timeout: float | None = None) -> list[Resource]:
@@ -325,7 +341,8 @@ def _requeue(resource_id: object, cutoff: datetime, timeout: float) -> Resource 
         if resource.status == Status.DELETING:
             operation = Operation.DELETE  # a deletion supersedes what was running
         resource.lease_id = resource.lease_expires_at = None  # a late outcome is dropped
-        if resource.status not in _RUNS_IN[operation]:
+        if resource.status not in _RUNS_IN[operation] or operation in CREDENTIAL_OPERATIONS:
+            # A credential's run is queued again by the credential sweep, which knows it.
             resource.save(update_fields=["lease_id", "lease_expires_at"])
             return None
         resource.save(update_fields=["lease_id", "lease_expires_at", "updated_at"])

@@ -1,11 +1,12 @@
 """Celery tasks running resource operations and sweeps. Thin: the runner does the work."""
 
 import logging
+from collections.abc import Callable
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from resourcemanager.outbox import queueing, relay
-from resourcemanager.resources import operations, sweeps
+from resourcemanager.resources import credential_runs, operations, sweeps
 from resourcemanager.telemetry import context
 
 logger = logging.getLogger(__name__)
@@ -35,16 +36,39 @@ def run_resource_operation(
     come in the message headers (``resourcemanager.telemetry.context``); ``request_id`` and
     ``source_ip`` are accepted, unused, from messages queued by earlier versions.
     """
+    _run_with_retries(
+        self, lambda last_attempt: operations.run_operation(
+            resource_id, operation, actor=actor, repair=repair, last_attempt=last_attempt),
+        f"{operation} of resource {resource_id}", message_id)
+
+
+@shared_task(
+    bind=True, name=queueing.RUN_CREDENTIAL_OPERATION, acks_late=True, max_retries=None
+)
+def run_credential_operation(
+    self, resource_id: str, credential_id: str, operation: str, actor: str,
+    message_id: int | None = None,
+) -> None:
+    """ISSUE or REVOKE one credential, retried as resource operations are."""
+    _run_with_retries(
+        self, lambda last_attempt: credential_runs.run_credential_operation(
+            resource_id, credential_id, operation, actor=actor, last_attempt=last_attempt),
+        f"{operation} of credential {credential_id}", message_id)
+
+
+def _run_with_retries(
+    task: Task, run: Callable[[bool], None], what: str, message_id: int | None
+) -> None:
+    """Run ``run(last_attempt)``; a transient failure comes back after a backoff, a busy
+    resource too. In-process mode (no broker) makes one attempt: there is no queue to wait
+    in, and a busy resource's message stays unhandled for the relay to publish again."""
     try:
-        operations.run_operation(
-            resource_id, operation, actor=actor, repair=repair,
-            last_attempt=bool(self.request.is_eager),
-        )
+        run(bool(task.request.is_eager))
     except operations.RetryLater as exc:
-        if self.request.is_eager:
-            logger.info("%s of resource %s not run now: %s", operation, resource_id, exc)
+        if task.request.is_eager:
+            logger.info("%s not run now: %s", what, exc)
             return
-        raise self.retry(countdown=queueing.retry_delay(exc.attempt - 1)) from exc
+        raise task.retry(countdown=queueing.retry_delay(exc.attempt - 1)) from exc
     except Exception:
         relay.mark_handled(message_id)  # publishing it again would fail the same way
         raise
@@ -63,3 +87,10 @@ def sweep_checks() -> dict:
 @shared_task(name="resourcemanager.sweep_stuck_operations")
 def sweep_stuck_operations() -> None:
     operations.sweep_stuck_operations()
+
+
+@shared_task(name="resourcemanager.sweep_credentials")
+def sweep_credentials() -> None:
+    """Revoke expired credentials and queue again lost credential runs (scheduled every
+    ``RM_CREDENTIAL_SWEEP_INTERVAL`` seconds)."""
+    credential_runs.sweep_credentials()

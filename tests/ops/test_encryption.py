@@ -120,9 +120,13 @@ def secrets(make_client, pg_provider) -> dict:
     hook = Consumer.objects.create(scope="team-a", builder="webhook", name="hook", properties={
         "url": "https://hooks.example.com/rm", "secret": HOOK_SECRET, "timeout": 10,
     })
+    issued = client.post(f"{TEAM_A}/{response.json()['id']}/credentials",
+                         {"holder": "reports", "access": "read-only"}, format="json").json()
     return {
         "resource_id": response.json()["id"],
         "credentials": response.json()["credentials"],
+        "credential_id": issued["id"],
+        "credential_secret": issued["credentials"],
         "providers": {pg_provider.pk: PG_PASSWORD, spare.pk: SPARE_PASSWORD},
         "consumer_id": hook.pk,
         "consumer_properties": hook.properties,
@@ -136,6 +140,8 @@ def clear_values(secrets: dict) -> dict:
         ("resourcemanager.Resource.credentials", secrets["resource_id"]): secrets["credentials"],
         ("consumers.Consumer.properties", secrets["consumer_id"]):
             secrets["consumer_properties"],
+        ("resourcemanager.Credential.secret", secrets["credential_id"]):
+            secrets["credential_secret"],
     }
     values.update(
         (("providers.Provider.password", pk), password)
@@ -209,7 +215,7 @@ def test_rotation_reencrypts_every_secret_with_the_first_key(secrets, keys):
     output = rotate()
 
     after = snapshot()
-    assert "re-encrypted 4 secrets in 3 columns; every one decrypts with the first key" in output
+    assert "re-encrypted 5 secrets in 4 columns; every one decrypts with the first key" in output
     assert "consumers.Consumer.properties: 1\n" in output
     for where, token in after.items():
         assert token != before[where], where
@@ -227,7 +233,7 @@ def test_rotation_goes_in_batches_and_shows_progress_on_a_terminal(secrets, keys
     output = terminal.getvalue()
     assert "\rproviders.Provider.password: 1/2\rproviders.Provider.password: 2/2\n" in output
     assert "\rconsumers.Consumer.properties: 1/1\n" in output
-    assert "re-encrypted 4 secrets" in output
+    assert "re-encrypted 5 secrets" in output
     keys.use(NEW_KEY)
     assert_all_secrets_read_back(secrets)
 

@@ -28,6 +28,8 @@ PUBLISHERS = (
     "resourcemanager.outbox.relay",
     "resourcemanager.resources.services",
     "resourcemanager.resources.operations",
+    "resourcemanager.resources.credentials",
+    "resourcemanager.resources.credential_runs",
     "resourcemanager.resources.sweeps",
     "resourcemanager.outbox.queueing",
     "consumers.services",

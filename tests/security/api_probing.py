@@ -49,12 +49,14 @@ def api_calls(world: World, scope: str | None, header: str | None, renderer: str
         if ("scope" in route.kwargs) != (scope is not None):
             continue
         foreign_ids = (
-            [world.bravo.id, world.bravo_token.pk, world.bravo_consumer.pk]
+            [world.bravo.id, world.bravo_token.pk, world.bravo_consumer.pk,
+             world.bravo_credential.pk]
             if "pk" in route.kwargs else [0]
         )
         for foreign_id in foreign_ids:
             values = {"scope": scope, "pk": foreign_id, "id": foreign_id,
-                      "key": world.bravo_provider.key, "format": RENDERERS[renderer]}
+                      "resource_pk": world.bravo.id, "key": world.bravo_provider.key,
+                      "format": RENDERERS[renderer]}
             yield route, url_of(route, values), headers
 
 

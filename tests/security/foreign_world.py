@@ -22,7 +22,7 @@ from providers.models import Provider
 from resourcemanager.identity.models import ApiToken, ScopeRole
 from resourcemanager.identity.roles import Role
 from resourcemanager.identity.tokens import issue_token
-from resourcemanager.resources.models import Resource
+from resourcemanager.resources.models import Credential, Resource
 from tests.security.conftest import Tenant, create_tenant
 from tests.security.isolation_checks import (
     assert_intact_on_the_server,
@@ -44,6 +44,7 @@ class World:
     bravo_provider: Provider  # reserved for team-b
     bravo_group: Group
     bravo_consumer: Consumer  # a webhook with a secret, registered in team-b
+    bravo_credential: Credential  # a read-only credential on team-b's resource
     bystander: object  # a user without roles, to be granted roles by forged forms
     snapshot: dict = field(default_factory=dict)
 
@@ -61,6 +62,9 @@ class World:
             "consumer name": self.bravo_consumer.name,
             "consumer secret": BRAVO_CONSUMER_SECRET,
             "consumer URL": self.bravo_consumer.properties["url"],
+            "credential holder": self.bravo_credential.holder,
+            "credential login": self.bravo_credential.login,
+            "credential secret": self.bravo_credential.secret["password"],
         }
 
     def foreign(self, model: type[models.Model]) -> models.Model:
@@ -104,6 +108,7 @@ class World:
             "providers": sorted(Provider.objects.values_list("key", "allowed_scopes")),
             "group": (self.bravo_group.name, list(self.bravo_group.permissions.all())),
             "consumers of team-b": list(Consumer.objects.filter(scope="team-b").values()),
+            "credentials of team-b": list(Credential.objects.filter(scope="team-b").values()),
             "deliveries of team-b": list(
                 Delivery.objects.filter(consumer__scope="team-b").values()
             ),
@@ -161,7 +166,20 @@ def foreign_world(memory_provider, make_client, django_user_model) -> World:
         ),
         bravo_group=Group.objects.create(name="bravo-group-zq"),
         bravo_consumer=create_bravo_consumer(bravo_owner),
+        bravo_credential=create_bravo_credential(owner),
         bystander=django_user_model.objects.create_user(username="bystander", password=None),
     )
     world.snapshot = world.take_snapshot()
     return world
+
+
+def create_bravo_credential(owner) -> Credential:
+    """A credential on team-b's resource, written as issuing one leaves it (the in-memory
+    provider issues no logins of their own)."""
+    resource = Resource.objects.get(scope="team-b")
+    login = f"{resource.backend_name}_zqzqzq"
+    return Credential.objects.create(
+        scope="team-b", resource=resource, holder="bravo-reports-zq", access="read-only",
+        login=login, secret={"username": login, "password": "bravo-credential-secret-zq"},
+        status=Credential.Status.ACTIVE, issued_by=owner.username,
+    )

@@ -65,8 +65,8 @@ def test_scoped_api_routes_refuse_scopes_without_a_role_and_malformed_scopes(
         if route.pattern in SCOPE_FREE_API_ROUTES:
             continue
         for scope, (status, code) in expected.items():
-            url = url_of(route, {"scope": scope, "pk": uuid.uuid4(), "key": MEMORY_KEY,
-                                 "format": RENDERERS[renderer]})
+            url = url_of(route, {"scope": scope, "pk": uuid.uuid4(), "resource_pk": uuid.uuid4(),
+                                 "key": MEMORY_KEY, "format": RENDERERS[renderer]})
             for method in route.methods:
                 response = call(team_a_user, method, url, {"HTTP_ACCEPT": ACCEPT[renderer]})
                 if response.status_code != status:

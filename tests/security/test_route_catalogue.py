@@ -91,8 +91,8 @@ def test_the_generated_methods_are_those_the_views_announce(team_a_user):
     """Each view's answer to OPTIONS names its methods (Allow): the generator agrees."""
     mismatches = []
     for route in API_ROUTES:
-        url = url_of(route, {"scope": "team-a", "pk": uuid.uuid4(), "key": MEMORY_KEY,
-                             "format": "json"})
+        url = url_of(route, {"scope": "team-a", "pk": uuid.uuid4(), "resource_pk": uuid.uuid4(),
+                             "key": MEMORY_KEY, "format": "json"})
         headers = {} if "scope" in route.kwargs else {"HTTP_X_SCOPE": "team-a"}
         response = team_a_user.options(url, **headers)
         if response.status_code >= 500:

@@ -1,0 +1,113 @@
+"""The credentials of a resource: ``/resources/{id}/credentials``. Parse, ask the service,
+render; the secret is rendered once, in the answer to the issuing request."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from resourcemanager.api.scoping import ScopedViewMixin
+from resourcemanager.api.serializers import CredentialsSerializer
+from resourcemanager.api.views import SCOPE_HEADER
+from resourcemanager.identity.roles import Action
+from resourcemanager.resources import credentials, services
+from resourcemanager.resources.models import Credential, Resource
+
+
+class CredentialSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="login", read_only=True)
+
+    class Meta:
+        model = Credential
+        fields = ["id", "resource", "holder", "access", "username", "status",
+                  "status_message", "expires_at", "issued_by", "created_at", "revoked_at"]
+        read_only_fields = fields
+
+
+class IssuedCredentialSerializer(CredentialSerializer):
+    """A credential as issued: with its connection fields and secret, this once."""
+
+    credentials = CredentialsSerializer(read_only=True)
+
+    class Meta(CredentialSerializer.Meta):
+        fields = [*CredentialSerializer.Meta.fields, "credentials"]
+        read_only_fields = fields
+
+
+class IssueRequestSerializer(serializers.Serializer):
+    holder = serializers.CharField(
+        help_text="Who uses it: an application's name, or user:<username>.")
+    access = serializers.CharField(help_text="read-only, read-write or owner.")
+    ttl = serializers.IntegerField(
+        required=False, help_text="Seconds it is valid for (default: until revoked).")
+
+
+PATH = [
+    SCOPE_HEADER,
+    OpenApiParameter("resource_pk", OpenApiTypes.UUID, OpenApiParameter.PATH,
+                     description="The resource's id."),
+]
+ONE = [*PATH, OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH,
+                               description="The credential's id.")]
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=PATH, summary="Credentials of a resource (no secrets)"),
+    retrieve=extend_schema(parameters=ONE, summary="A credential (no secret)"),
+    create=extend_schema(
+        parameters=PATH, request=IssueRequestSerializer,
+        responses={202: IssuedCredentialSerializer},
+        summary="Issue a credential; its secret is in this answer only",
+    ),
+    destroy=extend_schema(
+        parameters=ONE, responses={202: CredentialSerializer},
+        summary="Revoke: drop the login and end its sessions",
+    ),
+)
+class CredentialViewSet(
+    ScopedViewMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = CredentialSerializer
+    queryset = Credential.objects.none()  # the model, for the schema; get_queryset scopes
+    http_method_names = ["get", "post", "delete", "head", "options"]
+    required_actions = {
+        "list": Action.VIEW_CREDENTIAL,
+        "retrieve": Action.VIEW_CREDENTIAL,
+        "create": Action.MANAGE_CREDENTIAL,
+        "destroy": Action.MANAGE_CREDENTIAL,
+        "metadata": Action.VIEW_CREDENTIAL,
+    }
+
+    @cached_property
+    def resource(self) -> Resource:
+        return services.get_resource(self.principal, self.scope, self.kwargs["resource_pk"])
+
+    def get_queryset(self) -> QuerySet[Credential]:
+        return credentials.credentials_of(self.principal, self.resource)
+
+    def get_object(self) -> Credential:
+        return credentials.get_credential(self.principal, self.resource, self.kwargs["pk"])
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        parsed = IssueRequestSerializer(data=request.data)
+        parsed.is_valid(raise_exception=True)
+        credential, secret = credentials.issue_credential(
+            self.principal, self.resource, **parsed.validated_data)
+        credential.refresh_from_db()  # a task run in-process may have issued it already
+        credential.credentials = secret
+        return Response(IssuedCredentialSerializer(credential).data,
+                        status=status.HTTP_202_ACCEPTED)
+
+    def destroy(self, request: Request, *args, **kwargs) -> Response:
+        credential = credentials.revoke_credential(self.principal, self.get_object())
+        credential.refresh_from_db()
+        return Response(CredentialSerializer(credential).data, status=status.HTTP_202_ACCEPTED)
