@@ -8,7 +8,6 @@ transaction; a new or changed consumer is told of the scope's resources through
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -172,11 +171,7 @@ def consumers_of(principal: Principal | None, scope: str) -> QuerySet[Consumer]:
 
 
 def get_consumer(principal: Principal | None, scope: str, consumer_id: object) -> Consumer:
-    try:
-        consumer_id = uuid.UUID(str(consumer_id))
-    except ValueError:
-        raise NotFound("no such consumer in this scope") from None
-    found = consumers_of(principal, scope).filter(pk=consumer_id).first()
+    found = consumers_of(principal, scope).with_id(consumer_id)
     if found is None:
         raise NotFound("no such consumer in this scope")
     return found

@@ -5,6 +5,8 @@ The scoped models use ``ScopedQuerySet``; it reads no models itself.
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 
@@ -28,6 +30,14 @@ class ScopedQuerySet(models.QuerySet):
         if principal.is_operator:
             return self._in_known_scopes()
         return self.filter(scope__in=principal.scopes_for(action))
+
+    def with_id(self, object_id: object) -> models.Model | None:
+        """The row whose UUID key is ``object_id`` (text or not), or None, malformed ids
+        included: a caller answers "no such ..." either way."""
+        try:
+            return self.filter(pk=uuid.UUID(str(object_id))).first()
+        except ValueError:
+            return None
 
     def _in_known_scopes(self) -> ScopedQuerySet:
         if settings.RM_SCOPE_LIST:

@@ -9,7 +9,6 @@ to the request that issued the credential, and nowhere else afterwards.
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -95,11 +94,7 @@ def credentials_of(principal: Principal | None, resource: Resource) -> QuerySet[
 def get_credential(
     principal: Principal | None, resource: Resource, credential_id: object
 ) -> Credential:
-    try:
-        credential_id = uuid.UUID(str(credential_id))
-    except ValueError:
-        raise NotFound("no such credential on this resource") from None
-    found = credentials_of(principal, resource).filter(pk=credential_id).first()
+    found = credentials_of(principal, resource).with_id(credential_id)
     if found is None:
         raise NotFound("no such credential on this resource")
     return found

@@ -8,7 +8,6 @@ the outbox; ``resourcemanager.resources.operations`` runs it.
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -268,15 +267,10 @@ def delete_resource(principal: Principal, resource: Resource) -> Resource:
 
 def get_resource(principal: Principal | None, scope: str, resource_id: object) -> Resource:
     """The resource with ``resource_id`` in ``scope`` if ``principal`` may see it."""
-    try:
-        resource_id = uuid.UUID(str(resource_id))
-    except ValueError:
-        raise NotFound("no such resource in this scope") from None
     found = (
         Resource.objects.visible_to(principal, Action.VIEW_RESOURCE, scope)
         .select_related("provider")
-        .filter(pk=resource_id)
-        .first()
+        .with_id(resource_id)
     )
     if found is None:
         raise NotFound("no such resource in this scope")
