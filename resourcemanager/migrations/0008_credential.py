@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('resource', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='issued', to='resourcemanager.resource')),
+                ('resource', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='issued_credentials', to='resourcemanager.resource')),
             ],
             options={
                 'ordering': ['-created_at'],

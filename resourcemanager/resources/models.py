@@ -113,7 +113,9 @@ class Credential(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     scope = models.CharField(max_length=63, db_index=True)
-    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="issued")
+    resource = models.ForeignKey(
+        Resource, on_delete=models.CASCADE, related_name="issued_credentials"
+    )
     #: An application's name, or ``user:<username>``.
     holder = models.CharField(max_length=160)
     access = models.CharField(max_length=16, choices=Access.choices)

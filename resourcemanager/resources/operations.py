@@ -268,7 +268,7 @@ def _run_delete(claim: Claim, actor: str, *, repair: bool) -> None:
         resource.credentials = None
         resource.save()
         # The backend dropped their logins with the resource.
-        resource.issued.exclude(status=Credential.Status.REVOKED).update(
+        resource.issued_credentials.exclude(status=Credential.Status.REVOKED).update(
             status=Credential.Status.REVOKED, revoked_at=timezone.now(), status_message="")
         audit_resource(actor, "resource.delete", Outcome.SUCCESS, resource)
         metrics.provider_operation(resource, Operation.DELETE, "success")
