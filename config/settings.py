@@ -12,6 +12,8 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from resourcemanager.telemetry import logs
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -388,32 +390,7 @@ RM_ROLE_MAPPING = {
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured("LOG_FORMAT must be 'plain' or 'json'")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "resourcemanager.telemetry.context.RequestIdLogFilter"}},
-    "formatters": {
-        "plain": {
-            "class": "resourcemanager.telemetry.logs.PlainFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
-        },
-        "json": {"()": "resourcemanager.telemetry.logs.JsonFormatter"},
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": LOG_FORMAT,
-            "filters": ["request_id"],
-        },
-    },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # runserver's request lines and Django's 4xx warnings would repeat the access log
-        # of RequestIdMiddleware; server errors (with their traceback) stay.
-        "django.server": {"level": "WARNING"},
-        "django.request": {"level": "ERROR"},
-    },
-}
+LOGGING = logs.dict_config(env.str("LOG_LEVEL", default="INFO"), LOG_FORMAT)
 # One line per request (method, route, status, duration, request id) at INFO.
 RM_ACCESS_LOG = env.bool("RM_ACCESS_LOG", default=True)
 

@@ -58,3 +58,34 @@ class JsonFormatter(logging.Formatter):
         # json escapes C0 controls; DEL, C1 and the separators pass with ensure_ascii=False.
         text = json.dumps(entry, default=str, ensure_ascii=False)
         return _LINE_BREAKING.sub(lambda found: f"\\u{ord(found[0]):04x}", text)
+
+
+def dict_config(level: str, log_format: str) -> dict[str, Any]:
+    """Django's ``LOGGING``: one console handler in ``log_format`` (``plain`` or ``json``),
+    every record carrying its request id."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "resourcemanager.telemetry.context.RequestIdLogFilter"}},
+        "formatters": {
+            "plain": {
+                "class": "resourcemanager.telemetry.logs.PlainFormatter",
+                "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+            },
+            "json": {"()": "resourcemanager.telemetry.logs.JsonFormatter"},
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": log_format,
+                "filters": ["request_id"],
+            },
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            # runserver's request lines and Django's 4xx warnings would repeat the access
+            # log of RequestIdMiddleware; server errors (with their traceback) stay.
+            "django.server": {"level": "WARNING"},
+            "django.request": {"level": "ERROR"},
+        },
+    }
