@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from resourcemanager.telemetry import context
 
 _INCOMING_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-access_log = logging.getLogger("resourcemanager.identity.access")
+access_log = logging.getLogger("resourcemanager.access")
 
 
 class RequestIdMiddleware:

@@ -223,7 +223,7 @@ def test_web_writes_one_json_access_line_per_request(web):
     while not (lines := [entry for entry in map(json.loads, (
             line for line in web.process.output().splitlines() if line.startswith("{")))
             if entry.get("request_id") == request_id
-            and entry["logger"] == "resourcemanager.identity.access"]):
+            and entry["logger"] == "resourcemanager.access"]):
         assert time.monotonic() < deadline, web.process.output()
         time.sleep(0.1)
     assert len(lines) == 1

@@ -103,9 +103,9 @@ def test_probes_answer_whatever_host_they_address(client, path, db):
 def test_probes_are_not_in_the_access_log(client, caplog, db):
     import logging
 
-    with caplog.at_level(logging.INFO, logger="resourcemanager.identity.access"):
+    with caplog.at_level(logging.INFO, logger="resourcemanager.access"):
         client.get("/readyz")
-    assert not [r for r in caplog.records if r.name == "resourcemanager.identity.access"]
+    assert not [r for r in caplog.records if r.name == "resourcemanager.access"]
 
 
 def test_detail_mode_still_checks_the_host(client, db):

@@ -46,10 +46,10 @@ def test_every_request_is_logged_once_with_its_id_route_and_status(
     make_client, caplog, transactional_db
 ):
     client = make_client(team_a="USER")
-    with caplog.at_level(logging.INFO, logger="resourcemanager.identity.access"):
+    with caplog.at_level(logging.INFO, logger="resourcemanager.access"):
         response = client.get("/api/resources/?search=secret-code-in-query", HTTP_X_SCOPE="team-a")
 
-    lines = [r for r in caplog.records if r.name == "resourcemanager.identity.access"]
+    lines = [r for r in caplog.records if r.name == "resourcemanager.access"]
     assert len(lines) == 1
     line = lines[0]
     assert line.request_id == response["X-Request-ID"]
@@ -62,9 +62,9 @@ def test_every_request_is_logged_once_with_its_id_route_and_status(
 
 def test_the_access_log_can_be_turned_off(client, caplog, settings):
     settings.RM_ACCESS_LOG = False
-    with caplog.at_level(logging.INFO, logger="resourcemanager.identity.access"):
+    with caplog.at_level(logging.INFO, logger="resourcemanager.access"):
         client.get("/healthz")
-    assert not [r for r in caplog.records if r.name == "resourcemanager.identity.access"]
+    assert not [r for r in caplog.records if r.name == "resourcemanager.access"]
 
 
 def test_django_request_objects_stay_out_of_json_lines(rf):

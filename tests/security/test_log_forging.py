@@ -36,7 +36,7 @@ def access_log_output(request) -> Iterator[tuple[str, io.StringIO]]:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(configured_formatter(request.param))
     handler.addFilter(RequestIdLogFilter())
-    logger = logging.getLogger("resourcemanager.identity.access")
+    logger = logging.getLogger("resourcemanager.access")
     logger.addHandler(handler)
     try:
         yield request.param, stream
