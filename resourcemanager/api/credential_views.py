@@ -13,21 +13,25 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from resourcemanager.api.scoping import ScopedViewMixin
-from resourcemanager.api.serializers import CredentialsSerializer
+from resourcemanager.api.serializers import FAILURE_HELP, CredentialsSerializer
 from resourcemanager.api.views import SCOPE_HEADER
 from resourcemanager.identity.roles import Action
-from resourcemanager.resources import credentials, services
+from resourcemanager.resources import credentials, failures, services
 from resourcemanager.resources.models import Credential, Resource
 
 
 class CredentialSerializer(serializers.ModelSerializer):
     username = serializers.CharField(source="login", read_only=True)
+    status_message = serializers.SerializerMethodField(help_text=FAILURE_HELP)
 
     class Meta:
         model = Credential
         fields = ["id", "resource", "holder", "access", "username", "status",
                   "status_message", "expires_at", "issued_by", "created_at", "revoked_at"]
         read_only_fields = fields
+
+    def get_status_message(self, credential: Credential) -> str:
+        return failures.tenant_message(credential.status_message, credential.resource.provider)
 
 
 class IssuedCredentialSerializer(CredentialSerializer):

@@ -10,7 +10,7 @@ releases the lease. A failure marks the credential, never the resource.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -104,7 +104,7 @@ def audit_credential(
            message=message or f"{credential.access} for {credential.holder}")
 
 
-def _queue_again(credential_id: object, now, cutoff) -> int:
+def _queue_again(credential_id: object, now: datetime, cutoff: datetime) -> int:
     with transaction.atomic():
         credential = (Credential.objects.select_for_update().select_related("resource")
                       .filter(pk=credential_id).first())
@@ -140,10 +140,14 @@ def _succeeded(credential_id: object, operation: Operation, issued: Credentials 
 
 
 def _failed(credential_id: object, actor: str, action: str, message: str) -> None:
-    credential = Credential.objects.select_for_update().get(pk=credential_id)
+    """Keep the detail for operators; the audit trail, which tenants read, gets what a
+    tenant may read of it."""
+    credential = (Credential.objects.select_for_update().select_related("resource__provider")
+                  .get(pk=credential_id))
     credential.status, credential.status_message = Status.ERROR, message
     credential.save(update_fields=["status", "status_message", "updated_at"])
-    audit_credential(actor, action, Outcome.FAILURE, credential, message)
+    audit_credential(actor, action, Outcome.FAILURE, credential,
+                     failures.tenant_message(message, credential.resource.provider))
 
 
 def _not_runnable(credential_id: object, operation: Operation) -> None:

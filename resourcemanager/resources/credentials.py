@@ -87,8 +87,8 @@ def revoke_credential(principal: Principal, credential: Credential) -> Credentia
 
 def credentials_of(principal: Principal | None, resource: Resource) -> QuerySet[Credential]:
     """The credentials issued on ``resource`` that ``principal`` may see, newest first."""
-    return Credential.objects.visible_to(principal, Action.VIEW_CREDENTIAL, resource.scope
-                                         ).filter(resource=resource)
+    return (Credential.objects.visible_to(principal, Action.VIEW_CREDENTIAL, resource.scope)
+            .filter(resource=resource).select_related("resource__provider"))
 
 
 def get_credential(

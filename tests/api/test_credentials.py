@@ -203,3 +203,18 @@ def test_another_scope_finds_neither_the_resource_nor_its_credentials(
     assert foreign.delete(
         f"{TEAM_B}/{resource['id']}/credentials/{issued['id']}").status_code == 404
     assert Credential.objects.get(pk=issued["id"]).status == Credential.Status.ACTIVE
+
+
+def test_a_failure_naming_the_shared_server_reads_as_a_neutral_sentence(
+    make_client, scram_provider
+):
+    client = make_client(team_a="RESOURCE_ADMIN")
+    resource = ready_resource(client, "pg-scram")
+    issued = issue(client, resource, holder="bi", access="read-only").json()
+    detail = f"PostgreSQL at {scram_provider.host}:{scram_provider.port}: refused"
+    Credential.objects.filter(pk=issued["id"]).update(status="error", status_message=detail)
+
+    shown = client.get(f"{TEAM_A}/{resource['id']}/credentials/{issued['id']}").json()
+
+    assert shown["status_message"].startswith("the PostgreSQL server could not")
+    assert scram_provider.host not in shown["status_message"]
