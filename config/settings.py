@@ -270,9 +270,11 @@ RM_CONSUMER_CONNECT_TIMEOUT = env.float("RM_CONSUMER_CONNECT_TIMEOUT", default=5
 RM_CONSUMER_READ_TIMEOUT = env.float("RM_CONSUMER_READ_TIMEOUT", default=30.0)
 # Operations still creating/deleting/pending after this many seconds are run again.
 RM_OPERATION_TIMEOUT = env.int("RM_OPERATION_TIMEOUT", default=900)
-# Credentials: the longest ttl a request may ask for (seconds; 0: no ceiling), and how often
-# expired ones are revoked.
+# Credentials: the longest ttl a request may ask for (seconds; 0: no ceiling), how long a
+# login replaced by a rotation stays valid unless the request says otherwise, and how
+# often expired ones are revoked, replaced logins dropped and scheduled rotations started.
 RM_CREDENTIAL_MAX_TTL = env.int("RM_CREDENTIAL_MAX_TTL", default=90 * 24 * 3600)
+RM_CREDENTIAL_ROTATION_GRACE = env.int("RM_CREDENTIAL_ROTATION_GRACE", default=300)
 RM_CREDENTIAL_SWEEP_INTERVAL = env.float("RM_CREDENTIAL_SWEEP_INTERVAL", default=60.0)
 RM_OUTBOX_RELAY_INTERVAL = env.float("RM_OUTBOX_RELAY_INTERVAL", default=10.0)
 RM_OUTBOX_RETENTION_DAYS = env.int("RM_OUTBOX_RETENTION_DAYS", default=7)

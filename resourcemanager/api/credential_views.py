@@ -1,5 +1,5 @@
 """The credentials of a resource: ``/resources/{id}/credentials``. Parse, ask the service,
-render; the secret is rendered once, in the answer to the issuing request."""
+render; a secret is rendered in the answers to ISSUE, ROTATE and REVEAL only."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from providers.adapters.base import Credentials
 from resourcemanager.api.scoping import ScopedViewMixin
 from resourcemanager.api.serializers import FAILURE_HELP, CredentialsSerializer
 from resourcemanager.api.views import SCOPE_HEADER
@@ -27,7 +29,8 @@ class CredentialSerializer(serializers.ModelSerializer):
     class Meta:
         model = Credential
         fields = ["id", "resource", "holder", "access", "username", "status",
-                  "status_message", "expires_at", "issued_by", "created_at", "revoked_at"]
+                  "status_message", "expires_at", "max_expires_at", "ttl", "rotation_period",
+                  "next_rotation_at", "rotated_at", "issued_by", "created_at", "revoked_at"]
         read_only_fields = fields
 
     def get_status_message(self, credential: Credential) -> str:
@@ -35,7 +38,7 @@ class CredentialSerializer(serializers.ModelSerializer):
 
 
 class IssuedCredentialSerializer(CredentialSerializer):
-    """A credential as issued: with its connection fields and secret, this once."""
+    """A credential with its connection fields and secret: as issued, rotated or revealed."""
 
     credentials = CredentialsSerializer(read_only=True)
 
@@ -50,6 +53,23 @@ class IssueRequestSerializer(serializers.Serializer):
     access = serializers.CharField(help_text="read-only, read-write or owner.")
     ttl = serializers.IntegerField(
         required=False, help_text="Seconds it is valid for (default: until revoked).")
+    max_ttl = serializers.IntegerField(
+        required=False, help_text="Seconds from now that no renewal reaches past "
+        "(default: the server's ceiling, RM_CREDENTIAL_MAX_TTL).")
+    rotation_period = serializers.IntegerField(
+        required=False, help_text="Rotate it every so many seconds (default: never).")
+
+
+class RenewRequestSerializer(serializers.Serializer):
+    ttl = serializers.IntegerField(
+        required=False, help_text="Seconds from now (default: the credential's ttl); "
+        "never past its max_expires_at.")
+
+
+class RotateRequestSerializer(serializers.Serializer):
+    grace = serializers.IntegerField(
+        required=False, help_text="Seconds the replaced login keeps working "
+        "(default: RM_CREDENTIAL_ROTATION_GRACE).")
 
 
 PATH = [
@@ -73,6 +93,20 @@ ONE = [*PATH, OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH,
         parameters=ONE, responses={202: CredentialSerializer},
         summary="Revoke: drop the login and end its sessions",
     ),
+    renew=extend_schema(
+        parameters=ONE, request=RenewRequestSerializer, responses={202: CredentialSerializer},
+        summary="Renew: expire ttl seconds from now, never past max_expires_at",
+    ),
+    rotate=extend_schema(
+        parameters=ONE, request=RotateRequestSerializer,
+        responses={202: IssuedCredentialSerializer},
+        summary="Rotate to a new login; the new secret is in this answer, the old login "
+        "works for the grace period",
+    ),
+    reveal=extend_schema(
+        parameters=ONE, request=None, responses={200: IssuedCredentialSerializer},
+        summary="The current secret (holder or credential managers only; audited)",
+    ),
 )
 class CredentialViewSet(
     ScopedViewMixin,
@@ -83,12 +117,17 @@ class CredentialViewSet(
     serializer_class = CredentialSerializer
     queryset = Credential.objects.none()  # the model, for the schema; get_queryset scopes
     http_method_names = ["get", "post", "delete", "head", "options"]
+    #: Members of the scope may read and reveal what they hold themselves: the queryset
+    #: and the service narrow it down.
     required_actions = {
-        "list": Action.VIEW_CREDENTIAL,
-        "retrieve": Action.VIEW_CREDENTIAL,
+        "list": Action.VIEW_RESOURCE,
+        "retrieve": Action.VIEW_RESOURCE,
+        "reveal": Action.VIEW_RESOURCE,
         "create": Action.MANAGE_CREDENTIAL,
         "destroy": Action.MANAGE_CREDENTIAL,
-        "metadata": Action.VIEW_CREDENTIAL,
+        "renew": Action.MANAGE_CREDENTIAL,
+        "rotate": Action.MANAGE_CREDENTIAL,
+        "metadata": Action.VIEW_RESOURCE,
     }
 
     @cached_property
@@ -106,12 +145,43 @@ class CredentialViewSet(
         parsed.is_valid(raise_exception=True)
         credential, secret = credentials.issue_credential(
             self.principal, self.resource, **parsed.validated_data)
-        credential.refresh_from_db()  # a task run in-process may have issued it already
-        credential.credentials = secret
-        return Response(IssuedCredentialSerializer(credential).data,
-                        status=status.HTTP_202_ACCEPTED)
+        return self._with_secret(credential, secret, status.HTTP_202_ACCEPTED)
 
     def destroy(self, request: Request, *args, **kwargs) -> Response:
         credential = credentials.revoke_credential(self.principal, self.get_object())
-        credential.refresh_from_db()
+        return self._accepted(credential)
+
+    @action(detail=True, methods=["post"])
+    def renew(self, request: Request, *args, **kwargs) -> Response:
+        parsed = RenewRequestSerializer(data=request.data)
+        parsed.is_valid(raise_exception=True)
+        credential = credentials.renew_credential(self.principal, self.get_object(),
+                                                  **parsed.validated_data)
+        return self._accepted(credential)
+
+    @action(detail=True, methods=["post"])
+    def rotate(self, request: Request, *args, **kwargs) -> Response:
+        parsed = RotateRequestSerializer(data=request.data)
+        parsed.is_valid(raise_exception=True)
+        credential, secret = credentials.rotate_credential(self.principal, self.get_object(),
+                                                           **parsed.validated_data)
+        return self._with_secret(credential, secret, status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["post"])
+    def reveal(self, request: Request, *args, **kwargs) -> Response:
+        credential = self.get_object()
+        secret = credentials.reveal_credential(self.principal, credential)
+        return self._with_secret(credential, secret, status.HTTP_200_OK)
+
+    @staticmethod
+    def _accepted(credential: Credential) -> Response:
+        credential.refresh_from_db()  # a task run in-process may have finished already
         return Response(CredentialSerializer(credential).data, status=status.HTTP_202_ACCEPTED)
+
+    @staticmethod
+    def _with_secret(credential: Credential, secret: Credentials, code: int) -> Response:
+        credential.refresh_from_db()
+        credential.credentials = secret
+        # A secret is for the caller, never for a cache on the way.
+        return Response(IssuedCredentialSerializer(credential).data, status=code,
+                        headers={"Cache-Control": "no-store"})

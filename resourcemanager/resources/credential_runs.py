@@ -1,25 +1,26 @@
-"""Running a credential's operations: ISSUE makes its login, REVOKE drops it.
+"""Running a credential's operations against its backend.
 
-Both run under the resource's lease (``operations.claim_resource``), so never while the
-resource is created, updated, checked or deleted, with no transaction open while the
-backend is asked; the outcome is recorded on the credential in the short transaction that
-releases the lease. A failure marks the credential, never the resource.
-``sweep_credentials`` revokes expired credentials and queues again runs that were lost.
+ISSUE makes its login; RENEW moves the login's expiry; ROTATE makes the new login of a
+rotation; RETIRE drops the logins a rotation replaced once their grace is over; REVOKE
+drops every login of the credential and ends their sessions. All run under the
+resource's lease (``operations.claim_resource``), so never while the resource is created,
+updated, checked or deleted, with no transaction open while the backend is asked; the
+outcome is recorded on the credential in the short transaction that releases the lease.
+A failure marks the credential, never the resource.
 """
 
 from __future__ import annotations
 
-import logging
+from contextlib import suppress
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditEntry
 from audit.services import record
-from providers.adapters.base import Access, Credentials, Login, ProviderError
-from resourcemanager.identity.roles import SYSTEM
+from providers.adapters.base import Access, Credentials, Login, ProviderAdapter, ProviderError
 from resourcemanager.outbox import relay
 from resourcemanager.resources import failures
 from resourcemanager.resources.models import Credential, Resource
@@ -31,69 +32,60 @@ from resourcemanager.resources.operations import (
 )
 from resourcemanager.telemetry import metrics
 
-logger = logging.getLogger(__name__)
 Outcome = AuditEntry.Outcome
 Status = Credential.Status
-#: The credential's status while its operation is wanted.
-_WANTED = {Operation.ISSUE: Status.ISSUING, Operation.REVOKE: Status.REVOKING}
+#: The operations that a credential's status asks for, while it has it.
+STATUS_WANTS = {Status.ISSUING: Operation.ISSUE, Status.ROTATING: Operation.ROTATE,
+                Status.REVOKING: Operation.REVOKE}
+_GONE = (Status.REVOKING, Status.REVOKED)
 
 
 def run_credential_operation(
     resource_id: str, credential_id: str, operation: str, *, actor: str,
     last_attempt: bool = True,
 ) -> None:
-    """Carry out ISSUE or REVOKE for one credential and record the outcome. Raises
+    """Carry out ``operation`` for one credential and record the outcome. Raises
     ``RetryLater`` after a transient failure (not on the ``last_attempt``) and
     ``OperationBusy`` while another run holds the resource."""
     operation = Operation(operation)
     credential = Credential.objects.filter(pk=credential_id, resource_id=resource_id).first()
-    if credential is None or credential.status != _WANTED[operation]:
+    if credential is None or not wanted(operation, credential):
         return  # done, or superseded (revoked meanwhile)
     claim = claim_resource(resource_id, operation, last_attempt=last_attempt)
     if claim is None:
         _not_runnable(credential.pk, operation)
         return
     resource = claim.resource
-    action = f"credential.{operation}"
+    adapter = resource.provider.adapter()
     try:
-        adapter = resource.provider.adapter()
-        if operation == Operation.ISSUE:
-            login = Login(credential.login, credential.secret["password"],
-                          Access(credential.access), credential.expires_at)
-            issued = adapter.add_login(resource.backend_name, login)
-        else:
-            adapter.remove_login(resource.backend_name, credential.login)
-            issued = None
+        outcome = _carry_out(adapter, resource.backend_name, credential, operation)
     except ProviderError as exc:
         if exc.transient and not claim.last_attempt:
             record_outcome(claim, lambda resource: None, finished=False)
             metrics.provider_operation(resource, operation, "retry")
             raise RetryLater(exc.message, attempt=claim.resource.attempts) from None
-        message = failures.log_failure(f"{action} of credential {credential.pk} failed",
-                                       exc.message)
-        record_outcome(claim, lambda resource: _failed(credential.pk, actor, action, message))
+        if operation == Operation.ROTATE:  # the new login, however far it got
+            with suppress(ProviderError):
+                adapter.remove_login(resource.backend_name,
+                                     credential.pending_secret["username"])
+        message = failures.log_failure(
+            f"credential.{operation} of credential {credential.pk} failed", exc.message)
+        record_outcome(claim, lambda resource: _failed(credential.pk, operation, actor, message))
         metrics.provider_operation(resource, operation, "failure")
         return
-    record_outcome(claim, lambda resource: _succeeded(credential.pk, operation, issued, actor))
+    record_outcome(claim, lambda resource: _succeeded(credential.pk, operation, outcome, actor))
     metrics.provider_operation(resource, operation, "success")
 
 
-def sweep_credentials(timeout: float | None = None) -> int:
-    """Revoke the credentials past their expiry, and queue again the runs of those left
-    issuing or revoking for ``timeout`` seconds (default ``RM_OPERATION_TIMEOUT``).
-    Returns how many were queued."""
-    now = timezone.now()
-    cutoff = now - timedelta(seconds=settings.RM_OPERATION_TIMEOUT if timeout is None
-                             else timeout)
-    expired = Credential.objects.filter(status=Status.ACTIVE, expires_at__lte=now)
-    stuck = Credential.objects.filter(status__in=list(_WANTED.values()), updated_at__lt=cutoff)
-    queued = 0
-    for credential_id in [*expired.values_list("pk", flat=True),
-                          *stuck.values_list("pk", flat=True)]:
-        queued += _queue_again(credential_id, now, cutoff)
-    if queued:
-        logger.info("queued %d credential operation(s)", queued)
-    return queued
+def wanted(operation: Operation, credential: Credential) -> bool:
+    """Whether ``credential`` still asks for ``operation``: runs are repeated, superseded
+    or late, and do nothing then."""
+    if operation == Operation.RENEW:
+        return credential.status in (Status.ACTIVE, Status.ROTATING) \
+            and credential.expires_at is not None
+    if operation == Operation.RETIRE:
+        return bool(credential.retiring) and credential.status not in _GONE
+    return STATUS_WANTS.get(credential.status) == operation
 
 
 def audit_credential(
@@ -104,62 +96,116 @@ def audit_credential(
            message=message or f"{credential.access} for {credential.holder}")
 
 
-def _queue_again(credential_id: object, now: datetime, cutoff: datetime) -> int:
-    with transaction.atomic():
-        credential = (Credential.objects.select_for_update().select_related("resource")
-                      .filter(pk=credential_id).first())
-        if credential is None:
-            return 0
-        if credential.status == Status.ACTIVE and credential.expires_at is not None \
-                and credential.expires_at <= now:
-            credential.status = Status.REVOKING
-            credential.save(update_fields=["status", "updated_at"])
-            audit_credential(SYSTEM.name, "credential.expire", Outcome.ACCEPTED, credential)
-        elif credential.status in _WANTED.values() and credential.updated_at < cutoff:
-            credential.save(update_fields=["updated_at"])
-        else:
-            return 0  # it moved on since the query
-        operation = Operation.ISSUE if credential.status == Status.ISSUING else Operation.REVOKE
-        relay.enqueue_credential_operation(credential.resource, credential.pk, operation,
-                                           SYSTEM.name)
-    return 1
+def due_logins(credential: Credential, now: datetime) -> list[str]:
+    """The replaced logins of ``credential`` whose grace is over."""
+    return [each["login"] for each in credential.retiring
+            if datetime.fromisoformat(each["until"]) <= now]
 
 
-def _succeeded(credential_id: object, operation: Operation, issued: Credentials | None,
+def _carry_out(adapter: ProviderAdapter, backend_name: str, credential: Credential,
+               operation: Operation) -> Any:
+    """Ask the backend; the answer is what ``_succeeded`` records."""
+    access = Access(credential.access)
+    if operation == Operation.ISSUE:
+        return adapter.add_login(backend_name, Login(
+            credential.login, credential.secret["password"], access, credential.expires_at))
+    if operation == Operation.RENEW:  # the same login again, with the new expiry
+        adapter.add_login(backend_name, Login(
+            credential.login, credential.secret["password"], access, credential.expires_at))
+        return credential.expires_at
+    if operation == Operation.ROTATE:
+        pending = credential.pending_secret
+        return adapter.add_login(backend_name, Login(
+            pending["username"], pending["password"], access, credential.expires_at))
+    if operation == Operation.RETIRE:
+        dropped = due_logins(credential, timezone.now())
+        for login in dropped:
+            adapter.remove_login(backend_name, login)
+        return dropped
+    logins = [credential.login, *(each["login"] for each in credential.retiring)]
+    if credential.pending_secret:
+        logins.append(credential.pending_secret["username"])
+    for login in logins:
+        adapter.remove_login(backend_name, login)
+    return None
+
+
+def _succeeded(credential_id: object, operation: Operation, outcome: Any,
                actor: str) -> None:
     credential = Credential.objects.select_for_update().get(pk=credential_id)
-    if credential.status != _WANTED[operation]:
-        return  # revoked meanwhile: its REVOKE runs next and drops the login
+    if not wanted(operation, credential):
+        return  # revoked meanwhile: its REVOKE runs next and drops the logins
+    now, message = timezone.now(), ""
     if operation == Operation.ISSUE:
-        credential.status, credential.secret = Status.ACTIVE, issued.as_dict()
-    else:
-        credential.status, credential.revoked_at = Status.REVOKED, timezone.now()
+        credential.status, credential.secret = Status.ACTIVE, outcome.as_dict()
+    elif operation == Operation.ROTATE:
+        _rotated(credential, outcome, now)
+    elif operation == Operation.RETIRE:
+        credential.retiring = [each for each in credential.retiring
+                               if each["login"] not in outcome]
+        credential.retire_at = _first_until(credential.retiring)
+        message = f"dropped {', '.join(outcome)}"
+    elif operation == Operation.REVOKE:
+        credential.status, credential.revoked_at = Status.REVOKED, now
+        credential.pending_secret, credential.retiring, credential.retire_at = None, [], None
     credential.status_message = ""
     credential.save()
-    audit_credential(actor, f"credential.{operation}", Outcome.SUCCESS, credential)
+    if operation == Operation.ROTATE and credential.rotation_grace == 0:
+        relay.enqueue_credential_operation(credential.resource, credential.pk,
+                                           Operation.RETIRE, actor)
+    audit_credential(actor, f"credential.{operation}", Outcome.SUCCESS, credential, message)
 
 
-def _failed(credential_id: object, actor: str, action: str, message: str) -> None:
+def _rotated(credential: Credential, issued: Credentials, now: datetime) -> None:
+    """The new login takes over; the replaced one is valid for the grace period more."""
+    until = now + timedelta(seconds=credential.rotation_grace)
+    credential.retiring = [*credential.retiring,
+                           {"login": credential.login, "until": until.isoformat()}]
+    credential.retire_at = _first_until(credential.retiring)
+    credential.login, credential.secret = issued.username, issued.as_dict()
+    credential.status, credential.pending_secret, credential.rotated_at = (
+        Status.ACTIVE, None, now)
+    if credential.rotation_period:
+        credential.next_rotation_at = now + timedelta(seconds=credential.rotation_period)
+
+
+def _first_until(retiring: list[dict[str, str]]) -> datetime | None:
+    return min((datetime.fromisoformat(each["until"]) for each in retiring), default=None)
+
+
+def _failed(credential_id: object, operation: Operation, actor: str, message: str) -> None:
     """Keep the detail for operators; the audit trail, which tenants read, gets what a
-    tenant may read of it."""
+    tenant may read of it. A failed ISSUE or REVOKE leaves the credential in error; a
+    failed RENEW, ROTATE or RETIRE leaves it working as it was, and says so."""
     credential = (Credential.objects.select_for_update().select_related("resource__provider")
                   .get(pk=credential_id))
-    credential.status, credential.status_message = Status.ERROR, message
-    credential.save(update_fields=["status", "status_message", "updated_at"])
-    audit_credential(actor, action, Outcome.FAILURE, credential,
+    if operation in (Operation.ISSUE, Operation.REVOKE):
+        credential.status, credential.status_message = Status.ERROR, message
+    else:
+        credential.status_message = f"{operation} failed: {message}"
+        if operation == Operation.ROTATE:
+            credential.status, credential.pending_secret = Status.ACTIVE, None
+    credential.save()
+    audit_credential(actor, f"credential.{operation}", Outcome.FAILURE, credential,
                      failures.tenant_message(message, credential.resource.provider))
 
 
 def _not_runnable(credential_id: object, operation: Operation) -> None:
-    """The resource no longer wants the operation: a deletion revokes the credential (its
-    login goes with the resource); other states leave it in error, to be revoked."""
+    """The resource no longer wants the operation. A deletion revokes the credential (its
+    logins go with the resource); otherwise a waiting ISSUE or REVOKE leaves it in error,
+    to be revoked, a rotation is called off, and a RENEW or RETIRE is left to the sweep."""
     with transaction.atomic():
         credential = Credential.objects.select_for_update().select_related("resource").get(
             pk=credential_id)
         resource_status = credential.resource.status
-        if credential.status != _WANTED[operation] or resource_status in (
+        if not wanted(operation, credential) or operation in (
+                Operation.RENEW, Operation.RETIRE) or resource_status in (
                 Resource.Status.DELETING, Resource.Status.DELETED):
             return
-        credential.status = Status.ERROR
-        credential.status_message = f"the resource is {resource_status}"
-        credential.save(update_fields=["status", "status_message", "updated_at"])
+        if operation == Operation.ROTATE:
+            credential.status, credential.pending_secret = Status.ACTIVE, None
+            credential.status_message = f"not rotated: the resource is {resource_status}"
+        else:
+            credential.status = Status.ERROR
+            credential.status_message = f"the resource is {resource_status}"
+        credential.save()

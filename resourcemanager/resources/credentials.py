@@ -1,9 +1,10 @@
 """Credentials: logins of their own to a resource, one per holder and access level.
 
-Requests check access and input, write the credential (its secret encrypted) and the
-audit entry, and queue the operation through the outbox in one transaction;
-``resourcemanager.resources.credential_runs`` carries it out. The secret is in the answer
-to the request that issued the credential, and nowhere else afterwards.
+Requests (ISSUE, RENEW, ROTATE, REVOKE) check access and input, write the credential (its
+secret encrypted) and the audit entry, and queue the operation through the outbox in one
+transaction; ``resourcemanager.resources.credential_runs`` carries it out. The secret is
+in the answer to the request that issued or rotated the credential; afterwards only an
+audited reveal shows it, to its holder or whoever manages the scope's credentials.
 """
 
 from __future__ import annotations
@@ -24,43 +25,49 @@ from resourcemanager.core.errors import Conflict, InvalidInput, NotFound
 from resourcemanager.identity.roles import Action, Principal, require
 from resourcemanager.outbox import relay
 from resourcemanager.resources.credential_runs import audit_credential
-from resourcemanager.resources.models import Credential, Resource
+from resourcemanager.resources.models import USER_HOLDER, Credential, Resource
 from resourcemanager.resources.operations import Operation, locked_resource
 
 Outcome = AuditEntry.Outcome
 Status = Credential.Status
 #: An application's name, or ``user:`` and a user name.
 _APPLICATION = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
-_USER_PREFIX = "user:"
 MIN_TTL = 60
+#: The longest a replaced login may stay valid after a rotation.
+MAX_GRACE = 7 * 24 * 3600
 
 
 def issue_credential(
     principal: Principal, resource: Resource, *, holder: str, access: str,
-    ttl: int | None = None,
+    ttl: int | None = None, max_ttl: int | None = None, rotation_period: int | None = None,
 ) -> tuple[Credential, Credentials]:
-    """A new credential for ``holder`` on ``resource``, and its secret (shown this once)."""
+    """A new credential for ``holder`` on ``resource``, and its secret (shown this once).
+
+    With a ``ttl`` it expires that many seconds from now; RENEW extends it, never past
+    ``max_ttl`` (default: the ceiling) from now. ``rotation_period`` rotates it on schedule.
+    """
     require(principal, Action.MANAGE_CREDENTIAL, resource.scope)
     holder = _valid_holder(holder)
     adapter = resource.provider.adapter()
     access = _valid_access(access, adapter.login_access, adapter.label,
                            adapter.login_secret_from_backend)
-    expires_at = None if ttl is None else timezone.now() + timedelta(seconds=_valid_ttl(ttl))
+    lifetime = _valid_lifetime(ttl, max_ttl)
+    period = None if rotation_period is None else _valid_seconds(
+        rotation_period, "rotation_period", minimum=MIN_TTL)
+    now = timezone.now()
     with transaction.atomic():
-        resource = locked_resource(resource.pk)
-        if not resource.managed:
-            raise Conflict("an unmanaged resource has no credentials of its own",
-                           code="unmanaged")
-        if resource.status != Resource.Status.READY:
-            raise Conflict(f"the resource is {resource.status}; credentials are issued on "
-                           "ready resources", code="not_ready")
+        resource = _ready(locked_resource(resource.pk))
         login = new_login_name(resource.backend_name)
         secret = adapter.credentials(adapter.object_name(resource.backend_name),
                                      new_password(), login=login)
         credential = Credential.objects.create(
             scope=resource.scope, resource=resource, holder=holder, access=access,
-            login=login, secret=secret.as_dict(), expires_at=expires_at,
-            issued_by=principal.name,
+            login=login, secret=secret.as_dict(), issued_by=principal.name,
+            ttl=lifetime and lifetime[0],
+            expires_at=lifetime and now + timedelta(seconds=lifetime[0]),
+            max_expires_at=lifetime and now + timedelta(seconds=lifetime[1]),
+            rotation_period=period,
+            next_rotation_at=period and now + timedelta(seconds=period),
         )
         audit_credential(principal.name, "credential.issue", Outcome.ACCEPTED, credential)
         relay.enqueue_credential_operation(resource, credential.pk, Operation.ISSUE,
@@ -69,12 +76,11 @@ def issue_credential(
 
 
 def revoke_credential(principal: Principal, credential: Credential) -> Credential:
-    """Drop the credential's login and end its sessions (queued); revoking again is a
+    """Drop the credential's logins and end their sessions (queued); revoking again is a
     no-op."""
     require(principal, Action.MANAGE_CREDENTIAL, credential.scope)
     with transaction.atomic():
-        credential = Credential.objects.select_for_update().select_related("resource").get(
-            pk=credential.pk)
+        credential = _locked(credential)
         if credential.status in (Status.REVOKING, Status.REVOKED):
             return credential
         credential.status, credential.status_message = Status.REVOKING, ""
@@ -83,6 +89,89 @@ def revoke_credential(principal: Principal, credential: Credential) -> Credentia
         relay.enqueue_credential_operation(credential.resource, credential.pk,
                                            Operation.REVOKE, principal.name)
     return credential
+
+
+def renew_credential(
+    principal: Principal, credential: Credential, *, ttl: int | None = None
+) -> Credential:
+    """Let the credential expire ``ttl`` seconds (default: its own ttl) from now, never
+    past its ``max_expires_at``; the backend's expiry follows (queued)."""
+    require(principal, Action.MANAGE_CREDENTIAL, credential.scope)
+    seconds = None if ttl is None else _valid_seconds(ttl, "ttl", minimum=MIN_TTL)
+    now = timezone.now()
+    with transaction.atomic():
+        credential = _locked(credential)
+        if credential.expires_at is None:
+            raise Conflict("this credential does not expire; there is nothing to renew",
+                           code="no_expiry")
+        if credential.status not in (Status.ACTIVE, Status.ROTATING) \
+                or credential.expires_at <= now:
+            state = "expired" if credential.expires_at <= now else credential.status
+            raise Conflict(f"the credential is {state}; issue a new one",
+                           code="expired" if state == "expired" else "not_active")
+        wanted = now + timedelta(seconds=seconds or credential.ttl or 0)
+        if credential.max_expires_at is not None and wanted > credential.max_expires_at:
+            if seconds is not None:
+                raise InvalidInput(
+                    "ttl would reach past the credential's max_ttl (it may live until "
+                    f"{credential.max_expires_at.isoformat()})", field="ttl")
+            wanted = credential.max_expires_at
+        credential.expires_at = wanted
+        credential.save(update_fields=["expires_at", "updated_at"])
+        audit_credential(principal.name, "credential.renew", Outcome.ACCEPTED, credential,
+                         f"until {wanted.isoformat()}")
+        relay.enqueue_credential_operation(credential.resource, credential.pk,
+                                           Operation.RENEW, principal.name)
+    return credential
+
+
+def rotate_credential(
+    principal: Principal, credential: Credential, *, grace: int | None = None
+) -> tuple[Credential, Credentials]:
+    """Replace the credential's login by a new one, and return the new secret: it works
+    once the rotation is done (status active again); the replaced login keeps working
+    for ``grace`` seconds (default ``RM_CREDENTIAL_ROTATION_GRACE``) more."""
+    require(principal, Action.MANAGE_CREDENTIAL, credential.scope)
+    grace = settings.RM_CREDENTIAL_ROTATION_GRACE if grace is None else _valid_seconds(
+        grace, "grace", minimum=0, maximum=MAX_GRACE)
+    with transaction.atomic():
+        credential, secret = start_rotation(credential, grace)
+        audit_credential(principal.name, "credential.rotate", Outcome.ACCEPTED, credential)
+        relay.enqueue_credential_operation(credential.resource, credential.pk,
+                                           Operation.ROTATE, principal.name)
+    return credential, secret
+
+
+def start_rotation(credential: Credential, grace: int) -> tuple[Credential, Credentials]:
+    """In the caller's transaction: mark ``credential`` rotating towards a new login, and
+    return that login's secret; the caller queues the ROTATE run."""
+    credential = _locked(credential)
+    if credential.status == Status.ROTATING:
+        raise Conflict("a rotation of this credential is under way", code="rotation_running")
+    if credential.status != Status.ACTIVE:
+        raise Conflict(f"the credential is {credential.status}; only an active one rotates",
+                       code="not_active")
+    resource = _ready(locked_resource(credential.resource_id))
+    adapter = resource.provider.adapter()
+    secret = adapter.credentials(adapter.object_name(resource.backend_name), new_password(),
+                                 login=new_login_name(resource.backend_name))
+    credential.status, credential.status_message = Status.ROTATING, ""
+    credential.pending_secret, credential.rotation_grace = secret.as_dict(), grace
+    credential.save(update_fields=["status", "status_message", "pending_secret",
+                                   "rotation_grace", "updated_at"])
+    return credential, secret
+
+
+def reveal_credential(principal: Principal, credential: Credential) -> Credentials:
+    """The credential's current secret, for its holder or whoever manages the scope's
+    credentials; audited."""
+    if credential.holder != f"{USER_HOLDER}{principal.name}" or principal.user_id is None:
+        require(principal, Action.MANAGE_CREDENTIAL, credential.scope)
+    if credential.status not in (Status.ACTIVE, Status.ROTATING):
+        raise Conflict(f"the credential is {credential.status}; it has no secret to reveal",
+                       code="not_active")
+    audit_credential(principal.name, "credential.reveal", Outcome.SUCCESS, credential)
+    return Credentials.from_dict(credential.secret)
 
 
 def credentials_of(principal: Principal | None, resource: Resource) -> QuerySet[Credential]:
@@ -100,10 +189,24 @@ def get_credential(
     return found
 
 
+def _locked(credential: Credential) -> Credential:
+    return Credential.objects.select_for_update().select_related("resource").get(
+        pk=credential.pk)
+
+
+def _ready(resource: Resource) -> Resource:
+    if not resource.managed:
+        raise Conflict("an unmanaged resource has no credentials of its own", code="unmanaged")
+    if resource.status != Resource.Status.READY:
+        raise Conflict(f"the resource is {resource.status}; credentials are issued and "
+                       "rotated on ready resources", code="not_ready")
+    return resource
+
+
 def _valid_holder(holder: object) -> str:
     text = str(holder or "").strip()
-    if text.startswith(_USER_PREFIX):
-        username = text.removeprefix(_USER_PREFIX)
+    if text.startswith(USER_HOLDER):
+        username = text.removeprefix(USER_HOLDER)
         if not get_user_model().objects.filter(username=username, is_active=True).exists():
             raise InvalidInput(f"no active user {username!r}", field="holder")
         return text
@@ -123,11 +226,24 @@ def _valid_access(access: object, offered: frozenset[Access], label: str,
     return str(access)
 
 
-def _valid_ttl(ttl: object) -> int:
-    ceiling = settings.RM_CREDENTIAL_MAX_TTL
-    if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < MIN_TTL:
-        raise InvalidInput(f"ttl is a whole number of seconds, at least {MIN_TTL}",
-                           field="ttl")
-    if ceiling and ttl > ceiling:
-        raise InvalidInput(f"ttl may be at most {ceiling} seconds here", field="ttl")
-    return ttl
+def _valid_lifetime(ttl: object, max_ttl: object) -> tuple[int, int] | None:
+    """``(ttl, max_ttl)`` in seconds, or None for a credential that does not expire."""
+    ceiling = settings.RM_CREDENTIAL_MAX_TTL or None
+    if ttl is None:
+        if max_ttl is not None:
+            raise InvalidInput("max_ttl goes with a ttl", field="max_ttl")
+        return None
+    ttl = _valid_seconds(ttl, "ttl", minimum=MIN_TTL, maximum=ceiling)
+    if max_ttl is None:
+        return ttl, max(ttl, ceiling or ttl)
+    return ttl, _valid_seconds(max_ttl, "max_ttl", minimum=ttl, maximum=ceiling)
+
+
+def _valid_seconds(value: object, field: str, *, minimum: int,
+                   maximum: int | None = None) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise InvalidInput(f"{field} is a whole number of seconds, at least {minimum}",
+                           field=field)
+    if maximum is not None and value > maximum:
+        raise InvalidInput(f"{field} may be at most {maximum} seconds here", field=field)
+    return value

@@ -11,6 +11,7 @@ from django.db import models
 from resourcemanager.core.fields import EncryptedJSONField
 from resourcemanager.core.lookups import json_list_contains
 from resourcemanager.identity.querysets import ScopedQuerySet
+from resourcemanager.identity.roles import Action, Principal
 
 
 class ResourceQuerySet(ScopedQuerySet):
@@ -92,11 +93,32 @@ class Resource(models.Model):
         return f"{self.scope}/{self.name}"
 
 
+class CredentialQuerySet(ScopedQuerySet):
+    def visible_to(
+        self, principal: Principal | None, action: Action, scope: str | None = None
+    ) -> ScopedQuerySet:
+        """As for every scoped row, and besides: a member of the scope sees the
+        credentials it holds itself (``user:<its name>``), whatever its roles."""
+        allowed = super().visible_to(principal, action, scope)
+        if principal is None or principal.user_id is None:
+            return allowed
+        scopes = [scope] if scope is not None else list(principal.roles)
+        held = self.filter(holder=f"{USER_HOLDER}{principal.name}",
+                           scope__in=[each for each in scopes if principal.member_of(each)])
+        return allowed | held
+
+
+#: How the holder of a user's own credential is written: ``user:<username>``.
+USER_HOLDER = "user:"
+
+
 class Credential(models.Model):
     """A login of its own to a resource, for one holder, with one access level.
 
-    The secret is shown once, when issued; lists and reads never carry it. ``login`` is
-    the backend account (named after the resource, so the resource's deletion takes it).
+    The secret is shown once, when issued or rotated; lists and reads never carry it.
+    ``login`` is the backend account (named after the resource, so the resource's deletion
+    takes it). A rotation makes a new login (``pending_secret`` until it exists), then
+    the replaced one stays valid for a grace period in ``retiring`` before it is dropped.
     """
 
     class Access(models.TextChoices):
@@ -107,6 +129,7 @@ class Credential(models.Model):
     class Status(models.TextChoices):
         ISSUING = "issuing"
         ACTIVE = "active"
+        ROTATING = "rotating"
         REVOKING = "revoking"
         REVOKED = "revoked"
         ERROR = "error"
@@ -128,12 +151,29 @@ class Credential(models.Model):
     status_message = models.TextField(blank=True)
     #: The backend refuses the login afterwards where it can; the sweep revokes it.
     expires_at = models.DateTimeField(null=True, blank=True)
+    #: Seconds a RENEW extends it by, unless the request says otherwise.
+    ttl = models.PositiveIntegerField(null=True, blank=True)
+    #: No RENEW reaches past this (issued + max_ttl).
+    max_expires_at = models.DateTimeField(null=True, blank=True)
+    #: Scheduled rotation: every so many seconds, next at ``next_rotation_at``.
+    rotation_period = models.PositiveIntegerField(null=True, blank=True)
+    next_rotation_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    #: The connection fields of the login a rotation under way makes.
+    pending_secret = EncryptedJSONField(null=True, blank=True, editable=False)
+    #: Seconds the replaced login stays valid after the rotation under way.
+    rotation_grace = models.PositiveIntegerField(default=0)
+    #: Logins replaced by rotations, valid until their grace ends:
+    #: ``[{"login": …, "until": ISO time}]`` (names only, no secrets).
+    retiring = models.JSONField(default=list, blank=True, editable=False)
+    #: When the first of ``retiring`` is due to be dropped.
+    retire_at = models.DateTimeField(null=True, blank=True, db_index=True)
     issued_by = models.CharField(max_length=150)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
-    objects = ScopedQuerySet.as_manager()
+    objects = CredentialQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

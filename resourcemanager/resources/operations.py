@@ -46,13 +46,18 @@ class Operation(StrEnum):
     UPDATE = "update"
     CHECK = "check"
     DELETE = "delete"
-    #: A credential's login made or dropped (``resourcemanager.resources.credential_runs``),
-    #: under the resource's lease, so never at the same time as its other operations.
+    #: A credential's logins made, changed or dropped
+    #: (``resourcemanager.resources.credential_runs``), under the resource's lease, so
+    #: never at the same time as its other operations.
     ISSUE = "issue"
+    RENEW = "renew"
+    ROTATE = "rotate"
+    RETIRE = "retire"
     REVOKE = "revoke"
 
 
-CREDENTIAL_OPERATIONS = frozenset({Operation.ISSUE, Operation.REVOKE})
+CREDENTIAL_OPERATIONS = frozenset({Operation.ISSUE, Operation.RENEW, Operation.ROTATE,
+                                   Operation.RETIRE, Operation.REVOKE})
 
 
 class RetryLater(Exception):
@@ -77,6 +82,9 @@ _RUNS_IN = {
     Operation.CHECK: (Status.READY, Status.ERROR),
     Operation.DELETE: (Status.DELETING,),
     Operation.ISSUE: (Status.READY,),
+    Operation.RENEW: (Status.READY, Status.ERROR),
+    Operation.ROTATE: (Status.READY,),
+    Operation.RETIRE: (Status.READY, Status.ERROR),
     Operation.REVOKE: (Status.READY, Status.ERROR),
 }
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from celery import Task, shared_task
 
 from resourcemanager.outbox import queueing, relay
-from resourcemanager.resources import credential_runs, operations, sweeps
+from resourcemanager.resources import credential_runs, credential_sweeps, operations, sweeps
 from resourcemanager.telemetry import context
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,8 @@ def run_credential_operation(
     self, resource_id: str, credential_id: str, operation: str, actor: str,
     message_id: int | None = None,
 ) -> None:
-    """ISSUE or REVOKE one credential, retried as resource operations are."""
+    """One operation of a credential (ISSUE, RENEW, ROTATE, RETIRE, REVOKE), retried as
+    resource operations are."""
     _run_with_retries(
         self, lambda last_attempt: credential_runs.run_credential_operation(
             resource_id, credential_id, operation, actor=actor, last_attempt=last_attempt),
@@ -91,6 +92,7 @@ def sweep_stuck_operations() -> None:
 
 @shared_task(name="resourcemanager.sweep_credentials")
 def sweep_credentials() -> None:
-    """Revoke expired credentials and queue again lost credential runs (scheduled every
+    """Revoke expired credentials, drop logins replaced by rotations once their grace is
+    over, start scheduled rotations and queue again lost credential runs (scheduled every
     ``RM_CREDENTIAL_SWEEP_INTERVAL`` seconds)."""
-    credential_runs.sweep_credentials()
+    credential_sweeps.sweep_credentials()

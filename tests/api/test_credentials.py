@@ -10,7 +10,7 @@ import pymysql
 import pytest
 
 from audit.models import AuditEntry
-from resourcemanager.resources import credential_runs
+from resourcemanager.resources import credential_sweeps
 from resourcemanager.resources.models import Credential
 
 TEAM_A = "/api/c/team-a/resources"
@@ -121,7 +121,7 @@ def test_an_expired_credential_is_revoked_by_the_sweep(make_client, mysql_provid
     assert issued["expires_at"] is not None
     Credential.objects.filter(pk=issued["id"]).update(expires_at="2000-01-01T00:00:00Z")
 
-    assert credential_runs.sweep_credentials() == 1
+    assert credential_sweeps.sweep_credentials() == 1
 
     credential = Credential.objects.get(pk=issued["id"])
     assert credential.status == Credential.Status.REVOKED
@@ -183,8 +183,12 @@ def test_only_resource_admins_see_and_issue_credentials(make_client, scram_provi
     other = make_client(team_a=role)
     url = f"{TEAM_A}/{resource['id']}/credentials"
 
-    assert other.get(url).status_code == 403
+    assert other.get(url).json()["results"] == []  # what it holds itself: nothing
+    assert other.get(f"{url}/{issued['id']}").status_code == 404
+    assert other.post(f"{url}/{issued['id']}/reveal").status_code == 404
     assert other.post(url, {"holder": "x", "access": "owner"}, format="json").status_code == 403
+    for verb in ("rotate", "renew"):
+        assert other.post(f"{url}/{issued['id']}/{verb}").status_code == 403
     assert other.delete(f"{url}/{issued['id']}").status_code == 403
     assert Credential.objects.get(pk=issued["id"]).status == Credential.Status.ACTIVE
 

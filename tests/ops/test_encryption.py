@@ -16,7 +16,7 @@ from consumers.models import Consumer
 from providers.models import Provider
 from resourcemanager.core import crypto
 from resourcemanager.core.key_rotation import encrypted_columns
-from resourcemanager.resources.models import Resource
+from resourcemanager.resources.models import Credential, Resource
 from tests.conftest import PG_PASSWORD
 
 TEAM_A = "/api/c/team-a/resources"
@@ -122,11 +122,14 @@ def secrets(make_client, pg_provider) -> dict:
     })
     issued = client.post(f"{TEAM_A}/{response.json()['id']}/credentials",
                          {"holder": "reports", "access": "read-only"}, format="json").json()
+    pending = {"username": "rotating", "password": "a-rotation's-new-password"}
+    Credential.objects.filter(pk=issued["id"]).update(pending_secret=pending)
     return {
         "resource_id": response.json()["id"],
         "credentials": response.json()["credentials"],
         "credential_id": issued["id"],
         "credential_secret": issued["credentials"],
+        "pending_secret": pending,
         "providers": {pg_provider.pk: PG_PASSWORD, spare.pk: SPARE_PASSWORD},
         "consumer_id": hook.pk,
         "consumer_properties": hook.properties,
@@ -142,6 +145,8 @@ def clear_values(secrets: dict) -> dict:
             secrets["consumer_properties"],
         ("resourcemanager.Credential.secret", secrets["credential_id"]):
             secrets["credential_secret"],
+        ("resourcemanager.Credential.pending_secret", secrets["credential_id"]):
+            secrets["pending_secret"],
     }
     values.update(
         (("providers.Provider.password", pk), password)
@@ -215,7 +220,7 @@ def test_rotation_reencrypts_every_secret_with_the_first_key(secrets, keys):
     output = rotate()
 
     after = snapshot()
-    assert "re-encrypted 5 secrets in 4 columns; every one decrypts with the first key" in output
+    assert "re-encrypted 6 secrets in 5 columns; every one decrypts with the first key" in output
     assert "consumers.Consumer.properties: 1\n" in output
     for where, token in after.items():
         assert token != before[where], where
@@ -233,7 +238,7 @@ def test_rotation_goes_in_batches_and_shows_progress_on_a_terminal(secrets, keys
     output = terminal.getvalue()
     assert "\rproviders.Provider.password: 1/2\rproviders.Provider.password: 2/2\n" in output
     assert "\rconsumers.Consumer.properties: 1/1\n" in output
-    assert "re-encrypted 5 secrets" in output
+    assert "re-encrypted 6 secrets" in output
     keys.use(NEW_KEY)
     assert_all_secrets_read_back(secrets)
 
