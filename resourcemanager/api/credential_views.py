@@ -40,7 +40,7 @@ class CredentialSerializer(serializers.ModelSerializer):
 class IssuedCredentialSerializer(CredentialSerializer):
     """A credential with its connection fields and secret: as issued, rotated or revealed."""
 
-    credentials = CredentialsSerializer(read_only=True)
+    credentials = CredentialsSerializer(read_only=True, allow_null=True)
 
     class Meta(CredentialSerializer.Meta):
         fields = [*CredentialSerializer.Meta.fields, "credentials"]
@@ -117,15 +117,16 @@ class CredentialViewSet(
     serializer_class = CredentialSerializer
     queryset = Credential.objects.none()  # the model, for the schema; get_queryset scopes
     http_method_names = ["get", "post", "delete", "head", "options"]
-    #: Members of the scope may read and reveal what they hold themselves: the queryset
-    #: and the service narrow it down.
+    #: Members of the scope may read and reveal what they hold themselves, and issue,
+    #: renew and revoke it where the scope's self-service allows: the queryset and the
+    #: services narrow it down.
     required_actions = {
         "list": Action.VIEW_RESOURCE,
         "retrieve": Action.VIEW_RESOURCE,
         "reveal": Action.VIEW_RESOURCE,
-        "create": Action.MANAGE_CREDENTIAL,
-        "destroy": Action.MANAGE_CREDENTIAL,
-        "renew": Action.MANAGE_CREDENTIAL,
+        "create": Action.VIEW_RESOURCE,
+        "destroy": Action.VIEW_RESOURCE,
+        "renew": Action.VIEW_RESOURCE,
         "rotate": Action.MANAGE_CREDENTIAL,
         "metadata": Action.VIEW_RESOURCE,
     }
@@ -179,8 +180,12 @@ class CredentialViewSet(
         return Response(CredentialSerializer(credential).data, status=status.HTTP_202_ACCEPTED)
 
     @staticmethod
-    def _with_secret(credential: Credential, secret: Credentials, code: int) -> Response:
+    def _with_secret(credential: Credential, secret: Credentials | None, code: int) -> Response:
+        """``secret`` None: the backend makes it; shown here when the run is done already
+        (tasks in-process), else by a reveal once the credential is active."""
         credential.refresh_from_db()
+        if secret is None and credential.status == Credential.Status.ACTIVE:
+            secret = Credentials.from_dict(credential.secret)
         credential.credentials = secret
         # A secret is for the caller, never for a cache on the way.
         return Response(IssuedCredentialSerializer(credential).data, status=code,

@@ -39,6 +39,8 @@ class Action(StrEnum):
     VIEW_OWN_AUDIT = "audit.view_own"
     VIEW_ALL_AUDIT = "audit.view_all"
     MANAGE_MEMBERSHIP = "membership.manage"
+    VIEW_SCOPE_SETTINGS = "scope_settings.view"
+    MANAGE_SCOPE_SETTINGS = "scope_settings.manage"
 
 
 _ALL_ROLES = frozenset(Role)
@@ -56,6 +58,8 @@ MATRIX: Mapping[Action, frozenset[Role]] = {
     Action.VIEW_OWN_AUDIT: _ALL_ROLES,
     Action.VIEW_ALL_AUDIT: frozenset({Role.ADMIN}),
     Action.MANAGE_MEMBERSHIP: frozenset({Role.ADMIN}),
+    Action.VIEW_SCOPE_SETTINGS: _ALL_ROLES,
+    Action.MANAGE_SCOPE_SETTINGS: frozenset({Role.ADMIN}),
 }
 
 

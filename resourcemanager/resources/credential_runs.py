@@ -108,15 +108,18 @@ def _carry_out(adapter: ProviderAdapter, backend_name: str, credential: Credenti
     access = Access(credential.access)
     if operation == Operation.ISSUE:
         return adapter.add_login(backend_name, Login(
-            credential.login, credential.secret["password"], access, credential.expires_at))
+            credential.login, credential.secret.get("password", ""), access,
+            credential.expires_at))
     if operation == Operation.RENEW:  # the same login again, with the new expiry
-        adapter.add_login(backend_name, Login(
-            credential.login, credential.secret["password"], access, credential.expires_at))
+        if not adapter.login_secret_from_backend:  # there, adding it again makes a new key
+            adapter.add_login(backend_name, Login(
+                credential.login, credential.secret["password"], access,
+                credential.expires_at))
         return credential.expires_at
     if operation == Operation.ROTATE:
         pending = credential.pending_secret
         return adapter.add_login(backend_name, Login(
-            pending["username"], pending["password"], access, credential.expires_at))
+            pending["username"], pending.get("password", ""), access, credential.expires_at))
     if operation == Operation.RETIRE:
         dropped = due_logins(credential, timezone.now())
         for login in dropped:
@@ -162,7 +165,7 @@ def _rotated(credential: Credential, issued: Credentials, now: datetime) -> None
     credential.retiring = [*credential.retiring,
                            {"login": credential.login, "until": until.isoformat()}]
     credential.retire_at = _first_until(credential.retiring)
-    credential.login, credential.secret = issued.username, issued.as_dict()
+    credential.login, credential.secret = credential.pending_secret["username"], issued.as_dict()
     credential.status, credential.pending_secret, credential.rotated_at = (
         Status.ACTIVE, None, now)
     if credential.rotation_period:

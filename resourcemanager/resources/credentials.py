@@ -19,20 +19,23 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from providers.adapters.base import Access, Credentials
+from providers.adapters.base import Access, Credentials, ProviderAdapter
 from providers.adapters.naming import new_login_name, new_password
-from resourcemanager.core.errors import Conflict, InvalidInput, NotFound
-from resourcemanager.identity.roles import Action, Principal, require
+from resourcemanager.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from resourcemanager.identity.roles import Action, Principal, require, require_member
 from resourcemanager.outbox import relay
 from resourcemanager.resources.credential_runs import audit_credential
 from resourcemanager.resources.models import USER_HOLDER, Credential, Resource
 from resourcemanager.resources.operations import Operation, locked_resource
+from resourcemanager.scopes.models import ScopeSettings
+from resourcemanager.scopes.services import MIN_TTL, credential_ceiling, settings_of
 
 Outcome = AuditEntry.Outcome
 Status = Credential.Status
 #: An application's name, or ``user:`` and a user name.
 _APPLICATION = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
-MIN_TTL = 60
+#: Access levels from least to most, for the scope's self-service ceiling.
+_SELF_SERVICE_LEVELS = [Access.READ_ONLY, Access.READ_WRITE, Access.OWNER]
 #: The longest a replaced login may stay valid after a rotation.
 MAX_GRACE = 7 * 24 * 3600
 
@@ -40,29 +43,32 @@ MAX_GRACE = 7 * 24 * 3600
 def issue_credential(
     principal: Principal, resource: Resource, *, holder: str, access: str,
     ttl: int | None = None, max_ttl: int | None = None, rotation_period: int | None = None,
-) -> tuple[Credential, Credentials]:
-    """A new credential for ``holder`` on ``resource``, and its secret (shown this once).
+) -> tuple[Credential, Credentials | None]:
+    """A new credential for ``holder`` on ``resource``, and its secret (shown this once;
+    None where the backend makes it: then the credential carries it once issued).
 
     With a ``ttl`` it expires that many seconds from now; RENEW extends it, never past
     ``max_ttl`` (default: the ceiling) from now. ``rotation_period`` rotates it on schedule.
     """
-    require(principal, Action.MANAGE_CREDENTIAL, resource.scope)
+    require_member(principal, resource.scope)
+    policy = settings_of(resource.scope)
     holder = _valid_holder(holder)
     adapter = resource.provider.adapter()
-    access = _valid_access(access, adapter.login_access, adapter.label,
-                           adapter.login_secret_from_backend)
-    lifetime = _valid_lifetime(ttl, max_ttl)
+    access = _valid_access(access, adapter.login_access, adapter.label)
+    _require_manager_or_self_service(principal, resource.scope, holder, access, policy)
+    if ttl is None:
+        ttl = policy.credential_default_ttl
+    lifetime = _valid_lifetime(ttl, max_ttl, credential_ceiling(policy))
     period = None if rotation_period is None else _valid_seconds(
         rotation_period, "rotation_period", minimum=MIN_TTL)
     now = timezone.now()
     with transaction.atomic():
         resource = _ready(locked_resource(resource.pk))
         login = new_login_name(resource.backend_name)
-        secret = adapter.credentials(adapter.object_name(resource.backend_name),
-                                     new_password(), login=login)
+        secret = _new_secret(adapter, resource, login)
         credential = Credential.objects.create(
             scope=resource.scope, resource=resource, holder=holder, access=access,
-            login=login, secret=secret.as_dict(), issued_by=principal.name,
+            login=login, secret=_stored(secret, login), issued_by=principal.name,
             ttl=lifetime and lifetime[0],
             expires_at=lifetime and now + timedelta(seconds=lifetime[0]),
             max_expires_at=lifetime and now + timedelta(seconds=lifetime[1]),
@@ -78,7 +84,7 @@ def issue_credential(
 def revoke_credential(principal: Principal, credential: Credential) -> Credential:
     """Drop the credential's logins and end their sessions (queued); revoking again is a
     no-op."""
-    require(principal, Action.MANAGE_CREDENTIAL, credential.scope)
+    _require_manager_or_self_service(principal, credential.scope, credential.holder)
     with transaction.atomic():
         credential = _locked(credential)
         if credential.status in (Status.REVOKING, Status.REVOKED):
@@ -96,7 +102,7 @@ def renew_credential(
 ) -> Credential:
     """Let the credential expire ``ttl`` seconds (default: its own ttl) from now, never
     past its ``max_expires_at``; the backend's expiry follows (queued)."""
-    require(principal, Action.MANAGE_CREDENTIAL, credential.scope)
+    _require_manager_or_self_service(principal, credential.scope, credential.holder)
     seconds = None if ttl is None else _valid_seconds(ttl, "ttl", minimum=MIN_TTL)
     now = timezone.now()
     with transaction.atomic():
@@ -127,8 +133,9 @@ def renew_credential(
 
 def rotate_credential(
     principal: Principal, credential: Credential, *, grace: int | None = None
-) -> tuple[Credential, Credentials]:
-    """Replace the credential's login by a new one, and return the new secret: it works
+) -> tuple[Credential, Credentials | None]:
+    """Replace the credential's login by a new one, and return the new secret (None
+    where the backend makes it): it works
     once the rotation is done (status active again); the replaced login keeps working
     for ``grace`` seconds (default ``RM_CREDENTIAL_ROTATION_GRACE``) more."""
     require(principal, Action.MANAGE_CREDENTIAL, credential.scope)
@@ -142,7 +149,8 @@ def rotate_credential(
     return credential, secret
 
 
-def start_rotation(credential: Credential, grace: int) -> tuple[Credential, Credentials]:
+def start_rotation(credential: Credential, grace: int
+                   ) -> tuple[Credential, Credentials | None]:
     """In the caller's transaction: mark ``credential`` rotating towards a new login, and
     return that login's secret; the caller queues the ROTATE run."""
     credential = _locked(credential)
@@ -152,11 +160,10 @@ def start_rotation(credential: Credential, grace: int) -> tuple[Credential, Cred
         raise Conflict(f"the credential is {credential.status}; only an active one rotates",
                        code="not_active")
     resource = _ready(locked_resource(credential.resource_id))
-    adapter = resource.provider.adapter()
-    secret = adapter.credentials(adapter.object_name(resource.backend_name), new_password(),
-                                 login=new_login_name(resource.backend_name))
+    login = new_login_name(resource.backend_name)
+    secret = _new_secret(resource.provider.adapter(), resource, login)
     credential.status, credential.status_message = Status.ROTATING, ""
-    credential.pending_secret, credential.rotation_grace = secret.as_dict(), grace
+    credential.pending_secret, credential.rotation_grace = _stored(secret, login), grace
     credential.save(update_fields=["status", "status_message", "pending_secret",
                                    "rotation_grace", "updated_at"])
     return credential, secret
@@ -165,7 +172,7 @@ def start_rotation(credential: Credential, grace: int) -> tuple[Credential, Cred
 def reveal_credential(principal: Principal, credential: Credential) -> Credentials:
     """The credential's current secret, for its holder or whoever manages the scope's
     credentials; audited."""
-    if credential.holder != f"{USER_HOLDER}{principal.name}" or principal.user_id is None:
+    if not _holds(principal, credential.holder):
         require(principal, Action.MANAGE_CREDENTIAL, credential.scope)
     if credential.status not in (Status.ACTIVE, Status.ROTATING):
         raise Conflict(f"the credential is {credential.status}; it has no secret to reveal",
@@ -187,6 +194,39 @@ def get_credential(
     if found is None:
         raise NotFound("no such credential on this resource")
     return found
+
+
+def _holds(principal: Principal, holder: str) -> bool:
+    return principal.user_id is not None and holder == f"{USER_HOLDER}{principal.name}"
+
+
+def _require_manager_or_self_service(
+    principal: Principal, scope: str, holder: str, access: str | None = None,
+    policy: ScopeSettings | None = None,
+) -> None:
+    """Credential managers act on every credential of the scope; a member acts on those
+    it holds itself when the scope's self-service allows ``access``."""
+    if principal.can(Action.MANAGE_CREDENTIAL, scope):
+        return
+    allowed = (policy or settings_of(scope)).credential_self_service
+    if not allowed or not _holds(principal, holder):
+        require(principal, Action.MANAGE_CREDENTIAL, scope)  # refused
+    if access is not None and _SELF_SERVICE_LEVELS.index(access) > _SELF_SERVICE_LEVELS.index(
+            allowed):
+        raise Forbidden(f"this scope lets users issue themselves {allowed} credentials at most")
+
+
+def _new_secret(adapter: ProviderAdapter, resource: Resource, login: str) -> Credentials | None:
+    """The connection fields of a new login with a new password; None where the backend
+    makes the secret itself (S3 keys): the run stores it, a reveal shows it."""
+    if adapter.login_secret_from_backend:
+        return None
+    return adapter.credentials(adapter.object_name(resource.backend_name), new_password(),
+                               login=login)
+
+
+def _stored(secret: Credentials | None, login: str) -> dict[str, object]:
+    return secret.as_dict() if secret is not None else {"username": login}
 
 
 def _locked(credential: Credential) -> Credential:
@@ -216,19 +256,18 @@ def _valid_holder(holder: object) -> str:
     return text
 
 
-def _valid_access(access: object, offered: frozenset[Access], label: str,
-                  secret_from_backend: bool) -> str:
+def _valid_access(access: object, offered: frozenset[Access], label: str) -> str:
     if access not in set(Access):
         raise InvalidInput(f"access is one of {', '.join(Access)}", field="access")
-    if access not in offered or secret_from_backend:
+    if access not in offered:
         raise Conflict(f"{label} resources do not offer {access} credentials yet",
                        code="not_offered", field="access")
     return str(access)
 
 
-def _valid_lifetime(ttl: object, max_ttl: object) -> tuple[int, int] | None:
+def _valid_lifetime(ttl: object, max_ttl: object, ceiling: int | None
+                    ) -> tuple[int, int] | None:
     """``(ttl, max_ttl)`` in seconds, or None for a credential that does not expire."""
-    ceiling = settings.RM_CREDENTIAL_MAX_TTL or None
     if ttl is None:
         if max_ttl is not None:
             raise InvalidInput("max_ttl goes with a ttl", field="max_ttl")

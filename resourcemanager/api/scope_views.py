@@ -1,0 +1,63 @@
+"""The scope's settings: ``/settings``, read by every member, changed by its ADMIN."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from resourcemanager.api.scoping import ScopedViewMixin
+from resourcemanager.api.views import SCOPE_HEADER
+from resourcemanager.identity.roles import Action
+from resourcemanager.scopes import services
+from resourcemanager.scopes.models import ScopeSettings
+
+
+class ScopeSettingsSerializer(serializers.ModelSerializer):
+    credential_self_service = serializers.ChoiceField(
+        choices=ScopeSettings.SelfService.values, required=False, allow_blank=True,
+        help_text="The highest access a USER may issue for itself (holder user:<name>), "
+        "and renew and revoke: empty (off, the default), read-only or read-write.")
+    credential_default_ttl = serializers.IntegerField(
+        required=False, allow_null=True,
+        help_text="Seconds a credential lives when its request names no ttl "
+        "(null: it does not expire).")
+    credential_max_ttl = serializers.IntegerField(
+        required=False, allow_null=True,
+        help_text="The scope's ceiling for ttl and max_ttl, in seconds, below the "
+        "server's RM_CREDENTIAL_MAX_TTL (null: the server's).")
+
+    class Meta:
+        model = ScopeSettings
+        fields = ["scope", "credential_self_service", "credential_default_ttl",
+                  "credential_max_ttl", "updated_by", "updated_at"]
+        read_only_fields = ["scope", "updated_by", "updated_at"]
+
+
+class ScopeSettingsView(ScopedViewMixin, APIView):
+    required_actions = {"get": Action.VIEW_SCOPE_SETTINGS,
+                        "head": Action.VIEW_SCOPE_SETTINGS,
+                        "options": Action.VIEW_SCOPE_SETTINGS,
+                        "patch": Action.MANAGE_SCOPE_SETTINGS}
+    serializer_class = ScopeSettingsSerializer
+
+    @property
+    def action(self) -> str | None:
+        """The method, as the permission reads it; None (405) for the undeclared ones."""
+        method = self.request.method.lower()
+        return method if method in self.required_actions else None
+
+    @extend_schema(parameters=[SCOPE_HEADER], summary="The scope's settings")
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        found = services.view_settings(self.principal, self.scope)
+        return Response(ScopeSettingsSerializer(found).data)
+
+    @extend_schema(parameters=[SCOPE_HEADER], request=ScopeSettingsSerializer,
+                   summary="Change the scope's settings (ADMIN)")
+    def patch(self, request: Request, *args, **kwargs) -> Response:
+        parsed = ScopeSettingsSerializer(data=request.data, partial=True)
+        parsed.is_valid(raise_exception=True)
+        changed = services.update_settings(self.principal, self.scope, **parsed.validated_data)
+        return Response(ScopeSettingsSerializer(changed).data)

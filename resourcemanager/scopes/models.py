@@ -1,0 +1,34 @@
+"""What a scope's admins decide for their scope; a scope without a row has the defaults."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from resourcemanager.identity.querysets import ScopedQuerySet
+
+
+class ScopeSettings(models.Model):
+    class SelfService(models.TextChoices):
+        OFF = "", "off"
+        READ_ONLY = "read-only"
+        READ_WRITE = "read-write"
+
+    scope = models.CharField(max_length=63, unique=True)
+    #: The highest access a USER may issue for itself (holder ``user:<its name>``), and
+    #: renew and revoke; off: only credential managers issue credentials.
+    credential_self_service = models.CharField(
+        max_length=16, choices=SelfService.choices, default=SelfService.OFF, blank=True)
+    #: The ``ttl`` of a credential whose request names none (null: it does not expire).
+    credential_default_ttl = models.PositiveIntegerField(null=True, blank=True)
+    #: The scope's own ceiling for ``ttl`` and ``max_ttl``, below the server's.
+    credential_max_ttl = models.PositiveIntegerField(null=True, blank=True)
+    updated_by = models.CharField(max_length=150, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "scope settings"
+
+    def __str__(self) -> str:
+        return f"settings of {self.scope}"
