@@ -43,11 +43,11 @@ class ScopeSettingsView(ScopedViewMixin, APIView):
                         "patch": Action.MANAGE_SCOPE_SETTINGS}
     serializer_class = ScopeSettingsSerializer
 
-    @property
-    def action(self) -> str | None:
-        """The method, as the permission reads it; None (405) for the undeclared ones."""
-        method = self.request.method.lower()
-        return method if method in self.required_actions else None
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        """The method is the action the permission reads; None (405) for undeclared ones."""
+        method = request.method.lower()
+        self.action = method if method in self.required_actions else None
+        super().initial(request, *args, **kwargs)
 
     @extend_schema(parameters=[SCOPE_HEADER], summary="The scope's settings")
     def get(self, request: Request, *args, **kwargs) -> Response:

@@ -61,13 +61,33 @@ class CredentialsSerializer(serializers.Serializer):
     uri = serializers.CharField()
 
 
+class ConnectionSerializer(serializers.Serializer):
+    """Where and as whom to connect, without the secret."""
+
+    username = serializers.CharField()
+    host = serializers.CharField()
+    port = serializers.IntegerField()
+    database = serializers.CharField()
+
+
 class ResourceDetailSerializer(ResourceSerializer):
-    """One resource, with its credentials (never shown in lists)."""
+    """One resource, with its connection (never its secret: see ``reveal``)."""
+
+    connection = ConnectionSerializer(source="credentials", read_only=True, allow_null=True)
+
+    class Meta(ResourceSerializer.Meta):
+        fields = [*ResourceSerializer.Meta.fields, "connection"]
+        read_only_fields = fields
+
+
+class ResourceWithSecretSerializer(ResourceDetailSerializer):
+    """One resource with its owner credentials: in the answer that created or registered
+    it, and in a reveal."""
 
     credentials = CredentialsSerializer(read_only=True, allow_null=True)
 
-    class Meta(ResourceSerializer.Meta):
-        fields = [*ResourceSerializer.Meta.fields, "credentials"]
+    class Meta(ResourceDetailSerializer.Meta):
+        fields = [*ResourceDetailSerializer.Meta.fields, "credentials"]
         read_only_fields = fields
 
 

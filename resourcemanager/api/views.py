@@ -26,12 +26,13 @@ SCOPE_HEADER = OpenApiParameter(
 
 @extend_schema_view(
     list=extend_schema(parameters=[SCOPE_HEADER], summary="List resources (not deleted ones)"),
-    retrieve=extend_schema(parameters=[SCOPE_HEADER], summary="A resource with credentials"),
+    retrieve=extend_schema(parameters=[SCOPE_HEADER],
+                           summary="A resource with its connection (no secret)"),
     create=extend_schema(
         parameters=[SCOPE_HEADER],
         request=serializers.ResourceCreateSerializer,
-        responses={201: serializers.ResourceDetailSerializer},
-        summary="Create a managed resource",
+        responses={201: serializers.ResourceWithSecretSerializer},
+        summary="Create a managed resource; its owner credentials are in this answer",
     ),
     partial_update=extend_schema(
         parameters=[SCOPE_HEADER],
@@ -53,8 +54,13 @@ SCOPE_HEADER = OpenApiParameter(
     add=extend_schema(
         parameters=[SCOPE_HEADER],
         request=serializers.ResourceAddSerializer,
-        responses={201: serializers.ResourceDetailSerializer},
+        responses={201: serializers.ResourceWithSecretSerializer},
         summary="Register an external (unmanaged, read-only) resource by URI",
+    ),
+    reveal=extend_schema(
+        parameters=[SCOPE_HEADER], request=None,
+        responses={200: serializers.ResourceWithSecretSerializer},
+        summary="The resource's owner credentials (RESOURCE_ADMIN, ADMIN; audited)",
     ),
 )
 class ResourceViewSet(
@@ -73,6 +79,7 @@ class ResourceViewSet(
         "destroy": Action.MANAGE_RESOURCE,
         "check": Action.CHECK_RESOURCE,
         "add": Action.MANAGE_RESOURCE,
+        "reveal": Action.MANAGE_CREDENTIAL,
         "metadata": Action.VIEW_RESOURCE,
     }
 
@@ -94,7 +101,7 @@ class ResourceViewSet(
         data = self._valid(serializers.ResourceCreateSerializer, request.data)
         resource_request = services.prepare_resource(self.principal, self.scope, **data)
         resource = services.create_resource(self.principal, resource_request)
-        return self._render(resource, status.HTTP_201_CREATED)
+        return self._render(resource, status.HTTP_201_CREATED, secret=True)
 
     def partial_update(self, request: Request, *args, **kwargs) -> Response:
         data = self._valid(serializers.ResourceUpdateSerializer, request.data)
@@ -115,7 +122,13 @@ class ResourceViewSet(
     def add(self, request: Request, *args, **kwargs) -> Response:
         data = self._valid(serializers.ResourceAddSerializer, request.data)
         resource = services.register_resource(self.principal, self.scope, **data)
-        return self._render(resource, status.HTTP_201_CREATED)
+        return self._render(resource, status.HTTP_201_CREATED, secret=True)
+
+    @action(detail=True, methods=["post"])
+    def reveal(self, request: Request, *args, **kwargs) -> Response:
+        resource = self.get_object()
+        resource.credentials = services.reveal_owner_credentials(self.principal, resource)
+        return self._secret_response(resource, status.HTTP_200_OK)
 
     @staticmethod
     def _valid(serializer_class, data) -> dict:
@@ -123,13 +136,24 @@ class ResourceViewSet(
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
-    def _render(self, resource: Resource, code: int, *, detail: bool = True) -> Response:
-        """Render the resource as it is now (a task run in-process may have changed it)."""
+    def _render(
+        self, resource: Resource, code: int, *, detail: bool = True, secret: bool = False
+    ) -> Response:
+        """Render the resource as it is now (a task run in-process may have changed it);
+        with its owner ``secret`` only in the answer that made it."""
         resource.refresh_from_db()
+        if secret:
+            return self._secret_response(resource, code)
         serializer_class = (
             serializers.ResourceDetailSerializer if detail else serializers.ResourceSerializer
         )
         return Response(serializer_class(resource).data, status=code)
+
+    @staticmethod
+    def _secret_response(resource: Resource, code: int) -> Response:
+        # A secret is for the caller, never for a cache on the way.
+        return Response(serializers.ResourceWithSecretSerializer(resource).data, status=code,
+                        headers={"Cache-Control": "no-store"})
 
 
 @extend_schema_view(

@@ -14,9 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from audit.models import AuditEntry
-from providers.adapters.base import (
-    PropertyError,
-)
+from providers.adapters.base import Credentials, PropertyError
 from providers.adapters.naming import new_backend_name
 from providers.models import Provider
 from resourcemanager.core.errors import Conflict, InvalidInput, NotFound
@@ -275,6 +273,17 @@ def get_resource(principal: Principal | None, scope: str, resource_id: object) -
     if found is None:
         raise NotFound("no such resource in this scope")
     return found
+
+
+def reveal_owner_credentials(principal: Principal | None, resource: Resource) -> Credentials:
+    """The resource's own (owner) credentials, for whoever manages the scope's
+    credentials; audited. Reads of the resource carry its connection without them."""
+    require(principal, Action.MANAGE_CREDENTIAL, resource.scope)
+    if not resource.credentials:
+        raise Conflict(f"the resource is {resource.status} and has no credentials yet",
+                       code="not_ready")
+    audit_resource(principal.name, "resource.reveal", Outcome.SUCCESS, resource)
+    return Credentials.from_dict(resource.credentials)
 
 
 def _require_managed(resource: Resource, verb: str) -> None:

@@ -192,7 +192,7 @@ def test_a_failed_creation_is_retried_by_check(make_client, pg_provider):
 
     client.post(f"{TEAM_A}/{resource['id']}/check", format="json")
 
-    detail = client.get(f"{TEAM_A}/{resource['id']}").json()
+    detail = client.post(f"{TEAM_A}/{resource['id']}/reveal").json()
     assert detail["status"] == "ready"
     with psycopg.connect(detail["credentials"]["uri"]) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)

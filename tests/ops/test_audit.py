@@ -151,7 +151,7 @@ def test_bulk_changes_to_the_trail_are_refused(make_client, pg_provider):
 def test_the_trail_holds_no_password(make_client, pg_provider):
     client = make_client(team_a="RESOURCE_ADMIN")
     resource_id = create(client).json()["id"]
-    credentials = client.get(f"{TEAM_A}/{resource_id}").json()["credentials"]
+    credentials = client.post(f"{TEAM_A}/{resource_id}/reveal").json()["credentials"]
     client.post(f"{TEAM_A}/{resource_id}/check", format="json")
     client.delete(f"{TEAM_A}/{resource_id}")
 

@@ -243,7 +243,7 @@ def test_metrics_never_name_scopes_resources_hosts_or_credentials(make_client, p
     base = "/api/c/tenant-qx7/resources"
     created = client.post(base, {"provider": "pg", "name": "ledger-zk42"}, format="json")
     assert created.status_code == 201, created.json()
-    detail = client.get(f"{base}/{created.json()['id']}").json()
+    detail = client.post(f"{base}/{created.json()['id']}/reveal").json()
     client.post(f"{base}/{detail['id']}/check", {}, format="json")
 
     body = scrape()

@@ -64,7 +64,7 @@ def test_every_change_is_published_and_handled_and_announced(
 def test_events_carry_no_credentials(make_client, pg_provider, recorded_events):
     client = make_client(team_a="RESOURCE_ADMIN")
     resource_id = create(client)["id"]
-    password = client.get(f"{TEAM_A}/{resource_id}").json()["credentials"]["password"]
+    password = client.post(f"{TEAM_A}/{resource_id}/reveal").json()["credentials"]["password"]
 
     for message in OutboxMessage.objects.all():
         assert password not in str(message.payload)

@@ -219,7 +219,8 @@ def test_a_resource_lives_and_dies_over_http_with_tasks_in_the_web_process(
         created_backends.append(created["credentials"]["database"])
     assert created["status"] == "ready", (created, server.log())
 
-    status, detail = call(server, token, "GET", f"/api/c/team-a/resources/{created['id']}")
+    status, detail = call(server, token, "POST",
+                          f"/api/c/team-a/resources/{created['id']}/reveal")
     assert status == 200, (detail, server.log())
     with psycopg.connect(detail["credentials"]["uri"], connect_timeout=5) as conn:
         assert conn.execute("SELECT current_user").fetchone() == (

@@ -43,7 +43,7 @@ def test_worker_creates_and_deletes_a_postgresql_resource(make_client, pg_provid
     resource_id = response.json()["id"]
 
     wait_for_status(resource_id, "ready", worker)
-    credentials = client.get(f"{TEAM_A}/{resource_id}").json()["credentials"]
+    credentials = client.post(f"{TEAM_A}/{resource_id}/reveal").json()["credentials"]
     with psycopg.connect(credentials["uri"], connect_timeout=5) as conn:
         assert conn.execute("SELECT current_user").fetchone() == (credentials["username"],)
     assert pg_objects(credentials["database"]) == (1, 1)

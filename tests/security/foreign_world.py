@@ -126,7 +126,7 @@ class World:
         assert_intact_on_the_server(self.bravo)
         owner_view = self.bravo_owner.get(f"/api/c/team-b/resources/{self.bravo.id}")
         assert owner_view.status_code == 200  # team-b's owner and its token still work
-        assert owner_view.json()["credentials"] == self.bravo.credentials
+        assert owner_view.json()["connection"]["username"] == self.bravo.credentials["username"]
 
 
 BRAVO_CONSUMER_SECRET = "bravo-webhook-secret-zq"

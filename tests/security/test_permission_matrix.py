@@ -39,6 +39,12 @@ def lists_only_alpha(response, alpha: Tenant) -> None:
     assert result_names(response) == ["alpha"]
 
 
+def shows_alpha_with_its_connection(response, alpha: Tenant) -> None:
+    assert payload_of(response)["id"] == alpha.id
+    assert payload_of(response)["connection"]["username"] == alpha.credentials["username"]
+    assert alpha.credentials["password"] not in str(payload_of(response))
+
+
 def shows_alpha_with_its_credential(response, alpha: Tenant) -> None:
     assert payload_of(response)["id"] == alpha.id
     assert payload_of(response)["credentials"]["password"] == alpha.credentials["password"]
@@ -95,7 +101,9 @@ ROUTES = [
     Route("filter-tag", "get", f"resources?tag={SHARED_TAG}", 200, lists_only_alpha),
     Route("filter-provider", "get", f"resources?provider={MEMORY_KEY}", 200, lists_only_alpha),
     Route("filter-status", "get", "resources?status=ready", 200, lists_only_alpha),
-    Route("retrieve", "get", "resources/{id}", 200, shows_alpha_with_its_credential),
+    Route("retrieve", "get", "resources/{id}", 200, shows_alpha_with_its_connection),
+    Route("reveal", "post", "resources/{id}/reveal", 200, shows_alpha_with_its_credential,
+          None, MANAGERS),
     Route("check", "post", "resources/{id}/check", 202, checked_the_resource, {"repair": True}),
     Route("providers-list", "get", "providers", 200, lists_the_provider),
     Route("providers-retrieve", "get", f"providers/{MEMORY_KEY}", 200, shows_the_provider),

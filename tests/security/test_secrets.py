@@ -125,7 +125,7 @@ def planted(capfd, console_log, caplog, settings, make_client, canary_provider) 
                           format="json")
     assert created.status_code == 201, created.json()
     resource_id = created.json()["id"]
-    detail = client.get(f"{TEAM_A}/{resource_id}")
+    detail = created
     tenant_password = detail.json()["credentials"]["password"]
     client.patch(f"{TEAM_A}/{resource_id}", {"tags": ["y"]}, format="json")
     with pg_admin_connect() as conn:  # break the login: CHECK must notice
@@ -149,7 +149,7 @@ def planted(capfd, console_log, caplog, settings, make_client, canary_provider) 
         token=token,
         resource_id=resource_id,
         list_body=client.get(TEAM_A, {"status": "ready"}).content.decode(),
-        detail_body=client.get(f"{TEAM_A}/{resource_id}").content.decode(),
+        detail_body=client.post(f"{TEAM_A}/{resource_id}/reveal").content.decode(),
         error_bodies=[response.content.decode() for response in errors],
     )
 
@@ -171,7 +171,7 @@ def stored_values() -> Iterator[tuple[str, str]]:
                     yield table, str(value)
 
 
-def test_the_detail_holds_the_credential_the_canaries_are_real(planted):
+def test_the_reveal_holds_the_credential_the_canaries_are_real(planted):
     assert planted.tenant_password in planted.detail_body
     assert len(planted.tenant_password) >= 32
     with psycopg.connect(host=PG_HOST, port=PG_PORT, user=CANARY_ADMIN, password=ADMIN_CANARY,
