@@ -44,8 +44,8 @@ def orders(pg_provider) -> Resource:
     return resource
 
 
-@pytest.mark.parametrize("role", list(Role))
-def test_every_role_of_the_scope_sees_the_credentials_masked_until_asked(
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.RESOURCE_ADMIN])
+def test_credential_managers_see_the_credentials_masked_until_asked(
     admin_browser, orders, role
 ):
     browser = admin_browser(team_a=role)
@@ -72,6 +72,25 @@ def test_every_role_of_the_scope_sees_the_credentials_masked_until_asked(
     assert f"PGPASSWORD={credentials['password']}" in values["rm-snippet-0"]
     with psycopg.connect(values["rm-uri"], connect_timeout=5) as conn:
         assert conn.execute("SELECT current_database()").fetchone() == (orders.backend_name,)
+    reveal = AuditEntry.objects.get(action="resource.reveal")
+    assert (reveal.actor, reveal.target_id) == (browser.user.username, str(orders.pk))
+
+
+@pytest.mark.parametrize("role", [Role.CONSUMER_ADMIN, Role.USER])
+def test_other_roles_see_where_to_connect_but_never_the_owner_secret(
+    admin_browser, orders, role
+):
+    browser = admin_browser(team_a=role)
+
+    html = browser.get(page(orders.pk)).content.decode()
+    revealed = browser.post(credentials_url(orders.pk))
+
+    assert f'value="{orders.credentials["username"]}"' in html
+    assert "Show secrets" not in html and "psql" not in html
+    assert "credential of your own" in html
+    assert revealed.status_code == 403
+    assert orders.credentials["password"] not in revealed.content.decode()
+    assert not AuditEntry.objects.filter(action="resource.reveal").exists()
 
 
 def test_credentials_are_never_sent_by_a_get(admin_browser, orders):

@@ -173,6 +173,7 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
             "rm_no_credentials": no_credentials,
             "rm_credentials_url": reverse("admin:resourcemanager_resource_credentials",
                                           args=[pk]),
+            "rm_can_reveal": can_on(request, Action.MANAGE_CREDENTIAL, resource),
             "rm_can_check": (
                 resource.managed
                 and resource.status in (Resource.Status.READY, Resource.Status.ERROR)
@@ -241,6 +242,10 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         resource = self._visible(request, object_id)
+        try:  # audited, and for those who manage the scope's credentials only
+            services.reveal_owner_credentials(principal_of(request), resource)
+        except ServiceError as exc:
+            raise PermissionDenied(exc.message) from None
         fields, snippets = credential_values(resource, reveal=True)
         return JsonResponse({"values": {v.id: v.value for v in [*fields, *snippets] if v.secret}})
 
