@@ -2,12 +2,16 @@
 
 It speaks the real protocol to the real pymongo: the handshake, SCRAM-SHA-256 (RFC 5802)
 verified against the passwords it stores, so a wrong password fails as on a server, and
-the catalog and user commands the adapter sends, on an in-memory model (databases with
-collections, users with passwords and roles). Every command is logged with its target
-database; ``fail_next`` makes the next command of a name fail with a server error code.
+the catalog, user, data (``insert``, ``find``) and operation commands the adapter and
+tests send, on an in-memory model (databases with collections and documents, users with
+passwords and roles). Each command is authorized as a server does it, by the built-in
+roles of the connection's user (tests/support/mongoroles.py); a dropped user's
+connections lose it. Every command is logged with its target database; ``fail_next``
+makes the next command of a name fail with a server error code, ``hold_next`` keeps the
+next one running (listed by ``currentOp``) until ``killOp`` or a killed session ends it.
 
-Not modelled: authorization beyond "``listCollections`` needs a role on the database",
-write concerns, replica sets, TLS.
+Not modelled: query operators beyond equality, ``$regex`` and ``$elemMatch``, cursors
+beyond a first batch, write concerns, replica sets, TLS.
 """
 
 from __future__ import annotations
@@ -18,17 +22,28 @@ import hmac
 import re
 import secrets
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from mockupdb import MockupDB
 
+from tests.support.mongoops import Logged, Operation
+from tests.support.mongoroles import CLUSTER, NEEDS, NO_AUTHENTICATION, allows
+
 ITERATIONS = 4096
+UNAUTHORIZED = 13
+INTERRUPTED = 11601
+#: How long a held command waits to be killed before it runs after all.
+HOLD_SECONDS = 10.0
 _HANDSHAKE = {"ismaster", "hello"}
 _AUTH = {"saslstart", "saslcontinue"}
 _IGNORED = {"endsessions"}
-#: What a handshake reply needs for pymongo 4 (mockupdb's default wire version is too old).
-HELLO = {"ismaster": True, "helloOk": True, "minWireVersion": 0, "maxWireVersion": 21}
+#: What a handshake reply needs for pymongo 4 (mockupdb's default wire version is too
+#: old); with a session timeout, pymongo sends each command in a session (``lsid``).
+HELLO = {"ismaster": True, "helloOk": True, "minWireVersion": 0, "maxWireVersion": 21,
+         "logicalSessionTimeoutMinutes": 30}
 
 
 class _PromptlyStoppedMockupDB(MockupDB):
@@ -42,14 +57,20 @@ class _PromptlyStoppedMockupDB(MockupDB):
             pass
         super().stop()
 
+    def _accept_loop(self) -> None:
+        """A server stopped before its accept loop began finds its socket closed."""
+        try:
+            super()._accept_loop()
+        except OSError:
+            if not self._stopped:
+                raise
 
-@dataclass
-class Logged:
-    database: str
-    name: str
-    doc: dict[str, Any]
-    #: (database, user) the connection had authenticated as, or None.
-    login: tuple[str, str] | None
+    @contextmanager
+    def released(self) -> Iterator[None]:
+        """Let other connections be served while this one's command waits (responders
+        run holding the server's lock)."""
+        with self._unlock():
+            yield
 
 
 @dataclass
@@ -64,16 +85,21 @@ class _Conversation:
 @dataclass
 class FakeMongod:
     """Start with ``run()``, stop with ``stop()``. ``users`` maps (db, user) to a dict with
-    ``pwd`` and ``roles``, ``collections`` a database to its collection names; an admin
-    ``admin_user`` with role ``root`` is defined in ``admin``."""
+    ``pwd`` and ``roles``, ``collections`` a database to its collection names,
+    ``documents`` (database, collection) to its documents; an admin ``admin_user`` with
+    role ``root`` is defined in ``admin``."""
 
     admin_user: str = "root"
     admin_password: str = field(default_factory=lambda: "admin-" + secrets.token_urlsafe(16))
     users: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     collections: dict[str, set[str]] = field(default_factory=dict)
+    documents: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     log: list[Logged] = field(default_factory=list)
     logins: list[tuple[str, str, bool]] = field(default_factory=list)
+    running: dict[int, Operation] = field(default_factory=dict)
     _failures: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    _holds: set[str] = field(default_factory=set)
+    _next_opid: int = 1
     _conversations: dict[int, _Conversation] = field(default_factory=dict)
     _sessions: dict[int, tuple[str, str]] = field(default_factory=dict)
 
@@ -84,6 +110,8 @@ class FakeMongod:
         self.server.run()
 
     def stop(self) -> None:
+        for operation in list(self.running.values()):
+            operation.done.set()  # let held commands finish, so their threads end
         self.server.stop()
 
     @property
@@ -101,6 +129,11 @@ class FakeMongod:
 
     def fail_next(self, command: str, code: int, errmsg: str) -> None:
         self._failures.setdefault(command.lower(), []).append((code, errmsg))
+
+    def hold_next(self, command: str) -> None:
+        """Keep the next authorized ``command`` running, as a slow query would, until it is
+        killed (it then fails with ``Interrupted``) or ``HOLD_SECONDS`` pass."""
+        self._holds.add(command.lower())
 
     def commands(self) -> list[tuple[str, str]]:
         """(database, command name) of every logged command, in order."""
@@ -130,14 +163,24 @@ class FakeMongod:
             return self._sasl_continue(request, port)
         if lowered in _IGNORED:
             return request.replies({})
-        doc = {key: value for key, value in request.doc.items() if not key.startswith("$")}
-        self.log.append(Logged(database, name, doc, self._sessions.get(port)))
+        if self._sessions.get(port) not in self.users:  # the server forgets a dropped user
+            self._sessions.pop(port, None)
+        doc = {key: value for key, value in request.doc.items()
+               if not key.startswith("$") and key != "lsid"}
+        entry = Logged(database, name, doc, self._sessions.get(port), request.doc.get("lsid"))
+        self.log.append(entry)
         if self._failures.get(lowered):
             code, errmsg = self._failures[lowered].pop(0)
             return request.command_err(code, errmsg)
         handler = getattr(self, f"_cmd_{lowered}", None)
         if handler is None:
             return request.command_err(59, f"no such command: '{name}'")
+        if refusal := self._refusal(entry, lowered):
+            return request.command_err(UNAUTHORIZED, refusal)
+        if lowered in self._holds:
+            self._holds.discard(lowered)
+            if self._held(entry).killed:
+                return request.command_err(INTERRUPTED, "operation was interrupted")
         reply = handler(database, doc, port)
         if reply.get("ok") == 0:
             return request.command_err(reply["code"], reply["errmsg"])
@@ -178,6 +221,35 @@ class FakeMongod:
         return request.replies({"conversationId": request.doc["conversationId"], "done": True,
                                 "payload": b"v=" + verifier})
 
+    def _refusal(self, entry: Logged, command: str) -> str | None:
+        """Why the connection's user may not run ``command`` here, or None."""
+        if command in NO_AUTHENTICATION:
+            return None
+        if entry.login is None:
+            return f"command {entry.name} requires authentication"
+        action, target = NEEDS.get(command, ("", ""))
+        if not action:
+            return None
+        on_cluster = target == CLUSTER or entry.doc.get("usersInfo", {}) == {"forAllDBs": True}
+        if allows(self.users[entry.login]["roles"], action, None if on_cluster else
+                  entry.database):
+            return None
+        return f"not authorized on {entry.database} to execute command {{ {entry.name} }}"
+
+    def _held(self, entry: Logged) -> Operation:
+        """Run ``entry`` as an operation in progress until it is killed or times out."""
+        operation = Operation(self._next_opid, entry)
+        self._next_opid += 1
+        self.running[operation.opid] = operation
+        with self.server.released():
+            operation.done.wait(HOLD_SECONDS)
+        del self.running[operation.opid]
+        return operation
+
+    def _roles_of(self, port: int) -> list[dict[str, Any]]:
+        login = self._sessions.get(port)
+        return self.users[login]["roles"] if login else []
+
     @staticmethod
     def _error(code: int, errmsg: str) -> dict[str, Any]:
         return {"ok": 0, "code": code, "errmsg": errmsg}
@@ -214,6 +286,41 @@ class FakeMongod:
 
     def _cmd_dropdatabase(self, database: str, doc: dict, port: int) -> dict[str, Any]:
         self.collections.pop(database, None)
+        for key in [key for key in self.documents if key[0] == database]:
+            del self.documents[key]
+        return {}
+
+    def _cmd_insert(self, database: str, doc: dict, port: int) -> dict[str, Any]:
+        self.collections.setdefault(database, set()).add(doc["insert"])
+        self.documents.setdefault((database, doc["insert"]), []).extend(doc["documents"])
+        return {"n": len(doc["documents"])}
+
+    def _cmd_find(self, database: str, doc: dict, port: int) -> dict[str, Any]:
+        found = [item for item in self.documents.get((database, doc["find"]), [])
+                 if _matches(item, doc.get("filter", {}))][:doc.get("limit") or None]
+        return {"cursor": {"id": 0, "ns": f"{database}.{doc['find']}", "firstBatch": found}}
+
+    def _cmd_currentop(self, database: str, doc: dict, port: int) -> dict[str, Any]:
+        query = {key: value for key, value in doc.items() if key != "currentOp"}
+        shown = [operation.as_current_op() for operation in self.running.values()]
+        return {"inprog": [item for item in shown if _matches(item, query)]}
+
+    def _cmd_killop(self, database: str, doc: dict, port: int) -> dict[str, Any]:
+        if (operation := self.running.get(doc["op"])) is not None:
+            operation.kill()
+        return {"info": "attempting to kill op"}
+
+    def _cmd_killallsessionsbypattern(self, database: str, doc: dict, port: int
+                                      ) -> dict[str, Any]:
+        patterns = doc["killAllSessionsByPattern"]
+        if any("users" in pattern or "roles" in pattern for pattern in patterns):
+            # Only ``__system`` may impersonate; no user here holds it.
+            return self._error(UNAUTHORIZED,
+                               "Not authorized to impersonate in killAllSessionsByPattern")
+        for operation in list(self.running.values()):
+            lsid = operation.as_current_op().get("lsid")
+            if lsid and (not patterns or any(_matches(lsid, pattern) for pattern in patterns)):
+                operation.kill()
         return {}
 
     def _cmd_usersinfo(self, database: str, doc: dict, port: int) -> dict[str, Any]:
@@ -221,7 +328,9 @@ class FakeMongod:
         users = [{"_id": f"{db}.{user}", "user": user, "db": db, "roles": info["roles"],
                   "mechanisms": ["SCRAM-SHA-256"]}
                  for (db, user), info in sorted(self.users.items())]
-        if wanted.get("forAllDBs"):
+        if wanted == 1:
+            users = [user for user in users if user["db"] == database]
+        elif wanted.get("forAllDBs"):
             users = [user for user in users if _matches(user, doc.get("filter", {}))]
         else:
             users = [user for user in users
@@ -229,15 +338,14 @@ class FakeMongod:
         return {"users": users}
 
     def _cmd_listdatabases(self, database: str, doc: dict, port: int) -> dict[str, Any]:
+        """Every database to those who may list them, else those they hold a role on."""
+        roles = self._roles_of(port)
+        every = allows(roles, "listDatabases", None)
         names = [{"name": name} for name, collections in sorted(self.collections.items())
-                 if collections]
+                 if collections and (every or any(role["db"] == name for role in roles))]
         return {"databases": [item for item in names if _matches(item, doc.get("filter", {}))]}
 
     def _cmd_listcollections(self, database: str, doc: dict, port: int) -> dict[str, Any]:
-        login = self._sessions.get(port)
-        roles = self.users.get(login or ("", ""), {}).get("roles", [])
-        if not any(role["db"] == database for role in roles):
-            return self._error(13, f"not authorized on {database} to execute command")
         batch = [{"name": name, "type": "collection"}
                  for name in sorted(self.collections.get(database, ()))]
         return {"cursor": {"id": 0, "ns": f"{database}.$cmd.listCollections",
@@ -249,11 +357,17 @@ def _hmac(key: bytes, message: bytes) -> bytes:
 
 
 def _matches(document: dict[str, Any], query: dict[str, Any]) -> bool:
-    """The subset of MongoDB queries the adapter sends: equality and ``$regex``."""
+    """The subset of MongoDB queries the adapter and tests send: equality, ``$regex`` and
+    ``$elemMatch``."""
     for key, condition in query.items():
         value = document.get(key)
-        if isinstance(condition, dict):
+        if isinstance(condition, dict) and "$regex" in condition:
             if not (isinstance(value, str) and re.search(condition["$regex"], value)):
+                return False
+        elif isinstance(condition, dict) and "$elemMatch" in condition:
+            if not (isinstance(value, list) and any(
+                    isinstance(item, dict) and _matches(item, condition["$elemMatch"])
+                    for item in value)):
                 return False
         elif value != condition:
             return False
