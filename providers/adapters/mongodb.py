@@ -20,10 +20,21 @@ administration and ``createCollection``/``dropDatabase`` on every tenant databas
 limit those to a name prefix; the built-in roles ``userAdminAnyDatabase`` and
 ``dbAdminAnyDatabase`` cover them (``userAdminAnyDatabase`` can grant itself any role:
 guard the account like ``root``).
+
+Logins of their own (``add_login``) are further users defined in the resource's database,
+each with one built-in role on it by access level (``LEVEL_ROLES``); they are named after
+the resource, so its deletion drops them. MongoDB has no expiry of its own: a login's
+``valid_until`` is kept by the service's sweep, which revokes it. Removing a login drops
+the user, then ends what it still runs: its operations (``currentOp``, ``killOp``) and
+its sessions with their cursors (``killAllSessionsByPattern``). That takes ``inprog``,
+``killop`` and ``killAnySession`` (the built-in roles ``clusterMonitor`` and
+``hostManager``); without them the operations already running finish by themselves, and
+nothing more runs as the user: the server forgets a dropped user at its next command.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -31,24 +42,33 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from bson import Binary
 from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 from providers.adapters.base import (
+    Access,
     CheckResult,
     Credentials,
     Inventory,
+    Login,
     ProviderAdapter,
     ProviderError,
     require_backend_name,
+    require_login_name,
     scrub,
 )
 from providers.adapters.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
+from providers.adapters.naming import is_login_of
 
 #: The collection that keeps a new, otherwise empty database listed.
 MARKER_COLLECTION = "_resourcemanager"
 OWNER_ROLE = "dbOwner"
+#: The built-in role a login of each access level holds on its resource's database.
+LEVEL_ROLES = {Access.READ_ONLY: "read", Access.READ_WRITE: "readWrite",
+               Access.OWNER: OWNER_ROLE}
+UNAUTHORIZED = 13
 AUTHENTICATION_FAILED = 18
 USER_NOT_FOUND = 11
 NAMESPACE_EXISTS = 48
@@ -61,7 +81,19 @@ _MAX_REASON = 200
 
 def owner_roles(database: str) -> list[dict[str, str]]:
     """The only roles a tenant user holds."""
-    return [{"role": OWNER_ROLE, "db": database}]
+    return login_roles(database, Access.OWNER)
+
+
+def login_roles(database: str, access: Access) -> list[dict[str, str]]:
+    """The only roles a login of ``access`` holds: its level's, on its database."""
+    return [{"role": LEVEL_ROLES[access], "db": database}]
+
+
+def session_owner(user: str, database: str) -> Binary:
+    """The ``uid`` the server gives the sessions of ``user`` defined in ``database``: the
+    SHA-256 of ``user@database``. Killing sessions by it takes ``killAnySession`` only; a
+    ``users`` pattern would also take ``impersonate``, which no built-in role grants."""
+    return Binary(hashlib.sha256(f"{user}@{database}".encode()).digest())
 
 
 def held_roles(user: dict[str, Any]) -> frozenset[tuple[str, str]]:
@@ -147,15 +179,39 @@ class MongoDBAdapter(ProviderAdapter):
             with _unless(NAMESPACE_EXISTS):
                 database.command("create", MARKER_COLLECTION)
             checkpoint(CREATE_HALF_DONE)
-            self._put_user(database, name, password)
+            self._put_user(database, name, password, owner_roles(name))
         return self.credentials(name, password)
+
+    login_access = frozenset(LEVEL_ROLES)
+
+    def add_login(self, backend_name: str, login: Login) -> Credentials:
+        """The user, defined in the resource's database (its ``authSource``, as for the
+        owner), with exactly this password and its level's role. MongoDB cannot expire a
+        user: the service's sweep revokes the login after ``login.valid_until``."""
+        name = require_backend_name(backend_name)
+        user = require_login_name(login.name, name)
+        with self._admin(f"adding login {user} to {name}", login.password) as client:
+            if name not in _database_names(client, name):
+                raise ProviderError(f"database {name} does not exist")
+            self._put_user(client[name], user, login.password, login_roles(name, login.access))
+        return self.credentials(name, login.password, login=user)
+
+    def remove_login(self, backend_name: str, login_name: str) -> None:
+        name = require_backend_name(backend_name)
+        user = require_login_name(login_name, name)
+        with self._admin(f"removing login {user} of {name}") as client:
+            self._drop_login(client, name, user)
 
     def delete(self, backend_name: str) -> None:
         name = require_backend_name(backend_name)
         with self._admin(f"deleting {name}") as client:
+            database = client[name]
             with _unless(USER_NOT_FOUND):
-                client[name].command("dropUser", name)
+                database.command("dropUser", name)
             checkpoint(DELETE_HALF_DONE)
+            for found in database.command("usersInfo", 1)["users"]:
+                if is_login_of(found["user"], name):
+                    self._drop_login(client, name, found["user"])
             client.drop_database(name)
 
     def check(self, credentials: Credentials, *, repair: bool) -> CheckResult:
@@ -176,7 +232,7 @@ class MongoDBAdapter(ProviderAdapter):
             if not found:
                 if not repair:
                     return failed(f"login {user} does not exist")
-                self._put_user(database, user, password)
+                self._put_user(database, user, password, owner_roles(name))
                 repaired.append("login re-created")
             elif (roles := held_roles(found[0])) != {(OWNER_ROLE, name)}:
                 if not repair:
@@ -225,15 +281,29 @@ class MongoDBAdapter(ProviderAdapter):
     # -- helpers --------------------------------------------------------------------------
 
     @staticmethod
-    def _put_user(database: Database, user: str, password: str) -> None:
-        """Create the tenant user, or give the existing one exactly this password and role."""
-        roles = owner_roles(database.name)
+    def _put_user(database: Database, user: str, password: str,
+                  roles: list[dict[str, str]]) -> None:
+        """Create the user, or give the existing one exactly this password and roles."""
         try:
             database.command("createUser", user, pwd=password, roles=roles)
         except OperationFailure as exc:
             if exc.code != USER_ALREADY_EXISTS:
                 raise
             database.command("updateUser", user, pwd=password, roles=roles)
+
+    @staticmethod
+    def _drop_login(client: MongoClient, name: str, user: str) -> None:
+        """Drop login ``user`` of database ``name`` (gone already: fine), then end its
+        running operations and its sessions; without the roles for that, skip it."""
+        with _unless(USER_NOT_FOUND):
+            client[name].command("dropUser", user)
+        running_as = {"$elemMatch": {"user": user, "db": name}}
+        with _unless(UNAUTHORIZED):
+            for operation in client.admin.command("currentOp",
+                                                  effectiveUsers=running_as)["inprog"]:
+                client.admin.command("killOp", op=operation["opid"])
+        with _unless(UNAUTHORIZED):
+            client.admin.command("killAllSessionsByPattern", [{"uid": session_owner(user, name)}])
 
     @contextmanager
     def _client(self, user: str, password: str, auth_source: str, action: str,

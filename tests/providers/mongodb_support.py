@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from providers.adapters.base import InstanceConfig, ProviderError
+from providers.adapters.base import Credentials, InstanceConfig, ProviderError
 from providers.adapters.mongodb import MongoDBAdapter
+from providers.adapters.naming import new_backend_name, new_password
 from tests.support.mongowire import FakeMongod
 
 UNAUTHORIZED = 13
@@ -23,6 +24,14 @@ def config_for(server: FakeMongod, **options) -> InstanceConfig:
 @pytest.fixture(name="adapter")
 def mongodb_adapter(fake_mongod: FakeMongod) -> MongoDBAdapter:
     return MongoDBAdapter(config_for(fake_mongod, auth_source="admin"))
+
+
+@pytest.fixture(name="created")
+def created_resource(adapter: MongoDBAdapter, fake_mongod: FakeMongod) -> Credentials:
+    """A resource made by the adapter; the server's log starts empty after it."""
+    credentials = adapter.create(new_backend_name(), new_password(), {})
+    fake_mongod.clear()
+    return credentials
 
 
 def tenant(server: FakeMongod, name: str) -> dict:

@@ -19,20 +19,12 @@ from providers.adapters.mongodb import MARKER_COLLECTION, MongoDBAdapter
 from providers.adapters.naming import new_backend_name, new_password
 from tests.providers.mongodb_support import (
     UNAUTHORIZED,
+    created_resource,  # noqa: F401 (fixture created)
     mongodb_adapter,  # noqa: F401 (fixture adapter)
     owner,
     tenant,
 )
 from tests.support.mongowire import FakeMongod
-
-
-@pytest.fixture
-def created(adapter: MongoDBAdapter, fake_mongod: FakeMongod) -> Credentials:
-    """A resource made by the adapter; the server's log starts empty after it."""
-    credentials = adapter.create(new_backend_name(), new_password(), {})
-    fake_mongod.clear()
-    return credentials
-
 
 # -- create -----------------------------------------------------------------------------
 
@@ -108,13 +100,16 @@ def test_delete_drops_user_then_database_and_repeats_harmlessly(
 
     adapter.delete(name)
 
-    assert fake_mongod.commands() == [(name, "dropUser"), (name, "dropDatabase")]
+    # usersInfo: the resource's logins of their own, none here.
+    deleted = [(name, "dropUser"), (name, "usersInfo"), (name, "dropDatabase")]
+    assert fake_mongod.commands() == deleted
     assert fake_mongod.log[0].doc == {"dropUser": name}
-    assert fake_mongod.log[1].doc["dropDatabase"] == 1
+    assert fake_mongod.log[1].doc == {"usersInfo": 1}
+    assert fake_mongod.log[2].doc["dropDatabase"] == 1
     assert (name, name) not in fake_mongod.users and name not in fake_mongod.collections
     fake_mongod.clear()
     adapter.delete(name)  # UserNotFound (11) is fine; the database is dropped again
-    assert fake_mongod.commands() == [(name, "dropUser"), (name, "dropDatabase")]
+    assert fake_mongod.commands() == deleted
 
 
 # -- check ------------------------------------------------------------------------------

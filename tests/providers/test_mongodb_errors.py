@@ -10,9 +10,9 @@ from collections.abc import Callable
 import pytest
 
 from providers.adapters import mongodb as mongodb_module
-from providers.adapters.base import Credentials, InstanceConfig, ProviderError
+from providers.adapters.base import Access, Credentials, InstanceConfig, Login, ProviderError
 from providers.adapters.mongodb import MongoDBAdapter
-from providers.adapters.naming import new_backend_name, new_password
+from providers.adapters.naming import new_backend_name, new_login_name, new_password
 from tests.providers.mongodb_support import (
     UNAUTHORIZED,
     assert_secret_free,
@@ -26,12 +26,15 @@ from tests.support.pgcluster import free_port
 
 def every_operation(adapter: MongoDBAdapter, password: str) -> list[Callable[[], object]]:
     name = new_backend_name()
+    login = Login(new_login_name(name), password, Access.READ_ONLY)
     return [
         adapter.ping,
         lambda: adapter.create(name, password, {}),
         lambda: adapter.delete(name),
         lambda: adapter.check(adapter.credentials(name, password), repair=True),
         lambda: adapter.inventory("rm_"),
+        lambda: adapter.add_login(name, login),
+        lambda: adapter.remove_login(name, login.name),
     ]
 
 
@@ -85,6 +88,15 @@ def test_server_errors_are_mapped_and_scrubbed(
                                      f"not authorized: {{createUser: '{name}', pwd: '***'}}")
     assert_secret_free(excinfo.value, password, fake_mongod.admin_password)
 
+    login = Login(new_login_name(name), new_password(), Access.READ_WRITE)
+    fake_mongod.collections[name] = {"c"}
+    fake_mongod.fail_next("createUser", UNAUTHORIZED, f"not authorized: pwd: '{login.password}'")
+    with pytest.raises(ProviderError) as excinfo:
+        adapter.add_login(name, login)
+    assert excinfo.value.message == (f"MongoDB at {where}: adding login {login.name} to "
+                                     f"{name} failed: (13) not authorized: pwd: '***'")
+    assert_secret_free(excinfo.value, login.password, fake_mongod.admin_password)
+
     fake_mongod.fail_next("dropDatabase", 50, "operation exceeded time limit")
     with pytest.raises(ProviderError) as excinfo:
         adapter.delete(name)
@@ -108,14 +120,18 @@ def test_a_primary_stepping_down_is_transient(
 def test_driver_logs_hold_no_secret(
     adapter: MongoDBAdapter, fake_mongod: FakeMongod, caplog: pytest.LogCaptureFixture
 ) -> None:
-    password = new_password()
+    password, login_password = new_password(), new_password()
     with caplog.at_level(logging.DEBUG):
         creds = adapter.create(new_backend_name(), password, {})
         tenant(fake_mongod, creds.username)["pwd"] = "changed"
         assert adapter.check(creds, repair=True).repaired == ("password reset",)
+        login = Login(new_login_name(creds.database), login_password, Access.READ_ONLY)
+        adapter.add_login(creds.database, login)
+        adapter.add_login(creds.database, login)  # updateUser carries it too
         adapter.delete(creds.database)
     assert any(record.name.startswith("pymongo") for record in caplog.records)
-    assert password not in caplog.text and fake_mongod.admin_password not in caplog.text
+    for secret in (password, login_password, fake_mongod.admin_password):
+        assert secret not in caplog.text
 
 
 @pytest.mark.parametrize("bad", ["rm_a$b", "rm_a.b", 'rm_a"b', "rm_a{b}", "RM_UPPER", "rm",
@@ -129,8 +145,11 @@ def test_invalid_backend_name_refused_before_connecting(
     monkeypatch.setattr(mongodb_module, "MongoClient", no_client)
     adapter = MongoDBAdapter(InstanceConfig(host="h", port=1, username="x", password="y"))
     creds = Credentials(bad, "pw", "h", 1, bad, "mongodb://")
+    login = Login(f"{bad}_abc123", "pw", Access.OWNER)
     for call in (lambda: adapter.create(bad, "pw", {}), lambda: adapter.delete(bad),
-                 lambda: adapter.check(creds, repair=True)):
+                 lambda: adapter.check(creds, repair=True),
+                 lambda: adapter.add_login(bad, login),
+                 lambda: adapter.remove_login(bad, login.name)):
         with pytest.raises(ProviderError, match="invalid backend identifier"):
             call()
 
