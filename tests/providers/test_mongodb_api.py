@@ -1,5 +1,5 @@
 """A MongoDB resource through the API: created, checked and deleted, its credentials issued,
-used, revoked and expired (tasks run in-process in the test settings) against
+used, revoked, expired, renewed and rotated (tasks run in-process in the test settings) against
 ``FakeMongod``."""
 
 from __future__ import annotations
@@ -96,3 +96,42 @@ def test_api_issues_a_read_only_credential_that_revoking_and_expiry_end(
     assert client.delete(f"{RESOURCES}/{created['id']}").status_code == 202
     assert (name, owner_login) not in fake_mongod.users
     assert not [key for key in fake_mongod.users if key[0] == name]
+
+
+def test_api_renews_and_rotates_a_mongodb_credential(
+    make_client, mongo_provider, fake_mongod: FakeMongod
+) -> None:
+    client = make_client(team_a="RESOURCE_ADMIN")
+    created = client.post(RESOURCES, {"provider": "mongo", "name": "events"},
+                          format="json").json()
+    name = created["credentials"]["database"]
+    issued = client.post(f"{RESOURCES}/{created['id']}/credentials",
+                         {"holder": "etl", "access": "read-write", "ttl": 600},
+                         format="json").json()
+    url, old = f"{RESOURCES}/{created['id']}/credentials/{issued['id']}", issued["credentials"]
+
+    renewed = client.post(f"{url}/renew", {"ttl": 1200}, format="json")
+    assert (renewed.status_code, renewed.json()["status"]) == (202, "active")
+    rotated = client.post(f"{url}/rotate", {"grace": 600}, format="json")
+    assert (rotated.status_code, rotated.json()["status"]) == (202, "active")
+    new = rotated.json()["credentials"]
+    assert new["username"] != old["username"]
+    for fields in (old, new):  # the replaced login works until its grace is over
+        with MongoClient(fields["uri"], **QUICK) as writer:
+            writer[name].events.insert_one({"by": fields["username"]})
+    assert fake_mongod.users[(name, new["username"])]["roles"] == [{"role": "readWrite",
+                                                                     "db": name}]
+
+    credential = Credential.objects.get(pk=issued["id"])
+    earlier = "2000-01-01T00:00:00+00:00"
+    credential.retiring = [{**each, "until": earlier} for each in credential.retiring]
+    credential.retire_at = earlier
+    credential.save()
+    assert credential_sweeps.sweep_credentials() == 1
+
+    assert (name, old["username"]) not in fake_mongod.users
+    with MongoClient(old["uri"], **QUICK) as again, pytest.raises(OperationFailure) as refused:
+        again[name].events.find_one()
+    assert refused.value.code == AUTHENTICATION_FAILED
+    with MongoClient(new["uri"], **QUICK) as writer:
+        assert len(list(writer[name].events.find())) == 2
