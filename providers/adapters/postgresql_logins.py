@@ -1,12 +1,13 @@
 """PostgreSQL logins of their own to a resource, one access level each.
 
 Each level is a NOLOGIN group role the logins are members of: ``<name>_ro`` (read-only)
-and ``<name>_rw`` (read-write), made when the first such login is added. Their privileges
-cover what exists (every schema the owner made, with its tables and sequences) and, by
-``ALTER DEFAULT PRIVILEGES FOR ROLE <owner>``, whatever the owner creates later. An owner
-login is a member of the owner role itself and starts every session as it
-(``ALTER ROLE … SET role``), so what it creates belongs to the owner, not to the login,
-and the login can go without taking objects along.
+and ``<name>_rw`` (read-write), made with its privileges when the first such login is
+added; later logins only join it. Its privileges cover what exists then (every schema the
+owner made, with its tables and sequences) and, by ``ALTER DEFAULT PRIVILEGES FOR ROLE
+<owner>``, whatever the owner creates later. An owner login is a member of the owner
+role itself and starts every session as it (``ALTER ROLE … SET role``), so what it
+creates belongs to the owner, not to the login, and the login can go without taking
+objects along.
 
 ``valid_until`` becomes the role's ``VALID UNTIL``: the server itself refuses the password
 afterwards. Removing a login forbids new sessions first, ends the open ones, hands
@@ -38,6 +39,11 @@ _GROUPS = {
 }
 _SCHEMAS_OF_OWNER = (
     "SELECT nspname FROM pg_namespace WHERE nspowner = %s::regrole OR nspname = 'public'"
+)
+#: Whether the database (bound: its name) grants CONNECT to the role (bound) itself.
+_GRANTED_CONNECT = (
+    "SELECT EXISTS (SELECT FROM pg_database, aclexplode(datacl) AS acl WHERE datname = %s "
+    "AND acl.grantee = %s::regrole AND acl.privilege_type = 'CONNECT')"
 )
 
 
@@ -96,14 +102,18 @@ class PostgreSQLLogins:
             cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
 
     def _group(self, cur: psycopg.Cursor, name: str, login: Login) -> str:
-        """The group role of ``login``'s level, made or brought up to date."""
+        """The group role of ``login``'s level, made with its privileges by the first such
+        login. CONNECT on the database is granted last: a group that holds it is complete
+        (its default privileges cover what the owner creates later), and one without it,
+        whose making was cut short, is completed now."""
         suffix, on_tables, on_sequences = _GROUPS[login.access]
         group = f"{name}_{suffix}"
         ident, owner = sql.Identifier(group), sql.Identifier(name)
         if self._role(cur, group) is None:
             cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(ident))
+        elif self._scalar(cur.execute(_GRANTED_CONNECT, (name, group))):
+            return group
         with self._member_of(cur, name), self._in_database(name) as tenant:
-            cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(owner, ident))
             schemas = [row[0] for row in tenant.execute(_SCHEMAS_OF_OWNER, (name,))]
             for schema in map(sql.Identifier, schemas):
                 tenant.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, ident))
@@ -115,6 +125,7 @@ class PostgreSQLLogins:
                           sql.SQL("{} ON SEQUENCES").format(on_sequences)):
                 tenant.execute(sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} GRANT {} TO {}")
                                .format(owner, grant, ident))
+            cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(owner, ident))
         return group
 
     @contextmanager

@@ -105,6 +105,33 @@ def test_an_owner_login_creates_objects_for_the_owner_and_goes_without_them(
     assert one(su, "SELECT count(*) FROM pg_roles WHERE rolname = %s", builder.username) == 0
 
 
+def test_later_logins_of_a_level_join_its_group_and_reach_what_came_since(
+    adapter, cluster, resource
+):
+    first = _add(adapter, resource, Access.READ_WRITE)
+    with _owner_session(cluster, resource) as owner:
+        owner.execute("CREATE SCHEMA sales")
+        owner.execute("CREATE TABLE sales.orders (id serial PRIMARY KEY, note text)")
+    second = _add(adapter, resource, Access.READ_WRITE)
+    for writer in (first, second):
+        with connect(cluster, writer) as conn:
+            conn.execute("INSERT INTO sales.orders (note) VALUES (current_user)")
+    with _owner_session(cluster, resource) as owner:
+        assert one(owner, "SELECT count(*) FROM sales.orders") == 2
+
+
+def test_a_group_whose_making_was_cut_short_is_completed_by_the_next_login(
+    adapter, cluster, su, resource
+):
+    with _owner_session(cluster, resource) as owner:
+        owner.execute("CREATE TABLE early AS SELECT 'before' AS note")
+    group = psycopg.sql.Identifier(f"{resource.database}_ro")
+    su.execute(psycopg.sql.SQL("CREATE ROLE {} NOLOGIN").format(group))  # no grants yet
+    reader = _add(adapter, resource, Access.READ_ONLY)
+    with connect(cluster, reader) as conn:
+        assert one(conn, "SELECT note FROM early") == "before"
+
+
 def test_a_login_past_its_validity_is_refused_by_the_server(adapter, cluster, resource):
     expired = _add(adapter, resource, Access.READ_ONLY,
                    valid_until=datetime.now(UTC) - timedelta(minutes=1))
