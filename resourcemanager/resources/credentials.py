@@ -22,13 +22,20 @@ from audit.models import AuditEntry
 from providers.adapters.base import Access, Credentials, ProviderAdapter
 from providers.adapters.naming import new_login_name, new_password
 from resourcemanager.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from resourcemanager.identity.access import principal_for
+from resourcemanager.identity.principals import fresh_claim_roles
 from resourcemanager.identity.roles import Action, Principal, require, require_member
 from resourcemanager.outbox import relay
 from resourcemanager.resources.credential_runs import audit_credential
 from resourcemanager.resources.models import USER_HOLDER, Credential, Resource
 from resourcemanager.resources.operations import Operation, locked_resource
 from resourcemanager.scopes.models import ScopeSettings
-from resourcemanager.scopes.services import MIN_TTL, credential_ceiling, settings_of
+from resourcemanager.scopes.services import (
+    MAX_SECONDS,
+    MIN_TTL,
+    credential_ceiling,
+    settings_of,
+)
 
 Outcome = AuditEntry.Outcome
 Status = Credential.Status
@@ -52,7 +59,7 @@ def issue_credential(
     """
     require_member(principal, resource.scope)
     policy = settings_of(resource.scope)
-    holder = _valid_holder(holder)
+    holder = _valid_holder(holder, resource.scope)
     adapter = resource.provider.adapter()
     access = _valid_access(access, adapter.login_access, adapter.label)
     _require_manager_or_self_service(principal, resource.scope, holder, access, policy)
@@ -243,12 +250,16 @@ def _ready(resource: Resource) -> Resource:
     return resource
 
 
-def _valid_holder(holder: object) -> str:
+def _valid_holder(holder: object, scope: str) -> str:
     text = str(holder or "").strip()
     if text.startswith(USER_HOLDER):
         username = text.removeprefix(USER_HOLDER)
-        if not get_user_model().objects.filter(username=username, is_active=True).exists():
-            raise InvalidInput(f"no active user {username!r}", field="holder")
+        user = get_user_model().objects.filter(username=username, is_active=True).first()
+        member = user is not None and principal_for(user, fresh_claim_roles(user))
+        if not member or not member.member_of(scope):
+            # The same answer for unknown users: no probing beyond the scope.
+            raise InvalidInput(f"{username!r} is not an active member of this scope",
+                               field="holder")
         return text
     if not _APPLICATION.fullmatch(text):
         raise InvalidInput("a holder is an application's name (lowercase letters, digits, "
@@ -283,6 +294,7 @@ def _valid_seconds(value: object, field: str, *, minimum: int,
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise InvalidInput(f"{field} is a whole number of seconds, at least {minimum}",
                            field=field)
-    if maximum is not None and value > maximum:
+    maximum = MAX_SECONDS if maximum is None else min(maximum, MAX_SECONDS)
+    if value > maximum:
         raise InvalidInput(f"{field} may be at most {maximum} seconds here", field=field)
     return value

@@ -13,6 +13,8 @@ from resourcemanager.scopes.models import ScopeSettings
 
 #: The shortest lifetime a credential may be given, in seconds.
 MIN_TTL = 60
+#: The longest span any such setting takes (the columns' range: some 68 years).
+MAX_SECONDS = 2**31 - 1
 EDITABLE = ("credential_self_service", "credential_default_ttl", "credential_max_ttl")
 
 
@@ -69,5 +71,6 @@ def _validate(scope_settings: ScopeSettings) -> None:
             raise InvalidInput(f"{name} is a whole number of seconds, at least {MIN_TTL}",
                                field=name)
         ceiling = server if name == "credential_max_ttl" else credential_ceiling(scope_settings)
-        if ceiling is not None and value > ceiling:
+        ceiling = MAX_SECONDS if ceiling is None else min(ceiling, MAX_SECONDS)
+        if value > ceiling:
             raise InvalidInput(f"{name} may be at most {ceiling} seconds here", field=name)

@@ -148,6 +148,8 @@ def test_an_expired_or_endless_credential_is_not_renewed(issued, make_client):
     ({"ttl": 600, "max_ttl": 300}, "max_ttl"),
     ({"max_ttl": 600}, "max_ttl"),
     ({"rotation_period": 5}, "rotation_period"),
+    ({"rotation_period": 10**12}, "rotation_period"),
+    ({"holder": "user:nobody-here"}, "holder"),
     ({"access": "superuser"}, "access"),
 ])
 def test_bad_lifetimes_are_refused_by_name_and_issue_nothing(
@@ -206,3 +208,20 @@ def test_scheduled_rotation_is_started_by_the_sweep(make_client, scram_provider)
     revealed = client.post(url_of(resource, credential, "reveal")).json()["credentials"]
     pg_login(revealed).close()
     pg_login(credential["credentials"]).close()  # within its grace
+
+
+def test_a_user_holder_must_be_a_member_of_the_scope_and_unknown_ones_look_the_same(
+    make_client, scram_provider
+):
+    admin = make_client(team_a="RESOURCE_ADMIN")
+    outsider = make_client(team_b="USER")
+    resource = ready_resource(admin, "pg-scram")
+
+    foreign = issue(admin, resource, holder=f"user:{outsider.user.username}",
+                    access="read-only")
+    unknown = issue(admin, resource, holder="user:no-such-user", access="read-only")
+
+    assert foreign.status_code == unknown.status_code == 400
+    assert foreign.json()["message"].replace(outsider.user.username, "?") == (
+        unknown.json()["message"].replace("no-such-user", "?"))
+    assert not Credential.objects.exists()
