@@ -29,6 +29,40 @@ class Snippet:
     text: str
 
 
+@dataclass(frozen=True)
+class ShownValue:
+    """One copyable value of a page. ``secret`` ones are masked on the resource's page and
+    sent by its credentials view only when the user asks to see or copy them."""
+
+    id: str  # the element's id, shared by the page and the credentials view
+    label: str
+    value: str
+    secret: bool = False
+    lines: int = 1
+
+
+def shown_values(
+    adapter: ProviderAdapter, credentials: Credentials
+) -> tuple[list[ShownValue], list[ShownValue]]:
+    """The connection fields and the snippets of ``credentials``, as given (mask them
+    first to keep the secrets out)."""
+    labels = field_labels(adapter)
+    fields = [
+        ShownValue("rm-host", "Host", credentials.host),
+        ShownValue("rm-port", "Port", str(credentials.port)),
+        ShownValue("rm-database", labels["database"], credentials.database),
+        ShownValue("rm-username", labels["username"], credentials.username),
+        ShownValue("rm-password", labels["password"], credentials.password, secret=True),
+        ShownValue("rm-uri", "Connection URI", credentials.uri, secret=True),
+    ]
+    snippets = [
+        ShownValue(f"rm-snippet-{number}", snippet.label, snippet.text, secret=True,
+                   lines=snippet.text.count("\n") + 1)
+        for number, snippet in enumerate(snippets_for(adapter, credentials))
+    ]
+    return fields, snippets
+
+
 def masked(credentials: Credentials) -> Credentials:
     """The same credentials with the password, in the URI too, replaced by ``MASK``."""
     if not credentials.password:

@@ -74,7 +74,7 @@ def test_a_resource_admin_creates_uses_checks_and_deletes_a_database(page, membe
     assert limit_on_server == (3,)
 
     row.get_by_role("link", name="orders").click()
-    expect(page.get_by_role("heading", name="Credentials")).to_be_visible()
+    expect(page.get_by_role("heading", name="Credentials", exact=True)).to_be_visible()
     expect(page.get_by_role("spinbutton", name="Connection limit")).to_have_value("3")
     expect(page.get_by_label("Host", exact=True)).to_have_value(PG_HOST)
     expect(page.get_by_label("Username", exact=True)).to_have_value(resource.backend_name)

@@ -77,6 +77,7 @@ class World:
             Provider: self.bravo_provider,
             Group: self.bravo_group,
             Consumer: self.bravo_consumer,
+            Credential: self.bravo_credential,
             type(self.bravo_owner.user): self.bravo_owner.user,
         }
         if model not in objects:

@@ -1,8 +1,8 @@
 """Isolation on every admin page: pages of every registered model and the site's own.
 
 A user with every role in team-a (not staff: the admin site admits anyone with a role)
-never sees team-b's resource, memberships, audit entries, token, owner, group or
-reserved provider; its forged changes, deletions, grants and bulk actions leave them as
+never sees team-b's resource, credential, memberships, audit entries, token, owner,
+group or reserved provider; its forged changes, deletions, grants and bulk actions leave them as
 they were; no role can narrow the pages to team-b; team-b's objects answer as objects
 that never were. Anonymous browsers are sent to the login.
 """
@@ -20,7 +20,7 @@ from django.urls import reverse
 from consumers.models import Consumer
 from providers.models import Provider
 from resourcemanager.identity.roles import Role
-from resourcemanager.resources.models import Resource
+from resourcemanager.resources.models import Credential, Resource
 from resourcemanager.ui.adminscope import SESSION_KEY
 from tests.security.conftest import MEMORY_KEY
 from tests.security.foreign_world import World, foreign_world  # noqa: F401 (fixture world)
@@ -252,7 +252,7 @@ def test_team_b_s_objects_look_like_objects_that_never_were_in_the_admin(
         model = model_of(route)
         if model is None or "object_id" not in route.kwargs or not route.name:
             continue
-        never_was = uuid.uuid4() if model in (Resource, Consumer) else 987654321
+        never_was = uuid.uuid4() if model in (Resource, Consumer, Credential) else 987654321
         for method in ("get", "post"):
             answers = [
                 getattr(admin_browser, method)(url_of(route, {"object_id": pk})).status_code

@@ -1,7 +1,14 @@
-"""The admin of resources, memberships, API tokens and accounts, one module each.
+"""The admin of resources, credentials, memberships, API tokens and accounts, one module
+each.
 
 Importing the package registers them all. Every change goes through a service, and what
 each user may see or do is decided by the access rules (``resourcemanager.identity.roles``).
 """
 
-from resourcemanager.ui.admin import accounts, memberships, resources, tokens  # noqa: F401
+from resourcemanager.ui.admin import (  # noqa: F401
+    accounts,
+    credentials,
+    memberships,
+    resources,
+    tokens,
+)

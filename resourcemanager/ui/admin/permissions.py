@@ -1,5 +1,5 @@
-"""What every admin shares: the access layer asked for a request's principal, and bulk
-actions that go through a service row by row."""
+"""What every admin shares: the access layer asked for a request's principal, bulk
+actions that go through a service row by row, and an object's history."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ from typing import Any
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
+from audit.models import AuditEntry
 from resourcemanager.core.errors import ServiceError
 from resourcemanager.identity.models import ScopeRole
 from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action, Principal
-from resourcemanager.resources.models import Resource
+from resourcemanager.resources.models import Credential, Resource
+
+#: Audit entries shown on an object's page.
+HISTORY_LENGTH = 20
 
 
 def can_anywhere(request: HttpRequest, action: Action) -> bool:
@@ -21,7 +25,9 @@ def can_anywhere(request: HttpRequest, action: Action) -> bool:
     return principal is not None and (principal.is_operator or bool(principal.scopes_for(action)))
 
 
-def can_on(request: HttpRequest, action: Action, obj: Resource | ScopeRole | None) -> bool:
+def can_on(
+    request: HttpRequest, action: Action, obj: Resource | Credential | ScopeRole | None
+) -> bool:
     if obj is None:
         return can_anywhere(request, action)
     principal = principal_of(request)
@@ -42,3 +48,15 @@ def apply_each(
             operation(principal, row)
         except ServiceError as exc:
             model_admin.message_user(request, f"{row}: {exc.message}", messages.ERROR)
+
+
+def history(request: HttpRequest, obj: Resource | Credential) -> dict[str, Any]:
+    """The page's ``rm_history`` (the latest audit entries of ``obj`` the user may read)
+    and ``rm_history_complete`` (whether that is all of them, or the user's own only)."""
+    principal = principal_of(request)
+    entries = AuditEntry.objects.readable_by(principal, obj.scope).filter(
+        target_type=obj._meta.model_name, target_id=str(obj.pk))
+    return {
+        "rm_history": entries[:HISTORY_LENGTH],
+        "rm_history_complete": principal.can(Action.VIEW_ALL_AUDIT, obj.scope),
+    }

@@ -4,7 +4,6 @@ delete with a confirmation naming what is destroyed. Every change goes through a
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,60 +20,32 @@ from django.http import (
 )
 from django.urls import path, reverse
 
-from audit.models import AuditEntry
 from providers.adapters.base import Credentials
 from providers.models import Provider
 from resourcemanager.core.errors import ServiceError
 from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action
-from resourcemanager.resources import services
+from resourcemanager.resources import credentials, services
 from resourcemanager.resources.models import Resource
-from resourcemanager.ui.admin.permissions import apply_each, can_anywhere, can_on
+from resourcemanager.ui.admin.permissions import apply_each, can_anywhere, can_on, history
 from resourcemanager.ui.admin.schema import SchemaAddAdmin
 from resourcemanager.ui.adminscope import CurrentScopeAdmin, current_scope
+from resourcemanager.ui.credential_pages import issue_page
 from resourcemanager.ui.resource_forms import ResourceCreateForm, change_form, create_form
-from resourcemanager.ui.snippets import field_labels, masked, snippets_for
+from resourcemanager.ui.snippets import ShownValue, masked, shown_values
 
-#: Audit entries shown on a resource's page.
-HISTORY_LENGTH = 20
-
-
-@dataclass(frozen=True)
-class ShownValue:
-    """One copyable value of the detail page. ``secret`` ones are masked in the page and
-    sent by the credentials view only when the user asks to see or copy them."""
-
-    id: str  # the element's id, shared by the page and the credentials view
-    label: str
-    value: str
-    secret: bool = False
-    lines: int = 1
+#: Credentials listed on a resource's page; the rest are in the credentials list.
+ISSUED_SHOWN = 20
 
 
 def credential_values(
     resource: Resource, *, reveal: bool
 ) -> tuple[list[ShownValue], list[ShownValue]]:
-    """The credential fields and the connection snippets (masked unless ``reveal``)."""
+    """The owner's connection fields and snippets (masked unless ``reveal``)."""
     if resource.credentials is None:
         return [], []
     real = Credentials.from_dict(resource.credentials)
-    shown = real if reveal else masked(real)
-    adapter = resource.provider.adapter()
-    labels = field_labels(adapter)
-    fields = [
-        ShownValue("rm-host", "Host", shown.host),
-        ShownValue("rm-port", "Port", str(shown.port)),
-        ShownValue("rm-database", labels["database"], shown.database),
-        ShownValue("rm-username", labels["username"], shown.username),
-        ShownValue("rm-password", labels["password"], shown.password, secret=True),
-        ShownValue("rm-uri", "Connection URI", shown.uri, secret=True),
-    ]
-    snippets = [
-        ShownValue(f"rm-snippet-{number}", snippet.label, snippet.text, secret=True,
-                   lines=snippet.text.count("\n") + 1)
-        for number, snippet in enumerate(snippets_for(adapter, shown))
-    ]
-    return fields, snippets
+    return shown_values(resource.provider.adapter(), real if reveal else masked(real))
 
 
 def deletion_summary(resource: Resource) -> str:
@@ -135,6 +106,9 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
             path("<path:object_id>/credentials/",
                  self.admin_site.admin_view(self.credentials_view),
                  name="{}_{}_credentials".format(*info)),
+            path("<path:object_id>/issue-credential/",
+                 self.admin_site.admin_view(self.issue_credential_view),
+                 name="{}_{}_issue_credential".format(*info)),
         ]
         return own + super().get_urls()
 
@@ -153,11 +127,7 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
 
     def _detail(self, request: HttpRequest, resource: Resource) -> dict[str, Any]:
         """What the resource's page shows besides its fields (the page's template)."""
-        principal = principal_of(request)
         pk = quote(resource.pk)
-        history = AuditEntry.objects.readable_by(principal, resource.scope).filter(
-            target_type=Resource._meta.model_name, target_id=str(resource.pk)
-        )
         fields, snippets = credential_values(resource, reveal=False)
         no_credentials = ""
         if not fields:
@@ -184,8 +154,25 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
                 resource.status != Resource.Status.DELETED
                 and self.has_delete_permission(request, resource)
             ),
-            "rm_history": history[:HISTORY_LENGTH],
-            "rm_history_complete": principal.can(Action.VIEW_ALL_AUDIT, resource.scope),
+            **self._issued(request, resource),
+            **history(request, resource),
+        }
+
+    def _issued(self, request: HttpRequest, resource: Resource) -> dict[str, Any]:
+        """The resource's credentials the user may see, and whether it may issue one."""
+        pk = quote(resource.pk)
+        changelist = reverse("admin:resourcemanager_credential_changelist")
+        return {
+            "rm_issued": credentials.credentials_of(principal_of(request),
+                                                    resource)[:ISSUED_SHOWN],
+            "rm_issued_url": f"{changelist}?resource__id__exact={pk}",
+            "rm_sees_all_issued": can_on(request, Action.VIEW_CREDENTIAL, resource),
+            "rm_can_issue": (
+                resource.managed and resource.status == Resource.Status.READY
+                and can_on(request, Action.MANAGE_CREDENTIAL, resource)
+            ),
+            "rm_issue_url": reverse("admin:resourcemanager_resource_issue_credential",
+                                    args=[pk]),
         }
 
     def check_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -248,6 +235,10 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
             raise PermissionDenied(exc.message) from None
         fields, snippets = credential_values(resource, reveal=True)
         return JsonResponse({"values": {v.id: v.value for v in [*fields, *snippets] if v.secret}})
+
+    def issue_credential_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The issue form (RESOURCE_ADMIN, ADMIN); the secret is shown once after."""
+        return issue_page(self, request, self._visible(request, object_id))
 
     def get_deleted_objects(self, objs: Iterable[Resource], request: HttpRequest):
         """Name what each deletion destroys, instead of Django's tree of related rows
