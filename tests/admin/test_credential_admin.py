@@ -5,7 +5,6 @@ the credential's page; refusals of the service are messages, never a server erro
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import psycopg
@@ -15,59 +14,20 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from resourcemanager.identity.roles import SYSTEM, Role
-from resourcemanager.resources import credentials, services
+from resourcemanager.resources import credentials
 from resourcemanager.resources.models import Credential, Resource
-
-CHANGELIST = reverse("admin:resourcemanager_credential_changelist")
-
-
-def resource_page(resource: Resource) -> str:
-    return reverse("admin:resourcemanager_resource_change", args=[resource.pk])
-
-
-def issue_url(resource: Resource) -> str:
-    return reverse("admin:resourcemanager_resource_issue_credential", args=[resource.pk])
-
-
-def page(credential: Credential) -> str:
-    return reverse("admin:resourcemanager_credential_change", args=[credential.pk])
-
-
-def operation(credential: Credential, name: str) -> str:
-    return reverse(f"admin:resourcemanager_credential_{name}", args=[credential.pk])
-
-
-def shown_password(html: str) -> str:
-    """The password field of a secret page."""
-    return re.search(r'id="rm-password" value="([^"]+)"', html)[1]
-
-
-def login(fields: dict) -> psycopg.Connection:
-    return psycopg.connect(host=fields["host"], port=fields["port"], user=fields["username"],
-                           password=fields["password"], dbname=fields["database"],
-                           autocommit=True, connect_timeout=5)
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in response.context["messages"]]
-
-
-@pytest.fixture
-def orders(scram_provider) -> Resource:
-    """A ready resource of team-a on the scram cluster, made through the service."""
-    request = services.prepare_resource(SYSTEM, "team-a", provider="pg-scram", name="orders")
-    resource = services.create_resource(SYSTEM, request)
-    resource.refresh_from_db()
-    assert resource.status == Resource.Status.READY
-    return resource
-
-
-def issued(resource: Resource, **options) -> tuple[Credential, dict]:
-    credential, secret = credentials.issue_credential(
-        SYSTEM, resource, **{"holder": "reports", "access": "read-only", **options})
-    credential.refresh_from_db()
-    assert credential.status == Credential.Status.ACTIVE
-    return credential, secret.as_dict()
+from tests.admin.credential_pages import (
+    CHANGELIST,
+    issue_url,
+    issued,
+    login,
+    messages_of,
+    operation,
+    page,
+    resource_page,
+    scram_orders,  # noqa: F401 (fixture orders)
+    shown_password,
+)
 
 
 @pytest.mark.parametrize("role", [Role.RESOURCE_ADMIN, Role.ADMIN])
