@@ -48,6 +48,11 @@ LIVE = (Status.ACTIVE, Status.ROTATING)
 OPERATIONS = ("renew", "rotate", "reveal", "revoke")
 
 
+def label(credential: Credential) -> str:
+    """How the pages name a credential: ``reports (read-only) on team-a/orders``."""
+    return f"{credential.holder} ({credential.access}) on {credential.resource}"
+
+
 def revocation_summary(credential: Credential) -> str:
     """What revoking ``credential`` ends, in the words of its confirmation page."""
     adapter = credential.resource.provider.adapter_class
@@ -70,8 +75,9 @@ class CredentialAdmin(CurrentScopeAdmin, admin.ModelAdmin):
                    "scope"]
     search_fields = ["holder"]
     actions = None
-    fields = ["id", "scope", "resource_shown", "holder", "access", "username", "status",
-              "expires_at", "max_expires_at", "ttl", "rotation_period", "next_rotation_at",
+    # The status, with its message, heads the page (change_form.html).
+    fields = ["id", "scope", "resource_shown", "holder", "access", "username", "expires_at",
+              "max_expires_at", "ttl_shown", "rotation_period_shown", "next_rotation_at",
               "rotated_at", "issued_by", "created_at", "updated_at", "revoked_at"]
     readonly_fields = fields
 
@@ -104,6 +110,14 @@ class CredentialAdmin(CurrentScopeAdmin, admin.ModelAdmin):
     def username(self, credential: Credential) -> str:
         return credential.login
 
+    @admin.display(description="TTL (seconds, what a renewal extends it by)")
+    def ttl_shown(self, credential: Credential):
+        return credential.ttl or "none: it does not expire"
+
+    @admin.display(description="rotation period (seconds)")
+    def rotation_period_shown(self, credential: Credential):
+        return credential.rotation_period or "none: rotated when asked"
+
     # --- one credential's page --------------------------------------------------------
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -119,7 +133,9 @@ class CredentialAdmin(CurrentScopeAdmin, admin.ModelAdmin):
         if not request.user.is_superuser:
             message = failures.tenant_message(message, credential.resource.provider)
         return {
+            "subtitle": label(credential),
             "rm_credential": credential,
+            "rm_label": label(credential),
             "rm_status_message": message,
             "rm_urls": {name: reverse(f"admin:resourcemanager_credential_{name}",
                                       args=[quote(credential.pk)]) for name in OPERATIONS},
@@ -225,6 +241,7 @@ class CredentialAdmin(CurrentScopeAdmin, admin.ModelAdmin):
             "opts": self.opts,
             "title": "Are you sure?",
             "object": credential,
+            "rm_label": label(credential),
             "rm_credential_url": credential_url(credential),
             "rm_summary": revocation_summary(credential),
         }
