@@ -203,6 +203,19 @@ def get_credential(
     return found
 
 
+def may_change(principal: Principal | None, scope: str, holder: str) -> bool:
+    """Whether ``principal`` may issue (up to the scope's self-service level), renew and
+    revoke credentials of ``holder`` in ``scope``: what the admin's pages offer. The
+    requests ask the same rule."""
+    if principal is None:
+        return False
+    try:
+        _require_manager_or_self_service(principal, scope, holder)
+    except Forbidden:
+        return False
+    return True
+
+
 def _holds(principal: Principal, holder: str) -> bool:
     return principal.user_id is not None and holder == f"{USER_HOLDER}{principal.name}"
 

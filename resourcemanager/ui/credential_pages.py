@@ -21,9 +21,9 @@ from django.urls import reverse
 from providers.adapters.base import Credentials
 from resourcemanager.core.errors import ServiceError
 from resourcemanager.identity.principals import principal_of
-from resourcemanager.identity.roles import Action
+from resourcemanager.identity.roles import Action, Principal
 from resourcemanager.resources import credentials
-from resourcemanager.resources.models import Credential, Resource
+from resourcemanager.resources.models import USER_HOLDER, Credential, Resource
 from resourcemanager.ui.snippets import shown_values
 
 #: The largest number of seconds a form takes (what the database stores).
@@ -50,6 +50,16 @@ class IssueCredentialForm(forms.Form):
                             "from now (with a TTL only). Empty: the server's ceiling.")
     rotation_period = seconds_field("Rotation period (seconds)", "Rotated to a new "
                                     "password on this schedule. Empty: never.")
+
+    def __init__(self, *args: Any, own_holder: str | None = None, **kwargs: Any) -> None:
+        """``own_holder``: the member's self-service, for itself only (the holder is
+        fixed)."""
+        super().__init__(*args, **kwargs)
+        if own_holder is not None:
+            holder = self.fields["holder"]
+            holder.initial, holder.disabled = own_holder, True
+            holder.help_text = ("Self-service: you issue credentials for yourself, up to "
+                                "the access level the scope allows.")
 
 
 class RenewForm(forms.Form):
@@ -79,14 +89,28 @@ def credential_url(credential: Credential) -> str:
     return reverse("admin:resourcemanager_credential_change", args=[quote(credential.pk)])
 
 
+def own_holder(principal: Principal) -> str:
+    """The holder of the credentials ``principal`` holds itself."""
+    return f"{USER_HOLDER}{principal.name}"
+
+
+def may_issue(principal: Principal | None, resource: Resource) -> bool:
+    """Credential managers issue for anyone; a member for itself, where the scope's
+    self-service allows."""
+    return principal is not None and credentials.may_change(
+        principal, resource.scope, own_holder(principal))
+
+
 def issue_page(
     model_admin: admin.ModelAdmin, request: HttpRequest, resource: Resource
 ) -> HttpResponse:
     """GET: the issue form of ``resource``; POST: ISSUE, then its secret, shown once."""
     principal = principal_of(request)
-    if principal is None or not principal.can(Action.MANAGE_CREDENTIAL, resource.scope):
+    if not may_issue(principal, resource):
         raise PermissionDenied
-    form = IssueCredentialForm(request.POST if request.method == "POST" else None)
+    manager = principal.can(Action.MANAGE_CREDENTIAL, resource.scope)
+    form = IssueCredentialForm(request.POST if request.method == "POST" else None,
+                               own_holder=None if manager else own_holder(principal))
     if form.is_bound and form.is_valid():
         try:
             credential, secret = credentials.issue_credential(
@@ -115,11 +139,18 @@ def issue_page(
 
 def secret_page(
     model_admin: admin.ModelAdmin, request: HttpRequest, credential: Credential,
-    secret: Credentials, *, title: str, once: bool, note: str = "",
+    secret: Credentials | None, *, title: str, once: bool, note: str = "",
 ) -> HttpResponse:
-    """``secret`` with its ready-to-paste snippets; ``once``: it is not shown again."""
+    """``secret`` with its ready-to-paste snippets; ``once``: it is not shown again.
+
+    ``secret`` None: the backend makes it (S3 keys). It is shown when the run is done
+    already (tasks run in this process), else the page says how to get it.
+    """
     credential.refresh_from_db()  # a task run in this process may have finished already
-    fields, snippets = shown_values(credential.resource.provider.adapter(), secret)
+    if secret is None and credential.status == Credential.Status.ACTIVE:
+        secret = Credentials.from_dict(credential.secret)
+    fields, snippets = ([], []) if secret is None else shown_values(
+        credential.resource.provider.adapter(), secret)
     context: dict[str, Any] = {
         **model_admin.admin_site.each_context(request),
         "opts": Credential._meta,

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from resourcemanager.identity.roles import SYSTEM, Role
-from resourcemanager.resources import credentials
+from resourcemanager.resources import credentials, services
 from resourcemanager.resources.models import Credential, Resource
 from tests.admin.credential_pages import (
     CHANGELIST,
@@ -190,7 +190,7 @@ def test_renew_moves_the_expiry_and_refusals_are_messages(admin_browser, orders)
     assert any("ttl would reach past the credential's max_ttl" in message
                for message in messages_of(too_long))
     never, _ = issued(orders, holder="forever")
-    assert "Renew" not in browser.get(page(never)).content.decode()
+    assert 'value="Renew"' not in browser.get(page(never)).content.decode()
     forged = browser.post(operation(never, "renew"), {}, follow=True)
     assert any("does not expire" in message for message in messages_of(forged))
 
@@ -216,7 +216,7 @@ def test_revoke_asks_first_then_drops_the_login(admin_browser, orders):
     with pytest.raises(psycopg.OperationalError, match="authentication failed"):
         login(secret)
     assert "Revoke…" not in done.content.decode()
-    assert "Reveal secret" not in done.content.decode()
+    assert 'value="Reveal secret"' not in done.content.decode()
     forged = browser.post(operation(credential, "reveal"), follow=True)
     assert any("it has no secret to reveal" in message for message in messages_of(forged))
     assert AuditEntry.objects.filter(action="credential.revoke", outcome="accepted",
@@ -236,3 +236,23 @@ def test_the_credential_pages_change_nothing_by_themselves(admin_browser, orders
     assert changed.status_code == deleted.status_code == 403
     row = Credential.objects.get(pk=credential.pk)
     assert (row.holder, row.access, row.status) == ("reports", "read-only", "active")
+
+
+def test_an_s3_key_made_by_the_server_is_shown_once_with_its_aws_snippet(
+    admin_browser, s3_provider
+):
+    bucket = services.create_resource(SYSTEM, services.prepare_resource(
+        SYSTEM, "team-a", provider="s3", name="assets"))
+    browser = admin_browser(team_a=Role.RESOURCE_ADMIN)
+
+    answer = browser.post(issue_url(bucket), {"holder": "uploads", "access": "read-write"})
+
+    html = answer.content.decode()
+    assert "Shown once:" in html
+    credential = Credential.objects.get(resource=bucket)
+    key = credential.secret
+    assert shown_password(html) == key["password"]
+    assert f"AWS_SECRET_ACCESS_KEY={key['password']}" in html
+    assert key["password"] not in browser.get(page(credential)).content.decode()
+    revealed = browser.post(operation(credential, "reveal")).content.decode()
+    assert shown_password(revealed) == key["password"]

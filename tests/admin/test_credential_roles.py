@@ -1,7 +1,8 @@
 """Who sees and does what with credentials in the admin: RESOURCE_ADMIN and ADMIN all of
 their scope's; CONSUMER_ADMIN and USER only those they hold themselves (which they may
-reveal, nothing more); another scope nothing at all, not even a credential it holds, and
-its answers are those of a credential that never was."""
+reveal; issue, renew and revoke too where the scope's self-service allows); another scope
+nothing at all, not even a credential it holds, and its answers are those of a credential
+that never was."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from django.test import Client
 from django.urls import reverse
 
 from audit.models import AuditEntry
-from resourcemanager.identity.roles import Role
+from resourcemanager.identity.roles import SYSTEM, Role
 from resourcemanager.resources.models import Credential
+from resourcemanager.scopes.services import update_settings
 from resourcemanager.ui.adminscope import SESSION_KEY
 from tests.admin.credential_pages import (
     CHANGELIST,
@@ -137,3 +139,34 @@ def test_operators_see_every_scope_s_credentials(admin_browser, orders):
     assert listed(operator) == {credential.pk}
     assert shown_password(operator.post(operation(credential, "reveal")).content.decode()) == (
         secret["password"])
+
+
+@pytest.mark.parametrize("role", [Role.CONSUMER_ADMIN, Role.USER])
+def test_self_service_lets_a_member_issue_renew_and_revoke_for_itself_only(
+    admin_browser, orders, role
+):
+    update_settings(SYSTEM, "team-a", credential_self_service="read-only")
+    member = admin_browser(team_a=role)
+    mine = f"user:{member.user.username}"
+    other, _ = issued(orders, holder="etl-zq-app", ttl=600)
+    assert "Issue credential…" in member.get(resource_page(orders)).content.decode()
+
+    form = member.get(issue_url(orders)).context["form"]
+    assert form.fields["holder"].disabled and form["holder"].value() == mine
+    too_much = member.post(issue_url(orders), {"holder": "etl", "access": "read-write"})
+    assert "read-only credentials at most" in too_much.content.decode()
+    answer = member.post(issue_url(orders), {"holder": "etl-zq-app", "access": "read-only",
+                                             "ttl": "600"})
+
+    assert "Shown once:" in answer.content.decode()
+    own = Credential.objects.get(resource=orders, holder=mine)  # the posted holder ignored
+    assert shown_password(answer.content.decode()) == own.secret["password"]
+    assert listed(member) == {own.pk}
+    html = member.get(page(own)).content.decode()
+    assert 'value="Renew"' in html and "Revoke…" in html and 'value="Rotate"' not in html
+    assert member.post(operation(own, "rotate")).status_code == 403
+    assert member.post(operation(other, "renew")).status_code == 404
+    assert member.post(operation(own, "renew"), {"ttl": "900"}).status_code == 302
+    assert member.post(operation(own, "revoke"), {"post": "yes"}).status_code == 302
+    assert Credential.objects.get(pk=own.pk).status == Credential.Status.REVOKED
+    assert Credential.objects.get(pk=other.pk).status == Credential.Status.ACTIVE

@@ -128,7 +128,8 @@ class CredentialAdmin(CurrentScopeAdmin, admin.ModelAdmin):
 
     def _detail(self, request: HttpRequest, credential: Credential) -> dict[str, Any]:
         """What the credential's page shows besides its fields (the page's template)."""
-        manage = can_on(request, Action.MANAGE_CREDENTIAL, credential)
+        change = credentials.may_change(principal_of(request), credential.scope,
+                                        credential.holder)
         message = credential.status_message
         if not request.user.is_superuser:
             message = failures.tenant_message(message, credential.resource.provider)
@@ -141,10 +142,11 @@ class CredentialAdmin(CurrentScopeAdmin, admin.ModelAdmin):
                                       args=[quote(credential.pk)]) for name in OPERATIONS},
             # Whoever sees a credential may reveal it: its holder, or a credential manager.
             "rm_can_reveal": credential.status in LIVE,
-            "rm_can_renew": manage and credential.status in LIVE
+            "rm_can_renew": change and credential.status in LIVE
             and credential.expires_at is not None,
-            "rm_can_rotate": manage and credential.status == Status.ACTIVE,
-            "rm_can_revoke": manage and credential.status not in (Status.REVOKING,
+            "rm_can_rotate": can_on(request, Action.MANAGE_CREDENTIAL, credential)
+            and credential.status == Status.ACTIVE,
+            "rm_can_revoke": change and credential.status not in (Status.REVOKING,
                                                                   Status.REVOKED),
             **history(request, credential),
         }
@@ -157,7 +159,17 @@ class CredentialAdmin(CurrentScopeAdmin, admin.ModelAdmin):
             raise Http404("no such credential")
         return credential
 
-    def _managed(self, request: HttpRequest, object_id: str) -> Credential:
+    def _changeable(self, request: HttpRequest, object_id: str) -> Credential:
+        """The credential if the user may renew and revoke it: a credential manager, or
+        its holder where the scope's self-service allows (403 if it may only see it)."""
+        credential = self._visible(request, object_id)
+        if not credentials.may_change(principal_of(request), credential.scope,
+                                      credential.holder):
+            raise PermissionDenied
+        return credential
+
+    def _rotatable(self, request: HttpRequest, object_id: str) -> Credential:
+        """The credential if the user manages the scope's credentials (403 if not)."""
         credential = self._visible(request, object_id)
         if not can_on(request, Action.MANAGE_CREDENTIAL, credential):
             raise PermissionDenied
@@ -180,7 +192,7 @@ class CredentialAdmin(CurrentScopeAdmin, admin.ModelAdmin):
         """POST ``ttl`` (optional): RENEW, then back to the credential's page."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        credential = self._managed(request, object_id)
+        credential = self._changeable(request, object_id)
         form = RenewForm(request.POST)
         if not form.is_valid():
             self.message_user(request, form_errors(form), messages.ERROR)
@@ -195,7 +207,7 @@ class CredentialAdmin(CurrentScopeAdmin, admin.ModelAdmin):
         """POST ``grace`` (optional): ROTATE, then the new secret, shown once."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        credential = self._managed(request, object_id)
+        credential = self._rotatable(request, object_id)
         form = RotateForm(request.POST)
         if not form.is_valid():
             self.message_user(request, form_errors(form), messages.ERROR)
@@ -229,7 +241,7 @@ class CredentialAdmin(CurrentScopeAdmin, admin.ModelAdmin):
 
     def revoke(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """GET: a confirmation naming what is revoked; POST ``post=yes``: REVOKE."""
-        credential = self._managed(request, object_id)
+        credential = self._changeable(request, object_id)
         if request.method == "POST" and request.POST.get("post") == "yes":
             if revoked := self._ask(request, credential, credentials.revoke_credential):
                 revoked.refresh_from_db()  # done already where tasks run in this process

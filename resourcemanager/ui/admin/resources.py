@@ -30,7 +30,7 @@ from resourcemanager.resources.models import Resource
 from resourcemanager.ui.admin.permissions import apply_each, can_anywhere, can_on, history
 from resourcemanager.ui.admin.schema import SchemaAddAdmin
 from resourcemanager.ui.adminscope import CurrentScopeAdmin, current_scope
-from resourcemanager.ui.credential_pages import issue_page
+from resourcemanager.ui.credential_pages import issue_page, may_issue
 from resourcemanager.ui.resource_forms import ResourceCreateForm, change_form, create_form
 from resourcemanager.ui.snippets import ShownValue, masked, shown_values
 
@@ -169,7 +169,7 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
             "rm_sees_all_issued": can_on(request, Action.VIEW_CREDENTIAL, resource),
             "rm_can_issue": (
                 resource.managed and resource.status == Resource.Status.READY
-                and can_on(request, Action.MANAGE_CREDENTIAL, resource)
+                and may_issue(principal_of(request), resource)
             ),
             "rm_issue_url": reverse("admin:resourcemanager_resource_issue_credential",
                                     args=[pk]),
@@ -237,7 +237,8 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
         return JsonResponse({"values": {v.id: v.value for v in [*fields, *snippets] if v.secret}})
 
     def issue_credential_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """The issue form (RESOURCE_ADMIN, ADMIN); the secret is shown once after."""
+        """The issue form (RESOURCE_ADMIN, ADMIN; members for themselves where the
+        scope's self-service allows); the secret is shown once after."""
         return issue_page(self, request, self._visible(request, object_id))
 
     def get_deleted_objects(self, objs: Iterable[Resource], request: HttpRequest):
