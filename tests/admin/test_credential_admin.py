@@ -73,7 +73,7 @@ def test_a_credential_issued_from_the_resource_page_shows_its_secret_once(
 
 @pytest.mark.parametrize(("typed", "field", "error"), [
     ({"holder": "Not A Name!"}, "holder", "a holder is an application"),
-    ({"holder": "user:nobody-here"}, "holder", "no active user"),
+    ({"holder": "user:nobody-here"}, "holder", "not an active member of this scope"),
     ({"access": "superuser"}, "access", "Select a valid choice"),
     ({"ttl": "10"}, "ttl", "ttl is a whole number of seconds, at least 60"),
     ({"ttl": "soon"}, "ttl", "Enter a whole number"),

@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from audit.models import AuditEntry
+from resourcemanager.identity.models import ScopeRole
 from resourcemanager.identity.roles import SYSTEM, Role
 from resourcemanager.resources.models import Credential
 from resourcemanager.scopes.services import update_settings
@@ -88,7 +89,10 @@ def test_each_role_sees_and_does_what_the_matrix_says(admin_browser, orders, rol
 @pytest.mark.parametrize("role", list(Role))
 def test_another_scope_sees_nothing_of_the_credentials(admin_browser, orders, role):
     stranger = admin_browser(team_b=role)
+    # It held a credential in team-a, and has left team-a since.
+    membership = ScopeRole.objects.create(user=stranger.user, scope="team-a", role=Role.USER)
     held, held_secret = issued(orders, holder=f"user:{stranger.user.username}")
+    membership.delete()
     other, other_secret = issued(orders, holder="etl-zq-app")
     markers = [orders.name, orders.backend_name, held.login, other.login, other.holder,
                held_secret["password"], other_secret["password"]]
