@@ -8,6 +8,7 @@ from django.db import transaction
 from audit.models import AuditEntry
 from audit.services import record
 from resourcemanager.core.errors import InvalidInput
+from resourcemanager.core.validation import validate_scope
 from resourcemanager.identity.roles import Action, Principal, require
 from resourcemanager.scopes.models import ScopeSettings
 
@@ -36,25 +37,36 @@ def view_settings(principal: Principal | None, scope: str) -> ScopeSettings:
     return settings_of(scope)
 
 
+def check_settings(principal: Principal | None, scope: str, **changes: object) -> None:
+    """Refuse what ``update_settings`` would refuse, changing nothing (for forms)."""
+    require(principal, Action.MANAGE_SCOPE_SETTINGS, validate_scope(scope))
+    _with_changes(settings_of(scope), changes)
+
+
 def update_settings(principal: Principal | None, scope: str, **changes: object) -> ScopeSettings:
     """Change the named settings (``EDITABLE``); a null TTL setting goes back to the
     default. Refuses anything invalid with nothing changed."""
-    require(principal, Action.MANAGE_SCOPE_SETTINGS, scope)
-    unknown = set(changes) - set(EDITABLE)
-    if unknown:
-        raise InvalidInput(f"no such setting: {', '.join(sorted(unknown))}",
-                           field=sorted(unknown)[0])
+    require(principal, Action.MANAGE_SCOPE_SETTINGS, validate_scope(scope))
     with transaction.atomic():
-        current = (ScopeSettings.objects.select_for_update().filter(scope=scope).first()
-                   or ScopeSettings(scope=scope))
-        for name, value in changes.items():
-            setattr(current, name, value)
-        _validate(current)
+        current = _with_changes(
+            ScopeSettings.objects.select_for_update().filter(scope=scope).first()
+            or ScopeSettings(scope=scope), changes)
         current.updated_by = principal.name
         current.save()
         record(principal.name, "scope.settings", AuditEntry.Outcome.SUCCESS, scope=scope,
                target=current, message=", ".join(
                    f"{name}={getattr(current, name)!r}" for name in sorted(changes)))
+    return current
+
+
+def _with_changes(current: ScopeSettings, changes: dict[str, object]) -> ScopeSettings:
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise InvalidInput(f"no such setting: {', '.join(sorted(unknown))}",
+                           field=sorted(unknown)[0])
+    for name, value in changes.items():
+        setattr(current, name, value)
+    _validate(current)
     return current
 
 

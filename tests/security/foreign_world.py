@@ -23,6 +23,7 @@ from resourcemanager.identity.models import ApiToken, ScopeRole
 from resourcemanager.identity.roles import Role
 from resourcemanager.identity.tokens import issue_token
 from resourcemanager.resources.models import Credential, Resource
+from resourcemanager.scopes.models import ScopeSettings
 from tests.security.conftest import Tenant, create_tenant
 from tests.security.isolation_checks import (
     assert_intact_on_the_server,
@@ -45,6 +46,7 @@ class World:
     bravo_group: Group
     bravo_consumer: Consumer  # a webhook with a secret, registered in team-b
     bravo_credential: Credential  # a read-only credential on team-b's resource
+    bravo_settings: ScopeSettings  # team-b's own credential defaults
     bystander: object  # a user without roles, to be granted roles by forged forms
     snapshot: dict = field(default_factory=dict)
 
@@ -78,6 +80,7 @@ class World:
             Group: self.bravo_group,
             Consumer: self.bravo_consumer,
             Credential: self.bravo_credential,
+            ScopeSettings: self.bravo_settings,
             type(self.bravo_owner.user): self.bravo_owner.user,
         }
         if model not in objects:
@@ -110,6 +113,7 @@ class World:
             "group": (self.bravo_group.name, list(self.bravo_group.permissions.all())),
             "consumers of team-b": list(Consumer.objects.filter(scope="team-b").values()),
             "credentials of team-b": list(Credential.objects.filter(scope="team-b").values()),
+            "settings of team-b": list(ScopeSettings.objects.filter(scope="team-b").values()),
             "deliveries of team-b": list(
                 Delivery.objects.filter(consumer__scope="team-b").values()
             ),
@@ -168,6 +172,9 @@ def foreign_world(memory_provider, make_client, django_user_model) -> World:
         bravo_group=Group.objects.create(name="bravo-group-zq"),
         bravo_consumer=create_bravo_consumer(bravo_owner),
         bravo_credential=create_bravo_credential(owner),
+        bravo_settings=ScopeSettings.objects.create(
+            scope="team-b", credential_self_service="read-only",
+            credential_default_ttl=4321, updated_by=owner.username),
         bystander=django_user_model.objects.create_user(username="bystander", password=None),
     )
     world.snapshot = world.take_snapshot()

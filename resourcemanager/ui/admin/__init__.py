@@ -1,5 +1,5 @@
-"""The admin of resources, credentials, memberships, API tokens and accounts, one module
-each.
+"""The admin of resources, credentials, memberships, scope settings, API tokens and
+accounts, one module each.
 
 Importing the package registers them all. Every change goes through a service, and what
 each user may see or do is decided by the access rules (``resourcemanager.identity.roles``).
@@ -10,5 +10,6 @@ from resourcemanager.ui.admin import (  # noqa: F401
     credentials,
     memberships,
     resources,
+    scope_settings,
     tokens,
 )

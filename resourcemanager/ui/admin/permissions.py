@@ -15,6 +15,7 @@ from resourcemanager.identity.models import ScopeRole
 from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action, Principal
 from resourcemanager.resources.models import Credential, Resource
+from resourcemanager.scopes.models import ScopeSettings
 
 #: Audit entries shown on an object's page.
 HISTORY_LENGTH = 20
@@ -26,7 +27,8 @@ def can_anywhere(request: HttpRequest, action: Action) -> bool:
 
 
 def can_on(
-    request: HttpRequest, action: Action, obj: Resource | Credential | ScopeRole | None
+    request: HttpRequest, action: Action,
+    obj: Resource | Credential | ScopeRole | ScopeSettings | None,
 ) -> bool:
     if obj is None:
         return can_anywhere(request, action)
