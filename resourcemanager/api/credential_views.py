@@ -49,7 +49,8 @@ class IssuedCredentialSerializer(CredentialSerializer):
 
 class IssueRequestSerializer(serializers.Serializer):
     holder = serializers.CharField(
-        help_text="Who uses it: an application's name, or user:<username>.")
+        help_text="Who uses it: an application's name, or user:<username>. Consumers' "
+                  "own (consumer:<id>) are issued by their deliveries, not here.")
     access = serializers.CharField(help_text="read-only, read-write or owner.")
     ttl = serializers.IntegerField(
         required=False, help_text="Seconds it is valid for (default: until revoked).")

@@ -10,6 +10,7 @@ audited reveal shows it, to its holder or whoever manages the scope's credential
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -24,10 +25,10 @@ from providers.adapters.naming import new_login_name, new_password
 from resourcemanager.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from resourcemanager.identity.access import principal_for
 from resourcemanager.identity.principals import fresh_claim_roles
-from resourcemanager.identity.roles import Action, Principal, require, require_member
+from resourcemanager.identity.roles import SYSTEM, Action, Principal, require, require_member
 from resourcemanager.outbox import relay
 from resourcemanager.resources.credential_runs import audit_credential
-from resourcemanager.resources.models import USER_HOLDER, Credential, Resource
+from resourcemanager.resources.models import CONSUMER_HOLDER, USER_HOLDER, Credential, Resource
 from resourcemanager.resources.operations import Operation, locked_resource
 from resourcemanager.scopes.models import ScopeSettings
 from resourcemanager.scopes.services import (
@@ -59,11 +60,11 @@ def issue_credential(
     """
     require_member(principal, resource.scope)
     policy = settings_of(resource.scope)
-    holder = _valid_holder(holder, resource.scope)
+    holder = _valid_holder(holder, resource.scope, principal)
     adapter = resource.provider.adapter()
     access = _valid_access(access, adapter.login_access, adapter.label)
     _require_manager_or_self_service(principal, resource.scope, holder, access, policy)
-    if ttl is None:
+    if ttl is None and not holder.startswith(CONSUMER_HOLDER):  # lives as its consumer
         ttl = policy.credential_default_ttl
     lifetime = _valid_lifetime(ttl, max_ttl, credential_ceiling(policy))
     period = None if rotation_period is None else _valid_seconds(
@@ -263,8 +264,10 @@ def _ready(resource: Resource) -> Resource:
     return resource
 
 
-def _valid_holder(holder: object, scope: str) -> str:
+def _valid_holder(holder: object, scope: str, principal: Principal) -> str:
     text = str(holder or "").strip()
+    if text.startswith(CONSUMER_HOLDER):
+        return _consumer_holder(text, principal)
     if text.startswith(USER_HOLDER):
         username = text.removeprefix(USER_HOLDER)
         user = get_user_model().objects.filter(username=username, is_active=True).first()
@@ -277,6 +280,22 @@ def _valid_holder(holder: object, scope: str) -> str:
     if not _APPLICATION.fullmatch(text):
         raise InvalidInput("a holder is an application's name (lowercase letters, digits, "
                            "'.', '_', '-'; at most 63) or user:<username>", field="holder")
+    return text
+
+
+def _consumer_holder(text: str, principal: Principal) -> str:
+    """Only the system names a consumer as holder: the consumers app, which checked that
+    the consumer is of the resource's scope (this module knows nothing of consumers). A
+    request naming one is refused alike whichever consumer it names, so that it learns
+    nothing of another scope's."""
+    if principal is not SYSTEM:
+        raise InvalidInput("consumer:<id> credentials are issued by the consumer's own "
+                           "deliveries, not on request", field="holder")
+    try:
+        uuid.UUID(text.removeprefix(CONSUMER_HOLDER))
+    except ValueError:
+        raise InvalidInput("a consumer holder is consumer:<consumer id>",
+                           field="holder") from None
     return text
 
 

@@ -110,6 +110,9 @@ class CredentialQuerySet(ScopedQuerySet):
 
 #: How the holder of a user's own credential is written: ``user:<username>``.
 USER_HOLDER = "user:"
+#: How the holder of a consumer's own credential is written: ``consumer:<id>``. Only the
+#: system issues those, for the consumer's deliveries (``consumers.credentials``).
+CONSUMER_HOLDER = "consumer:"
 
 
 class Credential(models.Model):
@@ -139,7 +142,8 @@ class Credential(models.Model):
     resource = models.ForeignKey(
         Resource, on_delete=models.CASCADE, related_name="issued_credentials"
     )
-    #: An application's name, or ``user:<username>``.
+    #: An application's name, ``user:<username>``, or ``consumer:<id>`` (a consumer's
+    #: own, issued for its deliveries).
     holder = models.CharField(max_length=160)
     access = models.CharField(max_length=16, choices=Access.choices)
     login = models.CharField(max_length=80, editable=False)
