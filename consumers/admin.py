@@ -29,14 +29,16 @@ class ConsumerAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
     list_filter = ["builder", "enabled", "scope"]
     search_fields = ["name"]
     actions = ["sync_selected", "delete_selected"]
-    add_fields = ["scope", "builder", "name", "tags_text", "resource_types"]
+    add_fields = ["scope", "builder", "name", "tags_text", "resource_types",
+                  "credential_access"]
     reload_on = ["scope", "builder"]
     choose_label = "Show the builder's properties"
     status_fields = ["id", "scope", "builder", "delivery_status", "created_at", "updated_at"]
-    edit_fields = ["name", "tags_text", "resource_types", "enabled"]
+    edit_fields = ["name", "tags_text", "resource_types", "credential_access", "enabled"]
     #: What a user who may only read the consumer sees instead of ``edit_fields``: Django
     #: shows read-only fields from the model, where the secrets are in the clear.
-    read_fields = ["name", "tags_shown", "resource_types", "properties_shown", "enabled"]
+    read_fields = ["name", "tags_shown", "resource_types", "properties_shown",
+                   "credential_access", "enabled"]
 
     def get_queryset(self, request):
         return services.with_delivery_status(super().get_queryset(request))

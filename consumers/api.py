@@ -48,6 +48,7 @@ class ConsumerSerializer(serializers.ModelSerializer):
             "resource_types",
             "properties",
             "enabled",
+            "credential_access",
             "delivery_status",
             "created_at",
             "updated_at",
@@ -77,6 +78,11 @@ class ConsumerUpdateSerializer(serializers.Serializer):
     )
     properties = serializers.DictField(required=False, help_text=PROPERTIES_HELP)
     enabled = serializers.BooleanField(required=False)
+    credential_access = serializers.CharField(
+        required=False, help_text=(
+            "read-only, read-write or owner: the access level of the login of its own it "
+            "is given on each resource (default: the builder's, see /builders)."),
+    )
 
 
 class ConsumerCreateSerializer(ConsumerUpdateSerializer):
@@ -108,6 +114,8 @@ class BuilderSerializer(serializers.Serializer):
         child=serializers.CharField(), help_text="Empty: every provider class of those types."
     )
     properties = PropertySpecSerializer(many=True)
+    credential_access = serializers.CharField(
+        help_text="The access level of a new consumer's logins of its own.")
 
 
 def describe_builder(builder: type[ConsumerBuilder]) -> dict[str, Any]:
@@ -121,6 +129,7 @@ def describe_builder(builder: type[ConsumerBuilder]) -> dict[str, Any]:
              "secret": spec.secret, "kind": spec.kind, "default": spec.default}
             for name, spec in builder.properties.items()
         ],
+        "credential_access": str(builder.credential_access),
     }
 
 

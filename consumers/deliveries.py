@@ -2,9 +2,10 @@
 
 ``fan_out`` (an ``RM_EVENT_HANDLERS`` handler) records one ``Delivery`` per matching
 consumer, idempotently per event, and queues a ``consumers.deliver`` task for each;
-``deliver`` hands the event to the consumer's builder and records the outcome, with
+``deliver`` hands the event, with the consumer's own login to the resource
+(``consumers.credentials``), to the consumer's builder and records the outcome, with
 retries counted in the database. A consumer's failure never touches the resource or its
-operation.
+operation. ``fan_out`` also revokes the logins of consumers the resource no longer matches.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from audit.services import record
-from consumers.builders.base import ConsumerBuilder, DeliveryError, ResourceEvent
-from consumers.builders.registry import builder_class
+from consumers.builders.base import DeliveryError, ResourceEvent
+from consumers.credentials import retire_older, revoke_unmatched, with_own_credential
+from consumers.matching import builder_of, matches
 from consumers.models import Consumer, Delivery
 from providers.adapters.base import Credentials
 from resourcemanager.core.dbretry import in_short_transaction
@@ -57,7 +58,7 @@ def fan_out(event: events.Event) -> None:
     with transaction.atomic():
         consumers = Consumer.objects.visible_to(SYSTEM, Action.VIEW_CONSUMER, event.scope)
         for consumer in consumers.filter(enabled=True):
-            if _matches(consumer, event.resource, provider_class):
+            if matches(consumer, event.resource, provider_class):
                 Delivery.objects.get_or_create(
                     consumer=consumer,
                     event_id=event.id,
@@ -70,6 +71,8 @@ def fan_out(event: events.Event) -> None:
                         "occurred_at": event.occurred_at,
                     },
                 )
+        if event.name != events.DELETED:  # a deletion revokes every credential itself
+            revoke_unmatched(resource)
         never_tried = Delivery.objects.filter(
             event_id=event.id, consumer__scope=event.scope, status=Status.PENDING, attempts=0
         )
@@ -81,20 +84,25 @@ def deliver(delivery_id: int, *, in_process: bool, backoff: Callable[[int], floa
 
     No transaction is open while the consumer is called: the attempt is claimed (counted
     and leased, committed at once), the builder talks to the tool, and the outcome is
-    recorded in a short transaction if the attempt count still names this attempt. A
-    transient failure raises ``RetryDelivery`` (to be tried again ``backoff(attempt)``
-    seconds later) until ``RM_CONSUMER_MAX_RETRIES`` retries are spent, counted in the
-    database, or ``in_process`` (no queue to wait in); then, as any other failure, the
-    delivery is ``failed`` with the reason.
+    recorded in a short transaction if the attempt count still names this attempt (a
+    success also revokes the consumer's logins to the resource that the one delivered
+    replaces). A transient failure, such as the consumer's own login still being issued,
+    raises ``RetryDelivery`` (to be tried again ``backoff(attempt)`` seconds later) until
+    ``RM_CONSUMER_MAX_RETRIES`` retries are spent, counted in the database, or
+    ``in_process`` (no queue to wait in); then, as any other failure, the delivery is
+    ``failed`` with the reason.
     """
     claimed = _claim(delivery_id)
     if claimed is None:
         return
     delivery, event = claimed
     attempt = delivery.attempts
-    error, transient = "", False
+    error, transient, own = "", False, None
     try:
-        _builder(delivery.consumer).deliver(event)
+        builder = builder_of(delivery.consumer)
+        event, own = with_own_credential(delivery.consumer, builder, delivery.resource_id,
+                                         event)
+        builder.deliver(event)
     except DeliveryError as exc:
         error, transient = exc.message, exc.transient
     except LookupError:
@@ -119,6 +127,8 @@ def deliver(delivery_id: int, *, in_process: bool, backoff: Callable[[int], floa
             _finish(current, Status.FAILED, error)
         else:
             _finish(current, Status.DELIVERED)
+            if own is not None:  # the tool holds it now: the logins it replaced can go
+                retire_older(own)
 
     in_short_transaction(record, what=f"delivery {delivery_id}")
     if retry_in is not None:
@@ -151,28 +161,6 @@ def _claim(delivery_id: int) -> tuple[Delivery, ResourceEvent] | None:
     return delivery, event
 
 
-def _builder(consumer: Consumer) -> ConsumerBuilder:
-    return builder_class(consumer.builder)(consumer.properties)
-
-
-def _matches(consumer: Consumer, resource: dict[str, Any], provider_class: str) -> bool:
-    """Whether an event about ``resource`` (its description) is for ``consumer``."""
-    if consumer.tags and not set(consumer.tags) & set(resource.get("tags", [])):
-        return False
-    if consumer.resource_types and resource.get("type") not in consumer.resource_types:
-        return False
-    try:
-        builder = _builder(consumer)
-    except LookupError:
-        logger.warning("consumer %s has the unknown builder %r", consumer.pk, consumer.builder)
-        return False
-    probe = ResourceEvent(
-        id=0, name="", scope=consumer.scope, resource=resource,
-        provider_class=provider_class, actor="", occurred_at="",
-    )
-    return builder.accepts(probe)
-
-
 def register_existing(consumer: Consumer, actor: str) -> int:
     """Queue a ``resource.created`` delivery to ``consumer`` per ready matching resource."""
     resources = (
@@ -185,7 +173,7 @@ def register_existing(consumer: Consumer, actor: str) -> int:
     for resource in resources:
         description = relay.describe(resource)
         provider_class = resource.provider.provider_class
-        if _matches(consumer, description, provider_class):
+        if matches(consumer, description, provider_class):
             queued.append(Delivery.objects.create(
                 consumer=consumer, event=events.CREATED, resource_id=resource.pk,
                 resource=description, provider_class=provider_class, actor=actor,
@@ -233,8 +221,9 @@ def _queue(delivery_ids: list[int]) -> None:
 
 
 def _event_of(delivery: Delivery) -> ResourceEvent | None:
-    """The builder's view of a delivery, with the resource's current credentials; None
-    when the resource lost them meanwhile (only a deletion is delivered without)."""
+    """The builder's view of a delivery, with the resource's current credentials (the
+    consumer's own replace them when delivering); None when the resource lost them
+    meanwhile (only a deletion is delivered without)."""
     credentials = None
     if delivery.event != events.DELETED:
         stored = Resource.objects.filter(pk=delivery.resource_id).values_list(

@@ -19,7 +19,7 @@ from consumers.models import Consumer
 from providers.adapters.properties import PropertySpec
 from resourcemanager.core.errors import ServiceError
 from resourcemanager.identity.roles import Principal
-from resourcemanager.resources.models import Resource
+from resourcemanager.resources.models import Credential, Resource
 from resourcemanager.ui import schema_forms
 
 
@@ -29,6 +29,14 @@ def builder_specs(key: object) -> Mapping[str, PropertySpec]:
         return builder_class(str(key)).properties
     except LookupError:
         return {}
+
+
+def builder_access(key: object) -> str:
+    """The access level of the logins of a new consumer of builder ``key``."""
+    try:
+        return str(builder_class(str(key)).credential_access)
+    except LookupError:
+        return Credential.Access.READ_ONLY
 
 
 class ConsumerForm(forms.ModelForm):
@@ -46,7 +54,10 @@ class ConsumerForm(forms.ModelForm):
 
     class Meta:
         model = Consumer
-        fields = ["name", "enabled"]
+        fields = ["name", "enabled", "credential_access"]
+        help_texts = {"credential_access": (
+            "Access of the login of its own it is given on each resource (where the "
+            "resource's provider offers such logins)")}
 
     def values(self) -> dict[str, Any]:
         """The cleaned fields, but ``enabled``, as ``validate_consumer`` takes them."""
@@ -56,6 +67,7 @@ class ConsumerForm(forms.ModelForm):
             "tags": data["tags_text"],
             "resource_types": data.get("resource_types") or [],
             "properties": schema_forms.property_values(self, self.specs),
+            "credential_access": data["credential_access"],
         }
 
     def clean(self) -> dict[str, Any]:
@@ -89,6 +101,9 @@ def create_form(
     return type("ConsumerCreateForm", (ConsumerForm,), {
         "principal": principal, "specs": specs,
         "scope": schema_forms.scope_field(scopes, "manage consumers"), "builder": builder_field,
+        "credential_access": forms.ChoiceField(
+            choices=Credential.Access.choices, initial=builder_access(builder),
+            help_text=ConsumerForm.Meta.help_texts["credential_access"]),
         **schema_forms.property_fields(specs),
     })
 

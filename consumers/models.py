@@ -9,6 +9,7 @@ from django.db import models
 
 from resourcemanager.core.fields import EncryptedJSONField
 from resourcemanager.identity.querysets import ScopedQuerySet
+from resourcemanager.resources.models import Credential
 
 
 class Consumer(models.Model):
@@ -25,6 +26,11 @@ class Consumer(models.Model):
     resource_types = models.JSONField(default=list, blank=True)
     properties = EncryptedJSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
+    #: The access level of the login of its own it is given on each resource (where the
+    #: resource's provider offers such logins); a new consumer takes its builder's.
+    credential_access = models.CharField(
+        max_length=16, choices=Credential.Access.choices, default=Credential.Access.READ_ONLY
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -45,7 +51,7 @@ class Consumer(models.Model):
 
 class Delivery(models.Model):
     """One event to deliver to one consumer. The event's description is kept here (it
-    holds no secret); credentials are read from the resource when delivering.
+    holds no secret); credentials are looked up when delivering (``consumers.credentials``).
 
     ``event_id`` is the outbox row of the event, so handing the same event over twice
     makes one delivery. Deliveries made by a sync have none.

@@ -2,7 +2,9 @@
 
 Requests check access, validate, change the row and write the audit entry in one
 transaction; a new or changed consumer is told of the scope's resources through
-``consumers.deliveries``, which also carries every later event to it.
+``consumers.deliveries``, which also carries every later event to it. The logins a
+changed or deleted consumer no longer needs are revoked in the same transaction
+(``consumers.credentials``).
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from audit.models import AuditEntry
 from consumers.builders import destinations
 from consumers.builders.base import ConsumerBuilder
 from consumers.builders.registry import builder_class
+from consumers.credentials import reconcile, revoke_all
 from consumers.deliveries import audit_consumer, register_existing
 from consumers.models import Consumer, Delivery
 from providers.adapters.properties import MASK, PropertyError, validate
 from resourcemanager.core.errors import Conflict, InvalidInput, NotFound
 from resourcemanager.core.validation import validate_name, validate_scope, validate_tags
 from resourcemanager.identity.roles import Action, Principal, require
+from resourcemanager.resources.models import Credential
 
 logger = logging.getLogger(__name__)
 Outcome = AuditEntry.Outcome
@@ -31,7 +35,7 @@ Status = Delivery.Status
 
 
 #: Changes after which a consumer gets the scope's resources again.
-RESYNC_ON = {"tags", "resource_types", "properties", "enabled"}
+RESYNC_ON = {"tags", "resource_types", "properties", "enabled", "credential_access"}
 
 
 def validate_consumer(
@@ -43,12 +47,14 @@ def validate_consumer(
     tags: object = None,
     resource_types: object = None,
     properties: object = None,
+    credential_access: object = None,
     consumer: Consumer | None = None,
 ) -> dict[str, Any]:
     """Check access and validate a consumer's fields without changing anything.
 
     ``consumer`` is the stored one for an update: its properties are merged with the new
     ones (null restores a property's default; a secret left empty or masked keeps its value).
+    ``credential_access`` left out keeps the stored level, or takes the builder's.
     """
     require(principal, Action.MANAGE_CONSUMER, validate_scope(scope))
     try:
@@ -65,6 +71,10 @@ def validate_consumer(
         "properties": _validated_properties(
             builder_cls, properties, consumer.properties if consumer else None
         ),
+        "credential_access": _validated_access(
+            credential_access, consumer.credential_access if consumer
+            else builder_cls.credential_access
+        ),
     }
 
 
@@ -78,11 +88,13 @@ def create_consumer(
     resource_types: object = None,
     properties: object = None,
     enabled: bool = True,
+    credential_access: object = None,
 ) -> Consumer:
     """Register a consumer; an enabled one gets the scope's existing resources at once."""
     values = validate_consumer(
         principal, scope, builder=builder, name=name, tags=tags,
         resource_types=resource_types, properties=properties,
+        credential_access=credential_access,
     )
     try:
         with transaction.atomic():
@@ -106,9 +118,11 @@ def update_consumer(
     resource_types: object = None,
     properties: object = None,
     enabled: bool | None = None,
+    credential_access: object = None,
 ) -> Consumer:
     """Change what is given. When the consumer's view of the scope changes (filters,
-    properties, enabled again), the scope's resources are delivered to it again."""
+    properties, access level, enabled again), the scope's resources are delivered to it
+    again; its logins to resources it no longer matches (all, when disabled) are revoked."""
     require(principal, Action.MANAGE_CONSUMER, consumer.scope)
     try:
         with transaction.atomic():
@@ -124,6 +138,7 @@ def update_consumer(
                 resource_types=consumer.resource_types
                 if resource_types is None else resource_types,
                 properties=properties,
+                credential_access=credential_access,
                 consumer=consumer,
             )
             if enabled is not None:
@@ -132,31 +147,41 @@ def update_consumer(
             for key, value in values.items():
                 setattr(consumer, key, value)
             consumer.save()
+            revoked = reconcile(consumer)
             queued = 0
             if consumer.enabled and RESYNC_ON & set(changed):
                 queued = register_existing(consumer, principal.name)
             audit_consumer(principal.name, "consumer.update", Outcome.SUCCESS, consumer,
-                   f"changed: {', '.join(changed) or 'nothing'}; {queued} resource(s) queued")
+                   f"changed: {', '.join(changed) or 'nothing'}; {queued} resource(s) "
+                   f"queued; {revoked} login(s) revoked")
     except IntegrityError:
         raise _name_conflict() from None
     return consumer
 
 
 def delete_consumer(principal: Principal, consumer: Consumer) -> None:
-    """Forget the consumer and its deliveries; the tool itself is left as it is."""
+    """Forget the consumer and its deliveries, and revoke its logins; the tool itself is
+    left as it is."""
     require(principal, Action.MANAGE_CONSUMER, consumer.scope)
     with transaction.atomic():
-        audit_consumer(principal.name, "consumer.delete", Outcome.SUCCESS, consumer)
+        consumer = Consumer.objects.select_for_update().filter(pk=consumer.pk).first()
+        if consumer is None:
+            return
+        revoked = revoke_all(consumer)
+        audit_consumer(principal.name, "consumer.delete", Outcome.SUCCESS, consumer,
+                       f"{revoked} login(s) revoked")
         consumer.delete()
 
 
 def sync(principal: Principal, consumer: Consumer) -> int:
     """Deliver every live matching resource of the scope to ``consumer`` again, as a
-    ``resource.created`` event each (builders update what exists). Returns how many."""
+    ``resource.created`` event each (builders update what exists), after revoking the
+    logins it no longer needs or that failed (deliveries issue others). Returns how many."""
     require(principal, Action.MANAGE_CONSUMER, consumer.scope)
     if not consumer.enabled:
         raise Conflict("a disabled consumer receives nothing; enable it", code="invalid_state")
     with transaction.atomic():
+        reconcile(consumer)
         queued = register_existing(consumer, principal.name)
         audit_consumer(principal.name, "consumer.sync", Outcome.ACCEPTED, consumer,
                f"{queued} resource(s) queued")
@@ -220,6 +245,16 @@ def _validated_types(builder_cls: type[ConsumerBuilder], types: object) -> list[
             field="resource_types",
         )
     return result
+
+
+def _validated_access(given: object, default: str) -> str:
+    if given is None:
+        return str(default)
+    levels = Credential.Access.values
+    if given not in levels:
+        raise InvalidInput(f"credential_access is one of {', '.join(levels)}",
+                           field="credential_access")
+    return str(given)
 
 
 def _validated_properties(

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from providers.adapters.base import Credentials
+from providers.adapters.base import Access, Credentials
 from providers.adapters.properties import PropertySpec
 
 CREATED = "resource.created"
@@ -28,7 +28,8 @@ class ResourceEvent:
 
     ``resource`` is the event's description (id, scope, name, type, provider, managed,
     status, tags); ``provider_class`` tells the backend (``postgresql``, ``mysql``,
-    ``mongodb``, ``s3``). ``credentials`` are the resource's current credentials, or None
+    ``mongodb``, ``s3``). ``credentials`` are the consumer's own login to the resource
+    (the resource's credentials where its provider offers no logins of their own), or None
     once it is deleted.
     """
 
@@ -78,6 +79,8 @@ class ConsumerBuilder(ABC):
     #: Provider classes it understands within those types; empty: all of them.
     provider_classes: ClassVar[frozenset[str]] = frozenset()
     properties: ClassVar[dict[str, PropertySpec]] = {}
+    #: The access level of a consumer's own login to each resource, unless it sets another.
+    credential_access: ClassVar[Access] = Access.READ_ONLY
 
     def __init__(self, properties: dict[str, Any]) -> None:
         self.config = properties
@@ -86,6 +89,11 @@ class ConsumerBuilder(ABC):
         return event.resource.get("type") in self.resource_types and (
             not self.provider_classes or event.provider_class in self.provider_classes
         )
+
+    def wants_credentials(self) -> bool:
+        """Whether events reach the tool with a login to the resource; a consumer is
+        given one of its own only then."""
+        return True
 
     @abstractmethod
     def deliver(self, event: ResourceEvent) -> None:

@@ -14,6 +14,9 @@ class LogBuilder(ConsumerBuilder):
     label = "Log"
     resource_types = frozenset({"sql", "nosql", "object"})
 
+    def wants_credentials(self) -> bool:
+        return False
+
     def deliver(self, event: ResourceEvent) -> None:
         logger.info(
             "consumer event %s: %s (%s, %s) by %s",

@@ -48,12 +48,16 @@ class WebhookBuilder(ConsumerBuilder):
             "Key of the HMAC-SHA256 signature in X-Signature", required=True, secret=True
         ),
         "include_credentials": PropertySpec(
-            "Send the resource's credentials along (only to endpoints you trust)",
+            "Send the consumer's own login to the resource along (only to endpoints you "
+            "trust)",
             kind="boolean",
             default=False,
         ),
         "timeout": timeout_property("Seconds to wait for an answer"),
     }
+
+    def wants_credentials(self) -> bool:
+        return bool(self.config.get("include_credentials"))
 
     def deliver(self, event: ResourceEvent) -> None:
         body = json.dumps(self.payload(event), separators=(",", ":")).encode()

@@ -32,13 +32,14 @@ def browser_of(django_user_model, username: str, role: Role, *scopes: str) -> Cl
 def add(client: Client, **fields):
     data = {"scope": "team-a", "builder": "webhook", "name": "hook", "tags_text": "analytics",
             "property_url": URL, "property_secret": SECRET, "property_timeout": "10",
-            "enabled": "on"} | fields
+            "credential_access": "read-only", "enabled": "on"} | fields
     return client.post(ADD, data)
 
 
 def change(client: Client, consumer: Consumer, **fields):
     data = {"name": consumer.name, "tags_text": "", "enabled": "on", "property_url": URL,
-            "property_secret": "", "property_timeout": "10"} | fields
+            "property_secret": "", "property_timeout": "10",
+            "credential_access": consumer.credential_access} | fields
     return client.post(f"{CHANGELIST}{consumer.pk}/change/", data)
 
 
@@ -109,6 +110,7 @@ def test_the_add_form_shows_the_chosen_builder_s_properties(consumer_admin):
             "property_timeout"} <= set(fields)
     assert fields["property_url"].required and fields["property_timeout"].initial == 10
     assert fields["property_secret"].help_text.startswith("Key of the HMAC")
+    assert fields["credential_access"].initial == "read-only"
     log = consumer_admin.get(f"{ADD}?builder=log").context["adminform"].form.fields
     assert not [name for name in log if name.startswith("property_")]
 
@@ -184,3 +186,17 @@ def test_read_only_pages_never_show_the_secret(consumer_admin, django_user_model
     assert SECRET not in page.content.decode()
     assert "********" in page.content.decode()
     assert "http://127.0.0.1:1/h" in page.content.decode()  # the rest is shown
+
+
+def test_the_access_level_of_the_consumer_s_logins_is_chosen_in_the_form(consumer_admin):
+    wrong = add(consumer_admin, credential_access="superuser")
+    right = add(consumer_admin, credential_access="owner")
+
+    assert wrong.status_code == 200 and "credential_access" in wrong.context[
+        "adminform"].form.errors
+    assert right.status_code == 302
+    consumer = Consumer.objects.get()
+    assert consumer.credential_access == "owner"
+    assert change(consumer_admin, consumer, credential_access="read-write").status_code == 302
+    consumer.refresh_from_db()
+    assert consumer.credential_access == "read-write"

@@ -15,6 +15,7 @@ from consumers import deliveries
 from consumers.models import Consumer, Delivery
 from consumers.tasks import deliver as deliver_task
 from resourcemanager.outbox.models import OutboxMessage
+from resourcemanager.resources.models import Credential
 from tests.consumers.conftest import SECRET, TEAM_A, add_webhook, create_resource
 
 
@@ -63,14 +64,23 @@ def test_a_forged_or_tampered_body_fails_verification(owner, pg_provider, webhoo
     assert not verify(received)
 
 
-def test_include_credentials_sends_the_current_credentials(owner, pg_provider, webhook_server):
-    add_webhook(owner, webhook_server, include_credentials=True)
+def test_include_credentials_sends_a_login_of_the_consumer_s_own(
+    owner, pg_provider, webhook_server
+):
+    consumer = add_webhook(owner, webhook_server, include_credentials=True)
 
     resource = create_resource(owner)
     owner.delete(f"{TEAM_A}/resources/{resource['id']}")
 
     created, deleted = webhook_server.requests
-    assert created.json()["credentials"] == resource["credentials"]
+    sent, owners = created.json()["credentials"], resource["credentials"]
+    own = Credential.objects.get(holder=f"consumer:{consumer['id']}")
+    assert sent["username"] == own.login != owners["username"]
+    assert sent["password"] != owners["password"]
+    assert (sent["host"], sent["port"], sent["database"]) == (
+        owners["host"], owners["port"], owners["database"])
+    assert own.access == "read-only"
+    assert own.status == "revoked"  # with the resource
     assert deleted.json()["event"] == "resource.deleted"
     assert "credentials" not in deleted.json()  # gone with the resource
     assert verify(deleted)

@@ -34,6 +34,8 @@ PUBLISHERS = (
     "resourcemanager.outbox.queueing",
     "consumers.services",
     "consumers.deliveries",
+    "consumers.credentials",
+    "consumers.matching",
 )
 
 
