@@ -212,6 +212,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ResourceStatusEnum": "resourcemanager.resources.models.Resource.Status",
         "CredentialStatusEnum": "resourcemanager.resources.models.Credential.Status",
+        # A credential's access, and the access of a consumer's own logins.
+        "AccessEnum": "resourcemanager.resources.models.Credential.Access",
     },
 }
 

@@ -27,9 +27,11 @@ class Consumer(models.Model):
     properties = EncryptedJSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
     #: The access level of the login of its own it is given on each resource (where the
-    #: resource's provider offers such logins); a new consumer takes its builder's.
+    #: resource's provider offers such logins); a new consumer takes its builder's. The
+    #: database's own default lets the previous version add consumers during an upgrade.
     credential_access = models.CharField(
-        max_length=16, choices=Credential.Access.choices, default=Credential.Access.READ_ONLY
+        max_length=16, choices=Credential.Access.choices, default=Credential.Access.READ_ONLY,
+        db_default=Credential.Access.READ_ONLY,
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL

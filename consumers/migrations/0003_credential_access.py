@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='consumer',
             name='credential_access',
-            field=models.CharField(choices=[('read-only', 'Read Only'), ('read-write', 'Read Write'), ('owner', 'Owner')], default='read-only', max_length=16),
+            field=models.CharField(choices=[('read-only', 'Read Only'), ('read-write', 'Read Write'), ('owner', 'Owner')], db_default='read-only', default='read-only', max_length=16),
         ),
         migrations.RunPython(keep_what_webhooks_were_sent, migrations.RunPython.noop),
     ]

@@ -67,5 +67,9 @@ def test_an_earlier_version_s_data_survives_migrate(
     assert found["visible_to_alice"] == ["orders"]
     assert found["outbox"] == [["resource.created", None]]
     assert found["consumer_secret"] == "hook-s3cret"
+    # Coming from before consumers had logins of their own, a webhook that sent the
+    # owner's credentials keeps that power; everything else reads only.
+    assert found["credential_access"] == {
+        "hook": "read-only", "sender": "owner" if starting_point == "earlier" else "read-only"}
     assert found["deliveries"] == [["resource.created", "pending"]]
     assert found["audit"] == [["resource.create", str(upgrade.RESOURCE_ID)]]

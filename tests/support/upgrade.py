@@ -76,6 +76,11 @@ def fill_earlier_version(starting_point: list[tuple[str, str]] | None) -> None:
         id=CONSUMER_ID, scope="team-a", builder="webhook", name="hook",
         properties={"url": "https://hooks.example/rm", "secret": "hook-s3cret"},
     )
+    old.get_model("consumers", "Consumer").objects.create(
+        scope="team-a", builder="webhook", name="sender",
+        properties={"url": "https://hooks.example/rm", "secret": "hook-s3cret",
+                    "include_credentials": True},
+    )
     old.get_model("consumers", "Delivery").objects.create(
         consumer=consumer, event="resource.created", resource_id=RESOURCE_ID,
         resource={"id": str(RESOURCE_ID)}, provider_class="postgresql",
@@ -115,6 +120,7 @@ def read_back() -> dict[str, object]:
         "visible_to_alice": [r.name for r in visible],
         "outbox": list(OutboxMessage.objects.values_list("name", "handled_at")),
         "consumer_secret": consumer.properties["secret"],
+        "credential_access": dict(Consumer.objects.values_list("name", "credential_access")),
         "deliveries": list(Delivery.objects.values_list("event", "status")),
         "audit": list(AuditEntry.objects.values_list("action", "target_id")),
     }
