@@ -49,7 +49,8 @@ def holder_of(consumer: Consumer) -> str:
 
 
 def held_by(consumer: Consumer) -> QuerySet[Credential]:
-    """The consumer's live credentials (issuing, active or in error), newest first."""
+    """The consumer's live credentials (issuing, active, rotating or in error), newest
+    first."""
     return (Credential.objects.visible_to(SYSTEM, Action.VIEW_CREDENTIAL, consumer.scope)
             .filter(holder=holder_of(consumer)).exclude(status__in=_GONE))
 
@@ -60,8 +61,9 @@ def with_own_credential(
     """``event`` with the consumer's own login to the resource in place of the resource's,
     and that credential (None when the resource's credentials serve, or none are wanted).
 
-    Raises ``DeliveryError``: transient while the login is being issued; final when it
-    could not be, or the consumer is not to have one (disabled or retagged meanwhile).
+    Raises ``DeliveryError``: transient while the login is being issued or rotated; final
+    when it could not be issued, or the consumer is not to have one (disabled or retagged
+    meanwhile).
     """
     if event.credentials is None or not builder.wants_credentials():
         return event, None
@@ -84,9 +86,9 @@ def with_own_credential(
     if credential.status == Status.ACTIVE:
         own = Credentials.from_dict(credential.secret)
         return dataclasses.replace(event, credentials=own), credential
-    if credential.status == Status.ISSUING:
+    if credential.status in (Status.ISSUING, Status.ROTATING):  # the tool gets the new one
         raise DeliveryError(f"its own {credential.access} login to the resource is being "
-                            "issued")
+                            f"{'issued' if credential.status == Status.ISSUING else 'rotated'}")
     reason = failures.tenant_message(credential.status_message, resource.provider)
     raise DeliveryError(f"its own {credential.access} login to the resource could not be "
                         f"issued ({reason}); sync the consumer to issue another",

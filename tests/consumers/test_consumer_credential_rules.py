@@ -154,3 +154,43 @@ def test_upgraded_webhooks_sending_credentials_keep_the_owner_s_power(owner, web
     assert levels == {"sending": "owner", "quiet": "read-only", "sqlpad": "read-only"}
     assert {sending["id"], quiet["id"], tool["id"]} == {
         str(pk) for pk in Consumer.objects.values_list("pk", flat=True)}
+
+
+def test_a_consumer_s_login_lives_as_long_as_the_consumer_needs_it(
+    owner, pg_provider, webhook_server
+):
+    """The scope's default ttl is for requests; a consumer's login is revoked, not expired."""
+    changed = owner.patch(f"{TEAM_A}/settings", {"credential_default_ttl": 3600},
+                          format="json")
+    assert changed.status_code == 200, changed.json()
+    add_webhook(owner, webhook_server, include_credentials=True)
+
+    create_resource(owner)
+
+    own = Credential.objects.get()
+    assert (own.status, own.expires_at, own.rotation_period) == ("active", None, None)
+
+
+def test_a_rotated_login_reaches_the_tool_at_its_next_delivery(
+    owner, pg_provider, webhook_server
+):
+    delivery, resource = pending_delivery(owner, webhook_server)
+    deliveries.deliver(delivery.pk, in_process=False, backoff=in_7s)
+    own = Credential.objects.get()
+    Credential.objects.filter(pk=own.pk).update(status="rotating")
+    again = Delivery.objects.create(
+        consumer_id=delivery.consumer_id, event="resource.updated", resource_id=resource.pk,
+        resource=delivery.resource, provider_class="postgresql", occurred_at=timezone.now())
+
+    with pytest.raises(deliveries.RetryDelivery):
+        deliveries.deliver(again.pk, in_process=False, backoff=in_7s)
+    again.refresh_from_db()
+    assert again.last_error == "its own read-only login to the resource is being rotated"
+    Credential.objects.filter(pk=own.pk).update(status="active")
+    rotated = owner.post(f"{TEAM_A}/resources/{resource.pk}/credentials/{own.pk}/rotate")
+    assert rotated.status_code == 202, rotated.json()
+    deliveries.deliver(again.pk, in_process=False, backoff=in_7s)
+
+    new_login = rotated.json()["credentials"]["username"]
+    assert new_login != own.login
+    assert webhook_server.requests[-1].json()["credentials"]["username"] == new_login

@@ -7,11 +7,14 @@ from __future__ import annotations
 import psycopg
 import pymysql
 import pytest
+from botocore.exceptions import ClientError
 
 from audit.models import AuditEntry
 from consumers.models import Consumer
+from providers.adapters.base import Credentials
 from resourcemanager.resources.models import Credential
 from tests.consumers.conftest import TEAM_A, add_consumer, add_webhook, create_resource
+from tests.providers.s3_support import can_list, tenant
 from tests.support.toolfakes import TOOL_PASSWORD, FakeSQLPad
 
 
@@ -73,6 +76,24 @@ def test_a_mariadb_resource_is_read_through_a_login_of_the_consumer_s_own(
         assert cur.fetchone() == (7,)
         with pytest.raises(pymysql.err.OperationalError):
             cur.execute("CREATE TABLE mine (a int)")
+
+
+def test_a_bucket_is_read_with_a_key_of_the_consumer_s_own(
+    owner, s3_provider, moto_s3, webhook_server
+):
+    consumer = add_webhook(owner, webhook_server, include_credentials=True)
+    resource = create_resource(owner, provider="s3")
+    owners = Credentials.from_dict(resource["credentials"])
+    key = Credentials.from_dict(sent_credentials(webhook_server))
+    tenant(moto_s3, owners).put_object(Bucket=owners.database, Key="a", Body=b"x")
+
+    assert key.username != owners.username and key.database == owners.database
+    reader = tenant(moto_s3, key)
+    assert reader.get_object(Bucket=key.database, Key="a")["Body"].read() == b"x"
+    with pytest.raises(ClientError):
+        reader.put_object(Bucket=key.database, Key="b", Body=b"y")
+    owner.delete(f"{TEAM_A}/consumers/{consumer['id']}")
+    assert not can_list(moto_s3, key)
 
 
 def test_deleting_the_consumer_revokes_its_login(owner, scram_provider, webhook_server):
@@ -192,7 +213,7 @@ def test_turning_include_credentials_off_revokes_the_login(
 def test_resources_without_logins_of_their_own_get_the_resource_s_credentials(
     owner, memory_provider, webhook_server
 ):
-    """The memory provider, like MongoDB and S3 for now, offers no logins per holder."""
+    """The memory provider, like MongoDB for now, offers no logins per holder."""
     add_webhook(owner, webhook_server, include_credentials=True)
 
     resource = create_resource(owner, provider="mem")
