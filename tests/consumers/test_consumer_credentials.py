@@ -96,6 +96,23 @@ def test_a_bucket_is_read_with_a_key_of_the_consumer_s_own(
     assert not can_list(moto_s3, key)
 
 
+def test_a_mongodb_resource_is_given_a_user_of_the_consumer_s_own(
+    owner, fake_mongod, mongo_provider, webhook_server
+):
+    """On the wire-level mongod of the tests: the user is made with the read role."""
+    consumer = add_webhook(owner, webhook_server, include_credentials=True)
+
+    resource = create_resource(owner, provider="mongo")
+
+    [own] = own_logins(consumer)
+    given = sent_credentials(webhook_server)
+    assert (own.access, own.status) == ("read-only", "active")
+    assert given["username"] == own.login != resource["credentials"]["username"]
+    assert given["database"] == resource["credentials"]["database"]
+    roles = fake_mongod.users[(given["database"], given["username"])]["roles"]
+    assert [role["role"] for role in roles] == ["read"]
+
+
 def test_deleting_the_consumer_revokes_its_login(owner, scram_provider, webhook_server):
     consumer = add_webhook(owner, webhook_server, include_credentials=True)
     create_resource(owner, provider="pg-scram")
@@ -213,7 +230,7 @@ def test_turning_include_credentials_off_revokes_the_login(
 def test_resources_without_logins_of_their_own_get_the_resource_s_credentials(
     owner, memory_provider, webhook_server
 ):
-    """The memory provider, like MongoDB for now, offers no logins per holder."""
+    """The memory provider, like CockroachDB and YugabyteDB, offers no logins per holder."""
     add_webhook(owner, webhook_server, include_credentials=True)
 
     resource = create_resource(owner, provider="mem")
