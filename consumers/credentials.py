@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from contextlib import suppress
 from uuid import UUID
 
 from django.db import transaction
@@ -46,6 +47,16 @@ _NOT_OFFERED = {"not_offered", "unmanaged"}
 def holder_of(consumer: Consumer) -> str:
     """The holder its credentials are issued to: ``consumer:<id>``."""
     return f"{CONSUMER_HOLDER}{consumer.pk}"
+
+
+def consumer_ids_of(holders: Iterable[str]) -> set[UUID]:
+    """The consumers that ``holders`` name (others' holders are left out)."""
+    ids = set()
+    for holder in holders:
+        if holder.startswith(CONSUMER_HOLDER):
+            with suppress(ValueError):
+                ids.add(UUID(holder.removeprefix(CONSUMER_HOLDER)))
+    return ids
 
 
 def held_by(consumer: Consumer) -> QuerySet[Credential]:
@@ -167,7 +178,7 @@ def revoke_unmatched(resource: Resource) -> int:
                 .exclude(status__in=_GONE))
     if not held:
         return 0
-    ids = {credential.holder.removeprefix(CONSUMER_HOLDER) for credential in held}
+    ids = consumer_ids_of(credential.holder for credential in held)
     consumers = {holder_of(consumer): consumer for consumer in
                  Consumer.objects.visible_to(SYSTEM, Action.VIEW_CONSUMER, resource.scope)
                  .filter(pk__in=ids)}

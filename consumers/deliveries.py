@@ -22,7 +22,12 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from audit.services import record
 from consumers.builders.base import DeliveryError, ResourceEvent
-from consumers.credentials import retire_older, revoke_unmatched, with_own_credential
+from consumers.credentials import (
+    consumer_ids_of,
+    retire_older,
+    revoke_unmatched,
+    with_own_credential,
+)
 from consumers.matching import builder_of, matches
 from consumers.models import Consumer, Delivery
 from providers.adapters.base import Credentials
@@ -57,13 +62,18 @@ def fan_out(event: events.Event) -> None:
     provider_class = resource.provider.provider_class
     with transaction.atomic():
         consumers = Consumer.objects.visible_to(SYSTEM, Action.VIEW_CONSUMER, event.scope)
+        if event.name == events.CREDENTIAL_ROTATED:
+            # Only the consumer whose login was rotated: given the resource again, with
+            # its new login, before the replaced one goes.
+            consumers = consumers.filter(pk__in=consumer_ids_of([event.holder]))
         for consumer in consumers.filter(enabled=True):
             if matches(consumer, event.resource, provider_class):
                 Delivery.objects.get_or_create(
                     consumer=consumer,
                     event_id=event.id,
                     defaults={
-                        "event": event.name,
+                        "event": events.UPDATED if event.name == events.CREDENTIAL_ROTATED
+                        else event.name,
                         "resource_id": resource.pk,
                         "resource": event.resource,
                         "provider_class": provider_class,
@@ -71,7 +81,8 @@ def fan_out(event: events.Event) -> None:
                         "occurred_at": event.occurred_at,
                     },
                 )
-        if event.name != events.DELETED:  # a deletion revokes every credential itself
+        if event.name not in (events.DELETED, events.CREDENTIAL_ROTATED):
+            # A deletion revokes every credential itself; a rotation changes no match.
             revoke_unmatched(resource)
         never_tried = Delivery.objects.filter(
             event_id=event.id, consumer__scope=event.scope, status=Status.PENDING, attempts=0

@@ -26,6 +26,9 @@ CREATED = "resource.created"
 UPDATED = "resource.updated"
 CHECKED = "resource.checked"
 DELETED = "resource.deleted"
+#: A credential's login was replaced by a rotation: its ``holder`` must be given the new
+#: one before the replaced one goes (consumers are told; other handlers may ignore it).
+CREDENTIAL_ROTATED = "credential.rotated"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class Event:
     resource: dict[str, Any]
     actor: str
     occurred_at: datetime
+    #: The credential holder an event about one credential names (else empty).
+    holder: str = ""
 
     @classmethod
     def from_message(cls, message: OutboxMessage) -> Event:
@@ -46,6 +51,7 @@ class Event:
             resource=message.payload["resource"],
             actor=message.payload.get("actor", ""),
             occurred_at=message.created_at,
+            holder=message.payload.get("holder", ""),
         )
 
 

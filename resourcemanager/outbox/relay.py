@@ -71,9 +71,11 @@ def enqueue_credential_operation(
     )
 
 
-def emit_event(resource: Resource, event: str, actor: str) -> OutboxMessage:
-    """Announce ``event`` (``resource.created`` …) to whoever listens (consumers, logs)."""
-    return _add(Kind.EVENT, event, resource, {"actor": actor, "resource": describe(resource)})
+def emit_event(resource: Resource, event: str, actor: str, *, holder: str = "") -> OutboxMessage:
+    """Announce ``event`` (``resource.created`` …) to whoever listens (consumers, logs);
+    an event about one of the resource's credentials names its ``holder``."""
+    payload = {"actor": actor, "resource": describe(resource)}
+    return _add(Kind.EVENT, event, resource, {**payload, "holder": holder} if holder else payload)
 
 
 def describe(resource: Resource) -> dict[str, Any]:

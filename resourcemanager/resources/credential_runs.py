@@ -21,7 +21,7 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from audit.services import record
 from providers.adapters.base import Access, Credentials, Login, ProviderAdapter, ProviderError
-from resourcemanager.outbox import relay
+from resourcemanager.outbox import events, relay
 from resourcemanager.resources import failures
 from resourcemanager.resources.models import Credential, Resource
 from resourcemanager.resources.operations import (
@@ -153,9 +153,13 @@ def _succeeded(credential_id: object, operation: Operation, outcome: Any,
         credential.pending_secret, credential.retiring, credential.retire_at = None, [], None
     credential.status_message = ""
     credential.save()
-    if operation == Operation.ROTATE and credential.rotation_grace == 0:
-        relay.enqueue_credential_operation(credential.resource, credential.pk,
-                                           Operation.RETIRE, actor)
+    if operation == Operation.ROTATE:
+        # The holder learns the new login first: the replaced one goes after the grace.
+        relay.emit_event(credential.resource, events.CREDENTIAL_ROTATED, actor,
+                         holder=credential.holder)
+        if credential.rotation_grace == 0:
+            relay.enqueue_credential_operation(credential.resource, credential.pk,
+                                               Operation.RETIRE, actor)
     audit_credential(actor, f"credential.{operation}", Outcome.SUCCESS, credential, message)
 
 

@@ -252,3 +252,26 @@ def test_an_unmanaged_resource_is_delivered_with_its_registered_credentials(
     assert sent_credentials(webhook_server)["username"] == "reporting"
     assert not Credential.objects.exists()
     assert Consumer.objects.get().credential_access == "read-only"
+
+
+def test_a_rotated_login_reaches_its_consumer_alone_before_the_replaced_one_goes(
+    owner, scram_provider, webhook_server
+):
+    add_webhook(owner, webhook_server, name="rotated", include_credentials=True)
+    add_webhook(owner, webhook_server, name="bystander")
+    resource = create_resource(owner, provider="pg-scram")
+    [before] = [request.json()["credentials"] for request in webhook_server.requests
+                if "credentials" in request.json()]
+    [own] = Credential.objects.filter(holder__startswith="consumer:")
+    delivered = len(webhook_server.requests)
+
+    rotated = owner.post(f"/api/c/team-a/resources/{resource['id']}/credentials/{own.pk}"
+                         "/rotate", {"grace": 600}, format="json")
+
+    assert rotated.status_code == 202, rotated.json()
+    [told] = webhook_server.requests[delivered:]  # the rotated consumer only
+    assert told.json()["event"] == "resource.updated"
+    after = told.json()["credentials"]
+    assert after["username"] == rotated.json()["username"] != before["username"]
+    pg_login(after).close()
+    pg_login(before).close()  # still valid: the tool had the new one first
