@@ -27,7 +27,7 @@ from resourcemanager.resources.credential_runs import (
 )
 from resourcemanager.resources.credentials import start_rotation
 from resourcemanager.resources.models import Credential
-from resourcemanager.resources.operations import Operation
+from resourcemanager.resources.operations import Operation, locked_resource
 
 logger = logging.getLogger(__name__)
 Outcome = AuditEntry.Outcome
@@ -58,7 +58,12 @@ def sweep_credentials(timeout: float | None = None) -> int:
 
 def _queue(credential_id: object, decide: Callable[[Credential, datetime, datetime],
            Operation | None], now: datetime, cutoff: datetime) -> int:
+    resource_id = (Credential.objects.filter(pk=credential_id)
+                   .values_list("resource_id", flat=True).first())
+    if resource_id is None:
+        return 0
     with transaction.atomic():
+        locked_resource(resource_id)  # first, in the order the runs lock them
         credential = (Credential.objects.select_for_update().select_related("resource")
                       .filter(pk=credential_id).first())
         operation = None if credential is None else decide(credential, now, cutoff)

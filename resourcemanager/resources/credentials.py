@@ -161,13 +161,15 @@ def start_rotation(credential: Credential, grace: int
                    ) -> tuple[Credential, Credentials | None]:
     """In the caller's transaction: mark ``credential`` rotating towards a new login, and
     return that login's secret; the caller queues the ROTATE run."""
+    # The resource before the credential, in the order the runs lock them.
+    resource = locked_resource(credential.resource_id)
     credential = _locked(credential)
     if credential.status == Status.ROTATING:
         raise Conflict("a rotation of this credential is under way", code="rotation_running")
     if credential.status != Status.ACTIVE:
         raise Conflict(f"the credential is {credential.status}; only an active one rotates",
                        code="not_active")
-    resource = _ready(locked_resource(credential.resource_id))
+    _ready(resource)
     login = new_login_name(resource.backend_name)
     secret = _new_secret(resource.provider.adapter(), resource, login)
     credential.status, credential.status_message = Status.ROTATING, ""
