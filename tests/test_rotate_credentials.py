@@ -147,7 +147,7 @@ def test_refused_ones_are_skipped_and_failed_ones_fail_the_run(
     (["--older-than", "30 days"], "--older-than is a number of seconds"),
     (["--older-than", "-5"], "--older-than is a number of seconds"),
     (["--grace", "soon"], "--grace is a number of seconds"),
-    (["--grace", "30d"], "grace is 0 to 604800 seconds"),
+    (["--grace", "30d"], "grace may be at most 604800 seconds"),
     (["--provider", "nope"], "no provider instance 'nope'"),
     (["--resource", "not-a-uuid"], "no resource 'not-a-uuid'"),
     (["--wait", "-1"], "--wait is a number of seconds"),

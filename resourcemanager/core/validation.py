@@ -1,4 +1,5 @@
-"""Validation of everything a user names: scopes, resource names, tags."""
+"""Validation of everything a user names: scopes, resource names, tags, and spans of
+time in seconds."""
 
 import re
 from collections.abc import Iterable
@@ -9,6 +10,8 @@ SCOPE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,62}$")
 MAX_TAGS = 20
+#: The longest span in seconds anything takes (the integer columns' range: some 68 years).
+MAX_SECONDS = 2**31 - 1
 
 
 def validate_scope(scope: object) -> str:
@@ -52,3 +55,15 @@ def validate_tags(tags: object) -> list[str]:
     if len(result) > MAX_TAGS:
         raise InvalidInput(f"at most {MAX_TAGS} tags", code="invalid_tags", field="tags")
     return result
+
+
+def validate_seconds(value: object, field: str, *, minimum: int,
+                     maximum: int | None = None) -> int:
+    """A whole number of seconds from ``minimum`` to ``maximum`` (at most ``MAX_SECONDS``)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise InvalidInput(f"{field} is a whole number of seconds, at least {minimum}",
+                           field=field)
+    maximum = MAX_SECONDS if maximum is None else min(maximum, MAX_SECONDS)
+    if value > maximum:
+        raise InvalidInput(f"{field} may be at most {maximum} seconds here", field=field)
+    return value

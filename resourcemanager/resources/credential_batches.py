@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from providers.models import Provider
 from resourcemanager.core.errors import Conflict, InvalidInput, NotFound
+from resourcemanager.core.validation import validate_seconds
 from resourcemanager.identity.roles import SYSTEM, Action, scope_exists
 from resourcemanager.resources.credentials import MAX_GRACE, rotate_credential
 from resourcemanager.resources.models import Credential, Resource
@@ -105,8 +106,8 @@ def rotate_selected(
 ) -> BatchReport:
     """Rotate each of ``credentials`` in turn, as SYSTEM; a rotation a worker carries out
     is waited for up to ``wait`` seconds (then reported queued)."""
-    if grace is not None and not 0 <= grace <= MAX_GRACE:
-        raise InvalidInput(f"grace is 0 to {MAX_GRACE} seconds", field="grace")
+    if grace is not None:  # refused once, before the first rotation
+        validate_seconds(grace, "grace", minimum=0, maximum=MAX_GRACE)
     selected = list(credentials)
     report = BatchReport()
     for done, credential in enumerate(selected, start=1):

@@ -23,6 +23,7 @@ from audit.models import AuditEntry
 from providers.adapters.base import Access, Credentials, ProviderAdapter
 from providers.adapters.naming import new_login_name, new_password
 from resourcemanager.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from resourcemanager.core.validation import validate_seconds
 from resourcemanager.identity.access import principal_for
 from resourcemanager.identity.principals import fresh_claim_roles
 from resourcemanager.identity.roles import SYSTEM, Action, Principal, require, require_member
@@ -32,7 +33,6 @@ from resourcemanager.resources.models import CONSUMER_HOLDER, USER_HOLDER, Crede
 from resourcemanager.resources.operations import Operation, locked_resource
 from resourcemanager.scopes.models import ScopeSettings
 from resourcemanager.scopes.services import (
-    MAX_SECONDS,
     MIN_TTL,
     credential_ceiling,
     settings_of,
@@ -67,7 +67,7 @@ def issue_credential(
     if ttl is None and not holder.startswith(CONSUMER_HOLDER):  # lives as its consumer
         ttl = policy.credential_default_ttl
     lifetime = _valid_lifetime(ttl, max_ttl, credential_ceiling(policy))
-    period = None if rotation_period is None else _valid_seconds(
+    period = None if rotation_period is None else validate_seconds(
         rotation_period, "rotation_period", minimum=MIN_TTL)
     now = timezone.now()
     with transaction.atomic():
@@ -111,7 +111,7 @@ def renew_credential(
     """Let the credential expire ``ttl`` seconds (default: its own ttl) from now, never
     past its ``max_expires_at``; the backend's expiry follows (queued)."""
     _require_manager_or_self_service(principal, credential.scope, credential.holder)
-    seconds = None if ttl is None else _valid_seconds(ttl, "ttl", minimum=MIN_TTL)
+    seconds = None if ttl is None else validate_seconds(ttl, "ttl", minimum=MIN_TTL)
     now = timezone.now()
     with transaction.atomic():
         credential = _locked(credential)
@@ -147,7 +147,7 @@ def rotate_credential(
     once the rotation is done (status active again); the replaced login keeps working
     for ``grace`` seconds (default ``RM_CREDENTIAL_ROTATION_GRACE``) more."""
     require(principal, Action.MANAGE_CREDENTIAL, credential.scope)
-    grace = settings.RM_CREDENTIAL_ROTATION_GRACE if grace is None else _valid_seconds(
+    grace = settings.RM_CREDENTIAL_ROTATION_GRACE if grace is None else validate_seconds(
         grace, "grace", minimum=0, maximum=MAX_GRACE)
     with transaction.atomic():
         credential, secret = start_rotation(credential, grace)
@@ -317,18 +317,8 @@ def _valid_lifetime(ttl: object, max_ttl: object, ceiling: int | None
         if max_ttl is not None:
             raise InvalidInput("max_ttl goes with a ttl", field="max_ttl")
         return None
-    ttl = _valid_seconds(ttl, "ttl", minimum=MIN_TTL, maximum=ceiling)
+    ttl = validate_seconds(ttl, "ttl", minimum=MIN_TTL, maximum=ceiling)
     if max_ttl is None:
         return ttl, max(ttl, ceiling or ttl)
-    return ttl, _valid_seconds(max_ttl, "max_ttl", minimum=ttl, maximum=ceiling)
+    return ttl, validate_seconds(max_ttl, "max_ttl", minimum=ttl, maximum=ceiling)
 
-
-def _valid_seconds(value: object, field: str, *, minimum: int,
-                   maximum: int | None = None) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise InvalidInput(f"{field} is a whole number of seconds, at least {minimum}",
-                           field=field)
-    maximum = MAX_SECONDS if maximum is None else min(maximum, MAX_SECONDS)
-    if value > maximum:
-        raise InvalidInput(f"{field} may be at most {maximum} seconds here", field=field)
-    return value

@@ -8,14 +8,12 @@ from django.db import transaction
 from audit.models import AuditEntry
 from audit.services import record
 from resourcemanager.core.errors import InvalidInput
-from resourcemanager.core.validation import validate_scope
+from resourcemanager.core.validation import validate_scope, validate_seconds
 from resourcemanager.identity.roles import Action, Principal, require
 from resourcemanager.scopes.models import ScopeSettings
 
 #: The shortest lifetime a credential may be given, in seconds.
 MIN_TTL = 60
-#: The longest span any such setting takes (the columns' range: some 68 years).
-MAX_SECONDS = 2**31 - 1
 EDITABLE = ("credential_self_service", "credential_default_ttl", "credential_max_ttl")
 
 
@@ -79,10 +77,5 @@ def _validate(scope_settings: ScopeSettings) -> None:
         value = getattr(scope_settings, name)
         if value is None:
             continue
-        if not isinstance(value, int) or isinstance(value, bool) or value < MIN_TTL:
-            raise InvalidInput(f"{name} is a whole number of seconds, at least {MIN_TTL}",
-                               field=name)
         ceiling = server if name == "credential_max_ttl" else credential_ceiling(scope_settings)
-        ceiling = MAX_SECONDS if ceiling is None else min(ceiling, MAX_SECONDS)
-        if value > ceiling:
-            raise InvalidInput(f"{name} may be at most {ceiling} seconds here", field=name)
+        validate_seconds(value, name, minimum=MIN_TTL, maximum=ceiling)

@@ -20,14 +20,12 @@ from django.urls import reverse
 
 from providers.adapters.base import Credentials
 from resourcemanager.core.errors import ServiceError
+from resourcemanager.core.validation import MAX_SECONDS
 from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action, Principal
 from resourcemanager.resources import credentials
 from resourcemanager.resources.models import USER_HOLDER, Credential, Resource
 from resourcemanager.ui.snippets import shown_values
-
-#: The largest number of seconds a form takes (what the database stores).
-MAX_SECONDS = 2**31 - 1
 
 
 def seconds_field(label: str, help_text: str) -> forms.IntegerField:
