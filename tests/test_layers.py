@@ -9,8 +9,9 @@ import pytest
 ADAPTERS = frozenset(
     "providers.adapters" + name
     for name in ("", ".base", ".naming", ".checkpoints", ".properties", ".postgresql",
-                 ".postgresql_logins", ".postgresql_dialects", ".mysql", ".mongodb", ".s3",
-                 ".s3_names", ".s3_logins", ".aws_errors", ".registry")
+                 ".postgresql_logins", ".postgresql_dialects", ".mysql", ".mysql_logins",
+                 ".mysql_names", ".mongodb", ".s3", ".s3_names", ".s3_logins", ".aws_errors",
+                 ".registry")
 )
 BUILDERS = frozenset(
     "consumers.builders" + name

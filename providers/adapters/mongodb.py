@@ -57,6 +57,7 @@ from providers.adapters.base import (
     ProviderError,
     require_backend_name,
     require_login_name,
+    require_owner_login,
     scrub,
 )
 from providers.adapters.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
@@ -202,6 +203,14 @@ class MongoDBAdapter(ProviderAdapter):
         with self._admin(f"removing login {user} of {name}") as client:
             self._drop_login(client, name, user)
 
+    owner_rotates = True
+
+    def close_owner_login(self, backend_name: str) -> None:
+        """Users own nothing here: the owner's own user goes like any login."""
+        name = require_backend_name(backend_name)
+        with self._admin(f"closing the owner login {name}") as client:
+            self._drop_login(client, name, name)
+
     def delete(self, backend_name: str) -> None:
         name = require_backend_name(backend_name)
         with self._admin(f"deleting {name}") as client:
@@ -215,8 +224,9 @@ class MongoDBAdapter(ProviderAdapter):
             client.drop_database(name)
 
     def check(self, credentials: Credentials, *, repair: bool) -> CheckResult:
+        """After a rotation of the owner, ``credentials`` are those of an owner login."""
         name = require_backend_name(credentials.database)
-        user = require_backend_name(credentials.username)
+        user = require_owner_login(credentials.username, name)
         password = credentials.password
         repaired: list[str] = []
 

@@ -18,8 +18,7 @@ Optionally ``GRANT PROCESS, CONNECTION ADMIN ON *.*`` (MySQL 8: ``CONNECTION_ADM
 ``delete`` and ``remove_login`` end a tenant's open sessions; without it they last until
 they disconnect.
 
-Logins of their own (``add_login``) get database-level grants by access level
-(``LEVEL_PRIVILEGES``); they are named after the resource, so its deletion drops them.
+Logins of their own: ``providers.adapters.mysql_logins``.
 
 TiDB speaks the protocol and these statements too; ``TiDBAdapter`` replaces the few that
 differ (the class attributes under "dialect" below). Only MySQL/MariaDB are tested on a server.
@@ -36,18 +35,19 @@ import pymysql
 from pymysql.cursors import Cursor
 
 from providers.adapters.base import (
-    Access,
     CheckResult,
     Credentials,
     Inventory,
-    Login,
     ProviderAdapter,
     ProviderError,
     require_backend_name,
     require_login_name,
+    require_owner_login,
     scrub,
 )
 from providers.adapters.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
+from providers.adapters.mysql_logins import MySQLLogins
+from providers.adapters.mysql_names import escape_wildcards, grant_target, quote_identifier
 from providers.adapters.naming import is_login_of
 from providers.adapters.properties import PropertySpec
 
@@ -62,30 +62,6 @@ AT_CONNECTION_LIMIT = frozenset({1203, 1226})
 #: The account may not read a table (here: ``mysql.user``).
 TABLE_ACCESS_DENIED = 1142
 _MAX_REASON = 200
-#: What a login of each access level may do on its resource's database: database-level
-#: grants, so they cover the tables created later too.
-LEVEL_PRIVILEGES = {
-    Access.READ_ONLY: "SELECT, SHOW VIEW",
-    Access.READ_WRITE: "SELECT, SHOW VIEW, INSERT, UPDATE, DELETE",
-    Access.OWNER: "ALL PRIVILEGES",
-}
-
-
-def quote_identifier(name: str) -> str:
-    """Backtick-quote an identifier (validated names hold no backtick; doubled anyway)."""
-    return "`" + name.replace("`", "``") + "`"
-
-
-def escape_wildcards(name: str) -> str:
-    """Escape ``_``, ``%`` and ``\\``, wildcards in GRANT targets and LIKE patterns."""
-    return re.sub(r"([_%\\])", r"\\\1", name)
-
-
-def grant_target(database: str) -> str:
-    """```db`.*`` for GRANT; ``_`` and ``%`` are wildcards there and get escaped."""
-    return quote_identifier(escape_wildcards(database)) + ".*"
-
-
 def _code(exc: pymysql.MySQLError) -> int:
     return exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
 
@@ -98,7 +74,7 @@ def _reason(exc: pymysql.MySQLError) -> str:
     return text[:_MAX_REASON]
 
 
-class MySQLAdapter(ProviderAdapter):
+class MySQLAdapter(MySQLLogins, ProviderAdapter):
     key = "mysql"
     label = "MySQL / MariaDB"
     resource_type = "sql"
@@ -152,31 +128,13 @@ class MySQLAdapter(ProviderAdapter):
             cur.execute(f"GRANT ALL PRIVILEGES ON {grant_target(name)} TO %s@%s", account)
         return self.credentials(name, password)
 
-    login_access = frozenset(LEVEL_PRIVILEGES)
-
-    def add_login(self, backend_name: str, login: Login) -> Credentials:
-        """The login's validity is not the server's to enforce here: a sweep ends it."""
+    def update(
+        self, backend_name: str, properties: dict[str, Any], *, owner_login: str | None = None
+    ) -> None:
         name = require_backend_name(backend_name)
-        account = (require_login_name(login.name, name), self.user_host)
-        with self._admin(f"adding login {login.name} to {name}", login.password) as cur:
-            cur.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s",
-                        (*account, login.password))
-            cur.execute("ALTER USER %s@%s IDENTIFIED BY %s", (*account, login.password))
-            cur.execute(f"GRANT {LEVEL_PRIVILEGES[login.access]} ON {grant_target(name)} "
-                        "TO %s@%s", account)
-        return self.credentials(name, login.password, login=login.name)
-
-    def remove_login(self, backend_name: str, login_name: str) -> None:
-        """Ending the login's open sessions takes ``CONNECTION ADMIN`` (see above)."""
-        user = require_login_name(login_name, require_backend_name(backend_name))
-        with self._admin(f"removing login {user}") as cur:
-            cur.execute("DROP USER IF EXISTS %s@%s", (user, self.user_host))
-            self._end_sessions(cur, user)
-
-    def update(self, backend_name: str, properties: dict[str, Any]) -> None:
-        name = require_backend_name(backend_name)
+        login = name if owner_login is None else require_login_name(owner_login, name)
         with self._admin(f"updating {name}") as cur:
-            self._apply_properties(cur, (name, self.user_host), properties)
+            self._apply_properties(cur, (login, self.user_host), properties)
 
     def delete(self, backend_name: str) -> None:
         name = require_backend_name(backend_name)
@@ -206,8 +164,9 @@ class MySQLAdapter(ProviderAdapter):
         return Inventory.matching(prefix, databases, logins, healthy)
 
     def check(self, credentials: Credentials, *, repair: bool) -> CheckResult:
+        """After a rotation of the owner, ``credentials`` are those of an owner login."""
         name = require_backend_name(credentials.database)
-        user = require_backend_name(credentials.username)
+        user = require_owner_login(credentials.username, name)
         account, password = (user, self.user_host), credentials.password
         repaired: list[str] = []
 

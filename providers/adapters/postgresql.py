@@ -30,12 +30,16 @@ import psycopg
 from psycopg import sql
 
 from providers.adapters.base import (
+    Access,
     CheckResult,
     Credentials,
     Inventory,
+    Login,
     ProviderAdapter,
     ProviderError,
     require_backend_name,
+    require_login_name,
+    require_owner_login,
     scrub,
 )
 from providers.adapters.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
@@ -139,10 +143,13 @@ class PostgreSQLAdapter(PostgreSQLLogins, ProviderAdapter):
                 self._close_database(cur, name, name)
         return self.credentials(name, password)
 
-    def update(self, backend_name: str, properties: dict[str, Any]) -> None:
+    def update(
+        self, backend_name: str, properties: dict[str, Any], *, owner_login: str | None = None
+    ) -> None:
         name = require_backend_name(backend_name)
+        login = name if owner_login is None else require_login_name(owner_login, name)
         with self._admin(f"updating {name}") as cur:
-            self._apply_properties(cur, sql.Identifier(name), properties)
+            self._apply_properties(cur, sql.Identifier(login), properties)
 
     def delete(self, backend_name: str) -> None:
         name = require_backend_name(backend_name)
@@ -163,9 +170,13 @@ class PostgreSQLAdapter(PostgreSQLLogins, ProviderAdapter):
                 cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
     def check(self, credentials: Credentials, *, repair: bool) -> CheckResult:
+        """After a rotation of the owner, ``credentials`` are those of an owner login (a
+        member of the owner role, which no longer logs in itself)."""
         name = require_backend_name(credentials.database)
-        user = require_backend_name(credentials.username)
+        user = require_owner_login(credentials.username, name)
+        owner_login = user != name
         role, password = sql.Identifier(user), credentials.password
+        owner = sql.Identifier(name)
         repaired: list[str] = []
 
         def failed(message: str) -> CheckResult:
@@ -176,7 +187,14 @@ class PostgreSQLAdapter(PostgreSQLLogins, ProviderAdapter):
                 return failed(f"database {name} no longer exists; its data is lost and "
                               "cannot be restored by a repair")
             can_login = self._role(cur, user)
-            if not can_login:
+            if owner_login:
+                problem = self._owner_login_problem(cur, name, user, can_login)
+                if problem and not repair:
+                    return failed(problem)
+                if problem:
+                    self._put_login(cur, name, Login(user, password, Access.OWNER))
+                    repaired.append("login restored")
+            elif not can_login:
                 if not repair:
                     return failed(f"login {user} " + ("does not exist" if can_login is None
                                                       else "is not allowed to log in"))
@@ -187,25 +205,25 @@ class PostgreSQLAdapter(PostgreSQLLogins, ProviderAdapter):
                 else:
                     cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN").format(role))
                     repaired.append("login enabled")
-            owner, public_connect = self._database(cur, name) or ("", False)
-            if owner != user:
+            owned_by, public_connect = self._database(cur, name) or ("", False)
+            if owned_by != name:
                 if not repair:
-                    return failed(f"database {name} is owned by {owner}, not by {user}")
+                    return failed(f"database {name} is owned by {owned_by}, not by {name}")
                 try:
-                    with self._member_of(cur, user):
+                    with self._member_of(cur, name):
                         cur.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}")
-                                    .format(sql.Identifier(name), role))
+                                    .format(owner, owner))
                 except psycopg.errors.InsufficientPrivilege:
-                    return failed(f"database {name} is owned by {owner}; the instance admin "
-                                  f"may not hand it back to {user} (it must own the database "
-                                  f"or be a member of {owner})")
+                    return failed(f"database {name} is owned by {owned_by}; the instance "
+                                  f"admin may not hand it back to {name} (it must own the "
+                                  f"database or be a member of {owned_by})")
                 repaired.append("owner restored")
             cur.execute("SELECT has_database_privilege(%s, %s, 'CONNECT')", (user, name))
             if public_connect or not self._scalar(cur):
                 if not repair:
-                    return failed(f"CONNECT on database {name} is not limited to {user}")
-                with self._member_of(cur, user):
-                    self._close_database(cur, name, user)
+                    return failed(f"CONNECT on database {name} is not limited to {name}")
+                with self._member_of(cur, name):
+                    self._close_database(cur, name, name)
                 repaired.append("connect privileges restored")
             failure = self._tenant_login(user, password, name)
             if failure and _AUTH_FAILED.search(failure):

@@ -9,6 +9,10 @@ role itself and starts every session as it (``ALTER ROLE … SET role``), so wha
 creates belongs to the owner, not to the login, and the login can go without taking
 objects along.
 
+When a rotation of the owner hands its credentials to an owner login, the owner role
+itself is closed (``close_owner_login``: NOLOGIN, its sessions ended): it stays the group
+role that owns the data, and CHECK verifies the owner through that login.
+
 ``valid_until`` becomes the role's ``VALID UNTIL``: the server itself refuses the password
 afterwards. Removing a login forbids new sessions first, ends the open ones, hands
 anything it still owns to the owner, then drops it.
@@ -61,24 +65,10 @@ class PostgreSQLLogins:
     def add_login(self, backend_name: str, login: Login) -> Credentials:
         name = require_backend_name(backend_name)
         user = require_login_name(login.name, name)
-        role = sql.Identifier(user)
-        until = sql.Literal(login.valid_until.isoformat() if login.valid_until else "infinity")
         with self._admin(f"adding login {user} to {name}", login.password) as cur:
             if self._database(cur, name) is None:
                 raise ProviderError(f"database {name} does not exist")
-            group = name if login.access == Access.OWNER else self._group(cur, name, login)
-            secret = self._verifier(cur, user, login.password)
-            if self._role(cur, user) is None:
-                cur.execute(sql.SQL(
-                    "CREATE ROLE {} LOGIN PASSWORD {} VALID UNTIL {} NOSUPERUSER NOCREATEDB "
-                    "NOCREATEROLE INHERIT").format(role, secret, until))
-            else:  # a retry: exactly this password, validity and level
-                cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN INHERIT PASSWORD {} VALID UNTIL {}")
-                            .format(role, secret, until))
-            cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), role))
-            if login.access == Access.OWNER:
-                cur.execute(sql.SQL("ALTER ROLE {} SET role = {}")
-                            .format(role, sql.Literal(name)))
+            self._put_login(cur, name, login)
         return self.credentials(name, login.password, login=user)
 
     def remove_login(self, backend_name: str, login_name: str) -> None:
@@ -90,16 +80,63 @@ class PostgreSQLLogins:
                 return
             cur.execute(sql.SQL("ALTER ROLE {} WITH NOLOGIN").format(role))
             with self._member_of(cur, user):
-                # A session that is ending by itself may refuse the signal.
-                with suppress(psycopg.errors.InsufficientPrivilege):
-                    cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                "WHERE usename = %s AND pid <> pg_backend_pid()", (user,))
+                self._end_sessions_of(cur, user)
                 if self._database(cur, name) is not None:
                     with self._member_of(cur, name), self._in_database(name) as tenant:
                         tenant.execute(sql.SQL("REASSIGN OWNED BY {} TO {}")
                                        .format(role, sql.Identifier(name)))
                         tenant.execute(sql.SQL("DROP OWNED BY {}").format(role))
             cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
+
+    owner_rotates = True
+
+    def close_owner_login(self, backend_name: str) -> None:
+        """The owner role stays, NOLOGIN: a group role its owner logins act as."""
+        name = require_backend_name(backend_name)
+        with self._admin(f"closing the owner login {name}") as cur:
+            if self._role(cur, name) is None:
+                return
+            cur.execute(sql.SQL("ALTER ROLE {} WITH NOLOGIN").format(sql.Identifier(name)))
+            with self._member_of(cur, name):
+                self._end_sessions_of(cur, name)
+
+    def _put_login(self, cur: psycopg.Cursor, name: str, login: Login) -> None:
+        """Make ``login`` exactly so: its password, validity and level."""
+        user = login.name
+        role = sql.Identifier(user)
+        until = sql.Literal(login.valid_until.isoformat() if login.valid_until else "infinity")
+        group = name if login.access == Access.OWNER else self._group(cur, name, login)
+        secret = self._verifier(cur, user, login.password)
+        if self._role(cur, user) is None:
+            cur.execute(sql.SQL(
+                "CREATE ROLE {} LOGIN PASSWORD {} VALID UNTIL {} NOSUPERUSER NOCREATEDB "
+                "NOCREATEROLE INHERIT").format(role, secret, until))
+        else:  # a retry, or a repair
+            cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN INHERIT PASSWORD {} VALID UNTIL {}")
+                        .format(role, secret, until))
+        cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), role))
+        if login.access == Access.OWNER:
+            cur.execute(sql.SQL("ALTER ROLE {} SET role = {}").format(role, sql.Literal(name)))
+
+    def _owner_login_problem(self, cur: psycopg.Cursor, name: str, user: str,
+                             can_login: bool | None) -> str | None:
+        """What keeps ``user`` from acting as owner ``name``, or None."""
+        if can_login is None:
+            return f"login {user} does not exist"
+        if not can_login:
+            return f"login {user} is not allowed to log in"
+        cur.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", (user, name))
+        if not self._scalar(cur):
+            return f"login {user} is not a member of the owner {name}"
+        return None
+
+    @staticmethod
+    def _end_sessions_of(cur: psycopg.Cursor, user: str) -> None:
+        """End the open sessions of ``user`` (the admin must be a member of it)."""
+        # A session that is ending by itself may refuse the signal.
+        with suppress(psycopg.errors.InsufficientPrivilege):
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE usename = %s AND pid <> pg_backend_pid()", (user,))
 
     def _group(self, cur: psycopg.Cursor, name: str, login: Login) -> str:
         """The group role of ``login``'s level, made with its privileges by the first such

@@ -148,7 +148,9 @@ class S3Adapter(S3Logins, ProviderAdapter):
             self._put_policy(name, bucket)
             return self._new_key(name, bucket)
 
-    def update(self, backend_name: str, properties: dict[str, Any]) -> None:
+    def update(
+        self, backend_name: str, properties: dict[str, Any], *, owner_login: str | None = None
+    ) -> None:
         bucket = bucket_name(backend_name)
         with self._errors(f"updating {bucket}"):
             self._set_versioning(bucket, bool(properties.get("versioning")))

@@ -254,3 +254,22 @@ def test_logins_not_named_after_the_resource_are_refused_before_any_command(
         with pytest.raises(ProviderError, match="refusing login identifier"):
             call()
     assert fake_mongod.log == [] and fake_mongod.logins == []
+
+
+def test_a_rotated_owner_hands_over_to_an_owner_login_and_its_own_user_goes(
+    adapter: MongoDBAdapter, fake_mongod: FakeMongod, created: Credentials
+) -> None:
+    name = created.database
+    with _client(created) as owner:
+        owner[name].notes.insert_one({"_id": 1, "body": "kept"})
+    successor = _add(adapter, created, Access.OWNER)
+
+    adapter.close_owner_login(name)
+    adapter.close_owner_login(name)  # done already: nothing to do
+
+    assert (name, name) not in fake_mongod.users
+    with _client(created) as owner:
+        assert _refused(lambda: owner[name].notes.find_one()) == AUTHENTICATION_FAILED
+    with _client(successor) as client:
+        assert client[name].notes.find_one() == {"_id": 1, "body": "kept"}
+    assert adapter.check(successor, repair=False).ok
