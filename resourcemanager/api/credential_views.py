@@ -73,6 +73,12 @@ class RotateRequestSerializer(serializers.Serializer):
         "(default: RM_CREDENTIAL_ROTATION_GRACE).")
 
 
+class ScheduleRequestSerializer(serializers.Serializer):
+    rotation_period = serializers.IntegerField(
+        allow_null=True, help_text="Rotate it every so many seconds from now on; null: "
+        "no scheduled rotation.")
+
+
 PATH = [
     SCOPE_HEADER,
     OpenApiParameter("resource_pk", OpenApiTypes.UUID, OpenApiParameter.PATH,
@@ -104,6 +110,11 @@ ONE = [*PATH, OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH,
         summary="Rotate to a new login; the new secret is in this answer, the old login "
         "works for the grace period",
     ),
+    partial_update=extend_schema(
+        parameters=ONE, request=ScheduleRequestSerializer,
+        responses={200: CredentialSerializer},
+        summary="Schedule its rotation (credential managers; the owner's credential too)",
+    ),
     reveal=extend_schema(
         parameters=ONE, request=None, responses={200: IssuedCredentialSerializer},
         summary="The current secret (holder or credential managers only; audited)",
@@ -117,7 +128,7 @@ class CredentialViewSet(
 ):
     serializer_class = CredentialSerializer
     queryset = Credential.objects.none()  # the model, for the schema; get_queryset scopes
-    http_method_names = ["get", "post", "delete", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     #: Members of the scope may read and reveal what they hold themselves, and issue,
     #: renew and revoke it where the scope's self-service allows: the queryset and the
     #: services narrow it down.
@@ -129,6 +140,7 @@ class CredentialViewSet(
         "destroy": Action.VIEW_RESOURCE,
         "renew": Action.VIEW_RESOURCE,
         "rotate": Action.MANAGE_CREDENTIAL,
+        "partial_update": Action.MANAGE_CREDENTIAL,
         "metadata": Action.VIEW_RESOURCE,
     }
 
@@ -152,6 +164,13 @@ class CredentialViewSet(
     def destroy(self, request: Request, *args, **kwargs) -> Response:
         credential = credentials.revoke_credential(self.principal, self.get_object())
         return self._accepted(credential)
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        parsed = ScheduleRequestSerializer(data=request.data)
+        parsed.is_valid(raise_exception=True)
+        credential = credentials.schedule_rotation(self.principal, self.get_object(),
+                                                   **parsed.validated_data)
+        return Response(CredentialSerializer(credential).data)
 
     @action(detail=True, methods=["post"])
     def renew(self, request: Request, *args, **kwargs) -> Response:

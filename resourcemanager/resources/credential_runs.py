@@ -23,7 +23,7 @@ from audit.services import record
 from providers.adapters.base import Access, Credentials, Login, ProviderAdapter, ProviderError
 from resourcemanager.outbox import events, relay
 from resourcemanager.resources import failures
-from resourcemanager.resources.models import Credential, Resource
+from resourcemanager.resources.models import OWNER_HOLDER, Credential, Resource
 from resourcemanager.resources.operations import (
     Operation,
     RetryLater,
@@ -118,12 +118,19 @@ def _carry_out(adapter: ProviderAdapter, backend_name: str, credential: Credenti
         return credential.expires_at
     if operation == Operation.ROTATE:
         pending = credential.pending_secret
-        return adapter.add_login(backend_name, Login(
+        issued = adapter.add_login(backend_name, Login(
             pending["username"], pending.get("password", ""), access, credential.expires_at))
+        if credential.holder == OWNER_HOLDER and adapter.properties:  # its limits move along
+            adapter.update(backend_name, credential.resource.properties,
+                           owner_login=pending["username"])
+        return issued
     if operation == Operation.RETIRE:
         dropped = due_logins(credential, timezone.now())
         for login in dropped:
-            adapter.remove_login(backend_name, login)
+            if login == backend_name:  # the owner's own account: closed, it owns the data
+                adapter.close_owner_login(backend_name)
+            else:
+                adapter.remove_login(backend_name, login)
         return dropped
     logins = [credential.login, *(each["login"] for each in credential.retiring)]
     if credential.pending_secret:
@@ -143,6 +150,10 @@ def _succeeded(credential_id: object, operation: Operation, outcome: Any,
         credential.status, credential.secret = Status.ACTIVE, outcome.as_dict()
     elif operation == Operation.ROTATE:
         _rotated(credential, outcome, now)
+        if credential.holder == OWNER_HOLDER:  # the resource's credentials are the owner's
+            resource = credential.resource
+            resource.credentials = credential.secret
+            resource.save(update_fields=["credentials", "updated_at"])
     elif operation == Operation.RETIRE:
         credential.retiring = [each for each in credential.retiring
                                if each["login"] not in outcome]

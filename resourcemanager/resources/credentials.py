@@ -29,7 +29,13 @@ from resourcemanager.identity.principals import fresh_claim_roles
 from resourcemanager.identity.roles import SYSTEM, Action, Principal, require, require_member
 from resourcemanager.outbox import relay
 from resourcemanager.resources.credential_runs import audit_credential
-from resourcemanager.resources.models import CONSUMER_HOLDER, USER_HOLDER, Credential, Resource
+from resourcemanager.resources.models import (
+    CONSUMER_HOLDER,
+    OWNER_HOLDER,
+    USER_HOLDER,
+    Credential,
+    Resource,
+)
 from resourcemanager.resources.operations import Operation, locked_resource
 from resourcemanager.scopes.models import ScopeSettings
 from resourcemanager.scopes.services import (
@@ -97,6 +103,9 @@ def revoke_credential(principal: Principal, credential: Credential) -> Credentia
         credential = _locked(credential)
         if credential.status in (Status.REVOKING, Status.REVOKED):
             return credential
+        if credential.holder == OWNER_HOLDER:
+            raise Conflict("the owner's credential ends with the resource; rotate it to "
+                           "replace its login, or delete the resource", code="owner_credential")
         credential.status, credential.status_message = Status.REVOKING, ""
         credential.save(update_fields=["status", "status_message", "updated_at"])
         audit_credential(principal.name, "credential.revoke", Outcome.ACCEPTED, credential)
@@ -157,6 +166,27 @@ def rotate_credential(
     return credential, secret
 
 
+def schedule_rotation(
+    principal: Principal, credential: Credential, *, rotation_period: int | None
+) -> Credential:
+    """Rotate the credential every ``rotation_period`` seconds from now on (None: no more
+    scheduled rotations); the owner's credential too, so a resource's owner rotates on
+    schedule."""
+    require(principal, Action.MANAGE_CREDENTIAL, credential.scope)
+    period = None if rotation_period is None else validate_seconds(
+        rotation_period, "rotation_period", minimum=MIN_TTL)
+    with transaction.atomic():
+        credential = _locked(credential)
+        if credential.status in (Status.REVOKING, Status.REVOKED):
+            raise Conflict(f"the credential is {credential.status}", code="not_active")
+        credential.rotation_period = period
+        credential.next_rotation_at = period and timezone.now() + timedelta(seconds=period)
+        credential.save(update_fields=["rotation_period", "next_rotation_at", "updated_at"])
+        audit_credential(principal.name, "credential.schedule", Outcome.SUCCESS, credential,
+                         f"every {period} s" if period else "no scheduled rotation")
+    return credential
+
+
 def start_rotation(credential: Credential, grace: int
                    ) -> tuple[Credential, Credentials | None]:
     """In the caller's transaction: mark ``credential`` rotating towards a new login, and
@@ -170,8 +200,12 @@ def start_rotation(credential: Credential, grace: int
         raise Conflict(f"the credential is {credential.status}; only an active one rotates",
                        code="not_active")
     _ready(resource)
+    adapter = resource.provider.adapter()
+    if credential.holder == OWNER_HOLDER and not adapter.owner_rotates:
+        raise Conflict(f"{adapter.label} does not rotate the owner's login yet",
+                       code="not_offered")
     login = new_login_name(resource.backend_name)
-    secret = _new_secret(resource.provider.adapter(), resource, login)
+    secret = _new_secret(adapter, resource, login)
     credential.status, credential.status_message = Status.ROTATING, ""
     credential.pending_secret, credential.rotation_grace = _stored(secret, login), grace
     credential.save(update_fields=["status", "status_message", "pending_secret",

@@ -94,6 +94,10 @@ class Resource(models.Model):
 
 
 class CredentialQuerySet(ScopedQuerySet):
+    def issued(self) -> CredentialQuerySet:
+        """Those issued for a holder: all but the resources' owner credentials."""
+        return self.exclude(holder=OWNER_HOLDER)
+
     def visible_to(
         self, principal: Principal | None, action: Action, scope: str | None = None
     ) -> ScopedQuerySet:
@@ -113,6 +117,8 @@ USER_HOLDER = "user:"
 #: How the holder of a consumer's own credential is written: ``consumer:<id>``. Only the
 #: system issues those, for the consumer's deliveries (``consumers.credentials``).
 CONSUMER_HOLDER = "consumer:"
+#: The holder of a resource's owner credential (``resourcemanager.resources.owners``).
+OWNER_HOLDER = "resource:owner"
 
 
 class Credential(models.Model):
@@ -142,8 +148,8 @@ class Credential(models.Model):
     resource = models.ForeignKey(
         Resource, on_delete=models.CASCADE, related_name="issued_credentials"
     )
-    #: An application's name, ``user:<username>``, or ``consumer:<id>`` (a consumer's
-    #: own, issued for its deliveries).
+    #: An application's name, ``user:<username>``, ``consumer:<id>`` (a consumer's own,
+    #: issued for its deliveries) or ``resource:owner`` (the resource's owner).
     holder = models.CharField(max_length=160)
     access = models.CharField(max_length=16, choices=Access.choices)
     login = models.CharField(max_length=80, editable=False)

@@ -34,6 +34,11 @@ from resourcemanager.identity.roles import SYSTEM
 from resourcemanager.outbox import events, relay
 from resourcemanager.resources import failures
 from resourcemanager.resources.models import Credential, Resource
+from resourcemanager.resources.owners import (
+    current_owner_login,
+    follow_owner_secret,
+    open_owner_credential,
+)
 from resourcemanager.telemetry import metrics
 
 logger = logging.getLogger(__name__)
@@ -203,6 +208,7 @@ def _run_create(claim: Claim, actor: str, *, repair: bool) -> None:
         resource.status = Status.READY
         resource.status_message = ""
         resource.save()
+        open_owner_credential(resource, actor)
         audit_resource(actor, "resource.create", Outcome.SUCCESS, resource)
         metrics.provider_operation(resource, Operation.CREATE, "success")
         relay.emit_event(resource, events.CREATED, actor)
@@ -212,8 +218,10 @@ def _run_create(claim: Claim, actor: str, *, repair: bool) -> None:
 
 def _run_update(claim: Claim, actor: str, *, repair: bool) -> None:
     resource = claim.resource
+    adapter = resource.provider.adapter()
     try:
-        resource.provider.adapter().update(resource.backend_name, resource.properties)
+        adapter.update(resource.backend_name, resource.properties,
+                       owner_login=current_owner_login(resource, adapter))
     except ProviderError as exc:
         _record_error(claim, actor, "resource.update", exc)
         return
@@ -233,7 +241,8 @@ def _run_check(claim: Claim, actor: str, *, repair: bool) -> None:
     try:
         result = adapter.check(Credentials.from_dict(resource.credentials), repair=repair)
         if result.repaired and adapter.properties:  # e.g. a re-created login lacks its limit
-            adapter.update(resource.backend_name, resource.properties)
+            adapter.update(resource.backend_name, resource.properties,
+                           owner_login=current_owner_login(resource, adapter))
     except ProviderError as exc:
         result = CheckResult(ok=False, message=failures.log_failure(
             f"check of resource {resource.pk} failed", exc.message))
@@ -247,6 +256,7 @@ def _run_check(claim: Claim, actor: str, *, repair: bool) -> None:
         resource.last_check_message = message
         if result.credentials is not None:
             resource.credentials = result.credentials.as_dict()
+            follow_owner_secret(resource)
         if result.ok and resource.status == Status.ERROR:
             resource.status = Status.READY
             resource.status_message = ""

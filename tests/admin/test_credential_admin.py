@@ -15,7 +15,7 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from resourcemanager.identity.roles import SYSTEM, Role
 from resourcemanager.resources import credentials, services
-from resourcemanager.resources.models import Credential, Resource
+from resourcemanager.resources.models import OWNER_HOLDER, Credential, Resource
 from tests.admin.credential_pages import (
     CHANGELIST,
     issue_url,
@@ -46,7 +46,7 @@ def test_a_credential_issued_from_the_resource_page_shows_its_secret_once(
     assert "no-store" in answer["Cache-Control"]
     html = answer.content.decode()
     assert "Shown once:" in html
-    credential = Credential.objects.get(resource=orders)
+    credential = Credential.objects.issued().get(resource=orders)
     assert (credential.holder, credential.access, credential.status) == (
         "reports", "read-only", "active")
     assert credential.expires_at - timezone.now() > timedelta(seconds=3500)
@@ -92,7 +92,7 @@ def test_refused_input_is_shown_beside_its_field(admin_browser, orders, typed, f
     form = answer.context["form"]
     assert error in " ".join(form.errors[field])
     assert "Please correct the errors below." in answer.content.decode()
-    assert not Credential.objects.exists()
+    assert not Credential.objects.issued().exists()
 
 
 def test_a_resource_that_is_not_ready_refuses_with_a_message(admin_browser, orders):
@@ -104,7 +104,7 @@ def test_a_resource_that_is_not_ready_refuses_with_a_message(admin_browser, orde
     assert answer.status_code == 200
     assert "the resource is error; credentials are issued" in answer.content.decode()
     assert "Issue credential…" not in browser.get(resource_page(orders)).content.decode()
-    assert not Credential.objects.exists()
+    assert not Credential.objects.issued().exists()
 
 
 def test_the_list_filters_by_status_and_access_and_searches_by_holder(admin_browser, orders):
@@ -118,11 +118,11 @@ def test_the_list_filters_by_status_and_access_and_searches_by_holder(admin_brow
         assert response.status_code == 200
         return {row.holder for row in response.context["cl"].result_list}
 
-    assert listed({}) == {"reports", "etl"}
+    assert listed({}) == {"reports", "etl", OWNER_HOLDER}
     assert listed({"status__exact": "revoked"}) == {"etl"}
     assert listed({"access__exact": "read-only"}) == {"reports"}
     assert listed({"q": "rep"}) == {"reports"}
-    assert listed({"resource__id__exact": str(orders.pk)}) == {"reports", "etl"}
+    assert listed({"resource__id__exact": str(orders.pk)}) == {"reports", "etl", OWNER_HOLDER}
     html = browser.get(CHANGELIST).content.decode()
     for column in ("Holder", "Access", "Resource", "Status", "Expires", "Last rotated"):
         assert f">{column}</a>" in html
@@ -171,6 +171,28 @@ def test_rotate_shows_the_new_secret_once_and_it_works(admin_browser, orders):
     again = browser.post(operation(credential, "rotate"), {"grace": "-1"}, follow=True)
     assert "Grace (seconds): Ensure this value is greater than or equal to 0." in (
         messages_of(again))
+
+
+def test_the_owner_rotates_from_its_page_and_offers_no_revoke(admin_browser, orders):
+    owner = Credential.objects.get(resource=orders, holder=OWNER_HOLDER)
+    old = dict(owner.secret)
+    browser = admin_browser(team_a=Role.RESOURCE_ADMIN)
+    detail = browser.get(page(owner)).content.decode()
+    assert "Rotate" in detail and "Revoke…" not in detail
+    assert old["password"] not in detail
+    assert browser.post(operation(owner, "revoke"), {"post": "yes"}).status_code in (
+        200, 302)
+    assert Credential.objects.get(pk=owner.pk).status == Credential.Status.ACTIVE
+
+    answer = browser.post(operation(owner, "rotate"), {"grace": "0"})
+
+    new = shown_password(answer.content.decode())
+    orders.refresh_from_db()
+    assert orders.credentials["password"] == new != old["password"]
+    with login(orders.credentials) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    with pytest.raises(psycopg.OperationalError):
+        login(old).close()
 
 
 def test_renew_moves_the_expiry_and_refusals_are_messages(admin_browser, orders):
@@ -249,7 +271,7 @@ def test_an_s3_key_made_by_the_server_is_shown_once_with_its_aws_snippet(
 
     html = answer.content.decode()
     assert "Shown once:" in html
-    credential = Credential.objects.get(resource=bucket)
+    credential = Credential.objects.issued().get(resource=bucket)
     key = credential.secret
     assert shown_password(html) == key["password"]
     assert f"AWS_SECRET_ACCESS_KEY={key['password']}" in html

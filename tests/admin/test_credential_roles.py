@@ -15,7 +15,7 @@ from django.urls import reverse
 from audit.models import AuditEntry
 from resourcemanager.identity.models import ScopeRole
 from resourcemanager.identity.roles import SYSTEM, Role
-from resourcemanager.resources.models import Credential
+from resourcemanager.resources.models import OWNER_HOLDER, Credential
 from resourcemanager.scopes.services import update_settings
 from resourcemanager.ui.adminscope import SESSION_KEY
 from tests.admin.credential_pages import (
@@ -36,7 +36,9 @@ CHANGES = ("renew", "rotate", "revoke")
 def listed(browser: Client, query: dict | None = None) -> set:
     response = browser.get(CHANGELIST, query or {})
     assert response.status_code == 200
-    return {row.pk for row in response.context["cl"].result_list}
+    # Issued ones: the owner's credential of ``orders`` is listed as the matrix says too
+    # (test_credential_admin), and left out here.
+    return {row.pk for row in response.context["cl"].result_list if row.holder != OWNER_HOLDER}
 
 
 def state(credential: Credential) -> tuple:

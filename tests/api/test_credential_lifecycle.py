@@ -162,7 +162,7 @@ def test_bad_lifetimes_are_refused_by_name_and_issue_nothing(
 
     assert answer.status_code == 400, answer.json()
     assert field in str(answer.json())
-    assert not Credential.objects.exists()
+    assert not Credential.objects.issued().exists()
 
 
 def test_reveal_shows_the_current_secret_to_managers_and_the_holder_only(
@@ -224,4 +224,4 @@ def test_a_user_holder_must_be_a_member_of_the_scope_and_unknown_ones_look_the_s
     assert foreign.status_code == unknown.status_code == 400
     assert foreign.json()["message"].replace(outsider.user.username, "?") == (
         unknown.json()["message"].replace("no-such-user", "?"))
-    assert not Credential.objects.exists()
+    assert not Credential.objects.issued().exists()

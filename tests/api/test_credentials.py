@@ -11,7 +11,7 @@ import pytest
 
 from audit.models import AuditEntry
 from resourcemanager.resources import credential_sweeps
-from resourcemanager.resources.models import Credential
+from resourcemanager.resources.models import OWNER_HOLDER, Credential
 
 TEAM_A = "/api/c/team-a/resources"
 TEAM_B = "/api/c/team-b/resources"
@@ -22,6 +22,11 @@ def ready_resource(client, provider: str) -> dict:
     assert created.status_code == 201, created.json()
     assert created.json()["status"] == "ready"
     return created.json()
+
+
+def owner_id(resource: dict) -> str:
+    """The id of the resource's owner credential."""
+    return str(Credential.objects.get(resource_id=resource["id"], holder=OWNER_HOLDER).pk)
 
 
 def issue(client, resource: dict, **body):
@@ -66,9 +71,11 @@ def test_lists_and_reads_never_carry_the_secret(make_client, scram_provider):
     one = client.get(f"{TEAM_A}/{resource['id']}/credentials/{issued['id']}")
 
     assert listed.status_code == one.status_code == 200
-    assert [item["id"] for item in listed.json()["results"]] == [issued["id"]]
+    assert [(item["id"], item["holder"]) for item in listed.json()["results"]] == [
+        (issued["id"], "etl"), (owner_id(resource), "resource:owner")]
     for text in (listed.content, one.content):
         assert password.encode() not in text
+        assert resource["credentials"]["password"].encode() not in text
         assert b"credentials" not in text
     entries = AuditEntry.objects.filter(action__startswith="credential.")
     assert sorted(entries.values_list("action", "outcome")) == [
@@ -162,7 +169,7 @@ def test_bad_requests_are_refused_and_change_nothing(
 
     assert answer.status_code == code, answer.json()
     assert field in str(answer.json())
-    assert not Credential.objects.exists()
+    assert not Credential.objects.issued().exists()
 
 
 def test_a_provider_without_credentials_of_its_own_says_so(make_client, memory_provider):

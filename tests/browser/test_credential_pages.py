@@ -38,7 +38,7 @@ def test_a_resource_admin_issues_copies_reveals_and_revokes_a_credential(
     page.get_by_role("button", name="Issue credential").click()
 
     expect(page.get_by_text("Shown once:")).to_be_visible()
-    credential = Credential.objects.get(resource=orders)
+    credential = Credential.objects.issued().get(resource=orders)
     password = credential.secret["password"]
     expect(page.get_by_label("Password", exact=True)).to_have_value(password)
     expect(page.get_by_role("textbox", name="psql")).to_have_value(

@@ -211,7 +211,7 @@ def test_a_webhook_without_credentials_and_a_log_consumer_get_no_login(
     create_resource(owner)
 
     assert "credentials" not in webhook_server.requests[0].json()
-    assert not Credential.objects.exists()
+    assert not Credential.objects.issued().exists()
 
 
 def test_turning_include_credentials_off_revokes_the_login(
@@ -236,7 +236,7 @@ def test_resources_without_logins_of_their_own_get_the_resource_s_credentials(
     resource = create_resource(owner, provider="mem")
 
     assert sent_credentials(webhook_server) == resource["credentials"]
-    assert not Credential.objects.exists()
+    assert not Credential.objects.issued().exists()
 
 
 def test_an_unmanaged_resource_is_delivered_with_its_registered_credentials(
@@ -250,7 +250,7 @@ def test_an_unmanaged_resource_is_delivered_with_its_registered_credentials(
 
     assert added.status_code == 201, added.json()
     assert sent_credentials(webhook_server)["username"] == "reporting"
-    assert not Credential.objects.exists()
+    assert not Credential.objects.issued().exists()
     assert Consumer.objects.get().credential_access == "read-only"
 
 

@@ -73,3 +73,7 @@ def test_an_earlier_version_s_data_survives_migrate(
         "hook": "read-only", "sender": "owner" if starting_point == "earlier" else "read-only"}
     assert found["deliveries"] == [["resource.created", "pending"]]
     assert found["audit"] == [["resource.create", str(upgrade.RESOURCE_ID)]]
+    # The resource's login became its owner's credential, listed and rotated like others.
+    assert found["credentials"] == ([[
+        "resource:owner", "owner", "rt_team_a_orders", "active", upgrade.CREDENTIALS]]
+        if starting_point == "earlier" else [])

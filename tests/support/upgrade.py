@@ -104,7 +104,7 @@ def read_back() -> dict[str, object]:
     from resourcemanager.identity.roles import Action
     from resourcemanager.identity.tokens import authenticate_token
     from resourcemanager.outbox.models import OutboxMessage
-    from resourcemanager.resources.models import Resource
+    from resourcemanager.resources.models import Credential, Resource
 
     resource = Resource.objects.get(pk=RESOURCE_ID)
     token = authenticate_token(TOKEN)
@@ -123,6 +123,8 @@ def read_back() -> dict[str, object]:
         "credential_access": dict(Consumer.objects.values_list("name", "credential_access")),
         "deliveries": list(Delivery.objects.values_list("event", "status")),
         "audit": list(AuditEntry.objects.values_list("action", "target_id")),
+        "credentials": [[each.holder, each.access, each.login, each.status, each.secret]
+                        for each in Credential.objects.all()],
     }
 
 

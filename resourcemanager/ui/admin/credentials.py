@@ -30,7 +30,7 @@ from resourcemanager.core.errors import ServiceError
 from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action, Principal
 from resourcemanager.resources import credentials, failures
-from resourcemanager.resources.models import Credential
+from resourcemanager.resources.models import OWNER_HOLDER, Credential
 from resourcemanager.ui.admin.permissions import can_anywhere, can_on, history
 from resourcemanager.ui.adminscope import CurrentScopeAdmin
 from resourcemanager.ui.credential_pages import (
@@ -146,8 +146,9 @@ class CredentialAdmin(CurrentScopeAdmin, admin.ModelAdmin):
             and credential.expires_at is not None,
             "rm_can_rotate": can_on(request, Action.MANAGE_CREDENTIAL, credential)
             and credential.status == Status.ACTIVE,
-            "rm_can_revoke": change and credential.status not in (Status.REVOKING,
-                                                                  Status.REVOKED),
+            # The owner's credential ends with its resource only.
+            "rm_can_revoke": change and credential.holder != OWNER_HOLDER
+            and credential.status not in (Status.REVOKING, Status.REVOKED),
             **history(request, credential),
         }
 

@@ -1,0 +1,206 @@
+"""The owner's own login rotates like any credential, without downtime, on the real
+servers (PostgreSQL through scram: passwords are really checked; MariaDB): a new
+owner-level login takes over the resource's credentials, the replaced one keeps working
+for the grace, then may no longer log in, and CHECK verifies the owner through the new
+one. The owner's credential is listed, and never revoked on its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import pymysql
+import pytest
+from django.utils import timezone
+
+from resourcemanager.resources import credential_sweeps
+from resourcemanager.resources.models import OWNER_HOLDER, Credential
+from tests.api.test_credential_lifecycle import past_grace, refused
+from tests.api.test_credentials import TEAM_A, pg_login, ready_resource
+
+
+def owner_credential(client, resource: dict) -> dict:
+    listed = client.get(f"{TEAM_A}/{resource['id']}/credentials").json()["results"]
+    return next(each for each in listed if each["holder"] == OWNER_HOLDER)
+
+
+def rotate_owner(client, resource: dict, grace: int) -> dict:
+    owner = owner_credential(client, resource)
+    rotated = client.post(f"{TEAM_A}/{resource['id']}/credentials/{owner['id']}/rotate",
+                          {"grace": grace}, format="json")
+    assert rotated.status_code == 202, rotated.json()
+    assert rotated.json()["status"] == "active"
+    return rotated.json()
+
+
+def revealed(client, resource: dict) -> dict:
+    answer = client.post(f"{TEAM_A}/{resource['id']}/reveal")
+    assert answer.status_code == 200, answer.json()
+    return answer.json()["credentials"]
+
+
+def checked(client, resource: dict, repair: bool = False) -> dict:
+    answer = client.post(f"{TEAM_A}/{resource['id']}/check", {"repair": repair}, format="json")
+    assert answer.status_code in (200, 202), answer.json()
+    return client.get(f"{TEAM_A}/{resource['id']}").json()["last_check"]
+
+
+def test_every_resource_lists_its_owner_credential_which_is_not_revoked_alone(
+    make_client, scram_provider
+):
+    client = make_client(team_a="RESOURCE_ADMIN")
+    resource = ready_resource(client, "pg-scram")
+    owner = owner_credential(client, resource)
+    assert (owner["access"], owner["status"]) == ("owner", "active")
+    assert "credentials" not in owner and "password" not in str(owner)
+
+    refused_revoke = client.delete(f"{TEAM_A}/{resource['id']}/credentials/{owner['id']}")
+
+    assert refused_revoke.status_code == 409, refused_revoke.json()
+    assert refused_revoke.json()["code"] == "owner_credential"
+    pg_login(revealed(client, resource)).close()
+
+
+def test_the_owner_rotates_without_downtime_and_keeps_what_it_owns(
+    make_client, scram_provider
+):
+    client = make_client(team_a="RESOURCE_ADMIN")
+    resource = ready_resource(client, "pg-scram")
+    old = revealed(client, resource)
+    with pg_login(old) as conn:
+        conn.execute("CREATE TABLE early (note text)")
+        conn.execute("INSERT INTO early VALUES ('kept')")
+    session = pg_login(old)
+
+    new = rotate_owner(client, resource, grace=600)["credentials"]
+
+    assert new["username"] != old["username"] and new["password"] != old["password"]
+    assert revealed(client, resource) == new
+    with pg_login(new) as conn:  # reads, writes and changes the schema as the owner
+        assert conn.execute("SELECT note FROM early").fetchall() == [("kept",)]
+        conn.execute("CREATE TABLE later (id int)")
+        assert conn.execute(
+            "SELECT tableowner FROM pg_tables WHERE tablename = 'later'").fetchone() == (
+            old["username"],)
+    assert session.execute("SELECT 1").fetchone() == (1,)  # the grace is not over
+
+    owner_id = owner_credential(client, resource)["id"]
+    past_grace(owner_id)
+    assert credential_sweeps.sweep_credentials() == 1
+
+    assert refused(old)
+    with pytest.raises(psycopg.OperationalError):
+        session.execute("SELECT 1")
+    assert Credential.objects.get(pk=owner_id).retiring == []
+    assert checked(client, resource)["ok"] is True
+    with pg_login(new) as conn:
+        conn.execute("DROP TABLE early")
+
+    again = rotate_owner(client, resource, grace=0)["credentials"]  # a login replaces a login
+
+    assert refused(new)
+    with pg_login(again) as conn:
+        assert conn.execute("SELECT count(*) FROM later").fetchone() == (0,)
+    assert checked(client, resource)["ok"] is True
+
+
+def test_check_repairs_the_login_that_took_over(make_client, scram_provider, scram_cluster):
+    client = make_client(team_a="RESOURCE_ADMIN")
+    resource = ready_resource(client, "pg-scram")
+    new = rotate_owner(client, resource, grace=0)["credentials"]
+    with scram_cluster.superuser_connect() as su:
+        su.execute(psycopg.sql.SQL("ALTER ROLE {} NOLOGIN").format(
+            psycopg.sql.Identifier(new["username"])))
+    assert refused(new)
+
+    assert checked(client, resource)["ok"] is False
+    assert checked(client, resource, repair=True)["ok"] is True
+
+    pg_login(new).close()
+
+
+def test_a_mariadb_owner_rotates_and_its_views_keep_working(make_client, mysql_provider):
+    client = make_client(team_a="RESOURCE_ADMIN")
+    resource = ready_resource(client, "mysql")
+    old = revealed(client, resource)
+    with _mysql(old) as cur:
+        cur.execute("CREATE TABLE items (note text)")
+        cur.execute("INSERT INTO items VALUES ('kept')")
+        cur.execute("CREATE VIEW notes AS SELECT note FROM items")
+
+    new = rotate_owner(client, resource, grace=0)["credentials"]
+
+    with pytest.raises(pymysql.OperationalError), _mysql(old):
+        pass
+    with _mysql(new) as cur:
+        cur.execute("SELECT note FROM notes")  # defined by the replaced, now locked, login
+        assert cur.fetchall() == (("kept",),)
+        cur.execute("CREATE VIEW mine AS SELECT note FROM items")
+    assert checked(client, resource)["ok"] is True
+
+    latest = rotate_owner(client, resource, grace=0)["credentials"]
+
+    with _mysql(latest) as cur:
+        cur.execute("SELECT count(*) FROM mine")  # its definer was locked, not dropped
+        assert cur.fetchall() == ((1,),)
+    with pytest.raises(pymysql.OperationalError), _mysql(new):
+        pass
+    assert checked(client, resource)["ok"] is True
+
+
+@contextmanager
+def _mysql(fields: dict) -> Iterator[pymysql.cursors.Cursor]:
+    conn = pymysql.connect(host=fields["host"], port=fields["port"], user=fields["username"],
+                           password=fields["password"], database=fields["database"],
+                           autocommit=True, connect_timeout=5)
+    with conn, conn.cursor() as cur:
+        yield cur
+
+
+def test_the_owner_rotates_on_schedule(make_client, scram_provider):
+    client = make_client(team_a="RESOURCE_ADMIN", team_b="USER")
+    resource = ready_resource(client, "pg-scram")
+    owner = owner_credential(client, resource)
+    url = f"{TEAM_A}/{resource['id']}/credentials/{owner['id']}"
+    assert client.patch(url, {"rotation_period": 5}, format="json").status_code == 400
+
+    scheduled = client.patch(url, {"rotation_period": 3600}, format="json")
+
+    assert scheduled.status_code == 200, scheduled.json()
+    assert scheduled.json()["rotation_period"] == 3600
+    before = revealed(client, resource)
+    Credential.objects.filter(pk=owner["id"]).update(next_rotation_at=timezone.now())
+    assert credential_sweeps.sweep_credentials() == 1
+    after = revealed(client, resource)
+    assert after["username"] != before["username"]
+    pg_login(after).close()
+    assert client.patch(url, {"rotation_period": None}, format="json").json()[
+        "next_rotation_at"] is None
+
+
+def test_only_credential_managers_schedule_rotations(make_client, scram_provider):
+    admin = make_client(team_a="RESOURCE_ADMIN")
+    resource = ready_resource(admin, "pg-scram")
+    owner = owner_credential(admin, resource)
+    url = f"{TEAM_A}/{resource['id']}/credentials/{owner['id']}"
+    for roles in ({"team_a": "USER"}, {"team_a": "CONSUMER_ADMIN"}, {"team_b": "ADMIN"}):
+        answer = make_client(**roles).patch(url, {"rotation_period": 3600}, format="json")
+        assert answer.status_code in (403, 404), (roles, answer.status_code)
+    assert Credential.objects.get(pk=owner["id"]).rotation_period is None
+
+
+def test_an_s3_owner_does_not_rotate_yet_and_says_so(make_client, s3_provider):
+    client = make_client(team_a="RESOURCE_ADMIN")
+    created = client.post(TEAM_A, {"provider": s3_provider.key, "name": "files"},
+                          format="json").json()
+    owner = owner_credential(client, created)
+    before = revealed(client, created)
+
+    answer = client.post(f"{TEAM_A}/{created['id']}/credentials/{owner['id']}/rotate",
+                         format="json")
+
+    assert answer.status_code == 409, answer.json()
+    assert answer.json()["code"] == "not_offered"
+    assert revealed(client, created) == before
+    assert Credential.objects.get(pk=owner["id"]).status == "active"
