@@ -8,12 +8,17 @@ remove it); a builder module only says how its tool logs in, finds, writes and d
 No secret leaves this module in a message: a refusal is reported as the tool, the request
 line (method and path, never the query), the HTTP status and a short detail taken from
 the answer, from which every known secret (the tool's password or token, the session
-token, the resource's password and URI) has been removed.
+token, the resource's password and URI) has been removed. An answer of a shape the
+builder does not expect (another version of the tool, another tool at that URL) is
+reported the same way: the request, what was expected, and the answer itself, shortened,
+with those secrets and every value under a key that names a secret masked.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from abc import abstractmethod
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
@@ -43,6 +48,10 @@ MAX_DETAIL = 200
 #: Keys under which the tools put their error text.
 _DETAIL_KEYS = ("message", "errorMessage", "title", "detail", "error", "errors", "msg")
 _TRUE = frozenset({"true", "1", "yes", "on"})
+#: Keys whose values are masked when an answer is quoted (passwords, tokens, URIs, …).
+_SECRET_KEY = re.compile(r"pass|secret|token|key|auth|cookie|session|uri|credential", re.I)
+#: Exceptions of a builder reading an answer of a shape it does not expect.
+SHAPE_ERRORS = (AttributeError, KeyError, TypeError, IndexError, ValueError)
 
 
 def tool_properties(auth: dict[str, PropertySpec]) -> dict[str, PropertySpec]:
@@ -81,6 +90,16 @@ class ToolClient:
         self.session.headers["User-Agent"] = "resourcemanager"
         self._secrets: list[str] = []
         self.hide(*secrets)
+        #: The request line and decoded body of the last answer, quoted when it is not
+        #: what the builder expected.
+        self.last: tuple[str, Any] = ("", None)
+        #: What a builder learned of the tool's API in this session (the shape its
+        #: version speaks), for the requests that follow.
+        self.dialect: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.label} at {self.host}"
 
     def hide(self, *secrets: str) -> None:
         """Remember values (e.g. a session token) that must never appear in a message."""
@@ -92,7 +111,8 @@ class ToolClient:
                 params: dict[str, str] | None = None, missing_ok: bool = False) -> Any:
         """Send one request; return the decoded JSON answer (None when empty, or when
         ``missing_ok`` and the tool answers 404)."""
-        where = f"{self.label} at {self.host}"
+        where = self.where
+        self.last = (f"{method} /{path}", None)
         try:
             response = self.session.request(method, self.base_url + path, json=json,
                                             params=params, timeout=self.timeout)
@@ -106,6 +126,8 @@ class ToolClient:
         except requests.RequestException as exc:
             raise DeliveryError(f"cannot call {where} ({type(exc).__name__})",
                                 transient=False) from None
+        except SHAPE_ERRORS as exc:  # a bug of ours, not the tool's answer
+            raise RuntimeError(f"sending {method} /{path} failed") from exc
         status = response.status_code
         if missing_ok and status == 404:
             return None
@@ -118,10 +140,31 @@ class ToolClient:
         if not response.content:
             return None
         try:
-            return response.json()
+            answer = response.json()
         except ValueError:
-            raise DeliveryError(f"{where} answered {method} {path} with something other than "
-                                "JSON: is the URL the tool's?", transient=False) from None
+            raise DeliveryError(f"{where} answered {method} /{path} with something other "
+                                "than JSON: is the URL the tool's?", transient=False) from None
+        self.last = (f"{method} /{path}", answer)
+        return answer
+
+    def unexpected(self, expected: str) -> DeliveryError:
+        """A permanent failure: the last answer is not ``expected`` (e.g. "a list of
+        connections"). The message quotes the answer, shortened and without secrets."""
+        line, answer = self.last
+        return DeliveryError(f"{self.where} answered {line or 'nothing'} with "
+                             f"{self.quote(answer)}, expected {expected}", transient=False)
+
+    def refused(self, reason: Any) -> DeliveryError:
+        """A permanent failure the tool reported in an otherwise successful answer."""
+        return DeliveryError(f"{self.where} refused {self.last[0]}: {self.quote(reason)}",
+                             transient=False)
+
+    def quote(self, value: Any) -> str:
+        """``value`` as compact JSON, with secrets masked, shortened to ``MAX_DETAIL``."""
+        text = value if isinstance(value, str) else json.dumps(
+            _masked(value), separators=(",", ":"), default=str)
+        text = scrub(text, *self._secrets)
+        return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
 
     def _detail(self, response: requests.Response) -> str:
         """The tool's own explanation, without secrets, shortened; empty if it gave none."""
@@ -137,6 +180,16 @@ class ToolClient:
         if len(text) > MAX_DETAIL:
             text = text[: MAX_DETAIL - 1] + "…"
         return f" ({text})" if text else ""
+
+
+def _masked(value: Any) -> Any:
+    """``value`` with every value under a key that names a secret replaced by ``***``."""
+    if isinstance(value, dict):
+        return {key: "***" if _SECRET_KEY.search(str(key)) and item not in ("", None)
+                else _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
 
 
 def _collect_texts(value: Any, into: list[str]) -> None:
@@ -169,22 +222,36 @@ class ToolBuilder(ConsumerBuilder):
         if event.name != DELETED and credentials is None:
             raise DeliveryError(f"the {event.name} event carries no credentials",
                                 transient=False)
-        client = self.client(credentials)
-        self.authenticate(client)
         name = self.connection_name(event)
+        payload = None if credentials is None else self.payload(
+            name, event.provider_class, credentials)
+        client = self.client(credentials)
+        try:
+            done = self._apply(client, name, payload)
+        except SHAPE_ERRORS as exc:
+            # An answer of another shape than the builder reads (another version of the
+            # tool): reported with what came back, never as a bare exception.
+            raise client.unexpected(f"an answer the {self.label} builder can read "
+                                    f"({type(exc).__name__}: {client.quote(str(exc))})"
+                                    ) from None
+        if done:
+            logger.info("%s: %s %s %r", self.key, done, self.noun, name)
+
+    def _apply(self, client: ToolClient, name: str, payload: dict[str, Any] | None) -> str:
+        """Log in, then create, update or remove (``payload`` None) the connection
+        ``name``; what was done, or "" when there was nothing to remove."""
+        self.authenticate(client)
         existing = self.find(client, name)
-        if credentials is None:
-            if existing is not None:
-                self.remove(client, existing)
-                logger.info("%s: removed %s %r", self.key, self.noun, name)
-            return
-        payload = self.payload(name, event.provider_class, credentials)
+        if payload is None:
+            if existing is None:
+                return ""
+            self.remove(client, existing)
+            return "removed"
         if existing is None:
             self.create(client, payload)
-        else:
-            self.update(client, existing, payload)
-        logger.info("%s: %s %s %r", self.key, "updated" if existing else "created", self.noun,
-                    name)
+            return "created"
+        self.update(client, existing, payload)
+        return "updated"
 
     def setting(self, key: str) -> Any:
         """A property's value, or its default when unset."""

@@ -26,6 +26,7 @@ from tests.support.toolfakes import (
     FakeDremio,
     FakeMetabase,
     FakeSQLPad,
+    FakeSQLPad3,
     FakeSuperset,
     FakeTool,
 )
@@ -93,6 +94,11 @@ TOOLS = {
         SQLPadBuilder, FakeSQLPad, {"email": "admin@example.com", "password": TOOL_PASSWORD},
         name_of=lambda item: item["name"], password_of=lambda item: item["data"]["password"],
         token={"api_token": TOOL_TOKEN}, token_header=("Authorization", f"Bearer {TOOL_TOKEN}"),
+        unsupported=(("nosql", "mongodb"), ("object", "s3")),
+    ),
+    "sqlpad3": Tool(
+        SQLPadBuilder, FakeSQLPad3, {"email": "admin@example.com", "password": TOOL_PASSWORD},
+        name_of=lambda item: item["name"], password_of=lambda item: item["password"],
         unsupported=(("nosql", "mongodb"), ("object", "s3")),
     ),
     "metabase": Tool(
@@ -265,6 +271,18 @@ def test_html_instead_of_json_is_permanent(tool: Tool, fake: FakeTool) -> None:
     assert "other than JSON" in caught.value.message
 
 
+def test_an_answer_of_another_shape_says_what_came_back(tool: Tool, fake: FakeTool) -> None:
+    fake.outage = (200, [{"password": "pw-in-answer", "note": TOOL_PASSWORD}, "odd"])
+    with pytest.raises(DeliveryError) as caught:
+        build(tool, fake.url).deliver(event(CREATED))
+    message = caught.value.message
+    assert not caught.value.transient
+    assert message.startswith(f"{tool.builder.label} at 127.0.0.1 answered ")  # the request
+    assert '"odd"' in message and "expected" in message  # what came back, what was not
+    assert "pw-in-answer" not in message
+    assert_no_secret(message)
+
+
 def test_logs_hold_no_secret(tool: Tool, fake: FakeTool, caplog: pytest.LogCaptureFixture
                              ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -301,6 +319,31 @@ def test_sqlpad_requests() -> None:
         assert fake.seen[-1].line.startswith("PUT /api/connections/")
         assert fake.seen[-1].body["driver"] == "mysql2"
         assert fake.seen[-1].body["data"]["port"] == "3306"
+
+
+def test_sqlpad3_requests() -> None:
+    with FakeSQLPad3() as fake:
+        builder = build(TOOLS["sqlpad3"], fake.url)
+        builder.deliver(event(CREATED, "postgresql"))
+        assert fake.seen[2].body == {
+            "name": "acme/orders (3f2a9c1e)", "driver": "postgres", "host": "db.example.com",
+            "port": "5432", "database": "rm_k7x2q9f3m1ab", "username": "rm_k7x2q9f3m1ab",
+            "password": PASSWORD,
+        }
+        builder.deliver(event(UPDATED, "mysql"))
+        assert fake.seen[-1].line == "PUT /api/connections/c1"
+        assert fake.seen[-1].body["driver"] == "mysql"
+        assert fake.items["c1"]["port"] == "3306"
+
+
+def test_sqlpad3_refusals_in_a_200_answer_fail_the_delivery() -> None:
+    with FakeSQLPad3() as fake:
+        fake.write_error = f"Problem saving connection {PASSWORD}"
+        with pytest.raises(DeliveryError) as caught:
+            build(TOOLS["sqlpad3"], fake.url).deliver(event(CREATED))
+        assert not caught.value.transient
+        assert caught.value.message == (
+            "SQLPad at 127.0.0.1 refused POST /api/connections: Problem saving connection ***")
 
 
 def test_metabase_requests() -> None:

@@ -1,4 +1,4 @@
-"""Fake SQLPad, Metabase, Superset and Dremio servers: the endpoints our builders use.
+"""Fake SQLPad (5 and later, and 3.1.0), Metabase, Superset and Dremio servers: the endpoints our builders use.
 
 Each answers like the tool's public REST API (paths, auth headers, body shapes, status
 codes) and keeps its connections in ``items`` (id -> stored object), so tests can check
@@ -90,6 +90,62 @@ class FakeSQLPad(FakeTool):
     def signed_in(seen: Seen) -> bool:
         return (seen.cookies.get("sqlpad.sid") == SESSION
                 or seen.headers.get("Authorization") == f"Bearer {TOOL_TOKEN}")
+
+
+class FakeSQLPad3(FakeTool):
+    """SQLPad 3.1.0 (server/routes/connections.js of that release): lists wrapped in
+    ``{"connections": [...]}``, flat connections with ``_id``, refusals as HTTP 200 with
+    ``{"error": ...}``, only the driver fields it knows kept (``models/connections.js``)."""
+
+    FIELDS = ("_id", "name", "driver", "host", "port", "database", "username", "password")
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: When set, the ``{"error": ...}`` every write is answered with (HTTP 200).
+        self.write_error: str | None = None
+
+        @self.route("POST", "/api/signin")
+        def signin(seen: Seen) -> Answer:
+            if seen.body == {"email": "admin@example.com", "password": TOOL_PASSWORD}:
+                return 200, {}, {"Set-Cookie": f"sqlpad.sid={SESSION}; Path=/; HttpOnly"}
+            return 401, b"Unauthorized", {}
+
+        @self.route("GET", "/api/connections")
+        def listing(seen: Seen) -> Answer:
+            if not self.signed_in(seen):
+                return 302, b"Found. Redirecting to /signin", {"Location": "/signin"}
+            return 200, {"connections": [{**item, "password": ""}
+                                         for item in self.items.values()]}, {}
+
+        @self.route("POST", "/api/connections")
+        def create(seen: Seen) -> Answer:
+            return self.save(seen, f"c{self.new_id()}")
+
+        @self.route("PUT", "/api/connections/([^/]+)")
+        def update(seen: Seen, id: str) -> Answer:
+            if id not in self.items:
+                return 200, {"error": "Connection not found"}, {}
+            return self.save(seen, id)
+
+        @self.route("DELETE", "/api/connections/([^/]+)")
+        def delete(seen: Seen, id: str) -> Answer:
+            self.items.pop(id, None)
+            return 200, {}, {}
+
+    def save(self, seen: Seen, id: str) -> Answer:
+        if refused := self.refused_write(seen):  # as a proxy in front of it would
+            return refused
+        if self.write_error is not None:
+            return 200, {"error": self.write_error}, {}
+        if seen.body.get("driver") not in ("postgres", "mysql"):
+            return 200, {"error": "Problem saving connection"}, {}
+        item = {key: seen.body[key] for key in self.FIELDS if key in seen.body}
+        self.items[id] = {**item, "_id": id}
+        return 200, {"connection": {**self.items[id], "password": ""}}, {}
+
+    @staticmethod
+    def signed_in(seen: Seen) -> bool:
+        return seen.cookies.get("sqlpad.sid") == SESSION
 
 
 class FakeMetabase(FakeTool):
