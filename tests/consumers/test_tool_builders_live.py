@@ -1,7 +1,10 @@
-"""Tool builders against real tools, when the environment names one.
+"""Tool builders against real tools.
 
-- ``RM_TEST_SUPERSET_URL`` (with ``RM_TEST_SUPERSET_USER``, ``RM_TEST_SUPERSET_PASSWORD``);
-- ``RM_TEST_SQLPAD_URL`` (with ``RM_TEST_SQLPAD_EMAIL``, ``RM_TEST_SQLPAD_PASSWORD``).
+- SQLPad: the release npm serves (``tests.support.sqlpad.SQLPAD_VERSION``, 3.1.0),
+  installed and started by the tests, or the one ``RM_TEST_SQLPAD_URL`` names (with
+  ``RM_TEST_SQLPAD_EMAIL``, ``RM_TEST_SQLPAD_PASSWORD``);
+- Superset, when ``RM_TEST_SUPERSET_URL`` names one (with ``RM_TEST_SUPERSET_USER``,
+  ``RM_TEST_SUPERSET_PASSWORD``): it is too heavy to install here.
 
 The connection points at the local PostgreSQL server of the other tests (``RM_TEST_PG_*``),
 which the tool must reach: Superset tests a connection before saving it.
@@ -19,11 +22,12 @@ import pytest
 import requests
 
 from consumers.builders.base import CHECKED, CREATED, DELETED, UPDATED, DeliveryError, ResourceEvent
-from consumers.builders.sqlpad import SQLPadBuilder
+from consumers.builders.sqlpad import V3, SQLPadBuilder
 from consumers.builders.superset import SupersetBuilder
 from consumers.builders.tool_http import ToolBuilder, ToolClient
 from providers.adapters.base import Credentials
 from tests.conftest import PG_HOST, PG_PASSWORD, PG_PORT, PG_USER
+from tests.support.sqlpad import SQLPad, sqlpad  # noqa: F401 (the fixture)
 
 CREDENTIALS = Credentials(
     PG_USER, PG_PASSWORD, host=PG_HOST, port=PG_PORT, database="postgres",
@@ -78,37 +82,57 @@ def test_superset_live() -> None:
     requests.get(url, timeout=5)  # the tool is still up
 
 
-@pytest.mark.skipif(not os.environ.get("RM_TEST_SQLPAD_URL"), reason="no RM_TEST_SQLPAD_URL")
-def test_sqlpad_live() -> None:
-    builder = SQLPadBuilder({
-        "url": os.environ["RM_TEST_SQLPAD_URL"],
-        "email": os.environ.get("RM_TEST_SQLPAD_EMAIL", "admin@example.com"),
-        "password": os.environ["RM_TEST_SQLPAD_PASSWORD"],
-    })
+@pytest.fixture
+def sqlpad_account(request: pytest.FixtureRequest) -> SQLPad:
+    """The SQLPad ``RM_TEST_SQLPAD_URL`` names, else SQLPad ``SQLPAD_VERSION`` from npm."""
+    if url := os.environ.get("RM_TEST_SQLPAD_URL"):
+        return SQLPad(url, os.environ.get("RM_TEST_SQLPAD_EMAIL", "admin@example.com"),
+                      os.environ["RM_TEST_SQLPAD_PASSWORD"])
+    return request.getfixturevalue("sqlpad")
+
+
+def stored_connection(client: ToolClient, listed: dict[str, Any]) -> dict[str, Any]:
+    """The connection as SQLPad holds it, its driver's fields at the top (3.x keeps
+    them there, 5 and later in ``data``)."""
+    if client.dialect == V3:
+        return client.request("GET", f"api/connections/{listed['_id']}")["connection"]
+    connection = client.request("GET", f"api/connections/{listed['id']}")
+    return {**connection, **connection["data"]}
+
+
+def test_sqlpad_live(sqlpad_account: SQLPad) -> None:
+    builder = SQLPadBuilder({"url": sqlpad_account.url, "email": sqlpad_account.email,
+                             "password": sqlpad_account.password})
 
     def check_created(client: ToolClient, listed: dict[str, Any]) -> None:
-        # The list leaves the driver's fields out; the connection itself has them.
-        connection = client.request("GET", f"api/connections/{listed['id']}")
+        # The list leaves the password out; the connection itself has the other fields.
+        connection = stored_connection(client, listed)
         assert connection["driver"] == "postgres"
-        assert connection["data"]["host"] == PG_HOST
-        assert connection["data"]["database"] == "postgres"
-        assert connection["data"]["password"] == ""  # SQLPad never shows it back
+        assert connection["host"] == PG_HOST
+        assert str(connection["port"]) == str(PG_PORT)
+        assert connection["database"] == "postgres"
+        assert connection["username"] == PG_USER
+        assert connection["password"] == ""  # SQLPad never shows it back
 
     found = run_lifecycle(builder, check_created)
-    assert found[0] is not None and found[0]["id"] == found[1]["id"] == found[2]["id"]
+    assert None not in found[:3]
+    assert len({item.get("id") or item["_id"] for item in found[:3]}) == 1  # updated in place
     assert found[3] is None and found[4] is None
 
-    # SQLPad accepts MySQL connections with its mysql2 driver (it tests nothing on save).
+    # SQLPad takes MySQL connections (it tests nothing on save): mysql2, mysql in 3.x.
     resource_id = str(uuid.uuid4())
     builder.deliver(live_event(CREATED, resource_id, "mysql"))
     client = builder.client(None)
     builder.authenticate(client)
     listed = builder.find(client, live_event(CREATED, resource_id).connection_name)
-    assert listed is not None and listed["driver"] == "mysql2"
+    assert listed is not None
+    assert listed["driver"] == ("mysql" if client.dialect == V3 else "mysql2")
     builder.deliver(live_event(DELETED, resource_id, "mysql"))
+    assert builder.find(client, live_event(CREATED, resource_id).connection_name) is None
 
     wrong = SQLPadBuilder({**builder.config, "password": "not-the-password"})
     with pytest.raises(DeliveryError) as caught:
         wrong.deliver(live_event(CREATED, str(uuid.uuid4())))
     assert not caught.value.transient
     assert "HTTP 401" in caught.value.message
+    assert "not-the-password" not in caught.value.message

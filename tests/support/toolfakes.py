@@ -1,9 +1,9 @@
-"""Fake SQLPad (5 and later, and 3.1.0), Metabase, Superset and Dremio servers: the endpoints our builders use.
+"""Fake SQLPad (5 and later, and 3.1.0), Metabase, Superset and Dremio servers.
 
-Each answers like the tool's public REST API (paths, auth headers, body shapes, status
-codes) and keeps its connections in ``items`` (id -> stored object), so tests can check
-what the tool ended up holding. Logins: user ``admin@example.com`` / ``admin``, password
-``TOOL_PASSWORD``; tokens: ``TOOL_TOKEN``.
+Each answers the endpoints our builders use like the tool's public REST API (paths, auth
+headers, body shapes, status codes) and keeps its connections in ``items`` (id -> stored
+object), so tests can check what the tool ended up holding. Logins: user
+``admin@example.com`` / ``admin``, password ``TOOL_PASSWORD``; tokens: ``TOOL_TOKEN``.
 """
 
 from __future__ import annotations
