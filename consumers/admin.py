@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
+from django.utils.timezone import localtime
 
 from consumers import forms, services
-from consumers.models import Consumer
+from consumers.models import Consumer, Delivery
 from resourcemanager.core.errors import ServiceError
 from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action
 from resourcemanager.ui.admin.permissions import apply_each, can_anywhere, can_on
 from resourcemanager.ui.admin.schema import SchemaAddAdmin
 from resourcemanager.ui.adminscope import CurrentScopeAdmin
+
+#: Deliveries listed on a consumer's page.
+RECENT = 20
+_COLUMNS = ("#", "event", "resource", "status", "attempts", "delivered", "last error",
+            "next retry", "skipped because")
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else f"{localtime(moment):%Y-%m-%d %H:%M:%S}"
+
+
+def _row(delivery: Delivery) -> tuple[object, ...]:
+    error = (f"{_when(delivery.last_error_at)}: {delivery.last_error}"
+             if delivery.last_error else "-")
+    return (delivery.pk, delivery.event, delivery.resource.get("name", delivery.resource_id),
+            delivery.status, delivery.attempts, _when(delivery.delivered_at), error,
+            _when(delivery.next_attempt_at), delivery.skip_reason or "-")
 
 
 @admin.register(Consumer)
@@ -25,7 +46,8 @@ class ConsumerAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
 
     view_action = Action.VIEW_CONSUMER
     change_form_template = "admin/schema_change_form.html"
-    list_display = ["name", "scope", "builder", "enabled", "updated_at"]
+    list_display = ["name", "scope", "builder", "enabled", "last_success", "last_error_shown",
+                    "failed", "retrying"]
     list_filter = ["builder", "enabled", "scope"]
     search_fields = ["name"]
     actions = ["sync_selected", "delete_selected"]
@@ -33,7 +55,8 @@ class ConsumerAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
                   "credential_access"]
     reload_on = ["scope", "builder"]
     choose_label = "Show the builder's properties"
-    status_fields = ["id", "scope", "builder", "delivery_status", "created_at", "updated_at"]
+    status_fields = ["id", "scope", "builder", "delivery_status", "recent_deliveries",
+                     "created_at", "updated_at"]
     edit_fields = ["name", "tags_text", "resource_types", "credential_access", "enabled"]
     #: What a user who may only read the consumer sees instead of ``edit_fields``: Django
     #: shows read-only fields from the model, where the secrets are in the clear.
@@ -79,14 +102,46 @@ class ConsumerAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
     def properties_shown(self, obj: Consumer) -> str:
         return json.dumps(services.masked_properties(obj), indent=2, sort_keys=True)
 
+    @admin.display(description="Last success", ordering="last_delivered_at")
+    def last_success(self, obj: Consumer) -> str:
+        return _when(obj.last_delivered_at)
+
+    @admin.display(description="Last error")
+    def last_error_shown(self, obj: Consumer) -> str:
+        if not obj.last_error_at:
+            return "-"
+        return f"{_when(obj.last_error_at)}: {Truncator(obj.last_error).chars(80)}"
+
+    @admin.display(description="Failed", ordering="failed_deliveries")
+    def failed(self, obj: Consumer) -> int:
+        return obj.failed_deliveries
+
+    @admin.display(description="Retrying")
+    def retrying(self, obj: Consumer) -> str:
+        if not obj.retrying_deliveries:
+            return "0"
+        return f"{obj.retrying_deliveries}, next {_when(obj.next_retry_at)}"
+
     @admin.display(description="Deliveries")
     def delivery_status(self, obj: Consumer) -> str:
-        parts = [f"{obj.pending_deliveries} pending", f"{obj.failed_deliveries} failed"]
-        if obj.last_delivered_at:
-            parts.append(f"last success {obj.last_delivered_at:%Y-%m-%d %H:%M:%S}")
-        if obj.last_error:
-            parts.append(f"last error {obj.last_error_at:%Y-%m-%d %H:%M:%S}: {obj.last_error}")
+        parts = [f"{obj.pending_deliveries} pending ({obj.retrying_deliveries} retrying)",
+                 f"{obj.failed_deliveries} failed", f"{obj.skipped_deliveries} skipped",
+                 f"last success {_when(obj.last_delivered_at)}"]
+        if obj.last_error_at:
+            parts.append(f"last error {_when(obj.last_error_at)}: {obj.last_error}")
+        if obj.next_retry_at:
+            parts.append(f"next retry {_when(obj.next_retry_at)}")
         return "; ".join(parts)
+
+    @admin.display(description=f"Latest {RECENT} deliveries")
+    def recent_deliveries(self, obj: Consumer) -> str:
+        rows = format_html_join("", "<tr>{}</tr>", (
+            (format_html_join("", "<td>{}</td>", ((cell,) for cell in _row(delivery))),)
+            for delivery in services.deliveries_of(obj)[:RECENT]
+        ))
+        head = format_html_join("", "<th>{}</th>", ((title,) for title in _COLUMNS))
+        return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
+                           head, rows or format_html("<tr><td>{}</td></tr>", "none yet"))
 
     def save_model(self, request, obj, form, change):
         principal, data = principal_of(request), form.cleaned_data

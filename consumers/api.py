@@ -6,7 +6,12 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -15,7 +20,7 @@ from rest_framework.response import Response
 from consumers import services
 from consumers.builders.base import ConsumerBuilder
 from consumers.builders.registry import BUILDERS
-from consumers.models import Consumer
+from consumers.models import Consumer, Delivery
 from resourcemanager.api.scoping import ScopedViewMixin
 from resourcemanager.api.views import SCOPE_HEADER
 from resourcemanager.identity.roles import Action
@@ -24,11 +29,40 @@ from resourcemanager.identity.roles import Action
 
 
 class DeliveryStatusSerializer(serializers.Serializer):
-    last_success_at = serializers.DateTimeField(source="last_delivered_at", allow_null=True)
-    last_error = serializers.CharField(allow_null=True)
-    last_error_at = serializers.DateTimeField(allow_null=True)
-    pending = serializers.IntegerField(source="pending_deliveries")
-    failed = serializers.IntegerField(source="failed_deliveries")
+    last_success_at = serializers.DateTimeField(
+        source="last_delivered_at", allow_null=True, help_text="The latest delivery.")
+    last_error = serializers.CharField(
+        allow_null=True, help_text="The latest failed attempt's reason, retried or not.")
+    last_error_at = serializers.DateTimeField(
+        allow_null=True, help_text="When it failed: a later last_success_at means the "
+        "consumer works again.")
+    pending = serializers.IntegerField(source="pending_deliveries",
+                                       help_text="Deliveries not done yet, retrying included.")
+    retrying = serializers.IntegerField(source="retrying_deliveries",
+                                        help_text="Pending deliveries waiting for a retry.")
+    next_retry_at = serializers.DateTimeField(allow_null=True,
+                                              help_text="The earliest retry due.")
+    failed = serializers.IntegerField(source="failed_deliveries",
+                                      help_text="Deliveries given up with an error.")
+    skipped = serializers.IntegerField(
+        source="skipped_deliveries", help_text="Deliveries with nothing left to deliver "
+        "(the consumer disabled, the resource's credentials gone meanwhile): no error.")
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    resource = serializers.SerializerMethodField(help_text="The resource's id and name.")
+    next_retry_at = serializers.DateTimeField(source="next_attempt_at", allow_null=True)
+
+    class Meta:
+        model = Delivery
+        fields = ["id", "event", "event_id", "resource", "status", "attempts", "created_at",
+                  "delivered_at", "last_error", "last_error_at", "next_retry_at",
+                  "skip_reason"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_resource(self, delivery: Delivery) -> dict[str, Any]:
+        return {"id": str(delivery.resource_id), "name": delivery.resource.get("name")}
 
 
 class ConsumerSerializer(serializers.ModelSerializer):
@@ -160,6 +194,13 @@ def describe_builder(builder: type[ConsumerBuilder]) -> dict[str, Any]:
         responses={202: SyncResultSerializer},
         summary="Deliver every matching resource of the scope to the consumer again",
     ),
+    deliveries=extend_schema(
+        parameters=[SCOPE_HEADER, OpenApiParameter(
+            "status", str, enum=Delivery.Status.values,
+            description="Only deliveries in this status.")],
+        responses={200: DeliverySerializer(many=True)},
+        summary="The consumer's deliveries, newest first: attempts, errors, next retry",
+    ),
 )
 class ConsumerViewSet(
     ScopedViewMixin,
@@ -176,6 +217,7 @@ class ConsumerViewSet(
         "partial_update": Action.MANAGE_CONSUMER,
         "destroy": Action.MANAGE_CONSUMER,
         "sync": Action.MANAGE_CONSUMER,
+        "deliveries": Action.VIEW_CONSUMER,
         "metadata": Action.VIEW_CONSUMER,
     }
 
@@ -207,6 +249,12 @@ class ConsumerViewSet(
             SyncResultSerializer({"queued": queued, "consumer": consumer}).data,
             status=status.HTTP_202_ACCEPTED,
         )
+
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request: Request, *args, **kwargs) -> Response:
+        found = services.deliveries_of(self.get_object(), request.query_params.get("status"))
+        page = self.paginate_queryset(found)
+        return self.get_paginated_response(DeliverySerializer(page, many=True).data)
 
     @staticmethod
     def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict:

@@ -259,29 +259,33 @@ def _event_of(delivery: Delivery) -> ResourceEvent | None:
 def _note_retry(delivery: Delivery, message: str, retry_in: float) -> None:
     logger.warning("delivery %s to consumer %s will be retried: %s",
                    delivery.pk, delivery.consumer_id, message)
-    delivery.last_error = message
-    delivery.next_attempt_at = timezone.now() + timedelta(seconds=retry_in)
+    delivery.last_error, delivery.last_error_at = message, timezone.now()
+    delivery.next_attempt_at = delivery.last_error_at + timedelta(seconds=retry_in)
     delivery.lease_expires_at = None
     delivery.save()
     metrics.consumer_delivery(delivery.consumer.builder, "retry")
 
 
-def _finish(delivery: Delivery, status: str, error: str = "") -> None:
+def _finish(delivery: Delivery, status: str, reason: str = "") -> None:
+    """Close the delivery: ``reason`` is the error of a failed one, why a skipped one was
+    not attempted; a success keeps the error of an earlier attempt, with its time."""
     delivery.status = status
     delivery.next_attempt_at = delivery.lease_expires_at = None
-    if error:
-        delivery.last_error = error
-    if status == Status.DELIVERED:
+    if status == Status.FAILED:
+        delivery.last_error, delivery.last_error_at = reason, timezone.now()
+    elif status == Status.SKIPPED:
+        delivery.skip_reason = reason
+    elif status == Status.DELIVERED:
         delivery.delivered_at = timezone.now()
     delivery.save()
     metrics.consumer_delivery(delivery.consumer.builder, status)
     if status == Status.FAILED:
         logger.warning("delivery %s to consumer %s failed: %s",
-                       delivery.pk, delivery.consumer_id, error)
+                       delivery.pk, delivery.consumer_id, reason)
     outcome = {Status.DELIVERED: Outcome.SUCCESS, Status.FAILED: Outcome.FAILURE}.get(status)
     if outcome:
         audit_consumer(SYSTEM.name, "consumer.deliver", outcome, delivery.consumer,
-               _describe(delivery) + (f": {error}" if error else ""))
+               _describe(delivery) + (f": {reason}" if reason else ""))
 
 
 def _describe(delivery: Delivery) -> str:

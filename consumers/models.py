@@ -79,7 +79,12 @@ class Delivery(models.Model):
         max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
     )
     attempts = models.PositiveIntegerField(default=0)
+    #: The last failed attempt's reason and time; kept once a later attempt succeeds (the
+    #: delivery's ``delivered_at`` is then the later), set by nothing but a failed attempt.
     last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    #: Why a ``skipped`` delivery was not attempted (not an error of the consumer).
+    skip_reason = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     #: Set while an attempt talks to the consumer (no row lock is held meanwhile); the
     #: attempt records its outcome only if ``attempts`` still counts it.

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery
 
 from audit.models import AuditEntry
 from consumers.builders import destinations
@@ -203,20 +203,38 @@ def get_consumer(principal: Principal | None, scope: str, consumer_id: object) -
 
 
 def with_delivery_status(consumers: QuerySet[Consumer]) -> QuerySet[Consumer]:
-    """Annotate ``last_delivered_at``, ``last_error``, ``last_error_at``,
-    ``pending_deliveries`` and ``failed_deliveries`` (one query for a whole page)."""
+    """Annotate the delivery status (one query for a whole page): ``last_delivered_at``;
+    ``last_error`` and ``last_error_at`` of the latest failed attempt (whether a retry
+    then succeeded or not: compare with ``last_delivered_at``); counts of deliveries
+    ``pending`` (``retrying``: waiting for a retry after a failed attempt), ``failed`` and
+    ``skipped``; ``next_retry_at``, the earliest retry due."""
     errors = (
-        Delivery.objects.filter(consumer=OuterRef("pk"))
-        .exclude(last_error="")
-        .order_by("-updated_at", "-id")
+        Delivery.objects.filter(consumer=OuterRef("pk"), last_error_at__isnull=False)
+        .order_by("-last_error_at", "-id")
     )
+    pending = Q(deliveries__status=Status.PENDING)
     return consumers.annotate(
         last_delivered_at=Max("deliveries__delivered_at"),
-        pending_deliveries=Count("deliveries", filter=Q(deliveries__status=Status.PENDING)),
+        pending_deliveries=Count("deliveries", filter=pending),
+        retrying_deliveries=Count(
+            "deliveries", filter=pending & Q(deliveries__next_attempt_at__isnull=False)),
         failed_deliveries=Count("deliveries", filter=Q(deliveries__status=Status.FAILED)),
+        skipped_deliveries=Count("deliveries", filter=Q(deliveries__status=Status.SKIPPED)),
+        next_retry_at=Min("deliveries__next_attempt_at", filter=pending),
         last_error=Subquery(errors.values("last_error")[:1]),
-        last_error_at=Subquery(errors.values("updated_at")[:1]),
+        last_error_at=Subquery(errors.values("last_error_at")[:1]),
     ).order_by("scope", "name")
+
+
+def deliveries_of(consumer: Consumer, status: str | None = None) -> QuerySet[Delivery]:
+    """The deliveries of ``consumer`` (found through ``get_consumer``), newest first;
+    only those in ``status`` when given."""
+    found = consumer.deliveries.order_by("-id")
+    if status:
+        if status not in Status.values:
+            raise InvalidInput(f"status is one of {', '.join(Status.values)}", field="status")
+        found = found.filter(status=status)
+    return found
 
 
 def masked_properties(consumer: Consumer) -> dict[str, Any]:
