@@ -1,24 +1,38 @@
 """Event fan-out: resource events to webhook consumers through a real worker over Redis.
 
-Usage: .venv/bin/python bench/fanout.py [-n 1000] [--consumers 10] [--concurrency CPUS]
+Usage: .venv/bin/python bench/fanout.py [-n 200] [--consumers 10] [--concurrency CPUS]
+                                        [--rate 2] [--duration 20]
                                         [--redis-url redis://127.0.0.1:6379/12]
 
 Real: a throwaway PostgreSQL app database shared with a ``celery worker`` (prefork pool,
-as deployed: delivery is mostly Python work, which threads would serialize), Redis as the
-broker, a local HTTP server as the ten webhooks. Each event is a tag change of one of ten
-resources through the resource services: its outbox row is written in the change's
-transaction and published on commit; the worker fans it out and POSTs it to every
-consumer. Latency is from the outbox row's creation (the commit, within a
-millisecond) to the webhook request's arrival. Lost = expected (event, consumer) pairs
-never received; duplicates are counted too. The resources are records only: no backend
-database is made, as the providers' work is not what is measured here. The app database
-carries a prefix of this run's own and is dropped at the end, whatever happened; the run
-fails if it cannot be.
+as deployed), Redis as the broker, and a minimal asyncio HTTP server as the webhooks (it
+reads each request and answers 204, so it costs the worker next to nothing). Each event
+is a tag change of one of ten resources through the resource services: its outbox row is
+written in the change's transaction and published on commit; the worker fans it out and
+POSTs it to every consumer. The consumers' URLs are on 127.0.0.1, which the default
+``RM_CONSUMER_BLOCKED_NETWORKS`` refuses: the bench allows that one address, for itself.
+
+Two phases, one run:
+
+- **burst**: N events changed in one transaction, so that all are published at once;
+  throughput is deliveries / (last arrival - commit); the worker's CPU time (its main
+  process and pool children, from /proc) over the phase, divided by the deliveries, is
+  the CPU per delivery, measured apart from the throughput; latency is commit to arrival.
+- **sustained** (``--rate`` events/s for ``--duration`` s, each in its own
+  transaction): latency from the event's commit to the arrival.
+
+Lost = expected (event, consumer) pairs never received; duplicates are counted too; the
+reasons of deliveries that failed are printed. The worker's resident memory (all its
+processes) is read at the end. The resources are records only: no backend database is
+made. The app database carries a prefix of this run's own and is dropped at the end,
+whatever happened (the run fails if it cannot be). The Redis database must be empty at the
+start (the run refuses otherwise) and is emptied at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import statistics
@@ -27,8 +41,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -41,106 +54,113 @@ from bench.leftovers import dropped_afterwards, run_prefix  # noqa: E402
 
 ADMIN_URL = "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
 PREFIX = run_prefix()
+_TICK = os.sysconf("SC_CLK_TCK")
 
 
-class Receiver(ThreadingHTTPServer):
-    """Records (consumer, event id, arrival time, occurred_at) for every POST."""
-
-    daemon_threads = True
+class Receiver:
+    """A minimal HTTP/1.1 server on its own event loop thread: reads each request, notes
+    (path, event id, arrival time), answers 204."""
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.lock = threading.Lock()
-        self.received: list[tuple[str, int, float, str]] = []
+        self.received: list[tuple[str, int, float]] = []
+        self.loop = asyncio.new_event_loop()
+        self.server = self.loop.run_until_complete(
+            asyncio.start_server(self._serve, "127.0.0.1", 0, backlog=1024))
+        self.port = self.server.sockets[0].getsockname()[1]
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
 
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                lines = head.decode("latin-1").split("\r\n")
+                length = next((int(line.split(":", 1)[1]) for line in lines
+                               if line.lower().startswith("content-length:")), 0)
+                body = await reader.readexactly(length)
+                self.received.append((lines[0].split(" ")[1], json.loads(body)["id"],
+                                      time.time()))
+                writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
 
-class _Handler(BaseHTTPRequestHandler):
-    server: Receiver
-
-    def do_POST(self) -> None:
-        arrived = time.time()
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        with self.server.lock:
-            self.server.received.append((self.path, body["id"], arrived, body["occurred_at"]))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=1000, help="events")
+    parser.add_argument("-n", type=int, default=200, help="events of the burst")
     parser.add_argument("--consumers", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2,
                         help="worker processes")
+    parser.add_argument("--rate", type=float, default=2, help="events/s, sustained phase")
+    parser.add_argument("--duration", type=float, default=20, help="s, sustained phase")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args()
-    with dropped_afterwards(ADMIN_URL, PREFIX):
-        run(args)
+    import redis
+
+    broker = redis.Redis.from_url(args.redis_url)
+    if broker.dbsize():
+        sys.exit(f"{args.redis_url} is not empty: choose an empty Redis database")
+    try:
+        with dropped_afterwards(ADMIN_URL, PREFIX):
+            run(args)
+    finally:
+        broker.flushdb()  # the broker's queues and bindings of this run, nothing else
 
 
 def run(args: argparse.Namespace) -> None:
     database = f"{PREFIX}fanout"
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-    worker = None
     receiver = Receiver()
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    try:
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DEBUG": "true",
-            "RM_DATA_DIR": tempfile.mkdtemp(prefix="rm-bench-"),
-            "DATABASE_URL": f"postgres://postgres:postgres@127.0.0.1:5432/{database}",
-            "REDIS_URL": args.redis_url,
-            "LOG_LEVEL": "WARNING",
-            "RM_CONSUMER_ALLOWED_NETWORKS": "127.0.0.0/8",  # the webhooks are local
-        }
-        os.environ.update(env)
-        import django
-        import redis
-        from django.core.management import call_command
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "true",
+        "RM_DATA_DIR": tempfile.mkdtemp(prefix="rm-bench-"),
+        "DATABASE_URL": f"postgres://postgres:postgres@127.0.0.1:5432/{database}",
+        "REDIS_URL": args.redis_url,
+        "LOG_LEVEL": "WARNING",
+        "RM_CONSUMER_ALLOWED_NETWORKS": "127.0.0.1/32",  # the receiver, for this bench
+    }
+    os.environ.update(env)
+    import django
+    from django.core.management import call_command
 
-        django.setup()
-        call_command("migrate", verbosity=0)
-        redis.Redis.from_url(args.redis_url).flushdb()
-        resources = seed(receiver, args.consumers)
-        worker = start_worker(env, args.concurrency)
-        started = time.perf_counter()
-        emit(resources, args.n)
-        emitted = time.perf_counter() - started
-        expected = args.n * args.consumers
-        deadline = time.monotonic() + args.timeout
-        while len(receiver.received) < expected and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(2)  # late duplicates would arrive now
-        report(receiver.received, expected, args, emitted, time.perf_counter() - started)
+    django.setup()
+    call_command("migrate", verbosity=0)
+    try:
+        resources = seed(receiver.port, args.consumers)
+        with running_worker(env, args.concurrency) as worker:
+            warm_up(resources, receiver, args.consumers)
+            burst(resources, receiver, worker, args)
+            sustained(resources, receiver, args)
+            print(f"worker RSS (main + {args.concurrency} pool processes) "
+                  f"{sum(rss_kib(pid) for pid in worker_pids(worker)) / 1024:.0f} MiB")
+        report_failures()
     finally:
-        receiver.shutdown()
-        if worker is not None:
-            worker.terminate()
-            worker.wait(timeout=30)
+        receiver.close()
         from django.db import connections
 
         connections.close_all()
 
 
-def seed(receiver: Receiver, consumers: int) -> list:
+def seed(port: int, consumers: int) -> list:
     """Consumers first (so no existing resource is synced to them), then ten resources."""
     from consumers import services as consumer_services
     from providers.models import Provider
     from resourcemanager.identity.roles import SYSTEM
     from resourcemanager.resources.models import Resource
 
-    host, port = receiver.server_address[:2]
     for number in range(consumers):
         consumer_services.create_consumer(
             SYSTEM, "bench", builder="webhook", name=f"hook{number}",
-            properties={"url": f"http://{host}:{port}/c/{number}", "secret": "bench-secret"},
+            properties={"url": f"http://127.0.0.1:{port}/c/{number}", "secret": "bench-secret"},
         )
     provider = Provider.objects.create(key="bench-pg", provider_class="postgresql",
                                        host="127.0.0.1", port=5432, username="postgres")
@@ -155,45 +175,145 @@ def seed(receiver: Receiver, consumers: int) -> list:
     ]
 
 
-def emit(resources: list, events: int) -> None:
+def change(resources: list, number: int) -> None:
     from resourcemanager.identity.roles import SYSTEM
     from resourcemanager.resources import services
 
+    services.update_resource(SYSTEM, resources[number % len(resources)], tags=[f"t-{number}"])
+
+
+def wait_for(receiver: Receiver, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while len(receiver.received) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def warm_up(resources: list, receiver: Receiver, consumers: int) -> None:
+    """One event per pool process first: imports, connections and caches are made."""
+    for number in range(4):
+        change(resources, -1 - number)
+    wait_for(receiver, 4 * consumers, 60)
+    time.sleep(1)
+    receiver.received.clear()
+
+
+def burst(resources: list, receiver: Receiver, worker: subprocess.Popen,
+          args: argparse.Namespace) -> None:
+    from django.db import transaction
+
+    expected = args.n * args.consumers
+    committed: list[float] = []
+    cpu_before = cpu_seconds(worker)
+    with transaction.atomic():
+        transaction.on_commit(lambda: committed.append(time.time()))  # runs first
+        for number in range(args.n):
+            change(resources, number)
+    wait_for(receiver, expected, args.timeout)
+    done = time.time()
+    time.sleep(2)  # late duplicates would arrive now
+    cpu = cpu_seconds(worker) - cpu_before
+    received = list(receiver.received)
+    receiver.received.clear()
+    last = max((arrived for _, _, arrived in received), default=done)
+    print(f"burst: {args.n} events x {args.consumers} webhook consumers = {expected} "
+          f"deliveries; worker: {args.concurrency} processes; broker {args.redis_url}")
+    print(f"  {len(received) / (last - committed[0]):.0f} deliveries/s "
+          f"(commit to last arrival {last - committed[0]:.1f} s)")
+    print(f"  {cpu * 1000 / max(len(received), 1):.2f} ms CPU per delivery "
+          f"(worker processes: {cpu:.1f} s CPU in all)")
+    latencies(received, lambda _: committed[0])
+    losses(received, expected)
+
+
+def sustained(resources: list, receiver: Receiver, args: argparse.Namespace) -> None:
+    events = int(args.rate * args.duration)
+    committed: dict[int, float] = {}
+    started = time.monotonic()
     for number in range(events):
-        resource = resources[number % len(resources)]
-        services.update_resource(SYSTEM, resource, tags=[f"run-{number}"])
+        time.sleep(max(0.0, started + number / args.rate - time.monotonic()))
+        change(resources, number)
+        now = time.time()
+        committed[_last_event_id()] = now
+    wait_for(receiver, events * args.consumers, args.timeout)
+    time.sleep(2)
+    received = list(receiver.received)
+    print(f"sustained: {args.rate:g} events/s for {args.duration:g} s = "
+          f"{args.rate * args.consumers:g} deliveries/s offered, {events * args.consumers} "
+          "in all")
+    latencies(received, lambda event_id: committed[event_id])
+    losses(received, events * args.consumers)
 
 
-def start_worker(env: dict[str, str], concurrency: int) -> subprocess.Popen:
-    celery = Path(sys.executable).with_name("celery")
-    log = open(Path(env["RM_DATA_DIR"]) / "worker.log", "wb")  # noqa: SIM115 - lives on
-    process = subprocess.Popen(  # noqa: S603 - our own celery, fixed arguments
-        [str(celery), "--app", "config", "worker", "--pool", "prefork", "--concurrency",
-         str(concurrency), "--without-gossip", "--without-mingle", "-l", "warning"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    time.sleep(3)
-    if process.poll() is not None:
-        raise SystemExit(f"the worker exited; see {log.name}")
-    return process
+def _last_event_id() -> int:
+    from resourcemanager.outbox.models import OutboxMessage
+
+    events = OutboxMessage.objects.filter(kind=OutboxMessage.Kind.EVENT)
+    return events.order_by("-pk").values_list("pk", flat=True).first()
 
 
-def report(received: list, expected: int, args, emitted: float, total: float) -> None:
-    pairs = [(path, event_id) for path, event_id, _, _ in received]
+def latencies(received: list, committed_of) -> None:
+    samples = sorted((arrived - committed_of(event_id)) * 1000
+                     for _, event_id, arrived in received)
+    if samples:
+        p99 = statistics.quantiles(samples, n=100)[-1] if len(samples) > 1 else samples[0]
+        print(f"  commit -> webhook latency   p50 {statistics.median(samples):8.1f} ms   "
+              f"p99 {p99:8.1f} ms")
+
+
+def losses(received: list, expected: int) -> None:
+    pairs = [(path, event_id) for path, event_id, _ in received]
     unique = set(pairs)
-    latencies = sorted(
-        (arrived - datetime.fromisoformat(occurred).timestamp()) * 1000
-        for _, _, arrived, occurred in received
-    )
-    print(f"{args.n} events x {args.consumers} webhook consumers = {expected} deliveries; "
-          f"worker: {args.concurrency} processes; broker {args.redis_url}")
-    print(f"events committed in {emitted:.1f} s; all received after {total:.1f} s")
-    if latencies:
-        p50 = statistics.median(latencies)
-        p99 = statistics.quantiles(latencies, n=100)[-1] if len(latencies) > 1 else p50
-        print(f"commit -> webhook latency   p50 {p50:8.1f} ms   p99 {p99:8.1f} ms")
-    print(f"received {len(received)}, lost {expected - len(unique)}, "
+    print(f"  received {len(received)}, lost {expected - len(unique)}, "
           f"duplicates {len(pairs) - len(unique)}")
+
+
+def report_failures() -> None:
+    from consumers.models import Delivery
+
+    failed = Delivery.objects.exclude(status=Delivery.Status.DELIVERED)
+    for status, error in failed.values_list("status", "last_error").distinct()[:5]:
+        print(f"not delivered ({status}): {error}")
+
+
+@contextmanager
+def running_worker(env: dict[str, str], concurrency: int):
+    celery = Path(sys.executable).with_name("celery")
+    log = Path(env["RM_DATA_DIR"]) / "worker.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(  # noqa: S603 - our own celery, fixed arguments
+            [str(celery), "--app", "config", "worker", "--pool", "prefork", "--concurrency",
+             str(concurrency), "--without-gossip", "--without-mingle", "-l", "warning"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        time.sleep(3)
+        if process.poll() is not None:
+            raise SystemExit(f"the worker exited; see {log}")
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def worker_pids(worker: subprocess.Popen) -> list[int]:
+    """The worker's main process and its pool processes."""
+    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+    return [worker.pid, *map(int, children)]
+
+
+def cpu_seconds(worker: subprocess.Popen) -> float:
+    """User + system CPU time of the worker's processes (pool processes live on)."""
+    total = 0
+    for pid in worker_pids(worker):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICK
+
+
+def rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return next(int(line.split()[1]) for line in status.splitlines()
+                if line.startswith("VmRSS:"))
 
 
 if __name__ == "__main__":
