@@ -6,10 +6,12 @@ Seeds SCOPES x PER_SCOPE resources into a PostgreSQL app database of this run's 
 server of RM_BENCH_DATABASE_URL (default postgres://postgres:postgres@127.0.0.1:5432/;
 its database name is ignored), dropped at the end whatever happened (the run fails if it
 cannot be),
-then requests page 1 (50 rows) of one scope through /api/c/<scope>/resources with a
-personal API token, and the same page from a bare ListAPIView (no authentication, no
-access layer, the scope filtered by hand) with the same serializer and pagination. Prints
-p50/p99 latency and SQL queries per request for both, and the ratio.
+analyzes the table (as autovacuum would have by then) and requests page 1 (50 rows) of
+one scope through /api/c/<scope>/resources with a personal API token, and the same page
+from a bare ListAPIView (no authentication, no access layer, the scope filtered by hand)
+with the same query otherwise: live resources only (the list's default), the same
+ordering, serializer and pagination. Prints p50/p99 latency and SQL queries per request
+for both, the ratio, and each page query's plan (top node) and execution time.
 """
 
 from __future__ import annotations
@@ -69,9 +71,14 @@ def seed(scopes: int, per_scope: int) -> None:
             for i in range(per_scope)
         )
     print(f"seeded {scopes * per_scope} resources in {time.perf_counter() - started:.1f} s")
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # the planner's statistics, as autovacuum keeps them
+        cursor.execute(f"VACUUM (ANALYZE) {Resource._meta.db_table}")
 
 
-def measure(client, path: str, count: int, **headers) -> tuple[list[float], set[int]]:
+def measure(client, path: str, count: int, **headers) -> tuple[list[float], set[int], str]:
+    """Timings, query counts, and the page query of the last request."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -84,13 +91,21 @@ def measure(client, path: str, count: int, **headers) -> tuple[list[float], set[
         assert response.status_code == 200, response.content[:300]
         assert len(response.json()["results"]) == 50
         query_counts.add(len(queries))
-    return timings, query_counts
+    page = next(q["sql"] for q in reversed(queries.captured_queries) if "LIMIT" in q["sql"])
+    return timings, query_counts, page
 
 
-def report(label: str, timings: list[float], queries: set[int]) -> float:
+def report(label: str, timings: list[float], queries: set[int], page: str) -> float:
+    from django.db import connection
+
     p50 = statistics.median(timings)
     p99 = statistics.quantiles(timings, n=100)[-1]
     print(f"{label:<28} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   queries/request {sorted(queries)}")
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN ANALYZE {page}")
+        plan = [row[0] for row in cursor.fetchall()]
+    nodes = [line.split("  (")[0].strip(" ->") for line in plan if "(cost=" in line]
+    print(f"  page query: {' > '.join(nodes[:4])}; {plan[-1].strip()}")
     return p50
 
 
@@ -128,7 +143,7 @@ def bench(args: argparse.Namespace) -> None:
         authentication_classes = ()
         permission_classes = (AllowAny,)
         serializer_class = ResourceSerializer
-        queryset = Resource.objects.filter(scope=scope).select_related("provider")
+        queryset = Resource.objects.filter(scope=scope).live().select_related("provider")
 
     urls = type("urls", (), {"urlpatterns": [
         path("bare/", BareList.as_view()), path("", include("config.urls"))

@@ -2,13 +2,14 @@
 
 Every bench names what it makes there (databases, login roles, its app database) with a
 prefix of its own run (``run_prefix``) and runs inside ``dropped_afterwards``: whatever
-happened, everything with that prefix is dropped, and the run fails (exit status 1) naming
-what could not be.
+happened (SIGTERM included), everything with that prefix is dropped, and the run fails
+(exit status 1) naming what could not be.
 """
 
 from __future__ import annotations
 
 import secrets
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +31,9 @@ def run_prefix() -> str:
 @contextmanager
 def dropped_afterwards(admin_url: str, prefix: str) -> Iterator[None]:
     """After the block, drop every database, then every role, whose name starts with
-    ``prefix``; print what is still there and exit with status 1 if anything is."""
+    ``prefix``; print what is still there and exit with status 1 if anything is. A
+    SIGTERM (a timeout, a closed terminal) ends the run through the same cleanup."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         yield
     finally:
