@@ -38,23 +38,17 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
-
-import psycopg
-from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import stack  # noqa: E402
 from bench.leftovers import dropped_afterwards, run_prefix  # noqa: E402
 
-ADMIN_URL = "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
 PREFIX = run_prefix()
-_TICK = os.sysconf("SC_CLK_TCK")
 
 
 class Receiver:
@@ -101,47 +95,23 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args()
-    import redis
-
-    broker = redis.Redis.from_url(args.redis_url)
-    if broker.dbsize():
-        sys.exit(f"{args.redis_url} is not empty: choose an empty Redis database")
-    try:
-        with dropped_afterwards(ADMIN_URL, PREFIX):
-            run(args)
-    finally:
-        broker.flushdb()  # the broker's queues and bindings of this run, nothing else
+    with stack.empty_redis(args.redis_url), dropped_afterwards(stack.ADMIN_URL, PREFIX):
+        run(args)
 
 
 def run(args: argparse.Namespace) -> None:
-    database = f"{PREFIX}fanout"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     receiver = Receiver()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "true",
-        "RM_DATA_DIR": tempfile.mkdtemp(prefix="rm-bench-"),
-        "DATABASE_URL": f"postgres://postgres:postgres@127.0.0.1:5432/{database}",
-        "REDIS_URL": args.redis_url,
-        "LOG_LEVEL": "WARNING",
-        "RM_CONSUMER_ALLOWED_NETWORKS": "127.0.0.1/32",  # the receiver, for this bench
-    }
-    os.environ.update(env)
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
+    env = stack.django_env(PREFIX, args.redis_url,
+                           # the receiver, allowed for this bench alone
+                           RM_CONSUMER_ALLOWED_NETWORKS="127.0.0.1/32")
     try:
         resources = seed(receiver.port, args.consumers)
-        with running_worker(env, args.concurrency) as worker:
+        with stack.worker(env, args.concurrency) as worker:
             warm_up(resources, receiver, args.consumers)
             burst(resources, receiver, worker, args)
             sustained(resources, receiver, args)
             print(f"worker RSS (main + {args.concurrency} pool processes) "
-                  f"{sum(rss_kib(pid) for pid in worker_pids(worker)) / 1024:.0f} MiB")
+                  f"{stack.rss_mib(worker):.0f} MiB")
         report_failures()
     finally:
         receiver.close()
@@ -203,7 +173,7 @@ def burst(resources: list, receiver: Receiver, worker: subprocess.Popen,
 
     expected = args.n * args.consumers
     committed: list[float] = []
-    cpu_before = cpu_seconds(worker)
+    cpu_before = stack.cpu_seconds(worker)
     with transaction.atomic():
         transaction.on_commit(lambda: committed.append(time.time()))  # runs first
         for number in range(args.n):
@@ -211,7 +181,7 @@ def burst(resources: list, receiver: Receiver, worker: subprocess.Popen,
     wait_for(receiver, expected, args.timeout)
     done = time.time()
     time.sleep(2)  # late duplicates would arrive now
-    cpu = cpu_seconds(worker) - cpu_before
+    cpu = stack.cpu_seconds(worker) - cpu_before
     received = list(receiver.received)
     receiver.received.clear()
     last = max((arrived for _, _, arrived in received), default=done)
@@ -273,47 +243,6 @@ def report_failures() -> None:
     failed = Delivery.objects.exclude(status=Delivery.Status.DELIVERED)
     for status, error in failed.values_list("status", "last_error").distinct()[:5]:
         print(f"not delivered ({status}): {error}")
-
-
-@contextmanager
-def running_worker(env: dict[str, str], concurrency: int):
-    celery = Path(sys.executable).with_name("celery")
-    log = Path(env["RM_DATA_DIR"]) / "worker.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(  # noqa: S603 - our own celery, fixed arguments
-            [str(celery), "--app", "config", "worker", "--pool", "prefork", "--concurrency",
-             str(concurrency), "--without-gossip", "--without-mingle", "-l", "warning"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    try:
-        time.sleep(3)
-        if process.poll() is not None:
-            raise SystemExit(f"the worker exited; see {log}")
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def worker_pids(worker: subprocess.Popen) -> list[int]:
-    """The worker's main process and its pool processes."""
-    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
-    return [worker.pid, *map(int, children)]
-
-
-def cpu_seconds(worker: subprocess.Popen) -> float:
-    """User + system CPU time of the worker's processes (pool processes live on)."""
-    total = 0
-    for pid in worker_pids(worker):
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / _TICK
-
-
-def rss_kib(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return next(int(line.split()[1]) for line in status.splitlines()
-                if line.startswith("VmRSS:"))
 
 
 if __name__ == "__main__":

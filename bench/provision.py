@@ -1,13 +1,24 @@
-"""Provisioning overhead: N PostgreSQL resources through the service vs. the same DDL direct.
+"""Provisioning overhead: CREATE and DELETE through the HTTP API to the end state, against
+the same DDL run directly, on PostgreSQL and MariaDB, in one run.
 
-Usage: .venv/bin/python bench/provision.py [-n 50] [--admin-url postgresql://...]
+Usage: .venv/bin/python bench/provision.py [-n 20] [--backends postgresql,mysql]
+                                           [--redis-url redis://127.0.0.1:6379/12]
 
-The service path is end to end: access check, validation, row + audit in one transaction,
-the task run in-process on commit, the adapter's idempotent DDL, the outcome recorded with
-credentials encrypted. The direct path runs the same DDL statements with psycopg. The app
-database is a throwaway SQLite file (or DATABASE_URL when set). Everything made on the
-server carries a prefix of this run's own and is dropped at the end, whatever happened;
-the run fails if anything is left.
+The API path is the deployed one: gunicorn serving the app, a ``celery worker`` (prefork)
+over Redis, a PostgreSQL app database of the run's own. One resource at a time: ``POST
+/api/c/bench/resources`` with a personal API token, then the resource's row is watched
+(every millisecond, on a connection of its own) until ``ready``; ``DELETE`` likewise
+until ``deleted``. Each is split where the row shows it: *request* (the HTTP answer: auth,
+validation, the transaction with audit and outbox rows, publishing to Redis), *pickup*
+(answer to the worker's claim of the operation's lease: the queue and the task's start)
+and *run* (claim to the recorded outcome: the adapter's connection to the server, its
+DDL, and the claim and record transactions with encryption, audit and event rows). The
+direct path opens a connection as the adapter does and runs the adapter's statements with
+the same driver; its connect and DDL are timed apart, so *run* minus both is the worker's
+own bookkeeping. The servers are the local ones (``RM_BENCH_POSTGRESQL_URL``,
+``RM_BENCH_MYSQL_URL``); everything made on them carries a prefix of this run's own and is
+dropped at the end, whatever happened (the run fails if anything is left). The Redis
+database must be empty and is emptied at the end.
 """
 
 from __future__ import annotations
@@ -17,128 +28,208 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import pymysql
+import requests
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import stack  # noqa: E402
 from bench.leftovers import dropped_afterwards, run_prefix  # noqa: E402
 
 PREFIX = run_prefix()
+PG_URL = os.environ.get("RM_BENCH_POSTGRESQL_URL",
+                        "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
+MYSQL_URL = os.environ.get("RM_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306")
+KEYS = {"postgresql": "bench-pg", "mysql": "bench-mysql"}
+LABELS = {"postgresql": "PostgreSQL", "mysql": "MariaDB"}
 
 
-def setup_django(data_dir: str, admin_url: str) -> None:
-    os.environ["RM_PROVIDERS"] = json.dumps(
-        [{"key": "bench-pg", "url": admin_url, "options": {"name_prefix": PREFIX}}]
-    )
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("DEBUG", "true")
-    os.environ.setdefault("RM_DATA_DIR", data_dir)
-    os.environ.pop("REDIS_URL", None)  # tasks in-process: the provider work is measured
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
-
-
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return (time.perf_counter() - start) * 1000
-
-
-def summary(label: str, samples: list[float]) -> float:
-    p50 = statistics.median(samples)
-    p95 = statistics.quantiles(samples, n=20)[-1] if len(samples) > 1 else samples[0]
-    print(f"{label:<26} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms   n={len(samples)}")
-    return p50
+def mysql_args() -> dict[str, object]:
+    parts = urlsplit(MYSQL_URL)
+    return {"host": parts.hostname, "port": parts.port or 3306, "user": parts.username,
+            "password": parts.password or ""}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=50)
-    parser.add_argument(
-        "--admin-url",
-        default=os.environ.get(
-            "RM_BENCH_POSTGRESQL_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
-        ),
-    )
+    parser.add_argument("-n", type=int, default=20, help="resources per backend")
+    parser.add_argument("--backends", default="postgresql,mysql")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as data_dir, dropped_afterwards(args.admin_url, PREFIX):
-        setup_django(data_dir, args.admin_url)
-        run(args.n, args.admin_url)
+    backends = args.backends.split(",")
+    with stack.empty_redis(args.redis_url), dropped_afterwards(
+            stack.ADMIN_URL, PREFIX, mysql_args() if "mysql" in backends else None):
+        run(args, backends)
 
 
-def run(count: int, admin_url: str) -> None:
-    import psycopg
-    from psycopg import sql
+def run(args: argparse.Namespace, backends: list[str]) -> None:
+    urls = {"postgresql": PG_URL, "mysql": MYSQL_URL}
+    env = stack.django_env(PREFIX, args.redis_url, RM_PROVIDERS=json.dumps([
+        {"key": KEYS[backend], "url": urls[backend], "options": {"name_prefix": PREFIX}}
+        for backend in backends]))
+    token = setup()
+    try:
+        with stack.web(env, args.web_workers) as base, stack.worker(env, args.concurrency), \
+                psycopg.connect(env["DATABASE_URL"], autocommit=True) as watcher:
+            api = Api(base, token, watcher)
+            print(f"{args.n} resources per backend, one at a time; gunicorn "
+                  f"{args.web_workers} workers, celery {args.concurrency} processes, Redis")
+            for backend in backends:
+                api.lifecycle(KEYS[backend], "warm-up")  # imports, connections, caches
+                through_api = [api.lifecycle(KEYS[backend], f"r{i}") for i in range(args.n)]
+                direct = [DIRECT[backend](f"{PREFIX}raw{i:04d}") for i in range(args.n)]
+                report(LABELS[backend], through_api, direct)
+    finally:
+        from django.db import connections
 
-    from providers.adapters.naming import new_backend_name, new_password
+        connections.close_all()
+
+
+def setup() -> str:
+    """The providers declared, and a RESOURCE_ADMIN of scope ``bench`` with a token."""
+    from django.contrib.auth import get_user_model
+
     from providers.services import sync_declared_providers
-    from resourcemanager.identity.roles import Principal, Role
-    from resourcemanager.resources import services
+    from resourcemanager.identity.models import ScopeRole
+    from resourcemanager.identity.roles import Role
+    from resourcemanager.identity.tokens import issue_token
 
-    (provider,) = sync_declared_providers()
-    principal = Principal(name="bench", roles={"bench": frozenset({Role.RESOURCE_ADMIN})})
+    sync_declared_providers()
+    user = get_user_model().objects.create_user("bench")
+    ScopeRole.objects.create(user=user, scope="bench", role=Role.RESOURCE_ADMIN)
+    return issue_token(user, "bench", expires_in_days=1)[1]
 
-    service_create, service_delete, resources = [], [], []
-    for i in range(count):
-        holder = {}
 
-        def create(i=i, holder=holder):
-            request = services.prepare_resource(
-                principal, "bench", provider=provider.key, name=f"bench-{i}-{time.time_ns()}"
-            )
-            holder["resource"] = services.create_resource(principal, request)
+class Api:
+    """CREATE and DELETE through the HTTP API, each split into request, pickup and run."""
 
-        service_create.append(timed(create))
-        resource = holder["resource"]
-        resource.refresh_from_db()
-        if resource.status != resource.Status.READY:
-            sys.exit(f"resource {resource.name} ended {resource.status}: {resource.status_message}")
-        resources.append(resource)
-    for resource in resources:
-        service_delete.append(timed(lambda r=resource: services.delete_resource(principal, r)))
+    def __init__(self, base: str, token: str, watcher: psycopg.Connection) -> None:
+        self.base = f"{base}/api/c/bench/resources"
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {token}"
+        self.watcher = watcher
 
-    direct_create, direct_delete, names = [], [], []
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        for _ in range(count):
-            name = new_backend_name(PREFIX)
-            names.append(name)
-            ident = sql.Identifier(name)
+    def lifecycle(self, provider: str, name: str) -> dict[str, float]:
+        started = time.perf_counter()
+        answer = self.http.post(self.base, json={"provider": provider, "name": name})
+        assert answer.status_code == 201, answer.text
+        resource_id = answer.json()["id"]
+        times = {"create": self._phases(started, time.perf_counter(), resource_id, "ready")}
+        started = time.perf_counter()
+        answer = self.http.delete(f"{self.base}/{resource_id}")
+        assert answer.status_code == 202, answer.text
+        times["delete"] = self._phases(started, time.perf_counter(), resource_id, "deleted")
+        return {f"{op} {phase}": value for op, phases in times.items()
+                for phase, value in phases.items()}
 
-            def create_direct(ident=ident):
-                conn.execute(
-                    sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-                        ident, sql.Literal(new_password())
-                    )
-                )
-                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(ident, ident))
-                conn.execute(
-                    sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(ident)
-                )
+    def _phases(self, started: float, answered: float, resource_id: str,
+                end: str) -> dict[str, float]:
+        claimed = None
+        while True:
+            status, leased, message = self.watcher.execute(
+                "SELECT status, lease_id IS NOT NULL, status_message "
+                "FROM resourcemanager_resource WHERE id = %s", (resource_id,)).fetchone()
+            now = time.perf_counter()
+            if claimed is None and (leased or status == end):
+                claimed = now
+            if status == end:
+                break
+            if status == "error":
+                sys.exit(f"resource {resource_id} ended in error: {message}")
+            time.sleep(0.001)
+        return {"total": now - started, "request": answered - started,
+                "pickup": claimed - answered, "run": now - claimed}
 
-            direct_create.append(timed(create_direct))
-        for name in names:
-            ident = sql.Identifier(name)
 
-            def delete_direct(ident=ident):
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
-                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(ident))
+def timed(step: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    step()
+    return time.perf_counter() - started
 
-            direct_delete.append(timed(delete_direct))
 
-    print(f"PostgreSQL at {provider.host}:{provider.port}, {count} resources")
-    created = summary("create via service", service_create)
-    created_direct = summary("create direct DDL", direct_create)
-    deleted = summary("delete via service", service_delete)
-    deleted_direct = summary("delete direct DDL", direct_delete)
-    print(f"overhead ratio (p50)       create {created / created_direct:.2f}x   "
-          f"delete {deleted / deleted_direct:.2f}x")
+def postgresql_direct(name: str) -> dict[str, float]:
+    """The PostgreSQL adapter's CREATE and DELETE statements, on a connection of their own
+    each, as the adapter opens."""
+    ident = sql.Identifier(name)
+    statements = {
+        "create": [sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                       ident, sql.Literal(f"pw-{name}")),
+                   sql.SQL("CREATE DATABASE {} OWNER {}").format(ident, ident),
+                   sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(ident)],
+        "delete": [sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident),
+                   sql.SQL("DROP ROLE IF EXISTS {}").format(ident)],
+    }
+    times = {}
+    for op, steps in statements.items():
+        started = time.perf_counter()
+        conn = psycopg.connect(PG_URL, autocommit=True)
+        times[f"{op} connect"] = time.perf_counter() - started
+        with conn:
+            times[f"{op} DDL"] = timed(lambda conn=conn, steps=steps: [
+                conn.execute(step) for step in steps])
+        times[f"{op} total"] = time.perf_counter() - started
+    return times
+
+
+def mysql_direct(name: str) -> dict[str, float]:
+    """The MySQL adapter's CREATE and DELETE statements, likewise."""
+    account = (name, "%")
+    statements = {
+        "create": [(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4", ()),
+                   ("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (*account, f"pw-{name}")),
+                   ("ALTER USER %s@%s IDENTIFIED BY %s", (*account, f"pw-{name}")),
+                   (f"GRANT ALL PRIVILEGES ON `{name}`.* TO %s@%s", account)],
+        "delete": [("DROP USER IF EXISTS %s@%s", account),
+                   (f"DROP DATABASE IF EXISTS `{name}`", ())],
+    }
+    times = {}
+    for op, steps in statements.items():
+        started = time.perf_counter()
+        conn = pymysql.connect(**mysql_args(), autocommit=True)
+        times[f"{op} connect"] = time.perf_counter() - started
+        try:
+            with conn.cursor() as cur:
+                times[f"{op} DDL"] = timed(lambda cur=cur, steps=steps: [
+                    cur.execute(statement, args or None) for statement, args in steps])
+        finally:
+            conn.close()
+        times[f"{op} total"] = time.perf_counter() - started
+    return times
+
+
+DIRECT = {"postgresql": postgresql_direct, "mysql": mysql_direct}
+
+
+def report(label: str, through_api: list[dict[str, float]],
+           direct: list[dict[str, float]]) -> None:
+    def line(title: str, samples: list[float]) -> float:
+        p50 = statistics.median(samples) * 1000
+        p95 = statistics.quantiles(samples, n=20)[-1] * 1000 if len(samples) > 1 else p50
+        print(f"  {title:<34} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms")
+        return p50
+
+    print(f"{label}:")
+    for op in ("create", "delete"):
+        end = "ready" if op == "create" else "deleted"
+        api = line(f"{op} via HTTP API to {end}", [t[f"{op} total"] for t in through_api])
+        line("  request (answer)", [t[f"{op} request"] for t in through_api])
+        line("  pickup (answer to claim)", [t[f"{op} pickup"] for t in through_api])
+        run = line("  run (claim to outcome)", [t[f"{op} run"] for t in through_api])
+        raw = line(f"{op} direct (connect + DDL)", [t[f"{op} total"] for t in direct])
+        connect = line("  connect", [t[f"{op} connect"] for t in direct])
+        ddl = line("  DDL", [t[f"{op} DDL"] for t in direct])
+        print(f"  {op}: API / direct {api / raw:.2f}x (p50); the run beyond connect + DDL "
+              f"{run - connect - ddl:.1f} ms, outside the run {api - run:.1f} ms")
 
 
 if __name__ == "__main__":
