@@ -21,6 +21,9 @@ Two phases, one run:
 - **sustained** (``--rate`` events/s for ``--duration`` s, each in its own
   transaction): latency from the event's commit to the arrival.
 
+``--profile FILE`` runs one worker process (the solo pool) under cProfile for the burst
+and prints where its time goes, by function and by package.
+
 Lost = expected (event, consumer) pairs never received; duplicates are counted too; the
 reasons of deliveries that failed are printed. The worker's resident memory (all its
 processes) is read at the end. The resources are records only: no backend database is
@@ -35,6 +38,7 @@ import argparse
 import asyncio
 import json
 import os
+import pstats
 import statistics
 import subprocess
 import sys
@@ -94,6 +98,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20, help="s, sustained phase")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--profile", metavar="FILE",
+                        help="run one worker process under cProfile (burst only), keep "
+                        "its statistics in FILE and print where its CPU time goes")
     args = parser.parse_args()
     with stack.empty_redis(args.redis_url), dropped_afterwards(stack.ADMIN_URL, PREFIX):
         run(args)
@@ -106,13 +113,18 @@ def run(args: argparse.Namespace) -> None:
                            RM_CONSUMER_ALLOWED_NETWORKS="127.0.0.1/32")
     try:
         resources = seed(receiver.port, args.consumers)
-        with stack.worker(env, args.concurrency) as worker:
+        if args.profile:
+            args.concurrency = 1
+        with stack.worker(env, args.concurrency, args.profile) as worker:
             warm_up(resources, receiver, args.consumers)
             burst(resources, receiver, worker, args)
-            sustained(resources, receiver, args)
+            if not args.profile:
+                sustained(resources, receiver, args)
             print(f"worker RSS (main + {args.concurrency} pool processes) "
                   f"{stack.rss_mib(worker):.0f} MiB")
         report_failures()
+        if args.profile:
+            profiled(args.profile)
     finally:
         receiver.close()
         from django.db import connections
@@ -235,6 +247,21 @@ def losses(received: list, expected: int) -> None:
     unique = set(pairs)
     print(f"  received {len(received)}, lost {expected - len(unique)}, "
           f"duplicates {len(pairs) - len(unique)}")
+
+
+def profiled(path: str) -> None:
+    """The worker's own time by function, then by module: where a delivery's CPU goes
+    (the warm-up and the idle loop included)."""
+    stats = pstats.Stats(path)
+    stats.sort_stats("tottime").print_stats(25)
+    by_module: dict[str, float] = {}
+    for (filename, _, _), (_, _, own, _, _) in stats.stats.items():
+        module = filename.split("site-packages/")[-1].split("/lib/python3")[-1]
+        package = "/".join(module.split("/")[:2]) if "/" in module else module
+        by_module[package] = by_module.get(package, 0.0) + own
+    print("own time by package:")
+    for package, seconds in sorted(by_module.items(), key=lambda item: -item[1])[:20]:
+        print(f"  {seconds:8.2f} s  {package}")
 
 
 def report_failures() -> None:

@@ -87,11 +87,16 @@ def running(name: str, command: list[str], env: dict[str, str]) -> Iterator[subp
         process.wait(timeout=30)
 
 
-def worker(env: dict[str, str], concurrency: int):
-    """A ``celery worker`` with the prefork pool, as deployed."""
-    return running("worker", ["celery", "--app", "config", "worker", "--pool", "prefork",
-                              "--concurrency", str(concurrency), "--without-gossip",
-                              "--without-mingle", "-l", "warning"], env)
+def worker(env: dict[str, str], concurrency: int, profile: str | None = None):
+    """A ``celery worker`` with the prefork pool, as deployed; with ``profile``, one
+    process (the solo pool) under cProfile, whose statistics go to that file on exit."""
+    options = ["--app", "config", "worker", "--without-gossip", "--without-mingle",
+               "-l", "warning"]
+    if profile is None:
+        return running("worker", ["celery", *options, "--pool", "prefork",
+                                  "--concurrency", str(concurrency)], env)
+    return running("worker", ["python", "-m", "cProfile", "-o", profile, "-m", "celery",
+                              *options, "--pool", "solo"], env)
 
 
 @contextmanager
