@@ -250,8 +250,8 @@ def losses(received: list, expected: int) -> None:
 
 
 def profiled(path: str) -> None:
-    """The worker's own time by function, then by module: where a delivery's CPU goes
-    (the warm-up and the idle loop included)."""
+    """The worker's own CPU time by function, then by package: where a delivery's CPU
+    goes (the warm-up and the idle loop included)."""
     stats = pstats.Stats(path)
     stats.sort_stats("tottime").print_stats(25)
     by_module: dict[str, float] = {}
