@@ -154,12 +154,18 @@ def require_login_name(name: str, backend_name: str) -> str:
     return name
 
 
-def require_owner_login(name: str, backend_name: str) -> str:
-    """The owner's own account (named like the resource) or, after a rotation of the
-    owner, one of the resource's logins; refuse anything else."""
-    if name == backend_name:
-        return require_backend_name(name)
-    return require_login_name(name, backend_name)
+def require_owner_login(username: str, backend_name: str, owner_login: str | None) -> str:
+    """The login CHECK verifies the owner through: the owner's own account (named like
+    the resource) or, after a rotation of the owner, ``owner_login``; refuse credentials
+    of any other."""
+    if owner_login is None:
+        expected = require_backend_name(backend_name)
+    else:
+        expected = require_login_name(owner_login, backend_name)
+    if username != expected:
+        raise ProviderError(f"the stored credentials are those of {username!r}, not of "
+                            f"the owner's login {expected!r}")
+    return expected
 
 
 def require_backend_name(name: str) -> str:
@@ -245,8 +251,12 @@ class ProviderAdapter(ABC):
         declared properties there is nothing to change."""
 
     @abstractmethod
-    def check(self, credentials: Credentials, *, repair: bool) -> CheckResult:
-        """Verify that database and login exist and the credential works; repair if asked."""
+    def check(
+        self, credentials: Credentials, *, repair: bool, owner_login: str | None = None
+    ) -> CheckResult:
+        """Verify that database and login exist and the credential works; repair if asked.
+        ``owner_login``: the login that holds the owner's credentials after a rotation of
+        the owner (else the owner's own account does)."""
 
     @abstractmethod
     def delete(self, backend_name: str) -> None:

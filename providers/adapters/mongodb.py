@@ -223,10 +223,11 @@ class MongoDBAdapter(ProviderAdapter):
                     self._drop_login(client, name, found["user"])
             client.drop_database(name)
 
-    def check(self, credentials: Credentials, *, repair: bool) -> CheckResult:
-        """After a rotation of the owner, ``credentials`` are those of an owner login."""
+    def check(
+        self, credentials: Credentials, *, repair: bool, owner_login: str | None = None
+    ) -> CheckResult:
         name = require_backend_name(credentials.database)
-        user = require_owner_login(credentials.username, name)
+        user = require_owner_login(credentials.username, name, owner_login)
         password = credentials.password
         repaired: list[str] = []
 

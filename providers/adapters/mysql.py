@@ -163,10 +163,11 @@ class MySQLAdapter(MySQLLogins, ProviderAdapter):
         healthy = [grant["User"] for grant in grants if self._grants_all_on_own_database(grant)]
         return Inventory.matching(prefix, databases, logins, healthy)
 
-    def check(self, credentials: Credentials, *, repair: bool) -> CheckResult:
-        """After a rotation of the owner, ``credentials`` are those of an owner login."""
+    def check(
+        self, credentials: Credentials, *, repair: bool, owner_login: str | None = None
+    ) -> CheckResult:
         name = require_backend_name(credentials.database)
-        user = require_owner_login(credentials.username, name)
+        user = require_owner_login(credentials.username, name, owner_login)
         account, password = (user, self.user_host), credentials.password
         repaired: list[str] = []
 

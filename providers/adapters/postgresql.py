@@ -169,12 +169,12 @@ class PostgreSQLAdapter(PostgreSQLLogins, ProviderAdapter):
             for role in [name, *sorted(own, key=lambda role: role in group_names(name))]:
                 cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
-    def check(self, credentials: Credentials, *, repair: bool) -> CheckResult:
-        """After a rotation of the owner, ``credentials`` are those of an owner login (a
-        member of the owner role, which no longer logs in itself)."""
+    def check(
+        self, credentials: Credentials, *, repair: bool, owner_login: str | None = None
+    ) -> CheckResult:
+        """An ``owner_login`` is a member of the owner role, which no longer logs in."""
         name = require_backend_name(credentials.database)
-        user = require_owner_login(credentials.username, name)
-        owner_login = user != name
+        user = require_owner_login(credentials.username, name, owner_login)
         role, password = sql.Identifier(user), credentials.password
         owner = sql.Identifier(name)
         repaired: list[str] = []
@@ -187,7 +187,7 @@ class PostgreSQLAdapter(PostgreSQLLogins, ProviderAdapter):
                 return failed(f"database {name} no longer exists; its data is lost and "
                               "cannot be restored by a repair")
             can_login = self._role(cur, user)
-            if owner_login:
+            if owner_login is not None:
                 problem = self._owner_login_problem(cur, name, user, can_login)
                 if problem and not repair:
                     return failed(problem)

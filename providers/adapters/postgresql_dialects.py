@@ -22,6 +22,7 @@ class CockroachDBAdapter(PostgreSQLAdapter):
     key = "cockroachdb"
     label = "CockroachDB"
     login_access = frozenset()
+    owner_rotates = False
     default_port = 26257
     #: No CONNECTION LIMIT role option.
     properties = {}
@@ -59,6 +60,7 @@ class YugabyteDBAdapter(PostgreSQLAdapter):
     key = "yugabytedb"
     label = "YugabyteDB"
     login_access = frozenset()
+    owner_rotates = False
     default_port = 5433
     properties = {
         "connection_limit": PropertySpec(

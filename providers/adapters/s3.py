@@ -50,6 +50,7 @@ from providers.adapters.base import (
     ProviderAdapter,
     ProviderError,
     require_backend_name,
+    require_login_name,
     scrub,
 )
 from providers.adapters.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
@@ -184,12 +185,16 @@ class S3Adapter(S3Logins, ProviderAdapter):
                 if error_code(exc) not in MISSING:
                     raise
 
-    def check(self, credentials: Credentials, *, repair: bool) -> CheckResult:
+    def check(
+        self, credentials: Credentials, *, repair: bool, owner_login: str | None = None
+    ) -> CheckResult:
+        """``owner_login``: the IAM user of the key, when not the owner's own."""
         bucket, secret = credentials.database, credentials.password
         name = backend_name_of(bucket)
         if name is None:
             raise ProviderError(f"refusing invalid bucket name {bucket!r}")
         require_backend_name(name)
+        user = name if owner_login is None else require_login_name(owner_login, name)
         repaired: list[str] = []
         issued: Credentials | None = None
 
@@ -202,33 +207,33 @@ class S3Adapter(S3Logins, ProviderAdapter):
             if not self._bucket_exists(bucket):
                 return result(False, f"bucket {bucket} no longer exists; its data is lost and "
                                      "cannot be restored by a repair")
-            if not self._user_exists(name):
+            if not self._user_exists(user):
                 if not repair:
-                    return result(False, f"IAM user {name} does not exist")
-                self._ensure_user(name)
+                    return result(False, f"IAM user {user} does not exist")
+                self._ensure_user(user)
                 repaired.append("user re-created")
-            if self._policy(name) != bucket_policy(bucket):
+            if self._policy(user) != bucket_policy(bucket):
                 if not repair:
-                    return result(False, f"IAM user {name} lacks its policy on {bucket}")
-                self._put_policy(name, bucket)
+                    return result(False, f"IAM user {user} lacks its policy on {bucket}")
+                self._put_policy(user, bucket)
                 repaired.append("policy restored")
             key_id = credentials.username
-            status = next((key["Status"] for key in self._keys(name)
+            status = next((key["Status"] for key in self._keys(user)
                            if key["AccessKeyId"] == key_id), None)
             if status is None:
                 if not repair:
-                    return result(False, f"access key {key_id} of {name} no longer exists")
-                issued = self._new_key(name, bucket)
+                    return result(False, f"access key {key_id} of {user} no longer exists")
+                issued = self._new_key(user, bucket)
                 repaired.append("new access key issued")
             elif status != "Active":
                 if not repair:
-                    return result(False, f"access key {key_id} of {name} is {status.lower()}")
-                self._iam.update_access_key(UserName=name, AccessKeyId=key_id, Status="Active")
+                    return result(False, f"access key {key_id} of {user} is {status.lower()}")
+                self._iam.update_access_key(UserName=user, AccessKeyId=key_id, Status="Active")
                 repaired.append("access key re-activated")
             current = issued or credentials
             failure = self._tenant_probe(current)
             if failure and repair and issued is None:
-                issued = self._new_key(name, bucket)
+                issued = self._new_key(user, bucket)
                 repaired.append("new access key issued")
                 current = issued
                 failure = self._tenant_probe(current)

@@ -221,7 +221,7 @@ def _run_update(claim: Claim, actor: str, *, repair: bool) -> None:
     adapter = resource.provider.adapter()
     try:
         adapter.update(resource.backend_name, resource.properties,
-                       owner_login=current_owner_login(resource, adapter))
+                       owner_login=current_owner_login(resource))
     except ProviderError as exc:
         _record_error(claim, actor, "resource.update", exc)
         return
@@ -239,10 +239,11 @@ def _run_check(claim: Claim, actor: str, *, repair: bool) -> None:
     resource = claim.resource
     adapter = resource.provider.adapter()
     try:
-        result = adapter.check(Credentials.from_dict(resource.credentials), repair=repair)
+        owner_login = current_owner_login(resource)
+        result = adapter.check(Credentials.from_dict(resource.credentials), repair=repair,
+                               owner_login=owner_login)
         if result.repaired and adapter.properties:  # e.g. a re-created login lacks its limit
-            adapter.update(resource.backend_name, resource.properties,
-                           owner_login=current_owner_login(resource, adapter))
+            adapter.update(resource.backend_name, resource.properties, owner_login=owner_login)
     except ProviderError as exc:
         result = CheckResult(ok=False, message=failures.log_failure(
             f"check of resource {resource.pk} failed", exc.message))

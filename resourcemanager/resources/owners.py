@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from providers.adapters.base import ProviderAdapter
 from resourcemanager.resources.models import OWNER_HOLDER, Credential, Resource
 
 
@@ -45,10 +44,9 @@ def follow_owner_secret(resource: Resource) -> None:
         secret=resource.credentials, updated_at=timezone.now())
 
 
-def current_owner_login(resource: Resource, adapter: ProviderAdapter) -> str | None:
+def current_owner_login(resource: Resource) -> str | None:
     """The login that took over the owner's credentials by a rotation, or None while the
     owner's own account holds them."""
-    username = (resource.credentials or {}).get("username")
-    if adapter.owner_rotates and username and username != resource.backend_name:
-        return username
-    return None
+    login = (Credential.objects.filter(resource=resource, holder=OWNER_HOLDER)
+             .values_list("login", flat=True).first())
+    return login if login and login != resource.backend_name else None

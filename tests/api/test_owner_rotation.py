@@ -14,10 +14,12 @@ import pymysql
 import pytest
 from django.utils import timezone
 
+from providers.adapters.base import Credentials
 from resourcemanager.resources import credential_sweeps
 from resourcemanager.resources.models import OWNER_HOLDER, Credential
 from tests.api.test_credential_lifecycle import past_grace, refused
 from tests.api.test_credentials import TEAM_A, pg_login, ready_resource
+from tests.providers.s3_support import can_list, tenant
 
 
 def owner_credential(client, resource: dict) -> dict:
@@ -190,17 +192,28 @@ def test_only_credential_managers_schedule_rotations(make_client, scram_provider
     assert Credential.objects.get(pk=owner["id"]).rotation_period is None
 
 
-def test_an_s3_owner_does_not_rotate_yet_and_says_so(make_client, s3_provider):
+def test_an_s3_owner_hands_over_to_a_key_of_its_own_and_check_repairs_it(
+    make_client, s3_provider, moto_s3
+):
     client = make_client(team_a="RESOURCE_ADMIN")
     created = client.post(TEAM_A, {"provider": s3_provider.key, "name": "files"},
                           format="json").json()
-    owner = owner_credential(client, created)
-    before = revealed(client, created)
+    old = Credentials.from_dict(revealed(client, created))
+    tenant(moto_s3, old).put_object(Bucket=old.database, Key="kept", Body=b"x")
 
-    answer = client.post(f"{TEAM_A}/{created['id']}/credentials/{owner['id']}/rotate",
-                         format="json")
+    new = Credentials.from_dict(rotate_owner(client, created, grace=0)["credentials"])
 
-    assert answer.status_code == 409, answer.json()
-    assert answer.json()["code"] == "not_offered"
-    assert revealed(client, created) == before
-    assert Credential.objects.get(pk=owner["id"]).status == "active"
+    assert Credentials.from_dict(revealed(client, created)) == new
+    assert not can_list(moto_s3, old)
+    reader = tenant(moto_s3, new)
+    assert reader.get_object(Bucket=new.database, Key="kept")["Body"].read() == b"x"
+    reader.put_object(Bucket=new.database, Key="later", Body=b"y")
+    assert checked(client, created)["ok"] is True
+
+    login = Credential.objects.get(resource_id=created["id"], holder=OWNER_HOLDER).login
+    moto_s3.client("iam").update_access_key(UserName=login, AccessKeyId=new.username,
+                                          Status="Inactive")
+    assert checked(client, created)["ok"] is False
+    assert checked(client, created, repair=True)["ok"] is True
+    assert can_list(moto_s3, new)
+    assert not can_list(moto_s3, old)  # the repair went to the login, not to the owner

@@ -272,4 +272,4 @@ def test_a_rotated_owner_hands_over_to_an_owner_login_and_its_own_user_goes(
         assert _refused(lambda: owner[name].notes.find_one()) == AUTHENTICATION_FAILED
     with _client(successor) as client:
         assert client[name].notes.find_one() == {"_id": 1, "body": "kept"}
-    assert adapter.check(successor, repair=False).ok
+    assert adapter.check(successor, repair=False, owner_login=successor.username).ok
