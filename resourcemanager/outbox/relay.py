@@ -2,17 +2,18 @@
 
 Services call ``enqueue_operation`` and ``emit_event`` inside the transaction that changes a
 resource, so the row exists exactly when the change does. When that transaction commits,
-the process tries to publish its own rows at once; whatever could not be published (the
-broker is down, the process died) is picked up by ``relay``, which Celery beat runs every
-``RM_OUTBOX_RELAY_INTERVAL`` seconds. A row is marked published in the transaction that
-published it, so delivery is at least once; the receiving tasks are idempotent.
+the process tries to publish its own rows at once (claimed by one UPDATE, given back if
+the broker refuses them); whatever could not be published (the broker is down, the
+process died) is picked up by ``relay``, which Celery beat runs every
+``RM_OUTBOX_RELAY_INTERVAL`` seconds, and a row claimed but never handled is published
+again after ``RM_OPERATION_TIMEOUT``. Delivery is at least once; the receiving tasks are
+idempotent.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from celery import current_app
 from celery.result import EagerResult
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from resourcemanager.outbox import queueing
@@ -42,8 +44,8 @@ _broker_down_until = 0.0
 @dataclass(frozen=True)
 class RelayReport:
     published: int
-    #: Rows still unpublished; counted only for a full relay, not for a request's own rows.
-    pending: int | None
+    #: Rows still unpublished.
+    pending: int
     error: str = ""
 
 
@@ -92,14 +94,13 @@ def describe(resource: Resource) -> dict[str, Any]:
     }
 
 
-def relay(ids: Iterable[int] | None = None, *, batch_size: int = 200) -> RelayReport:
-    """Publish due messages (only ``ids`` if given) in order; stop at a broker error.
+def relay(*, batch_size: int = 200) -> RelayReport:
+    """Publish due messages in order; stop at a broker error.
 
     Due are messages never published, and those published over ``RM_OPERATION_TIMEOUT``
     ago that no task has handled (the broker lost them). Rows are claimed with
     ``SKIP LOCKED``, so concurrent relays never publish the same row twice.
     """
-    wanted = list(ids) if ids is not None else None
     lost_after = timezone.now() - timedelta(seconds=settings.RM_OPERATION_TIMEOUT)
     in_process = bool(current_app.conf.task_always_eager)
     published = 0
@@ -107,8 +108,6 @@ def relay(ids: Iterable[int] | None = None, *, batch_size: int = 200) -> RelayRe
     while not error:
         with transaction.atomic():
             claimed = OutboxMessage.objects.due(lost_after).select_for_update(skip_locked=True)
-            if wanted is not None:
-                claimed = claimed.filter(pk__in=wanted)
             batch = list(claimed.order_by("id")[:batch_size])
             if not batch:
                 break
@@ -121,13 +120,12 @@ def relay(ids: Iterable[int] | None = None, *, batch_size: int = 200) -> RelayRe
         if in_process:
             for message in batch:
                 _publish(message)
-        if wanted is not None or len(batch) < batch_size:
+        if len(batch) < batch_size:
             break
     if error:
         _pause_fast_path()
         logger.warning("outbox relay stopped after %d message(s): %s", published, error)
-    pending = OutboxMessage.objects.unpublished().count() if wanted is None else None
-    return RelayReport(published, pending, error)
+    return RelayReport(published, OutboxMessage.objects.unpublished().count(), error)
 
 
 def _publish_batch(batch: list[OutboxMessage]) -> tuple[list[int], str]:
@@ -159,13 +157,31 @@ def prune() -> int:
 
 def publish_on_commit(message: OutboxMessage) -> None:
     """Try to publish ``message`` right after the current transaction commits."""
-    transaction.on_commit(lambda: _publish_now(message.pk), robust=True)
+    transaction.on_commit(lambda: _publish_now(message), robust=True)
 
 
-def _publish_now(message_id: int) -> None:
-    if time.monotonic() < _broker_down_until and not current_app.conf.task_always_eager:
+def _publish_now(message: OutboxMessage) -> None:
+    """The committing process publishes its own row at once. One conditional UPDATE
+    claims it (a concurrent relay gets it or nothing); a broker that refuses it gives
+    it back to the periodic relay."""
+    in_process = bool(current_app.conf.task_always_eager)
+    if time.monotonic() < _broker_down_until and not in_process:
         return  # the periodic relay will publish it
-    relay([message_id])
+    lost_after = timezone.now() - timedelta(seconds=settings.RM_OPERATION_TIMEOUT)
+    mine = OutboxMessage.objects.due(lost_after).filter(pk=message.pk)
+    if not mine.update(published_at=timezone.now()):
+        return  # published by a relay meanwhile
+    if in_process:
+        _publish(message)  # runs the task here
+        return
+    try:
+        _publish(message)
+    except Exception as exc:  # kombu raises several types for a broker outage
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            published_at=None, publish_attempts=F("publish_attempts") + 1, last_error=error)
+        _pause_fast_path()
+        logger.warning("publishing %s failed, the relay will: %s", message, error)
 
 
 def _add(kind: str, name: str, resource: Resource, payload: dict[str, Any]) -> OutboxMessage:

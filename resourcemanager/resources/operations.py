@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, When
 from django.utils import timezone
 
 from audit.models import AuditEntry
@@ -143,29 +143,35 @@ def run_operation(
 def claim_resource(
     resource_id: str, operation: Operation, *, last_attempt: bool
 ) -> Claim | None:
-    """Take the resource's lease for ``operation``; None when there is nothing to do."""
+    """Take the resource's lease for ``operation``; None when there is nothing to do.
+
+    One conditional UPDATE takes it, so that no row lock is held across a round trip."""
     now = timezone.now()
-    with transaction.atomic():
-        resource = locked_resource(resource_id)
-        if resource.status not in _RUNS_IN[operation]:
+    lease_id = uuid.uuid4()
+    claimable = Resource.objects.filter(
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now),
+        pk=resource_id, status__in=_RUNS_IN[operation])
+    if operation == Operation.CHECK:
+        claimable = claimable.filter(credentials__isnull=False)
+    changes: dict[str, object] = {
+        "operation": operation.value,
+        "attempts": Case(When(operation=operation.value, then=F("attempts") + 1), default=1),
+        "lease_id": lease_id,
+        "lease_expires_at": now + timedelta(seconds=settings.RM_OPERATION_TIMEOUT),
+    }
+    if operation == Operation.CREATE:
+        changes.update(status=Status.CREATING, updated_at=now)
+    claimed = claimable.update(**changes)
+    resource = Resource.objects.select_related("provider").filter(pk=resource_id).first()
+    if not claimed:
+        if resource is None or resource.status not in _RUNS_IN[operation] or (
+                operation == Operation.CHECK and resource.credentials is None):
             return None  # done, or superseded (e.g. deleted meanwhile)
-        if operation == Operation.CHECK and resource.credentials is None:
-            return None
-        if resource.lease_expires_at is not None and resource.lease_expires_at > now:
-            raise OperationBusy(f"a {resource.operation or 'previous'} run is under way")
-        if resource.operation != operation:
-            resource.attempts = 0
-        resource.operation = operation.value
-        resource.attempts += 1
-        resource.lease_id = uuid.uuid4()
-        resource.lease_expires_at = now + timedelta(seconds=settings.RM_OPERATION_TIMEOUT)
-        fields = list(_LEASE_FIELDS)
-        if operation == Operation.CREATE:
-            resource.status = Status.CREATING
-            fields += ["status", "updated_at"]
-        resource.save(update_fields=fields)
+        raise OperationBusy(f"a {resource.operation or 'previous'} run is under way")
+    if resource is None or resource.lease_id != lease_id:
+        return None  # taken over since, by the stuck-operation sweep
     final = last_attempt or resource.attempts > settings.RM_TASK_MAX_RETRIES
-    return Claim(resource, operation, resource.lease_id, final)
+    return Claim(resource, operation, lease_id, final)
 
 
 def record_outcome(
