@@ -1,6 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
 from config import health
 from config.metrics import metrics_view
@@ -27,6 +31,11 @@ urlpatterns = [
         "api/docs/",
         SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]),
         name="docs",
+    ),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="schema", http_method_names=["get", "head"]),
+        name="redoc",
     ),
     path("api/c/<str:scope>/", include(api_routes, namespace="api-scoped")),
     path("api/", include(api_routes, namespace="api")),

@@ -1,6 +1,10 @@
-"""OpenAPI schema and Swagger UI."""
+"""OpenAPI schema, Swagger UI and ReDoc."""
+
+import re
 
 import pytest
+from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.test import Client
 
 
@@ -18,3 +22,15 @@ def test_schema_documents_both_url_forms():
 @pytest.mark.django_db
 def test_swagger_ui_is_served():
     assert Client().get("/api/docs/").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", ["/api/docs/", "/api/redoc/"])
+def test_api_docs_load_every_asset_from_this_server(route):
+    page = Client().get(route).content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+
+    assert assets and all(url.startswith(settings.STATIC_URL) for url in assets), assets
+    assert "http://" not in page and "https://" not in page  # nor in a script or style
+    for url in assets:
+        assert finders.find(url.removeprefix(settings.STATIC_URL)), url

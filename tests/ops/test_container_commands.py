@@ -13,6 +13,7 @@ from __future__ import annotations
 import html.parser
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -213,6 +214,18 @@ def test_web_serves_the_admin_and_its_static_files(web):
     assert status == 200
     assert headers["Content-Type"].startswith("text/css")
     assert body
+
+
+def test_web_serves_the_api_docs_with_their_own_assets(web):
+    status, _, page = get(f"{web.url}/api/docs/")
+    assets = re.findall(r'(?:src|href)="(/static/drf_spectacular_sidecar/[^"]+)"', page.decode())
+
+    assert status == 200
+    assert any(url.endswith(".js") for url in assets), page[:2000]
+    for url in assets:
+        status, _, body = get(f"{web.url}{url}")
+        assert status == 200, url
+        assert body
 
 
 def test_web_writes_one_json_access_line_per_request(web):

@@ -238,6 +238,17 @@ def test_a_resource_lives_and_dies_over_http_with_tasks_in_the_web_process(
     assert found == (0,)
 
 
+def test_runserver_serves_the_api_docs_and_their_assets(server):
+    with urllib.request.urlopen(f"{server.url}/api/docs/", timeout=10) as response:  # noqa: S310
+        page = response.read().decode()
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page)
+
+    assert any(url.endswith("swagger-ui-bundle.js") for url in assets), page[:2000]
+    for url in assets:
+        with urllib.request.urlopen(f"{server.url}{url}", timeout=10) as response:  # noqa: S310
+            assert response.status == 200 and response.read(), url
+
+
 def test_without_debug_check_refuses_to_start_without_secret_key(tmp_path):
     env = quickstart_env(tmp_path / "data", DEBUG="false")
 
