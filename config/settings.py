@@ -107,6 +107,8 @@ MIDDLEWARE = [
     # Probes and scrapes: answered next, without access-log lines or Host validation.
     "config.health.ProbeMiddleware",
     "resourcemanager.telemetry.middleware.RequestIdMiddleware",
+    # Errors under /api/ in the API's JSON, whichever view (or none) answered.
+    "resourcemanager.api.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -6,7 +6,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
-from config import health
+from config import health, views
 from config.metrics import metrics_view
 from resourcemanager.api.auth_views import CurrentUserView
 from resourcemanager.identity.oidc_login import CallbackView, LoginView, LogoutView
@@ -21,6 +21,7 @@ auth_routes = [
 ]
 
 urlpatterns = [
+    path("", views.home, name="home"),
     path("healthz", health.live, name="health-live"),
     path("readyz", health.ready, name="health-ready"),
     path("metrics", metrics_view, name="metrics"),
@@ -40,6 +41,3 @@ urlpatterns = [
     path("api/c/<str:scope>/", include(api_routes, namespace="api-scoped")),
     path("api/", include(api_routes, namespace="api")),
 ]
-
-handler404 = "config.views.not_found"
-handler500 = "config.views.server_error"

@@ -1,18 +1,13 @@
-"""Error pages: JSON under /api/, Django's defaults elsewhere."""
+"""The site's root: where a newcomer (and the admin's "View site" link) lands."""
 
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
-from django.views import defaults
-
-from resourcemanager.api.errors import json_not_found, json_server_error
-
-
-def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if request.path.startswith("/api/"):
-        return json_not_found(request, exception)
-    return defaults.page_not_found(request, exception)
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 
-def server_error(request: HttpRequest) -> HttpResponse:
-    if request.path.startswith("/api/"):
-        return json_server_error(request)
-    return defaults.server_error(request)
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    """A page linking the admin's dashboard, the API docs and the health probes."""
+    context = {**admin.site.each_context(request), "title": "Welcome"}
+    return render(request, "home.html", context)

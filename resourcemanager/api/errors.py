@@ -5,7 +5,7 @@ Unexpected exceptions become a 500 carrying only the request id; never a stack t
 
 import logging
 
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -80,16 +80,8 @@ def _error_response(exc: Exception) -> Response:
             response["Retry-After"] = str(int(exc.wait))
         return response
     logger.exception("unhandled error in API view")
-    return Response(_internal_error_body(), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    return Response(internal_error_body(), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
 
-def _internal_error_body() -> dict:
+def internal_error_body() -> dict:
     return error_body("internal_error", f"internal error (request id {get_request_id()})")
-
-
-def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse(error_body("not_found", "no such route"), status=404)
-
-
-def json_server_error(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(_internal_error_body(), status=500)

@@ -23,9 +23,11 @@ ALL_METHODS = ("get", "head", "options", "post", "put", "patch", "delete")
 #: API routes an anonymous caller may use (full URL-conf patterns). Every other route
 #: under /api/ must answer an anonymous caller with a JSON 401.
 PUBLIC_API_ROUTES = {
-    # The OpenAPI document and its Swagger UI: they describe the routes and hold no data.
+    # The OpenAPI document, its Swagger UI and ReDoc: they describe the routes and hold
+    # no data.
     "api/schema/",
     "api/docs/",
+    "api/redoc/",
     # Browser sign-in through the identity provider: starting it and coming back from it
     # happen before the caller has a session.
     "api/auth/login",
