@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from providers.adapters.base import Credentials
 from resourcemanager.api.scoping import ScopedViewMixin
 from resourcemanager.api.serializers import FAILURE_HELP, CredentialsSerializer
+from resourcemanager.api.strict import StrictInput
 from resourcemanager.api.views import SCOPE_HEADER
 from resourcemanager.identity.roles import Action
 from resourcemanager.resources import credentials, failures, services
@@ -47,7 +48,7 @@ class IssuedCredentialSerializer(CredentialSerializer):
         read_only_fields = fields
 
 
-class IssueRequestSerializer(serializers.Serializer):
+class IssueRequestSerializer(StrictInput, serializers.Serializer):
     holder = serializers.CharField(
         help_text="Who uses it: an application's name, or user:<username>. Consumers' "
                   "own (consumer:<id>) are issued by their deliveries, not here.")
@@ -61,13 +62,13 @@ class IssueRequestSerializer(serializers.Serializer):
         required=False, help_text="Rotate it every so many seconds (default: never).")
 
 
-class RenewRequestSerializer(serializers.Serializer):
+class RenewRequestSerializer(StrictInput, serializers.Serializer):
     ttl = serializers.IntegerField(
         required=False, help_text="Seconds from now (default: the credential's ttl); "
         "never past its max_expires_at.")
 
 
-class RotateRequestSerializer(serializers.Serializer):
+class RotateRequestSerializer(StrictInput, serializers.Serializer):
     grace = serializers.IntegerField(
         required=False, help_text="Seconds the replaced login keeps working "
         "(default: RM_CREDENTIAL_ROTATION_GRACE).")

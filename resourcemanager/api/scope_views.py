@@ -9,13 +9,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from resourcemanager.api.scoping import ScopedViewMixin
+from resourcemanager.api.strict import StrictInput
 from resourcemanager.api.views import SCOPE_HEADER
 from resourcemanager.identity.roles import Action
 from resourcemanager.scopes import services
 from resourcemanager.scopes.models import ScopeSettings
 
 
-class ScopeSettingsSerializer(serializers.ModelSerializer):
+class ScopeSettingsSerializer(StrictInput, serializers.ModelSerializer):
     credential_self_service = serializers.ChoiceField(
         choices=ScopeSettings.SelfService.values, required=False, allow_blank=True,
         help_text="The highest access a USER may issue for itself (holder user:<name>), "

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from providers.adapters.properties import KINDS, PropertySpec
 from providers.models import Provider
+from resourcemanager.api.strict import StrictInput
 from resourcemanager.resources import failures
 from resourcemanager.resources.models import Resource
 
@@ -97,7 +98,7 @@ PROVIDER_HELP = (
 )
 
 
-class ResourceCreateSerializer(serializers.Serializer):
+class ResourceCreateSerializer(StrictInput, serializers.Serializer):
     provider = serializers.CharField(help_text=PROVIDER_HELP)
     name = serializers.CharField(
         trim_whitespace=False, help_text="Your name for it, unique per provider and scope."
@@ -109,7 +110,7 @@ class ResourceCreateSerializer(serializers.Serializer):
     )
 
 
-class ResourceAddSerializer(serializers.Serializer):
+class ResourceAddSerializer(StrictInput, serializers.Serializer):
     provider = serializers.CharField(help_text=PROVIDER_HELP)
     name = serializers.CharField(
         trim_whitespace=False, help_text="Your name for it, unique per provider and scope."
@@ -122,7 +123,7 @@ class ResourceAddSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(), required=False)
 
 
-class ResourceUpdateSerializer(serializers.Serializer):
+class ResourceUpdateSerializer(StrictInput, serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(), required=False)
     properties = serializers.DictField(
         required=False, help_text="The properties to change; null restores a default. "
@@ -130,7 +131,7 @@ class ResourceUpdateSerializer(serializers.Serializer):
     )
 
 
-class CheckRequestSerializer(serializers.Serializer):
+class CheckRequestSerializer(StrictInput, serializers.Serializer):
     repair = serializers.BooleanField(default=True)
 
 

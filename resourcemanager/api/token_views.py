@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from resourcemanager.api.permissions import NamedScopeMembership
+from resourcemanager.api.strict import StrictInput
 from resourcemanager.identity.models import ApiToken
 from resourcemanager.identity.tokens import issue_token, revoke_token
 
@@ -28,7 +29,7 @@ class IssuedTokenSerializer(ApiTokenSerializer):
         read_only_fields = fields
 
 
-class IssueTokenSerializer(serializers.Serializer):
+class IssueTokenSerializer(StrictInput, serializers.Serializer):
     name = serializers.CharField(max_length=100)
     expires_in_days = serializers.IntegerField(
         min_value=0,
