@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import ipaddress
 import logging
 from collections.abc import Iterator
 
@@ -32,19 +33,49 @@ logger = logging.getLogger(__name__)
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """The exposition: this process's (or all web processes') metrics and the database's.
 
-    Open unless ``RM_METRICS_TOKEN`` is set; then ``Authorization: Bearer <token>``.
+    For a scraper from ``RM_METRICS_ALLOWED_NETWORKS``, or with ``Authorization: Bearer
+    <RM_METRICS_TOKEN>``; open to everyone only in DEBUG with neither set.
     """
-    token = settings.RM_METRICS_TOKEN
-    if token:
-        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer":
-            response = HttpResponse("a bearer token is required\n", status=401)
-            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
-            return response
-        if not hmac.compare_digest(given.strip().encode(), token.encode()):
-            return HttpResponse("wrong token\n", status=403)
+    refusal = _refusal(request)
+    if refusal is not None:
+        return refusal
     encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
     return HttpResponse(encoder(_web_registry()), content_type=content_type)
+
+
+def _refusal(request: HttpRequest) -> HttpResponse | None:
+    """None when the request may read the metrics, else the answer refusing it."""
+    token, networks = settings.RM_METRICS_TOKEN, settings.RM_METRICS_ALLOWED_NETWORKS
+    if not token and not networks:
+        if settings.DEBUG:
+            return None
+        return HttpResponse(
+            "metrics are closed: set RM_METRICS_TOKEN or RM_METRICS_ALLOWED_NETWORKS\n",
+            status=403,
+        )
+    if networks and _from_allowed_network(request, networks):
+        return None
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if not token or scheme.lower() != "bearer":
+        response = HttpResponse(
+            "a bearer token is required\n" if token else "not from an allowed network\n",
+            status=401 if token else 403,
+        )
+        if token:
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        return HttpResponse("wrong token\n", status=403)
+    return None
+
+
+def _from_allowed_network(request: HttpRequest, networks: list[str]) -> bool:
+    """Whether the connecting address (not a forwarded one) lies in one of ``networks``."""
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(network, strict=False) for network in networks)
 
 
 @functools.cache

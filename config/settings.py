@@ -272,14 +272,20 @@ RM_CONSUMER_BLOCKED_NETWORKS = env.list(
     ],
 )
 RM_CONSUMER_ALLOWED_NETWORKS = env.list("RM_CONSUMER_ALLOWED_NETWORKS", default=[])
-for _network in (*RM_CONSUMER_BLOCKED_NETWORKS, *RM_CONSUMER_ALLOWED_NETWORKS):
-    try:
-        ipaddress.ip_network(_network.strip(), strict=False)
-    except ValueError:
-        raise ImproperlyConfigured(
-            f"RM_CONSUMER_BLOCKED_NETWORKS / RM_CONSUMER_ALLOWED_NETWORKS: {_network!r} is "
-            "not a network such as 10.0.0.0/8 or fd00::/8"
-        ) from None
+
+
+def _check_networks(names: str, networks: list[str]) -> None:
+    for network in networks:
+        try:
+            ipaddress.ip_network(network.strip(), strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{names}: {network!r} is not a network such as 10.0.0.0/8 or fd00::/8"
+            ) from None
+
+
+_check_networks("RM_CONSUMER_BLOCKED_NETWORKS / RM_CONSUMER_ALLOWED_NETWORKS",
+                [*RM_CONSUMER_BLOCKED_NETWORKS, *RM_CONSUMER_ALLOWED_NETWORKS])
 # Upper bounds (seconds) of every consumer request's connect and read timeouts; a
 # consumer's own `timeout` property may only shorten the read timeout.
 RM_CONSUMER_CONNECT_TIMEOUT = env.float("RM_CONSUMER_CONNECT_TIMEOUT", default=5.0)
@@ -413,7 +419,10 @@ LOGGING = logs.dict_config(env.str("LOG_LEVEL", default="INFO"), LOG_FORMAT)
 RM_ACCESS_LOG = env.bool("RM_ACCESS_LOG", default=True)
 
 # --- Metrics (docs/metrics.md) --------------------------------------------------------
-# GET /metrics is open unless this is set; then it needs "Authorization: Bearer <token>".
+# GET /metrics answers scrapers from these networks (the connecting address), and those
+# sending "Authorization: Bearer <token>"; with neither set it is open in DEBUG only.
 RM_METRICS_TOKEN = env.str("RM_METRICS_TOKEN", default="")
+RM_METRICS_ALLOWED_NETWORKS = env.list("RM_METRICS_ALLOWED_NETWORKS", default=[])
+_check_networks("RM_METRICS_ALLOWED_NETWORKS", RM_METRICS_ALLOWED_NETWORKS)
 # A Celery worker serves its metrics over HTTP on this port (0: not at all).
 RM_WORKER_METRICS_PORT = env.int("RM_WORKER_METRICS_PORT", default=0)

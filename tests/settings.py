@@ -20,6 +20,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The consumer tests deliver to local servers on the loopback interface.
 RM_CONSUMER_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
 
+# The metrics tests scrape /metrics from the test client's address.
+RM_METRICS_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+
 # Many tests present bad bearer tokens from 127.0.0.1 within a minute; the tests of the
 # limit itself set a low one.
 RM_API_AUTH_FAILURE_RATE = "100000/min"

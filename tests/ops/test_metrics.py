@@ -261,7 +261,7 @@ def test_metrics_never_name_scopes_resources_hosts_or_credentials(make_client, p
     ("header", "status"),
     [(None, 401), ("Basic czpz", 401), ("Bearer wrong-token", 403), ("Bearer s3cret-token", 200)],
 )
-@override_settings(RM_METRICS_TOKEN="s3cret-token")
+@override_settings(RM_METRICS_TOKEN="s3cret-token", RM_METRICS_ALLOWED_NETWORKS=[])
 def test_a_metrics_token_is_required_once_set(db, header, status):
     headers = {} if header is None else {"HTTP_AUTHORIZATION": header}
 
@@ -274,8 +274,39 @@ def test_a_metrics_token_is_required_once_set(db, header, status):
         assert b"rm_" not in response.content
 
 
-def test_metrics_are_open_without_a_token(db):
+def test_metrics_are_closed_in_production_until_a_token_or_networks_are_set(db, settings):
+    settings.RM_METRICS_TOKEN, settings.RM_METRICS_ALLOWED_NETWORKS = "", []
+
+    response = Client().get("/metrics")
+
+    assert response.status_code == 403
+    assert b"RM_METRICS_TOKEN or RM_METRICS_ALLOWED_NETWORKS" in response.content
+    assert b"rm_" not in response.content
+    settings.DEBUG = True
     assert Client().get("/metrics").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("address", "header", "status"),
+    [("10.1.2.3", None, 200), ("fd00::7", None, 200), ("203.0.113.9", None, 401),
+     ("203.0.113.9", "Bearer s3cret-token", 200), ("203.0.113.9", "Bearer wrong", 403)],
+)
+@override_settings(RM_METRICS_TOKEN="s3cret-token",
+                   RM_METRICS_ALLOWED_NETWORKS=["10.0.0.0/8", "fd00::/8"])
+def test_scrapers_from_allowed_networks_need_no_token(db, address, header, status):
+    headers = {} if header is None else {"HTTP_AUTHORIZATION": header}
+
+    response = Client(REMOTE_ADDR=address).get("/metrics", **headers)
+
+    assert response.status_code == status
+
+
+@override_settings(RM_METRICS_TOKEN="", RM_METRICS_ALLOWED_NETWORKS=["10.0.0.0/8"])
+def test_networks_alone_refuse_every_other_address(db):
+    assert Client(REMOTE_ADDR="10.0.0.1").get("/metrics").status_code == 200
+    refused = Client(REMOTE_ADDR="192.0.2.1").get("/metrics")
+    assert refused.status_code == 403
+    assert b"rm_" not in refused.content
 
 
 def test_metrics_refuse_writes(db):

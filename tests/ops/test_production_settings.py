@@ -70,6 +70,15 @@ def test_an_unknown_log_format_is_refused(tmp_path):
     assert "LOG_FORMAT must be 'plain' or 'json'" in result.stderr
 
 
+def test_a_malformed_metrics_network_is_refused_at_start(tmp_path):
+    env = {**documented_environment(tmp_path), "RM_METRICS_ALLOWED_NETWORKS": "10.0.0.0/33"}
+
+    result = run_manage(env, "check")
+
+    assert result.returncode != 0
+    assert "RM_METRICS_ALLOWED_NETWORKS: '10.0.0.0/33' is not a network" in result.stderr
+
+
 def test_a_malformed_consumer_network_is_refused_at_start(tmp_path):
     env = {**documented_environment(tmp_path), "RM_CONSUMER_BLOCKED_NETWORKS": "10.0.0.0/8,nope"}
 
