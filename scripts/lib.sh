@@ -28,6 +28,13 @@ ensure_venv() {
     fi
 }
 
+quickstart_env() {  # the settings of scripts/quickstart, for it and for scripts/manage
+    export DEBUG="${DEBUG:-true}"
+    # Set either variable to an empty string to leave that provider out.
+    export RM_PROVIDER_POSTGRESQL_URL="${RM_PROVIDER_POSTGRESQL_URL-postgresql://postgres@127.0.0.1:5432/postgres}"
+    export RM_PROVIDER_MYSQL_URL="${RM_PROVIDER_MYSQL_URL-mysql://root@127.0.0.1:3306}"
+}
+
 ensure_postgresql() {
     if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then return; fi
     command -v pg_ctlcluster >/dev/null || apt_install postgresql

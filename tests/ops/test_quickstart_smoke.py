@@ -249,6 +249,32 @@ def test_runserver_serves_the_api_docs_and_their_assets(server):
             assert response.status == 200 and response.read(), url
 
 
+def test_the_readme_s_token_command_works_as_written_in_the_quick_start_s_setting(
+    quickstart, tmp_path
+):
+    """``scripts/manage create_api_token admin`` from a shell that set nothing (no DEBUG),
+    in another directory; bare ``manage.py`` there refuses to start without secrets."""
+    shell = {name: value for name, value in os.environ.items() if name not in STRIPPED}
+    shell["RM_DATA_DIR"] = str(quickstart["data_dir"])  # the quick start's ./data
+
+    bare = subprocess.run(
+        [sys.executable, MANAGE_PY, "create_api_token", "admin"], env=shell, cwd=tmp_path,
+        capture_output=True, text=True, timeout=120,
+    )
+    wrapped = subprocess.run(
+        [str(settings.BASE_DIR / "scripts" / "manage"), "create_api_token", "admin"],
+        env=shell, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+
+    assert bare.returncode != 0 and "SECRET_KEY is not set" in bare.stderr
+    assert wrapped.returncode == 0, wrapped.stderr
+    token = wrapped.stdout.strip()
+    assert token.startswith("rmt_")
+    script = ("from resourcemanager.identity.tokens import authenticate_token; "
+              f"print(authenticate_token({token!r}).user.username)")
+    assert manage_ok(quickstart["env"], "shell", "-c", script).stdout.split()[-1] == "admin"
+
+
 def test_without_debug_check_refuses_to_start_without_secret_key(tmp_path):
     env = quickstart_env(tmp_path / "data", DEBUG="false")
 
