@@ -271,7 +271,11 @@ RM_CONSUMER_BLOCKED_NETWORKS = env.list(
         "fd00:ec2::254/128", "100.100.100.200/32",
     ],
 )
-RM_CONSUMER_ALLOWED_NETWORKS = env.list("RM_CONSUMER_ALLOWED_NETWORKS", default=[])
+# In DEBUG (the quick start) a webhook or tool on this machine is reachable unless this
+# variable is set (even empty); the start-up log says so (resourcemanager.apps).
+RM_CONSUMER_ALLOWED_NETWORKS = env.list(
+    "RM_CONSUMER_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"] if DEBUG else []
+)
 
 
 def _check_networks(names: str, networks: list[str]) -> None:
