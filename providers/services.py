@@ -17,9 +17,10 @@ from providers.adapters import registry
 from providers.adapters.base import ProviderError
 from providers.adapters.naming import PREFIX_RE
 from providers.models import Provider
-from resourcemanager.core.errors import Forbidden, InvalidInput
+from resourcemanager.core.errors import Forbidden, InvalidInput, NotFound
 from resourcemanager.identity.roles import Principal
-from resourcemanager.resources.failures import log_failure
+from resourcemanager.outbox import queueing
+from resourcemanager.resources.failures import log_failure, tenant_message
 
 _URL_SCHEMES = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql"}
 _PROBE_THREADS = 8
@@ -40,14 +41,47 @@ class DeclaredProvider:
 
 
 def save_provider(principal: Principal, provider: Provider, *, created: bool) -> Provider:
-    """Save an instance edited by an operator (admin) and audit it."""
-    if not principal.is_operator:
-        raise Forbidden("only platform operators manage provider instances")
+    """Save an instance edited by an operator (admin) and audit it; its connection is
+    tested once the change is committed."""
+    _require_operator(principal)
     registry.adapter_class(provider.provider_class)
-    provider.save()
-    action = "provider.create" if created else "provider.update"
-    record(principal.name, action, AuditEntry.Outcome.SUCCESS, target=provider)
+    with transaction.atomic():
+        provider.save()
+        action = "provider.create" if created else "provider.update"
+        record(principal.name, action, AuditEntry.Outcome.SUCCESS, target=provider)
+        _probe_after_commit(provider)
     return provider
+
+
+def run_connection_test(principal: Principal | None, scope: str, key: str) -> Diagnosis:
+    """Test the admin account's connection to the instance ``key`` usable in ``scope`` now
+    (operators only: it logs in to a shared server), keeping the outcome as its
+    reachability; audited."""
+    _require_operator(principal)
+    provider = Provider.objects.usable_in(scope).filter(key=key).first()
+    if provider is None:
+        raise NotFound("no such provider in this scope")
+    diagnosis = diagnose_provider(provider)
+    outcome = AuditEntry.Outcome.FAILURE if diagnosis.problem else AuditEntry.Outcome.SUCCESS
+    record(principal.name, "provider.test", outcome, target=provider,
+           message=tenant_message(diagnosis.problem or "reachable", provider))
+    return diagnosis
+
+
+def _require_operator(principal: Principal | None) -> None:
+    if principal is None or not principal.is_operator:
+        raise Forbidden("only platform operators manage provider instances")
+
+
+def _probe_after_commit(provider: Provider) -> None:
+    """Queue a connection test of ``provider`` for when the transaction commits (run in
+    this process without a broker); a broker that cannot take it is logged, and the
+    periodic probe tests it later."""
+    provider_id = provider.pk
+    transaction.on_commit(
+        lambda: queueing.send(queueing.PROBE_PROVIDER, {"provider_id": provider_id}),
+        robust=True,
+    )
 
 
 def validate_options(provider_class: str, options: object) -> dict[str, Any]:
@@ -119,6 +153,12 @@ def record_reachability(provider: Provider, problem: str | None) -> None:
     )
 
 
+def probe_provider(provider_id: int) -> str | None:
+    """``ping_provider`` for one instance, if it still exists and is enabled."""
+    provider = Provider.objects.filter(pk=provider_id, enabled=True).first()
+    return ping_provider(provider) if provider is not None else None
+
+
 def probe_providers() -> dict[str, str | None]:
     """Ping every enabled instance at once (one slow server does not delay the others);
     per key, None or the reason it cannot be reached. Outcomes are kept as reachability."""
@@ -147,7 +187,8 @@ def declared_providers() -> list[DeclaredProvider]:
 
 
 def sync_declared_providers() -> list[Provider]:
-    """Make the database match the declared instances; undeclared env rows are disabled."""
+    """Make the database match the declared instances; undeclared env rows are disabled.
+    Each declared instance's connection is tested once the change is committed."""
     declared = declared_providers()
     synced = []
     with transaction.atomic():
@@ -169,6 +210,7 @@ def sync_declared_providers() -> list[Provider]:
                 },
             )
             synced.append(provider)
+            _probe_after_commit(provider)
         stale = Provider.objects.filter(source=Provider.Source.ENVIRONMENT, enabled=True).exclude(
             key__in=[item.key for item in declared]
         )

@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from providers import services as provider_services
 from providers.models import Provider
 from resourcemanager.api import serializers
 from resourcemanager.api.filters import ResourceFilter
@@ -159,6 +160,12 @@ class ResourceViewSet(
 @extend_schema_view(
     list=extend_schema(parameters=[SCOPE_HEADER], summary="Provider instances of this scope"),
     retrieve=extend_schema(parameters=[SCOPE_HEADER], summary="A provider instance"),
+    test=extend_schema(
+        parameters=[SCOPE_HEADER], request=None,
+        responses={200: serializers.ProviderSerializer},
+        summary="Test the instance's connection now (platform operators); the answer "
+                "carries the outcome as its reachability",
+    ),
 )
 class ProviderViewSet(ScopedViewMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.ProviderSerializer
@@ -167,8 +174,15 @@ class ProviderViewSet(ScopedViewMixin, viewsets.ReadOnlyModelViewSet):
     required_actions = {
         "list": Action.VIEW_PROVIDER,
         "retrieve": Action.VIEW_PROVIDER,
+        # Every member reaches the route; the service lets operators alone test.
+        "test": Action.VIEW_PROVIDER,
         "metadata": Action.VIEW_PROVIDER,
     }
 
     def get_queryset(self) -> QuerySet[Provider]:
         return Provider.objects.usable_in(self.scope)
+
+    @action(detail=True, methods=["post"])
+    def test(self, request: Request, *args, **kwargs) -> Response:
+        provider_services.run_connection_test(self.principal, self.scope, self.kwargs["key"])
+        return Response(serializers.ProviderSerializer(self.get_object()).data)

@@ -20,6 +20,7 @@ RUN_RESOURCE_OPERATION = "providers.run_resource_operation"
 RUN_CREDENTIAL_OPERATION = "resourcemanager.run_credential_operation"
 DELIVER_EVENT = "resourcemanager.deliver_event"
 DELIVER_TO_CONSUMER = "consumers.deliver"
+PROBE_PROVIDER = "providers.probe_provider"
 
 
 def send(

@@ -32,6 +32,7 @@ PUBLISHERS = (
     "resourcemanager.resources.credential_runs",
     "resourcemanager.resources.sweeps",
     "resourcemanager.outbox.queueing",
+    "providers.services",
     "consumers.services",
     "consumers.deliveries",
     "consumers.credentials",

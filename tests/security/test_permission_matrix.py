@@ -107,6 +107,9 @@ ROUTES = [
     Route("check", "post", "resources/{id}/check", 202, checked_the_resource, {"repair": True}),
     Route("providers-list", "get", "providers", 200, lists_the_provider),
     Route("providers-retrieve", "get", f"providers/{MEMORY_KEY}", 200, shows_the_provider),
+    # Operators only: no scope role lets a tenant make the platform log in to the server.
+    Route("providers-test", "post", f"providers/{MEMORY_KEY}/test", 200, shows_the_provider,
+          None, ()),
     Route("create", "post", "resources", 201, created_a_usable_resource,
           {"provider": MEMORY_KEY, "name": "fresh"}, MANAGERS),
     Route("partial_update", "patch", "resources/{id}", 200, changed_the_tags,
