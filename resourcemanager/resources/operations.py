@@ -213,6 +213,8 @@ def _run_create(claim: Claim, actor: str, *, repair: bool) -> None:
         resource.credentials = credentials.as_dict()
         resource.status = Status.READY
         resource.status_message = ""
+        if resource.last_check_at is not None:  # the repair a CHECK asked for
+            _note_check(resource, ok=True, message="created again (repaired: creation)")
         resource.save()
         open_owner_credential(resource, actor)
         audit_resource(actor, "resource.create", Outcome.SUCCESS, resource)
@@ -258,9 +260,7 @@ def _run_check(claim: Claim, actor: str, *, repair: bool) -> None:
         message = f"{message} (repaired: {', '.join(result.repaired)})"
 
     def note(resource: Resource) -> None:
-        resource.last_check_at = timezone.now()
-        resource.last_check_ok = result.ok
-        resource.last_check_message = message
+        _note_check(resource, ok=result.ok, message=message)
         if result.credentials is not None:
             resource.credentials = result.credentials.as_dict()
             follow_owner_secret(resource)
@@ -401,10 +401,26 @@ def _record_failure(resource: Resource, actor: str, action: str, exc: ProviderEr
     failures.log_failure(f"{action} of resource {resource.pk} failed", exc.message)
     resource.status = Status.ERROR
     resource.status_message = exc.message
-    resource.save(update_fields=["status", "status_message", "updated_at"])
+    fields = ["status", "status_message", "updated_at"]
+    if action == "resource.create" and resource.last_check_at is not None:
+        _note_check(resource, ok=False, message=exc.message)  # the repair a CHECK asked for
+        fields += _CHECK_FIELDS
+    resource.save(update_fields=fields)
     audit_resource(actor, action, Outcome.FAILURE, resource,
            failures.status_shown(resource, operator=False))
     metrics.provider_operation(resource, action.removeprefix("resource."), "failure")
+
+
+#: What a CHECK of a resource whose creation failed finds (the creation is run again).
+RECREATING = "its creation had failed; it is being created again"
+_CHECK_FIELDS = ["last_check_at", "last_check_ok", "last_check_message"]
+
+
+def _note_check(resource: Resource, *, ok: bool, message: str) -> None:
+    """Record a check's outcome on ``resource`` (not saved)."""
+    resource.last_check_at = timezone.now()
+    resource.last_check_ok = ok
+    resource.last_check_message = message
 
 
 def locked_resource(resource_id: object) -> Resource:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from audit.models import AuditEntry
 from providers.adapters.base import Credentials, PropertyError
@@ -23,6 +24,7 @@ from resourcemanager.identity.roles import Action, Principal, require
 from resourcemanager.outbox import events, relay
 from resourcemanager.resources.models import Resource
 from resourcemanager.resources.operations import (
+    RECREATING,
     Operation,
     audit_resource,
     locked_resource,
@@ -231,8 +233,13 @@ def check_resource(
             )
         audit_resource(principal.name, "resource.check", Outcome.ACCEPTED, resource)
         if resource.credentials is None:
+            # The check's finding, until the creation it asks for records its outcome.
             resource.status = Status.PENDING
-            resource.save(update_fields=["status", "updated_at"])
+            resource.last_check_at = timezone.now()
+            resource.last_check_ok = False
+            resource.last_check_message = RECREATING
+            resource.save(update_fields=["status", "last_check_at", "last_check_ok",
+                                         "last_check_message", "updated_at"])
             _schedule(resource, Operation.CREATE, principal, inline=inline)
         else:
             _schedule(resource, Operation.CHECK, principal, repair=repair, inline=inline)

@@ -167,3 +167,31 @@ def test_a_deleted_resource_cannot_be_checked(make_client, pg_provider):
 
     assert response.status_code == 409
     assert response.json()["code"] == "invalid_state"
+
+
+def test_a_check_of_a_resource_whose_creation_failed_records_its_outcome(
+    make_client, pg_provider
+):
+    """The CHECK creates it again; the last check says what came of that, failed or not."""
+    client = make_client(team_a="RESOURCE_ADMIN")
+    port, pg_provider.port = pg_provider.port, 1
+    pg_provider.save()
+    failed = client.post(TEAM_A, {"provider": "pg", "name": "orders"}, format="json").json()
+    assert (failed["status"], failed["last_check"]["at"]) == ("error", None)
+
+    still_down = check(client, failed)
+
+    assert still_down["status"] == "error"
+    assert still_down["last_check"]["ok"] is False
+    assert still_down["last_check"]["at"]
+    assert still_down["last_check"]["message"].startswith(
+        "the PostgreSQL server could not be reached (ref ")
+
+    pg_provider.port = port
+    pg_provider.save()
+    repaired = check(client, failed)
+
+    assert repaired["status"] == "ready"
+    assert repaired["last_check"]["ok"] is True
+    assert repaired["last_check"]["at"] > still_down["last_check"]["at"]
+    assert repaired["last_check"]["message"] == "created again (repaired: creation)"

@@ -20,12 +20,13 @@ from django.http import (
 )
 from django.urls import path, reverse
 
+from audit.models import AuditEntry
 from providers.adapters.base import Credentials
 from providers.models import Provider
 from resourcemanager.core.errors import ServiceError
 from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action
-from resourcemanager.resources import credentials, services
+from resourcemanager.resources import credentials, failures, services
 from resourcemanager.resources.models import Resource
 from resourcemanager.ui.admin.permissions import apply_each, can_anywhere, can_on, history
 from resourcemanager.ui.admin.schema import SchemaAddAdmin
@@ -36,6 +37,19 @@ from resourcemanager.ui.snippets import ShownValue, masked, shown_values
 
 #: Credentials listed on a resource's page; the rest are in the credentials list.
 ISSUED_SHOWN = 20
+#: The audit actions of a resource's operations, and how the page words their outcomes.
+OPERATIONS = ["resource.create", "resource.update", "resource.check", "resource.delete"]
+OUTCOME_WORDS = {AuditEntry.Outcome.ACCEPTED: "requested", AuditEntry.Outcome.SUCCESS: "done",
+                 AuditEntry.Outcome.FAILURE: "failed"}
+
+
+def last_operation(resource: Resource) -> AuditEntry | None:
+    """The latest request or outcome of an operation on ``resource``, whoever asked: the
+    page says what was last tried and how it went (its message is for tenants already)."""
+    return AuditEntry.objects.filter(
+        target_type=resource._meta.model_name, target_id=str(resource.pk),
+        action__in=OPERATIONS, outcome__in=list(OUTCOME_WORDS),
+    ).first()
 
 
 def credential_values(
@@ -136,8 +150,11 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
                 if resource.status == Resource.Status.DELETED
                 else f"No credentials yet: the resource is {resource.status}."
             )
+        operation = last_operation(resource)
         return {
             "rm_resource": resource,
+            "rm_last_operation": operation,
+            "rm_last_operation_outcome": operation and OUTCOME_WORDS[operation.outcome],
             "rm_fields": fields,
             "rm_snippets": snippets,
             "rm_no_credentials": no_credentials,
@@ -202,19 +219,21 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
 
         A resource whose creation failed is created again instead of checked.
         """
+        operator = principal_of(request).is_operator  # the server's detail is theirs only
         if recreate:
             failed = resource.status == Resource.Status.ERROR
+            shown = failures.status_shown(resource, operator=operator)
             self.message_user(
                 request,
                 f"{resource} is created again: {resource.status}"
-                + (f": {resource.status_message}" if failed else "."),
+                + (f": {shown}" if failed else "."),
                 messages.ERROR if failed else messages.INFO,
             )
         elif resource.last_check_at is not None and resource.last_check_at != before:
             ok = bool(resource.last_check_ok)
+            shown = failures.check_shown(resource, operator=operator)
             self.message_user(
-                request,
-                f"Check of {resource}: {'OK' if ok else 'failed'}: {resource.last_check_message}",
+                request, f"Check of {resource}: {'OK' if ok else 'failed'}: {shown}",
                 messages.SUCCESS if ok else messages.ERROR,
             )
         else:
@@ -311,6 +330,33 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         services.delete_resource(principal_of(request), obj)
+
+    def response_delete(self, request, obj_display, obj_id):
+        """The redirect ``delete_view`` finishes once the deletion's transaction is over."""
+        response = HttpResponseRedirect(reverse("admin:resourcemanager_resource_changelist"))
+        response.rm_deleted = obj_display, obj_id
+        return response
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """Say what became of the deletion, which ran on commit (here, without a broker):
+        done, still to come, or failed; back to the resource unless it is gone."""
+        response = super().delete_view(request, object_id, extra_context)
+        display, pk = getattr(response, "rm_deleted", (None, None))
+        resource = Resource.objects.select_related("provider").filter(pk=pk).first()
+        if resource is None:
+            return response
+        if resource.status == Resource.Status.DELETED:
+            self.message_user(request, f"The resource “{display}” was deleted successfully.",
+                              messages.SUCCESS)
+            return response
+        if resource.status == Resource.Status.ERROR:
+            shown = failures.status_shown(resource, operator=principal_of(request).is_operator)
+            self.message_user(request, f"Deleting {display} failed: {shown}", messages.ERROR)
+        else:
+            self.message_user(request, f"Deletion of {display} requested: its outcome shows "
+                              "here once done.")
+        return HttpResponseRedirect(
+            reverse("admin:resourcemanager_resource_change", args=[quote(resource.pk)]))
 
     def delete_queryset(self, request, queryset):
         apply_each(self, request, queryset, services.delete_resource)
