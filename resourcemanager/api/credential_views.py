@@ -74,7 +74,7 @@ class RotateRequestSerializer(StrictInput, serializers.Serializer):
         "(default: RM_CREDENTIAL_ROTATION_GRACE).")
 
 
-class ScheduleRequestSerializer(serializers.Serializer):
+class ScheduleRequestSerializer(StrictInput, serializers.Serializer):
     rotation_period = serializers.IntegerField(
         allow_null=True, help_text="Rotate it every so many seconds from now on; null: "
         "no scheduled rotation.")

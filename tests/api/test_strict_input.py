@@ -86,7 +86,17 @@ def test_credential_requests_take_whole_numbers_only(admin, resource):
                        format="json"), "ttl", "must be an integer")
     refused(admin.post(url, {"holder": "app", "access": "read-only", "ttl": True},
                        format="json"), "ttl", "must be an integer")
-    assert not Resource.objects.get().issued_credentials.exists()
+    assert not Resource.objects.get().issued_credentials.issued().exists()
+
+
+def test_a_rotation_schedule_takes_a_whole_number_or_null(admin, resource):
+    owner = admin.get(f"{TEAM_A}/resources/{resource['id']}/credentials").json()["results"]
+    url = f"{TEAM_A}/resources/{resource['id']}/credentials/{owner[0]['id']}"
+
+    refused(admin.patch(url, {"rotation_period": "3600"}, format="json"),
+            "rotation_period", "must be an integer")
+    refused(admin.patch(url, {"rotation_period": 3600, "grace": 5}, format="json"),
+            "grace", "unknown field")
 
 
 def test_token_and_settings_requests_are_strict_too(admin):
