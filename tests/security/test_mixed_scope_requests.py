@@ -20,7 +20,9 @@ from tests.security.scope_requests import (
 )
 
 
-def test_a_create_body_naming_another_scope_creates_in_the_url_scope(make_client, world):
+def test_a_create_body_naming_another_scope_is_refused_and_creates_nothing(
+    make_client, world
+):
     _, bravo = world
     client = make_client(team_a=Role.RESOURCE_ADMIN)
 
@@ -28,7 +30,9 @@ def test_a_create_body_naming_another_scope_creates_in_the_url_scope(make_client
                            {"provider": MEMORY_KEY, "name": "fresh", "scope": "team-b"},
                            format="json")
 
-    assert Resource.objects.get(name="fresh").scope == "team-a", response.json()
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["scope"]  # the scope is the URL's alone
+    assert not Resource.objects.filter(name="fresh").exists()
     assert_untouched(bravo)
 
 
