@@ -3,7 +3,8 @@
 An operation (``run_operation``) runs in a task: it takes a lease on the resource, talks to
 the backend with no transaction open (no row lock held) and records the outcome in a short
 transaction. Every step is idempotent, so a retried or re-delivered task converges.
-``sweep_stuck_operations`` queues again what a lost worker or message left unfinished.
+``resourcemanager.resources.stuck`` queues again what a lost worker or message left
+unfinished.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Case, F, Q, When
 from django.utils import timezone
 
@@ -81,7 +81,7 @@ class OperationBusy(RetryLater):
 
 
 #: Statuses in which an operation may run, and keeps running (CREATE moves to CREATING).
-_RUNS_IN = {
+RUNS_IN = {
     Operation.CREATE: (Status.PENDING, Status.CREATING),
     Operation.UPDATE: (Status.READY,),
     Operation.CHECK: (Status.READY, Status.ERROR),
@@ -98,7 +98,7 @@ _LEASE_FIELDS = ["operation", "attempts", "lease_id", "lease_expires_at"]
 
 
 #: Statuses a resource must not stay in for long without a run under way.
-_UNFINISHED = [Status.PENDING, Status.CREATING, Status.DELETING]
+UNFINISHED = [Status.PENDING, Status.CREATING, Status.DELETING]
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def claim_resource(
     lease_id = uuid.uuid4()
     claimable = Resource.objects.filter(
         Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now),
-        pk=resource_id, status__in=_RUNS_IN[operation])
+        pk=resource_id, status__in=RUNS_IN[operation])
     if operation == Operation.CHECK:
         claimable = claimable.filter(credentials__isnull=False)
     changes: dict[str, object] = {
@@ -164,7 +164,7 @@ def claim_resource(
     claimed = claimable.update(**changes)
     resource = Resource.objects.select_related("provider").filter(pk=resource_id).first()
     if not claimed:
-        if resource is None or resource.status not in _RUNS_IN[operation] or (
+        if resource is None or resource.status not in RUNS_IN[operation] or (
                 operation == Operation.CHECK and resource.credentials is None):
             return None  # done, or superseded (e.g. deleted meanwhile)
         raise OperationBusy(f"a {resource.operation or 'previous'} run is under way")
@@ -187,7 +187,7 @@ def record_outcome(
             logger.warning("%s of resource %s took too long; its outcome is dropped",
                            claim.operation, resource.pk)
             return
-        wanted = resource.status in _RUNS_IN[claim.operation]
+        wanted = resource.status in RUNS_IN[claim.operation]
         if wanted:
             apply(resource)
         elif resource.status == Status.DELETING:  # requested meanwhile: its turn now
@@ -318,63 +318,6 @@ def _record_error(
     if cleanup is not None:
         _remove_partial_creation(cleanup, claim.resource)
     record_outcome(claim, lambda resource: _record_failure(resource, actor, action, exc))
-
-
-def sweep_stuck_operations(timeout: float | None = None) -> list[Resource]:
-    """Queue again the operations that made no progress: a run whose lease expired, and a
-    resource left ``pending``, ``creating`` or ``deleting`` for ``timeout`` seconds
-    (default ``RM_OPERATION_TIMEOUT``) with no run under way.
-
-    Covers a worker killed mid-operation whose message is not redelivered, an outcome that
-    could not be recorded, and a message lost before it reached the queue. Operations are
-    idempotent, so a second run of one that is merely slow only finds its work done; the
-    slow run's outcome is dropped, its lease being gone.
-    """
-    timeout = settings.RM_OPERATION_TIMEOUT if timeout is None else timeout
-    now = timezone.now()
-    cutoff = now - timedelta(seconds=timeout)
-    stuck = Resource.objects.filter(
-        Q(lease_expires_at__lt=now)
-        | Q(lease_expires_at__isnull=True, status__in=_UNFINISHED, updated_at__lt=cutoff)
-    )
-    requeued = [
-        resource
-        for resource_id in stuck.values_list("pk", flat=True)
-        if (resource := _requeue(resource_id, cutoff, timeout)) is not None
-    ]
-    if requeued:
-        logger.warning("queued %d stuck operation(s) again", len(requeued))
-    return requeued
-
-
-def _requeue(resource_id: object, cutoff: datetime, timeout: float) -> Resource | None:
-    """Queue the stuck operation of one resource again (audited); None if it moved on."""
-    with transaction.atomic():
-        resource = locked_resource(resource_id)
-        if resource.lease_expires_at is not None:
-            if resource.lease_expires_at >= timezone.now():
-                return None  # claimed again since the query
-            operation = Operation(resource.operation)
-            reason = f"its {operation} run did not finish within its lease"
-        elif resource.status in _UNFINISHED and resource.updated_at < cutoff:
-            operation = Operation.DELETE if resource.status == Status.DELETING else (
-                Operation.CREATE
-            )
-            reason = f"still {resource.status} after {int(timeout)} s"
-        else:
-            return None  # progressed since the query
-        if resource.status == Status.DELETING:
-            operation = Operation.DELETE  # a deletion supersedes what was running
-        resource.lease_id = resource.lease_expires_at = None  # a late outcome is dropped
-        if resource.status not in _RUNS_IN[operation] or operation in CREDENTIAL_OPERATIONS:
-            # A credential's run is queued again by the credential sweep, which knows it.
-            resource.save(update_fields=["lease_id", "lease_expires_at"])
-            return None
-        resource.save(update_fields=["lease_id", "lease_expires_at", "updated_at"])
-        audit_resource(SYSTEM.name, f"resource.{operation}", Outcome.ACCEPTED, resource,
-               f"queued again: {reason}")
-        relay.enqueue_operation(resource, operation.value, SYSTEM.name)
-    return resource
 
 
 def _note_retry(resource: Resource, action: str, exc: ProviderError) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from celery import Task, shared_task
 
 from resourcemanager.outbox import queueing, relay
-from resourcemanager.resources import credential_runs, credential_sweeps, operations, sweeps
+from resourcemanager.resources import credential_runs, credential_sweeps, operations, stuck, sweeps
 from resourcemanager.telemetry import context
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def sweep_checks() -> dict:
 
 @shared_task(name="resourcemanager.sweep_stuck_operations")
 def sweep_stuck_operations() -> None:
-    operations.sweep_stuck_operations()
+    stuck.sweep_stuck_operations()
 
 
 @shared_task(name="resourcemanager.sweep_credentials")

@@ -23,7 +23,7 @@ from django.utils import timezone
 from providers.adapters.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE
 from resourcemanager.outbox import relay
 from resourcemanager.outbox.models import OutboxMessage
-from resourcemanager.resources import operations
+from resourcemanager.resources import stuck
 from resourcemanager.resources.models import Resource
 from tests.conftest import mysql_admin_connect
 from tests.support.pgcluster import free_port
@@ -106,7 +106,7 @@ def test_delete_killed_halfway_is_finished_after_the_sweeper_requeues_it(
 
     survivor = start_worker()  # default visibility timeout: no redelivery within the test
     wait_for_lease_expiry(resource_id)
-    [requeued] = operations.sweep_stuck_operations()
+    [requeued] = stuck.sweep_stuck_operations()
     assert str(requeued.pk) == resource_id
 
     wait_for_status(resource_id, "deleted", survivor)
@@ -130,7 +130,7 @@ def test_create_killed_halfway_on_mysql_ends_with_one_database_and_one_login(
 
     survivor = start_worker()
     wait_for_lease_expiry(resource_id)
-    operations.sweep_stuck_operations()
+    stuck.sweep_stuck_operations()
     ready = wait_for_status(resource_id, "ready", survivor)
 
     assert mysql_objects(name) == (1, 1)

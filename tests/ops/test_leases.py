@@ -20,7 +20,7 @@ from consumers.models import Delivery
 from providers.adapters.checkpoints import CREATE_HALF_DONE
 from providers.adapters.naming import new_backend_name
 from resourcemanager.outbox import events
-from resourcemanager.resources import operations
+from resourcemanager.resources import operations, stuck
 from resourcemanager.resources.models import Resource
 from tests.conftest import pg_admin_connect
 from tests.support.workers import (
@@ -68,10 +68,10 @@ def test_no_row_lock_is_held_while_the_backend_works_and_an_expired_lease_is_tak
     assert client.get(f"{TEAM_A}/resources/{resource_id}").status_code == 200
 
     kill_when_frozen(doomed, marker)
-    assert operations.sweep_stuck_operations() == []  # the lease has not expired yet
+    assert stuck.sweep_stuck_operations() == []  # the lease has not expired yet
     survivor = start_worker()  # meanwhile the lease runs out
     time.sleep(max((running.lease_expires_at - timezone.now()).total_seconds(), 0) + 0.1)
-    [requeued] = operations.sweep_stuck_operations()
+    [requeued] = stuck.sweep_stuck_operations()
 
     assert str(requeued.pk) == resource_id
     ready = wait_for_status(resource_id, "ready", survivor)

@@ -18,7 +18,7 @@ from providers.models import Provider
 from resourcemanager.identity.roles import SYSTEM
 from resourcemanager.outbox import relay
 from resourcemanager.outbox.models import OutboxMessage
-from resourcemanager.resources import operations, services
+from resourcemanager.resources import operations, services, stuck
 from resourcemanager.resources.models import Resource
 from tests.conftest import MYSQL_HOST, MYSQL_PORT, mysql_admin_connect
 from tests.support.workers import drop_connection_pools, queued_tasks
@@ -259,7 +259,7 @@ def test_a_failed_creation_leaves_nothing_on_the_server(mysql_admin_without_gran
 def test_the_sweeper_runs_again_only_operations_stuck_past_the_timeout(pg_provider, settings):
     settings.RM_OPERATION_TIMEOUT = 300
     long_ago = timezone.now() - timedelta(seconds=301)
-    stuck = Resource.objects.create(
+    left = Resource.objects.create(
         scope="team-a", provider=pg_provider, type="sql", name="stuck", status="creating",
         backend_name="rm_stuckcreate1",
     )
@@ -267,16 +267,16 @@ def test_the_sweeper_runs_again_only_operations_stuck_past_the_timeout(pg_provid
         scope="team-a", provider=pg_provider, type="sql", name="recent", status="creating",
         backend_name="rm_recentcreat1",
     )
-    Resource.objects.filter(pk=stuck.pk).update(updated_at=long_ago)
+    Resource.objects.filter(pk=left.pk).update(updated_at=long_ago)
 
-    requeued = operations.sweep_stuck_operations()
+    requeued = stuck.sweep_stuck_operations()
 
-    assert [r.pk for r in requeued] == [stuck.pk]
-    stuck.refresh_from_db()
+    assert [r.pk for r in requeued] == [left.pk]
+    left.refresh_from_db()
     recent.refresh_from_db()
-    assert stuck.status == "ready"  # run again in-process, and finished
+    assert left.status == "ready"  # run again in-process, and finished
     assert recent.status == "creating"
-    assert operations.sweep_stuck_operations() == []
+    assert stuck.sweep_stuck_operations() == []
 
 
 def test_concurrent_runs_of_one_operation_do_the_work_once(pg_provider):

@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from resourcemanager.resources import operations
+from resourcemanager.resources import stuck
 from resourcemanager.resources.models import Resource
 from tests.support.workers import pg_objects
 
@@ -88,11 +88,11 @@ def test_a_recording_that_keeps_failing_is_redone_by_the_sweep_once_the_lease_ex
     resource.refresh_from_db()
     assert pg_objects(resource.backend_name) == (0, 0)  # dropped, but not recorded
     assert (resource.status, resource.operation) == ("deleting", "delete")
-    assert operations.sweep_stuck_operations(timeout=3600) == []  # still leased
+    assert stuck.sweep_stuck_operations(timeout=3600) == []  # still leased
     refuse_marking_deleted(0)  # the database works again
     time.sleep(max((resource.lease_expires_at - timezone.now()).total_seconds(), 0) + 0.1)
 
-    [requeued] = operations.sweep_stuck_operations(timeout=3600)
+    [requeued] = stuck.sweep_stuck_operations(timeout=3600)
 
     assert requeued.pk == resource.pk
     resource.refresh_from_db()

@@ -142,8 +142,10 @@ class MemoryAdapter(ProviderAdapter):
         server.databases.setdefault(name, Database(owner=name)).owner = name
         return self.credentials(name, password)
 
-    def update(self, backend_name: str, properties: dict[str, Any]) -> None:
-        login = self.server.logins.get(require_backend_name(backend_name))
+    def update(
+        self, backend_name: str, properties: dict[str, Any], *, owner_login: str | None = None
+    ) -> None:
+        login = self.server.logins.get(owner_login or require_backend_name(backend_name))
         if login is None:
             raise ProviderError(f"login {backend_name} does not exist")
         login.connection_limit = properties.get("connection_limit")
@@ -154,7 +156,9 @@ class MemoryAdapter(ProviderAdapter):
         server.databases.pop(name, None)
         server.logins.pop(name, None)
 
-    def check(self, credentials: Credentials, *, repair: bool) -> CheckResult:
+    def check(
+        self, credentials: Credentials, *, repair: bool, owner_login: str | None = None
+    ) -> CheckResult:
         server = self.server
         name = require_backend_name(credentials.database)
         user = require_backend_name(credentials.username)
