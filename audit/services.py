@@ -21,17 +21,23 @@ def record(
     message: str = "",
 ) -> AuditEntry:
     return AuditEntry.objects.create(
-        actor=actor,
+        actor=_storable(actor),
         scope=scope,
         action=action,
         outcome=outcome,
         target_type=target._meta.model_name if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
-        target_name=str(target) if target is not None else "",
-        message=message,
+        target_name=_storable(str(target)) if target is not None else "",
+        message=_storable(message),
         request_id=get_request_id(),
         source_ip=get_source_ip(),
     )
+
+
+def _storable(text: str) -> str:
+    """``text`` as a text column takes it: PostgreSQL refuses NUL characters, which a
+    request's path may carry."""
+    return text.replace("\x00", "\ufffd")
 
 
 #: At most one DENIED entry per actor, scope and action in this many seconds.

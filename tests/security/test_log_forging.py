@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings
 
+from audit.models import AuditEntry
 from resourcemanager.telemetry.context import RequestIdLogFilter
 from resourcemanager.telemetry.logs import JsonFormatter, PlainFormatter
 
@@ -82,3 +83,13 @@ def test_plain_lines_escape_every_control_character_yet_keep_the_traceback():
     first, *traceback = text.splitlines()
     assert first == "ERROR user eve\\r\\nINFO forged\\x1b[2J at scope\\u2028x\\x85"
     assert traceback[-1] == "ValueError: boom"
+
+
+def test_a_nul_in_a_refused_request_s_path_is_audited_not_a_server_error(make_client):
+    client = make_client(team_b="USER")
+
+    response = client.delete("/api/c/team-a/resources/%00x")
+
+    assert response.status_code in (403, 404), response.content
+    denied = AuditEntry.objects.filter(outcome="denied").values_list("message", flat=True)
+    assert any("\ufffdx" in message for message in denied)
