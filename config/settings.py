@@ -295,6 +295,10 @@ _check_networks("RM_CONSUMER_BLOCKED_NETWORKS / RM_CONSUMER_ALLOWED_NETWORKS",
 # consumer's own `timeout` property may only shorten the read timeout.
 RM_CONSUMER_CONNECT_TIMEOUT = env.float("RM_CONSUMER_CONNECT_TIMEOUT", default=5.0)
 RM_CONSUMER_READ_TIMEOUT = env.float("RM_CONSUMER_READ_TIMEOUT", default=30.0)
+# The CA bundle consumer requests verify TLS with, named as requests names it; read here,
+# once, as consumer requests do not read the environment per request. Empty: certifi's.
+RM_CONSUMER_CA_BUNDLE = env.str("REQUESTS_CA_BUNDLE", default="") or env.str(
+    "CURL_CA_BUNDLE", default="")
 # Operations still creating/deleting/pending after this many seconds are run again.
 RM_OPERATION_TIMEOUT = env.int("RM_OPERATION_TIMEOUT", default=900)
 # Credentials: the longest ttl a request may ask for (seconds; 0: no ceiling), how long a

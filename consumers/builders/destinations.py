@@ -12,13 +12,20 @@ resolver reads them.
 builder uses: each request resolves its host once, is refused if any address is blocked
 and connects only to the addresses just checked, while the Host header, TLS SNI and
 certificate verification keep the host name. Each redirect is a new request and is
-checked the same way. Environment proxies are not used, since a proxy would make the
-connection, not us. Connect and read timeouts never exceed ``RM_CONSUMER_CONNECT_TIMEOUT``
-and ``RM_CONSUMER_READ_TIMEOUT``.
+checked the same way. Connections are kept open between requests in pools of the process
+(keyed by the checked address, and for TLS by the host name and verification): a request
+reuses one only after its own resolution and check named that address. Environment
+proxies are not used, since a proxy would make the connection, not us, nor is the
+environment read per request (``trust_env`` off: no proxy scan, no ``.netrc``); the CA
+bundle an operator names in ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` is read once, at
+start (``RM_CONSUMER_CA_BUNDLE``). Connect and read timeouts never exceed
+``RM_CONSUMER_CONNECT_TIMEOUT`` and ``RM_CONSUMER_READ_TIMEOUT``.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import socket
 from collections.abc import Callable, Iterable
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
@@ -48,9 +55,15 @@ class BlockedDestination(DeliveryError):
         )
 
 
-def _networks(items: Iterable[str]) -> list[IPv4Network | IPv6Network]:
-    """The networks of a setting (checked at start-up: settings.py)."""
-    return [ip_network(item.strip(), strict=False) for item in items if item.strip()]
+def _networks(items: Iterable[str]) -> tuple[IPv4Network | IPv6Network, ...]:
+    """The networks of a setting (checked at start-up: settings.py), parsed once per value
+    of the setting rather than on every request."""
+    return _parsed(tuple(items))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(items: tuple[str, ...]) -> tuple[IPv4Network | IPv6Network, ...]:
+    return tuple(ip_network(item.strip(), strict=False) for item in items if item.strip())
 
 
 #: NAT64 prefixes: the well-known one (the IPv4 address in the last 32 bits) and the
@@ -170,12 +183,15 @@ class GuardedAdapter(HTTPAdapter):
 
     ``send`` resolves the host once and checks every address; the connection pool of the
     request is then the pinned address's (``build_connection_pool_key_attributes``), with
-    the host name for the Host header, SNI and the certificate check.
+    the host name for the Host header, SNI and the certificate check. Certificates are
+    verified against ``RM_CONSUMER_CA_BUNDLE`` when it is set.
     """
 
     def send(self, request: requests.PreparedRequest, stream: bool = False,
              timeout: Any = None, verify: bool | str = True, cert: Any = None,
              proxies: Any = None) -> requests.Response:
+        if verify is True and settings.RM_CONSUMER_CA_BUNDLE:
+            verify = settings.RM_CONSUMER_CA_BUNDLE
         parts = urlsplit(request.url)
         host = parts.hostname or ""
         try:
@@ -214,10 +230,30 @@ class GuardedAdapter(HTTPAdapter):
         return host_params, pool_kwargs
 
 
+    def close(self) -> None:
+        """Keep the pools: they are the process's (``session``), not one session's."""
+
+
+#: Destinations (checked address, port, TLS host name) whose connections a process keeps.
+POOLED_DESTINATIONS = 32
+
+
+@functools.cache
+def _process_adapter() -> GuardedAdapter:
+    """The guarded transport of this process, made on first use."""
+    return GuardedAdapter(pool_connections=POOLED_DESTINATIONS)
+
+
+# A forked child (a prefork worker's pool process) must not share its parent's sockets.
+os.register_at_fork(after_in_child=_process_adapter.cache_clear)
+
+
 def session() -> requests.Session:
-    """A requests session whose every request (and redirect) is guarded."""
+    """A requests session whose every request (and redirect) is guarded. Its headers and
+    cookies are its own; its connections are the process's, reused between sessions."""
     guarded = requests.Session()
-    adapter = GuardedAdapter()
+    guarded.trust_env = False  # no proxy, .netrc or CA variable read per request
+    adapter = _process_adapter()
     guarded.mount("http://", adapter)
     guarded.mount("https://", adapter)
     return guarded

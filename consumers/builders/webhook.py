@@ -64,19 +64,18 @@ class WebhookBuilder(ConsumerBuilder):
         timestamp = str(int(time.time()))
         host = urlsplit(self.config["url"]).hostname  # the URL itself may hold a token
         try:
-            with destinations.session() as http:
-                response = http.post(
-                    self.config["url"],
-                    data=body,
-                    headers={
-                        "Content-Type": "application/json",
-                        "User-Agent": "resourcemanager-webhook",
-                        "X-Timestamp": timestamp,
-                        "X-Signature": signature(self.config["secret"], timestamp, body),
-                    },
-                    timeout=self.config.get("timeout") or 10,
-                    allow_redirects=False,  # a redirect would resend the event elsewhere
-                )
+            response = destinations.session().post(
+                self.config["url"],
+                data=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "User-Agent": "resourcemanager-webhook",
+                    "X-Timestamp": timestamp,
+                    "X-Signature": signature(self.config["secret"], timestamp, body),
+                },
+                timeout=self.config.get("timeout") or 10,
+                allow_redirects=False,  # a redirect would resend the event elsewhere
+            )
         except requests.Timeout:
             raise DeliveryError(f"the webhook at {host} did not answer in time") from None
         except requests.ConnectionError:

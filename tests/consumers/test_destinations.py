@@ -3,6 +3,7 @@ every request its builder makes, including redirects and names resolving to them
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import socket
 import ssl
@@ -256,6 +257,105 @@ def test_a_name_is_resolved_once_per_request(tool: ToolServer, monkeypatch) -> N
     assert looked_up.count("tool.test") == 1  # the connection goes to the address
 
 
+# -- connections kept between requests ----------------------------------------------------
+
+
+class KeepAliveTool:
+    """An HTTP/1.1 server keeping connections open; notes each request's connection (the
+    client's port), path and headers. Its connections are cut when it closes."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[int, str, dict[str, str]]] = []
+        self.connections: list[socket.socket] = []
+        tool = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                tool.requests.append((self.client_address[1], self.path, dict(self.headers)))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "11")
+                self.end_headers()
+                self.wfile.write(b'{"ok":true}')
+
+            def log_message(self, format: str, *args) -> None:
+                """Quiet."""
+
+        class Server(ThreadingHTTPServer):
+            def process_request(self, request, client_address) -> None:
+                tool.connections.append(request)
+                super().process_request(request, client_address)
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        for connection in self.connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.fixture
+def keep_alive_tool(settings) -> Iterator[KeepAliveTool]:
+    settings.RM_CONSUMER_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    server = KeepAliveTool()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def test_sessions_of_a_process_reuse_its_connections(keep_alive_tool: KeepAliveTool) -> None:
+    url = f"http://127.0.0.1:{keep_alive_tool.port}"
+
+    for _ in range(3):  # one session (one ToolClient) per delivery
+        assert client_of(url).request("GET", "api/ok") == {"ok": True}
+
+    assert len({port for port, _, _ in keep_alive_tool.requests}) == 1
+    assert len(keep_alive_tool.requests) == 3
+
+
+def test_a_kept_connection_is_not_used_once_the_name_resolves_to_a_blocked_address(
+    keep_alive_tool: KeepAliveTool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding across requests: every request resolves and checks again, so an open
+    connection to the address checked before does not let a now-blocked name through."""
+    real = socket.getaddrinfo
+    answer = ["127.0.0.1"]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *args, **kwargs: real(
+        answer[0] if host == "tool.test" else host, *args, **kwargs))
+    url = f"http://tool.test:{keep_alive_tool.port}"
+    assert client_of(url).request("GET", "api/ok") == {"ok": True}
+
+    answer[0] = "127.0.0.2"  # outside the allowed 127.0.0.1/32: blocked
+    with pytest.raises(DeliveryError) as refused:
+        client_of(url).request("GET", "api/ok")
+
+    assert "tool.test is not an allowed destination" in refused.value.message
+    assert not refused.value.transient
+    assert len(keep_alive_tool.requests) == 1
+
+
+def test_the_environment_is_not_read_per_request(
+    keep_alive_tool: KeepAliveTool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Neither a proxy nor a .netrc entry set in the environment reaches a tool."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login operator password operator-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+
+    assert client_of(f"http://127.0.0.1:{keep_alive_tool.port}").request(
+        "GET", "api/ok") == {"ok": True}
+    assert "Authorization" not in keep_alive_tool.requests[0][2]
+
+
 # -- TLS to the pinned address: SNI and the certificate are the host name's ----------------
 
 
@@ -329,11 +429,10 @@ def tls_tool(settings, tmp_path: Path, monkeypatch) -> Iterator[tuple[TlsTool, P
         server.close()
 
 
-def test_tls_to_the_pinned_address_sends_and_verifies_the_host_name(
-    tls_tool, monkeypatch
-) -> None:
+def test_tls_to_the_pinned_address_sends_and_verifies_the_host_name(tls_tool, settings
+                                                                     ) -> None:
     server, ca_file = tls_tool
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))  # as an operator trusts a CA
+    settings.RM_CONSUMER_CA_BUNDLE = str(ca_file)  # as an operator trusts a CA
     client = client_of(f"https://tool.test:{server.port}")
 
     assert client.request("GET", "api/ok") == {"ok": True}
@@ -341,12 +440,12 @@ def test_tls_to_the_pinned_address_sends_and_verifies_the_host_name(
     assert server.hosts == [f"tool.test:{server.port}"]
 
 
-def test_a_certificate_for_another_name_is_refused(tls_tool, tmp_path: Path, monkeypatch
+def test_a_certificate_for_another_name_is_refused(tls_tool, tmp_path: Path, settings
                                                    ) -> None:
     """The tool's certificate is for tool.test; trusting only other.test's, it fails."""
     server, _ = tls_tool
     other_ca, _ = self_signed(tmp_path, "other.test")
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other_ca))
+    settings.RM_CONSUMER_CA_BUNDLE = str(other_ca)
     client = client_of(f"https://tool.test:{server.port}")
 
     with pytest.raises(DeliveryError) as refused:
