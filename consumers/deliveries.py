@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, TextField
 from django.utils import timezone
 
 from audit.models import AuditEntry
@@ -66,21 +66,16 @@ def fan_out(event: events.Event) -> None:
             # Only the consumer whose login was rotated: given the resource again, with
             # its new login, before the replaced one goes.
             consumers = consumers.filter(pk__in=consumer_ids_of([event.holder]))
-        for consumer in consumers.filter(enabled=True):
-            if matches(consumer, event.resource, provider_class):
-                Delivery.objects.get_or_create(
-                    consumer=consumer,
-                    event_id=event.id,
-                    defaults={
-                        "event": events.UPDATED if event.name == events.CREDENTIAL_ROTATED
-                        else event.name,
-                        "resource_id": resource.pk,
-                        "resource": event.resource,
-                        "provider_class": provider_class,
-                        "actor": event.actor,
-                        "occurred_at": event.occurred_at,
-                    },
-                )
+        name = events.UPDATED if event.name == events.CREDENTIAL_ROTATED else event.name
+        # One INSERT for all; those of an earlier hand-over of the event stay as they are.
+        Delivery.objects.bulk_create([
+            Delivery(consumer=consumer, event_id=event.id, event=name,
+                     resource_id=resource.pk, resource=event.resource,
+                     provider_class=provider_class, actor=event.actor,
+                     occurred_at=event.occurred_at)
+            for consumer in consumers.filter(enabled=True)
+            if matches(consumer, event.resource, provider_class)
+        ], ignore_conflicts=True)
         if event.name not in (events.DELETED, events.CREDENTIAL_ROTATED):
             # A deletion revokes every credential itself; a rotation changes no match.
             revoke_unmatched(resource)
@@ -101,16 +96,18 @@ def deliver(delivery_id: int, *, in_process: bool, backoff: Callable[[int], floa
     raises ``RetryDelivery`` (to be tried again ``backoff(attempt)`` seconds later) until
     ``RM_CONSUMER_MAX_RETRIES`` retries are spent, counted in the database, or
     ``in_process`` (no queue to wait in); then, as any other failure, the delivery is
-    ``failed`` with the reason.
+    ``failed`` with the reason. The rows are read once: the claim reads the delivery, its
+    consumer and the resource's stored credentials (decrypted only for a builder that
+    sends credentials) in one query, and each step writes with one conditional UPDATE.
     """
-    claimed = _claim(delivery_id)
-    if claimed is None:
+    delivery = _claim(delivery_id)
+    if delivery is None:
         return
-    delivery, event = claimed
     attempt = delivery.attempts
     error, transient, own = "", False, None
     try:
         builder = builder_of(delivery.consumer)
+        event = _event_of(delivery, with_credentials=builder.wants_credentials())
         event, own = with_own_credential(delivery.consumer, builder, delivery.resource_id,
                                          event)
         builder.deliver(event)
@@ -126,50 +123,59 @@ def deliver(delivery_id: int, *, in_process: bool, backoff: Callable[[int], floa
         retry_in = backoff(attempt)
 
     def record() -> None:
-        current = (
-            Delivery.objects.select_for_update().select_related("consumer")
-            .filter(pk=delivery_id).first()
-        )
-        if current is None or current.status != Status.PENDING or current.attempts != attempt:
-            return  # its consumer was deleted, or a later attempt took over
+        # Nothing happens when its consumer was deleted or a later attempt took over.
         if retry_in is not None:
-            _note_retry(current, error, retry_in)
+            _note_retry(delivery, attempt, error, retry_in)
         elif error:
-            _finish(current, Status.FAILED, error)
-        else:
-            _finish(current, Status.DELIVERED)
-            if own is not None:  # the tool holds it now: the logins it replaced can go
-                retire_older(own)
+            _finish(delivery, attempt, Status.FAILED, error)
+        elif _finish(delivery, attempt, Status.DELIVERED) and own is not None:
+            retire_older(own)  # the tool holds it now: the logins it replaced can go
 
     in_short_transaction(record, what=f"delivery {delivery_id}")
     if retry_in is not None:
         raise RetryDelivery(error, delay=retry_in)
 
 
-def _claim(delivery_id: int) -> tuple[Delivery, ResourceEvent] | None:
+def _claim(delivery_id: int) -> Delivery | None:
     """Count and lease the next attempt of a pending delivery; None when there is nothing
-    to do (delivered, skipped, or another attempt under way)."""
+    to do (delivered, skipped, or another attempt under way).
+
+    One read and one conditional UPDATE, no lock held: every claim counts an attempt, so
+    the UPDATE finding the count it read means no other attempt claimed it meanwhile.
+    The delivery carries ``stored_credentials``, the resource's column as stored (None:
+    the resource has none, or is gone).
+    """
     now = timezone.now()
-    with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update().select_related("consumer")
-            .filter(pk=delivery_id).first()
-        )
-        if delivery is None or delivery.status != Status.PENDING:
-            return None  # delivered meanwhile, or its consumer was deleted
-        if delivery.lease_expires_at is not None and delivery.lease_expires_at > now:
-            return None  # the attempt under way records the outcome
-        if not delivery.consumer.enabled:
-            _finish(delivery, Status.SKIPPED, "the consumer was disabled")
-            return None
-        event = _event_of(delivery)
-        if event is None:
-            _finish(delivery, Status.SKIPPED, "the resource has no credentials any more")
-            return None
-        delivery.attempts += 1
-        delivery.lease_expires_at = now + timedelta(seconds=settings.RM_OPERATION_TIMEOUT)
-        delivery.save(update_fields=["attempts", "lease_expires_at", "updated_at"])
-    return delivery, event
+    stored = Resource.objects.filter(pk=OuterRef("resource_id")).values("credentials")[:1]
+    delivery = (
+        Delivery.objects.select_related("consumer")
+        .annotate(stored_credentials=Subquery(stored, output_field=TextField()))
+        .filter(pk=delivery_id, status=Status.PENDING).first()
+    )
+    if delivery is None:
+        return None  # delivered meanwhile, or its consumer was deleted
+    if delivery.lease_expires_at is not None and delivery.lease_expires_at > now:
+        return None  # the attempt under way records the outcome
+    if not delivery.consumer.enabled:
+        _finish(delivery, delivery.attempts, Status.SKIPPED, "the consumer was disabled")
+        return None
+    if delivery.event != events.DELETED and delivery.stored_credentials is None:
+        _finish(delivery, delivery.attempts, Status.SKIPPED,
+                "the resource has no credentials any more")
+        return None
+    lease = now + timedelta(seconds=settings.RM_OPERATION_TIMEOUT)
+    if not _unchanged(delivery, delivery.attempts).update(
+        attempts=F("attempts") + 1, lease_expires_at=lease, updated_at=now
+    ):
+        return None  # another attempt claimed it first
+    delivery.attempts += 1
+    delivery.lease_expires_at, delivery.updated_at = lease, now
+    return delivery
+
+
+def _unchanged(delivery: Delivery, attempt: int) -> QuerySet[Delivery]:
+    """The delivery, if still pending with ``attempt`` attempts (no other claimed it)."""
+    return Delivery.objects.filter(pk=delivery.pk, status=Status.PENDING, attempts=attempt)
 
 
 def register_existing(consumer: Consumer, actor: str) -> int:
@@ -231,18 +237,15 @@ def _queue(delivery_ids: list[int]) -> None:
         queueing.send(queueing.DELIVER_TO_CONSUMER, {"delivery_id": delivery_id})
 
 
-def _event_of(delivery: Delivery) -> ResourceEvent | None:
-    """The builder's view of a delivery, with the resource's current credentials (the
-    consumer's own replace them when delivering); None when the resource lost them
-    meanwhile (only a deletion is delivered without)."""
+def _event_of(delivery: Delivery, *, with_credentials: bool) -> ResourceEvent:
+    """The builder's view of a claimed delivery; ``with_credentials``, with the resource's
+    credentials as the claim read them (the consumer's own replace them when delivering;
+    a deletion is delivered without)."""
     credentials = None
-    if delivery.event != events.DELETED:
-        stored = Resource.objects.filter(pk=delivery.resource_id).values_list(
-            "credentials", flat=True
-        ).first()
-        if stored is None:
-            return None
-        credentials = Credentials.from_dict(stored)
+    if with_credentials and delivery.event != events.DELETED:
+        column = Resource._meta.get_field("credentials")
+        credentials = Credentials.from_dict(
+            column.from_db_value(delivery.stored_credentials, None, connection))
     return ResourceEvent(
         # A sync's deliveries have no event: their negative number is just as stable.
         id=delivery.event_id if delivery.event_id is not None else -delivery.pk,
@@ -256,28 +259,36 @@ def _event_of(delivery: Delivery) -> ResourceEvent | None:
     )
 
 
-def _note_retry(delivery: Delivery, message: str, retry_in: float) -> None:
+def _note_retry(delivery: Delivery, attempt: int, message: str, retry_in: float) -> None:
+    """Keep the failed ``attempt``'s reason and release its lease until the retry."""
+    now = timezone.now()
+    if not _unchanged(delivery, attempt).update(
+        last_error=message, last_error_at=now, lease_expires_at=None, updated_at=now,
+        next_attempt_at=now + timedelta(seconds=retry_in),
+    ):
+        return
     logger.warning("delivery %s to consumer %s will be retried: %s",
                    delivery.pk, delivery.consumer_id, message)
-    delivery.last_error, delivery.last_error_at = message, timezone.now()
-    delivery.next_attempt_at = delivery.last_error_at + timedelta(seconds=retry_in)
-    delivery.lease_expires_at = None
-    delivery.save()
     metrics.consumer_delivery(delivery.consumer.builder, "retry")
 
 
-def _finish(delivery: Delivery, status: str, reason: str = "") -> None:
-    """Close the delivery: ``reason`` is the error of a failed one, why a skipped one was
-    not attempted; a success keeps the error of an earlier attempt, with its time."""
-    delivery.status = status
-    delivery.next_attempt_at = delivery.lease_expires_at = None
+def _finish(delivery: Delivery, attempt: int, status: str, reason: str = "") -> bool:
+    """Close the delivery, if it has ``attempt`` attempts still (returns whether it did):
+    ``reason`` is the error of a failed one, why a skipped one was not attempted; a
+    success keeps the error of an earlier attempt, with its time."""
+    now = timezone.now()
+    changes: dict[str, object] = {"status": status, "next_attempt_at": None,
+                                  "lease_expires_at": None, "updated_at": now}
     if status == Status.FAILED:
-        delivery.last_error, delivery.last_error_at = reason, timezone.now()
+        changes.update(last_error=reason, last_error_at=now)
     elif status == Status.SKIPPED:
-        delivery.skip_reason = reason
+        changes["skip_reason"] = reason
     elif status == Status.DELIVERED:
-        delivery.delivered_at = timezone.now()
-    delivery.save()
+        changes["delivered_at"] = now
+    if not _unchanged(delivery, attempt).update(**changes):
+        return False
+    for name, value in changes.items():
+        setattr(delivery, name, value)
     metrics.consumer_delivery(delivery.consumer.builder, status)
     if status == Status.FAILED:
         logger.warning("delivery %s to consumer %s failed: %s",
@@ -286,6 +297,7 @@ def _finish(delivery: Delivery, status: str, reason: str = "") -> None:
     if outcome:
         audit_consumer(SYSTEM.name, "consumer.deliver", outcome, delivery.consumer,
                _describe(delivery) + (f": {reason}" if reason else ""))
+    return True
 
 
 def _describe(delivery: Delivery) -> str:

@@ -30,7 +30,7 @@ class ResourceEvent:
     status, tags); ``provider_class`` tells the backend (``postgresql``, ``mysql``,
     ``mongodb``, ``s3``). ``credentials`` are the consumer's own login to the resource
     (the resource's credentials where its provider offers no logins of their own), or None
-    once it is deleted.
+    once it is deleted and for a builder that wants none (``wants_credentials``).
     """
 
     id: int
