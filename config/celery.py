@@ -1,8 +1,10 @@
 """Celery application. Without ``REDIS_URL`` tasks run eagerly in the calling process."""
 
 import os
+from typing import Any
 
-from celery import Celery, signals
+from celery import Celery, Task, signals
+from django import db
 
 import resourcemanager.telemetry.metrics  # noqa: F401 - connects the task signals
 from resourcemanager.telemetry import context
@@ -23,3 +25,16 @@ app.conf.include = [
 signals.before_task_publish.connect(context.stamp_task_message, weak=False)
 signals.task_prerun.connect(context.bind_task_context, weak=False)
 signals.task_postrun.connect(context.clear_task_context, weak=False)
+
+
+def close_old_connections(task: Task | None = None, **_: Any) -> None:
+    """Before and after each task a worker runs, as Django does around each request: the
+    app-database connection is kept for ``DATABASE_CONN_MAX_AGE``, dropped after an error
+    or an unfinished transaction, and checked before its next use. Not for a task run
+    eagerly, inside the caller's own request or transaction."""
+    if task is not None and not task.request.is_eager:
+        db.close_old_connections()
+
+
+signals.task_prerun.connect(close_old_connections, weak=False)
+signals.task_postrun.connect(close_old_connections, weak=False)

@@ -241,6 +241,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery closes the app-database connection around every task unless this is set (it
+# then closes it every this many tasks); config/celery.py applies CONN_MAX_AGE instead.
+CELERY_DB_REUSE_MAX = 10_000
 # Keep the LOGGING below (request ids on every line) in worker processes too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A message whose worker died unacknowledged is handed out again after this many seconds.
