@@ -25,11 +25,12 @@ Two phases, one run:
 and prints where its time goes, by function and by package.
 
 Lost = expected (event, consumer) pairs never received; duplicates are counted too; the
-reasons of deliveries that failed are printed. The worker's resident memory (all its
-processes) is read at the end. The resources are records only: no backend database is
-made. The app database carries a prefix of this run's own and is dropped at the end,
-whatever happened (the run fails if it cannot be). The Redis database must be empty at the
-start (the run refuses otherwise) and is emptied at the end.
+reasons of deliveries that failed are printed. The worker's memory (all its processes)
+is read at the end: RSS summed, which counts the pages a pool process shares with the
+main process in each, and PSS, which counts them once. The resources are records only:
+no backend database is made. The app database carries a prefix of this run's own and is
+dropped at the end, whatever happened (the run fails if it cannot be). The Redis database
+must be empty at the start (the run refuses otherwise) and is emptied at the end.
 """
 
 from __future__ import annotations
@@ -120,8 +121,9 @@ def run(args: argparse.Namespace) -> None:
             burst(resources, receiver, worker, args)
             if not args.profile:
                 sustained(resources, receiver, args)
-            print(f"worker RSS (main + {args.concurrency} pool processes) "
-                  f"{stack.rss_mib(worker):.0f} MiB")
+            print(f"worker (main + {args.concurrency} pool processes): RSS "
+                  f"{stack.rss_mib(worker):.0f} MiB summed, PSS {stack.pss_mib(worker):.0f} MiB "
+                  "(shared pages counted once)")
         report_failures()
         if args.profile:
             profiled(args.profile)

@@ -148,10 +148,21 @@ def cpu_seconds(process: subprocess.Popen) -> float:
 
 
 def rss_mib(process: subprocess.Popen) -> float:
-    """Resident memory of a process and its children."""
+    """Resident memory of a process and its children (pages a forked child still shares
+    with its parent are counted in each)."""
+    return _summed(process, "status", "VmRSS:")
+
+
+def pss_mib(process: subprocess.Popen) -> float:
+    """Proportional memory of a process and its children: each shared page divided among
+    the processes sharing it, so the sum is what the process tree costs the machine."""
+    return _summed(process, "smaps_rollup", "Pss:")
+
+
+def _summed(process: subprocess.Popen, proc_file: str, field: str) -> float:
     total = 0
     for pid in process_tree(process):
-        status = Path(f"/proc/{pid}/status").read_text()
-        total += next(int(line.split()[1]) for line in status.splitlines()
-                      if line.startswith("VmRSS:"))
+        text = Path(f"/proc/{pid}/{proc_file}").read_text()
+        total += next(int(line.split()[1]) for line in text.splitlines()
+                      if line.startswith(field))
     return total / 1024
