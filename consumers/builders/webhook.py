@@ -8,7 +8,8 @@ Signature scheme (verify it before trusting a request):
 
 Receivers recompute it over the body bytes as received, compare in constant time, and
 refuse timestamps too far from their clock (replays). Delivery is at least once: the
-body's ``id`` is the same on every attempt and lets receivers drop duplicates.
+body's ``id``, also sent as the ``Idempotency-Key`` header, is the same on every attempt
+and lets receivers drop duplicates.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ class WebhookBuilder(ConsumerBuilder):
                     "User-Agent": "resourcemanager-webhook",
                     "X-Timestamp": timestamp,
                     "X-Signature": signature(self.config["secret"], timestamp, body),
+                    # The body's id: the same on every attempt, for dropping repeats.
+                    "Idempotency-Key": str(event.id),
                 },
                 timeout=self.config.get("timeout") or 10,
                 allow_redirects=False,  # a redirect would resend the event elsewhere

@@ -42,6 +42,7 @@ def test_a_created_resource_is_posted_signed_without_credentials(
     assert verify(received)
     assert abs(int(received.headers["X-Timestamp"]) - time.time()) < 60
     assert body["id"] == message.pk
+    assert received.headers["Idempotency-Key"] == str(message.pk)
     assert body["event"] == "resource.created"
     assert body["scope"] == "team-a"
     assert body["occurred_at"].startswith(str(message.created_at.date()))
@@ -149,6 +150,8 @@ def test_a_500_then_a_200_ends_delivered_through_the_task_s_retry(
 
     delivery.refresh_from_db()
     assert [r.json()["id"] for r in webhook_server.requests] == [-delivery.pk] * 2
+    assert [r.headers["Idempotency-Key"] for r in webhook_server.requests] == [
+        str(-delivery.pk)] * 2  # the same on the retry
     assert (delivery.status, delivery.attempts) == ("delivered", 2)
     assert delivery.last_error == "the webhook at 127.0.0.1 answered HTTP 500"
     assert delivery.delivered_at is not None
