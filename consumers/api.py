@@ -22,6 +22,7 @@ from consumers.builders.base import ConsumerBuilder
 from consumers.builders.registry import BUILDERS
 from consumers.models import Consumer, Delivery
 from resourcemanager.api.scoping import ScopedViewMixin
+from resourcemanager.api.strict import StrictInput
 from resourcemanager.api.views import SCOPE_HEADER
 from resourcemanager.identity.roles import Action
 
@@ -100,7 +101,7 @@ PROPERTIES_HELP = (
 )
 
 
-class ConsumerUpdateSerializer(serializers.Serializer):
+class ConsumerUpdateSerializer(StrictInput, serializers.Serializer):
     name = serializers.CharField(trim_whitespace=False, required=False)
     tags = serializers.ListField(
         child=serializers.CharField(), required=False,

@@ -291,7 +291,8 @@ def _validated_properties(
             except destinations.BlockedDestination as exc:
                 raise InvalidInput(
                     f"property {key!r} points into a blocked network ({exc.network}, see "
-                    "RM_CONSUMER_BLOCKED_NETWORKS)", code="invalid_properties",
+                    "RM_CONSUMER_BLOCKED_NETWORKS; an operator may allow it with "
+                    "RM_CONSUMER_ALLOWED_NETWORKS)", code="invalid_properties",
                     field="properties",
                 ) from None
     return {key: value for key, value in checked.items() if value is not None}

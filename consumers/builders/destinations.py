@@ -50,7 +50,8 @@ class BlockedDestination(DeliveryError):
         self.network = network
         super().__init__(
             f"{host} is not an allowed destination: its address is in the blocked network "
-            f"{network} (RM_CONSUMER_BLOCKED_NETWORKS)",
+            f"{network} (RM_CONSUMER_BLOCKED_NETWORKS); an operator may allow it with "
+            "RM_CONSUMER_ALLOWED_NETWORKS",
             transient=False,
         )
 

@@ -102,6 +102,9 @@ def test_builders_describe_their_properties(owner):
     ({"builder": "webhook", "name": "x",
       "properties": {"url": "http://h/", "secret": "s", "timeout": "10"}},
      "invalid_properties", "properties"),
+    ({"builder": "log", "name": "x", "propertes": {}}, "invalid_input", "propertes"),
+    ({"builder": "log", "name": 123}, "invalid_input", "name"),
+    ({"builder": "log", "name": "x", "enabled": "maybe"}, "invalid_input", "enabled"),
 ])
 def test_invalid_consumers_are_refused_with_a_stable_code(owner, body, code, field):
     response = owner.post(f"{TEAM_A}/consumers", body, format="json")

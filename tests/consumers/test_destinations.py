@@ -91,7 +91,8 @@ def test_any_blocked_address_of_a_name_refuses_the_request(guarded) -> None:
     assert not refused.value.transient
     assert refused.value.message == (
         "tool.example.com is not an allowed destination: its address is in the blocked "
-        "network 169.254.0.0/16 (RM_CONSUMER_BLOCKED_NETWORKS)"
+        "network 169.254.0.0/16 (RM_CONSUMER_BLOCKED_NETWORKS); an operator may allow it "
+        "with RM_CONSUMER_ALLOWED_NETWORKS"
     )
 
 
