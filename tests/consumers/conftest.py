@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from consumers.models import Consumer, Delivery
 from tests.support.fast_commits import rolled_back_api_db  # noqa: F401 (fixture api_db)
 
 TEAM_A = "/api/c/team-a"
@@ -98,3 +100,20 @@ def create_resource(client: APIClient, name: str = "orders", scope: str = "team-
 def owner(make_client) -> APIClient:
     """ADMIN of team-a and team-b: manages resources and consumers in both."""
     return make_client(team_a="ADMIN", team_b="ADMIN")
+
+
+def pending_delivery(owner: APIClient, server: WebhookServer) -> Delivery:
+    """A delivery not yet attempted, of a real resource to a webhook on ``server``."""
+    consumer = add_webhook(owner, server, enabled=False)
+    resource = create_resource(owner)
+    Consumer.objects.filter(pk=consumer["id"]).update(enabled=True)
+    return Delivery.objects.create(
+        consumer_id=consumer["id"], event="resource.created", resource_id=resource["id"],
+        resource={"id": resource["id"], "name": "orders", "type": "sql"},
+        provider_class="postgresql", occurred_at=timezone.now(),
+    )
+
+
+def in_30s(attempt: int) -> float:
+    """A retry backoff: always 30 seconds."""
+    return 30

@@ -11,24 +11,8 @@ from django.utils import timezone
 from consumers import deliveries
 from consumers.models import Consumer, Delivery
 from resourcemanager.identity.roles import Role
-from tests.consumers.conftest import TEAM_A, add_webhook, create_resource
+from tests.consumers.conftest import TEAM_A, in_30s, pending_delivery
 from tests.consumers.test_consumer_admin import CHANGELIST, browser_of
-
-
-def in_30s(attempt: int) -> float:
-    return 30
-
-
-def pending_delivery(owner, server) -> Delivery:
-    """A delivery not yet attempted, of a real resource to a webhook on ``server``."""
-    consumer = add_webhook(owner, server, enabled=False)
-    resource = create_resource(owner)
-    Consumer.objects.filter(pk=consumer["id"]).update(enabled=True)
-    return Delivery.objects.create(
-        consumer_id=consumer["id"], event="resource.created", resource_id=resource["id"],
-        resource={"id": resource["id"], "name": "orders", "type": "sql"},
-        provider_class="postgresql", occurred_at=timezone.now(),
-    )
 
 
 def status_of(owner, delivery: Delivery) -> dict:

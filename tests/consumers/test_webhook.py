@@ -12,11 +12,18 @@ from celery.exceptions import Retry
 from django.utils import timezone
 
 from consumers import deliveries
-from consumers.models import Consumer, Delivery
+from consumers.models import Delivery
 from consumers.tasks import deliver as deliver_task
 from resourcemanager.outbox.models import OutboxMessage
 from resourcemanager.resources.models import Credential
-from tests.consumers.conftest import SECRET, TEAM_A, add_webhook, create_resource
+from tests.consumers.conftest import (
+    SECRET,
+    TEAM_A,
+    add_webhook,
+    create_resource,
+    in_30s,
+    pending_delivery,
+)
 
 
 def verify(received) -> bool:
@@ -120,18 +127,6 @@ def test_an_unreachable_endpoint_shows_in_the_delivery_status_and_blocks_nothing
     assert status["last_error_at"]
 
 
-def pending_delivery(owner, server) -> Delivery:
-    """A delivery not yet attempted, of a real resource to a webhook on ``server``."""
-    consumer = add_webhook(owner, server, enabled=False)
-    resource = create_resource(owner)
-    Consumer.objects.filter(pk=consumer["id"]).update(enabled=True)
-    return Delivery.objects.create(
-        consumer_id=consumer["id"], event="resource.created", resource_id=resource["id"],
-        resource={"id": resource["id"], "name": "orders", "type": "sql"},
-        provider_class="postgresql", occurred_at=timezone.now(),
-    )
-
-
 def test_a_500_then_a_200_ends_delivered_through_the_task_s_retry(
     owner, pg_provider, webhook_server
 ):
@@ -155,10 +150,6 @@ def test_a_500_then_a_200_ends_delivered_through_the_task_s_retry(
     assert (delivery.status, delivery.attempts) == ("delivered", 2)
     assert delivery.last_error == "the webhook at 127.0.0.1 answered HTTP 500"
     assert delivery.delivered_at is not None
-
-
-def in_30s(attempt: int) -> float:
-    return 30
 
 
 def test_transient_failures_are_retried_and_permanent_ones_are_not(

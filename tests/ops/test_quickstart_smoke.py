@@ -29,6 +29,7 @@ from psycopg import sql
 
 from tests.conftest import PG_HOST, PG_PASSWORD, PG_PORT, PG_USER, pg_admin_connect
 from tests.support.leaks import NAME_PREFIX
+from tests.support.processes import stop
 
 MANAGE_PY = str(settings.BASE_DIR / "manage.py")
 PASSWORD_LINE = re.compile(r"operator 'admin' created; password \(shown once\): (\S+)")
@@ -173,12 +174,7 @@ def server(quickstart, tmp_path_factory) -> Iterator[Server]:
                 time.sleep(0.2)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop(process)
 
 
 def call(server: Server, token: str, method: str, path: str, body: dict | None = None):

@@ -28,6 +28,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.processes import stop
+
 #: The release npm serves (later ones are published as container images only).
 SQLPAD_VERSION = "3.1.0"
 _UNREACHABLE = re.compile(r"ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNREFUSED|ECONNRESET|"
@@ -115,9 +117,4 @@ def sqlpad() -> Iterator[SQLPad]:
             assert signup.status_code == 200 and signup.json() == {}, signup.text
             yield account
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
