@@ -22,8 +22,9 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from audit.services import record
 from consumers.builders.base import DeliveryError, ResourceEvent
+from consumers.builders.registry import builder_class
 from consumers.credentials import (
-    consumer_ids_of,
+    holder_of,
     retire_older,
     revoke_unmatched,
     with_own_credential,
@@ -34,12 +35,15 @@ from providers.adapters.base import Credentials
 from resourcemanager.core.dbretry import in_short_transaction
 from resourcemanager.identity.roles import SYSTEM, Action
 from resourcemanager.outbox import events, queueing, relay
-from resourcemanager.resources.models import Resource
+from resourcemanager.resources.models import CONSUMER_HOLDER, Resource
 from resourcemanager.telemetry import metrics
 
 logger = logging.getLogger(__name__)
 Outcome = AuditEntry.Outcome
 Status = Delivery.Status
+#: Delivered without the resource's credentials: it is gone, or the event is about
+#: another credential of it.
+_WITHOUT_CREDENTIALS = frozenset({events.DELETED, *events.CREDENTIAL_EVENTS})
 
 
 class RetryDelivery(Exception):
@@ -62,27 +66,43 @@ def fan_out(event: events.Event) -> None:
     provider_class = resource.provider.provider_class
     with transaction.atomic():
         consumers = Consumer.objects.visible_to(SYSTEM, Action.VIEW_CONSUMER, event.scope)
-        if event.name == events.CREDENTIAL_ROTATED:
-            # Only the consumer whose login was rotated: given the resource again, with
-            # its new login, before the replaced one goes.
-            consumers = consumers.filter(pk__in=consumer_ids_of([event.holder]))
-        name = events.UPDATED if event.name == events.CREDENTIAL_ROTATED else event.name
         # One INSERT for all; those of an earlier hand-over of the event stay as they are.
         Delivery.objects.bulk_create([
             Delivery(consumer=consumer, event_id=event.id, event=name,
                      resource_id=resource.pk, resource=event.resource,
+                     credential=event.credential if name in events.CREDENTIAL_EVENTS else {},
                      provider_class=provider_class, actor=event.actor,
                      occurred_at=event.occurred_at)
             for consumer in consumers.filter(enabled=True)
             if matches(consumer, event.resource, provider_class)
+            and (name := _delivered_as(event, consumer))
         ], ignore_conflicts=True)
-        if event.name not in (events.DELETED, events.CREDENTIAL_ROTATED):
-            # A deletion revokes every credential itself; a rotation changes no match.
+        if event.name != events.DELETED and event.name not in events.CREDENTIAL_EVENTS:
+            # A deletion revokes every credential itself; a credential's own events
+            # change no match.
             revoke_unmatched(resource)
         never_tried = Delivery.objects.filter(
             event_id=event.id, consumer__scope=event.scope, status=Status.PENDING, attempts=0
         )
         _queue_on_commit(never_tried.values_list("pk", flat=True))
+
+
+def _delivered_as(event: events.Event, consumer: Consumer) -> str:
+    """The event ``consumer`` is given for ``event``, or "" for none. A consumer whose own
+    login was rotated gets the resource again (``resource.updated``, with the new login,
+    before the replaced one goes); the others learn of credentials only if their builder
+    takes ``credential.*`` events."""
+    if event.name not in events.CREDENTIAL_EVENTS:
+        return event.name
+    if event.holder.startswith(CONSUMER_HOLDER):  # a consumer's own: for it alone
+        rotated_mine = event.name == events.CREDENTIAL_ROTATED and (
+            holder_of(consumer) == event.holder)
+        return events.UPDATED if rotated_mine else ""
+    try:
+        takes_them = builder_class(consumer.builder).credential_events
+    except LookupError:
+        takes_them = False
+    return event.name if takes_them else ""
 
 
 def deliver(delivery_id: int, *, in_process: bool, backoff: Callable[[int], float]) -> None:
@@ -159,7 +179,7 @@ def _claim(delivery_id: int) -> Delivery | None:
     if not delivery.consumer.enabled:
         _finish(delivery, delivery.attempts, Status.SKIPPED, "the consumer was disabled")
         return None
-    if delivery.event != events.DELETED and delivery.stored_credentials is None:
+    if delivery.event not in _WITHOUT_CREDENTIALS and delivery.stored_credentials is None:
         _finish(delivery, delivery.attempts, Status.SKIPPED,
                 "the resource has no credentials any more")
         return None
@@ -242,7 +262,7 @@ def _event_of(delivery: Delivery, *, with_credentials: bool) -> ResourceEvent:
     credentials as the claim read them (the consumer's own replace them when delivering;
     a deletion is delivered without)."""
     credentials = None
-    if with_credentials and delivery.event != events.DELETED:
+    if with_credentials and delivery.event not in _WITHOUT_CREDENTIALS:
         column = Resource._meta.get_field("credentials")
         credentials = Credentials.from_dict(
             column.from_db_value(delivery.stored_credentials, None, connection))
@@ -256,6 +276,7 @@ def _event_of(delivery: Delivery, *, with_credentials: bool) -> ResourceEvent:
         actor=delivery.actor,
         occurred_at=delivery.occurred_at.isoformat(),
         credentials=credentials,
+        credential=delivery.credential or None,
     )
 
 

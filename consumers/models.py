@@ -72,6 +72,8 @@ class Delivery(models.Model):
     event = models.CharField(max_length=64)
     resource_id = models.UUIDField(db_index=True)
     resource = models.JSONField(default=dict)
+    #: What a ``credential.*`` event says of its credential (no secret); else empty.
+    credential = models.JSONField(default=dict, blank=True)
     provider_class = models.CharField(max_length=32)
     actor = models.CharField(max_length=150, blank=True)
     occurred_at = models.DateTimeField()

@@ -3,8 +3,10 @@
 A *builder* is one kind of tool (webhook, SQLPad, Metabase, …). A configured consumer
 holds its properties (URL, account, secrets); for each resource event that reaches it,
 ``deliver`` makes the tool match the resource: create or update a connection for
-``resource.created``/``updated``/``checked``, remove it for ``resource.deleted``. Delivery
-is at least once, so ``deliver`` must be idempotent (update-or-create by a stable name).
+``resource.created``/``updated``/``checked``, remove it for ``resource.deleted``; builders
+with ``credential_events`` also get ``credential.issued``/``renewed``/``rotated``/
+``revoked``. Delivery is at least once, so ``deliver`` must be idempotent
+(update-or-create by a stable name).
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ class ResourceEvent:
     actor: str
     occurred_at: str
     credentials: Credentials | None = field(default=None, repr=False)
+    #: An event about one of the resource's credentials (``credential.issued`` …) says
+    #: which (``id``, ``holder``, ``access``, ``username``, ``status``, ``expires_at``;
+    #: never a secret); None for the resource's own events.
+    credential: dict[str, Any] | None = None
 
     @property
     def connection_name(self) -> str:
@@ -81,6 +87,9 @@ class ConsumerBuilder(ABC):
     properties: ClassVar[dict[str, PropertySpec]] = {}
     #: The access level of a consumer's own login to each resource, unless it sets another.
     credential_access: ClassVar[Access] = Access.READ_ONLY
+    #: It is also told of the resources' credentials being issued, renewed, rotated and
+    #: revoked (``credential.*`` events); tools that only hold connections are not.
+    credential_events: ClassVar[bool] = False
 
     def __init__(self, properties: dict[str, Any]) -> None:
         self.config = properties

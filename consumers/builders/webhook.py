@@ -43,6 +43,7 @@ class WebhookBuilder(ConsumerBuilder):
     key = "webhook"
     label = "Webhook"
     resource_types = frozenset({"sql", "nosql", "object"})
+    credential_events = True
     properties = {
         "url": PropertySpec("http(s) URL the events are POSTed to", required=True, kind="url"),
         "secret": PropertySpec(
@@ -102,6 +103,8 @@ class WebhookBuilder(ConsumerBuilder):
             "actor": event.actor,
             "resource": {**event.resource, "provider_class": event.provider_class},
         }
+        if event.credential:
+            payload["credential"] = event.credential
         if self.config.get("include_credentials") and event.credentials is not None:
             payload["credentials"] = event.credentials.as_dict()
         return payload

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -26,9 +26,15 @@ CREATED = "resource.created"
 UPDATED = "resource.updated"
 CHECKED = "resource.checked"
 DELETED = "resource.deleted"
-#: A credential's login was replaced by a rotation: its ``holder`` must be given the new
-#: one before the replaced one goes (consumers are told; other handlers may ignore it).
+#: A credential's operation done: issued, renewed, rotated (its ``holder`` must be given
+#: the new login before the replaced one goes), revoked (by request, or at expiry). The
+#: event names the holder and describes the credential, never with its secret.
+CREDENTIAL_ISSUED = "credential.issued"
+CREDENTIAL_RENEWED = "credential.renewed"
 CREDENTIAL_ROTATED = "credential.rotated"
+CREDENTIAL_REVOKED = "credential.revoked"
+CREDENTIAL_EVENTS = frozenset({CREDENTIAL_ISSUED, CREDENTIAL_RENEWED, CREDENTIAL_ROTATED,
+                               CREDENTIAL_REVOKED})
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,9 @@ class Event:
     occurred_at: datetime
     #: The credential holder an event about one credential names (else empty).
     holder: str = ""
+    #: What an event about one credential says of it (``id``, ``holder``, ``access``,
+    #: ``username``, ``status``, ``expires_at``; else empty).
+    credential: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_message(cls, message: OutboxMessage) -> Event:
@@ -52,6 +61,7 @@ class Event:
             actor=message.payload.get("actor", ""),
             occurred_at=message.created_at,
             holder=message.payload.get("holder", ""),
+            credential=message.payload.get("credential", {}),
         )
 
 

@@ -73,11 +73,15 @@ def enqueue_credential_operation(
     )
 
 
-def emit_event(resource: Resource, event: str, actor: str, *, holder: str = "") -> OutboxMessage:
+def emit_event(
+    resource: Resource, event: str, actor: str, *, credential: dict[str, Any] | None = None
+) -> OutboxMessage:
     """Announce ``event`` (``resource.created`` …) to whoever listens (consumers, logs);
-    an event about one of the resource's credentials names its ``holder``."""
-    payload = {"actor": actor, "resource": describe(resource)}
-    return _add(Kind.EVENT, event, resource, {**payload, "holder": holder} if holder else payload)
+    an event about one of the resource's credentials describes it (never its secret)."""
+    payload: dict[str, Any] = {"actor": actor, "resource": describe(resource)}
+    if credential:
+        payload.update(holder=credential["holder"], credential=credential)
+    return _add(Kind.EVENT, event, resource, payload)
 
 
 def describe(resource: Resource) -> dict[str, Any]:

@@ -23,7 +23,12 @@ from audit.services import record
 from providers.adapters.base import Access, Credentials, Login, ProviderAdapter, ProviderError
 from resourcemanager.outbox import events, relay
 from resourcemanager.resources import failures
-from resourcemanager.resources.models import OWNER_HOLDER, Credential, Resource
+from resourcemanager.resources.models import (
+    CONSUMER_HOLDER,
+    OWNER_HOLDER,
+    Credential,
+    Resource,
+)
 from resourcemanager.resources.operations import (
     Operation,
     RetryLater,
@@ -38,6 +43,11 @@ Status = Credential.Status
 STATUS_WANTS = {Status.ISSUING: Operation.ISSUE, Status.ROTATING: Operation.ROTATE,
                 Status.REVOKING: Operation.REVOKE}
 _GONE = (Status.REVOKING, Status.REVOKED)
+#: The event each operation's success announces (RETIRE changes nothing a holder uses).
+_ANNOUNCED = {
+    Operation.ISSUE: events.CREDENTIAL_ISSUED, Operation.RENEW: events.CREDENTIAL_RENEWED,
+    Operation.ROTATE: events.CREDENTIAL_ROTATED, Operation.REVOKE: events.CREDENTIAL_REVOKED,
+}
 
 
 def run_credential_operation(
@@ -164,14 +174,28 @@ def _succeeded(credential_id: object, operation: Operation, outcome: Any,
         credential.pending_secret, credential.retiring, credential.retire_at = None, [], None
     credential.status_message = ""
     credential.save()
-    if operation == Operation.ROTATE:
-        # The holder learns the new login first: the replaced one goes after the grace.
-        relay.emit_event(credential.resource, events.CREDENTIAL_ROTATED, actor,
-                         holder=credential.holder)
-        if credential.rotation_grace == 0:
-            relay.enqueue_credential_operation(credential.resource, credential.pk,
-                                               Operation.RETIRE, actor)
+    # A consumer's own logins are its deliveries' plumbing: only their rotation is told,
+    # to that consumer, which must hold the new login before the replaced one goes.
+    if operation in _ANNOUNCED and (operation == Operation.ROTATE
+                                    or not credential.holder.startswith(CONSUMER_HOLDER)):
+        relay.emit_event(credential.resource, _ANNOUNCED[operation], actor,
+                         credential=describe_credential(credential))
+    if operation == Operation.ROTATE and credential.rotation_grace == 0:
+        relay.enqueue_credential_operation(credential.resource, credential.pk,
+                                           Operation.RETIRE, actor)
     audit_credential(actor, f"credential.{operation}", Outcome.SUCCESS, credential, message)
+
+
+def describe_credential(credential: Credential) -> dict[str, Any]:
+    """What an event says of a credential: never its secret."""
+    return {
+        "id": str(credential.pk),
+        "holder": credential.holder,
+        "access": credential.access,
+        "username": credential.login,
+        "status": credential.status,
+        "expires_at": credential.expires_at.isoformat() if credential.expires_at else None,
+    }
 
 
 def _rotated(credential: Credential, issued: Credentials, now: datetime) -> None:
