@@ -10,8 +10,8 @@ ADAPTERS = frozenset(
     "providers.adapters" + name
     for name in ("", ".base", ".naming", ".checkpoints", ".properties", ".postgresql",
                  ".postgresql_logins", ".postgresql_dialects", ".mysql", ".mysql_logins",
-                 ".mysql_names", ".mongodb", ".s3", ".s3_names", ".s3_logins", ".aws_errors",
-                 ".registry")
+                 ".mysql_names", ".idle_connections", ".mongodb", ".s3", ".s3_names",
+                 ".s3_logins", ".aws_errors", ".registry")
 )
 BUILDERS = frozenset(
     "consumers.builders" + name

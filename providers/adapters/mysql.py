@@ -46,6 +46,7 @@ from providers.adapters.base import (
     scrub,
 )
 from providers.adapters.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
+from providers.adapters.idle_connections import IdleConnections, instance_key
 from providers.adapters.mysql_logins import MySQLLogins
 from providers.adapters.mysql_names import escape_wildcards, grant_target, quote_identifier
 from providers.adapters.naming import is_login_of
@@ -228,18 +229,31 @@ class MySQLAdapter(MySQLLogins, ProviderAdapter):
 
     @contextmanager
     def _admin(self, action: str, *secrets: str) -> Iterator[Cursor]:
-        """An admin cursor; any pymysql error becomes a ProviderError without secrets."""
-        try:
-            conn = self._connect(self.config.username, self.config.password)
-        except pymysql.MySQLError as exc:
-            raise self._error(exc, action, *secrets) from None
+        """An admin cursor, on a connection kept from an earlier operation when one is
+        idle (``idle_connections``); any pymysql error becomes a ProviderError without
+        secrets."""
+        key = instance_key(self.config.host, self.config.port, self.config.username,
+                           self.config.options.get("ssl_ca"), self.config.connect_timeout,
+                           self.config.read_timeout, password=self.config.password)
+        conn = _IDLE.take(key)
+        if conn is None:
+            try:
+                conn = self._connect(self.config.username, self.config.password)
+            except pymysql.MySQLError as exc:
+                raise self._error(exc, action, *secrets) from None
+        ended_well = False
         try:
             with conn.cursor() as cur:
                 yield cur
+            ended_well = True
         except pymysql.MySQLError as exc:
             raise self._error(exc, action, *secrets) from None
         finally:
-            conn.close()
+            if ended_well:
+                _IDLE.give_back(key, conn)
+            else:
+                with suppress(pymysql.MySQLError):
+                    conn.close()
 
     def _tenant_grants(self, credentials: Credentials) -> list[str] | None:
         """``SHOW GRANTS`` as the tenant, or None when the server rejects its password."""
@@ -306,6 +320,23 @@ class MySQLAdapter(MySQLLogins, ProviderAdapter):
                 transient=True)
         message = f"{self.server_name} at {where}: {action} failed: ({code}) {_reason(exc)}"
         return ProviderError(scrub(message, *hide), transient=code in TRANSIENT_SERVER_ERRORS)
+
+
+def _answers(conn: pymysql.connections.Connection) -> bool:
+    try:
+        conn.ping(reconnect=False)
+    except pymysql.MySQLError:
+        return False
+    return True
+
+
+def _close(conn: pymysql.connections.Connection) -> None:
+    with suppress(pymysql.MySQLError):
+        conn.close()
+
+
+#: This process's idle admin connections, of every MySQL-protocol instance.
+_IDLE: IdleConnections[pymysql.connections.Connection] = IdleConnections(_answers, _close)
 
 
 class _AtConnectionLimit(ProviderError):
