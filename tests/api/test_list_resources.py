@@ -117,3 +117,19 @@ def test_an_id_that_is_no_uuid_is_a_404(client_with_resources):
 
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("page_size", ["abc", "0", "-1", "2.5", "", "١٢"])
+def test_a_page_size_that_is_not_a_whole_number_is_refused_by_name(
+    client_with_resources, page_size
+):
+    answer = client_with_resources.get(TEAM_A, {"page_size": page_size})
+
+    assert answer.status_code == 400, answer.content
+    assert "page_size" in answer.json()["fields"]
+
+
+def test_a_page_size_above_the_most_is_the_most(client_with_resources):
+    answer = client_with_resources.get(TEAM_A, {"page_size": 100_000})
+
+    assert answer.status_code == 200
