@@ -152,7 +152,10 @@ def _carry_out(adapter: ProviderAdapter, backend_name: str, credential: Credenti
 
 def _succeeded(credential_id: object, operation: Operation, outcome: Any,
                actor: str) -> None:
-    credential = Credential.objects.select_for_update().get(pk=credential_id)
+    # The resource and its provider come along for the event, unlocked (the run holds the
+    # resource's lease; a lock on the provider would serialize its every operation).
+    credential = (Credential.objects.select_for_update(of=("self",))
+                  .select_related("resource__provider").get(pk=credential_id))
     if not wanted(operation, credential):
         return  # revoked meanwhile: its REVOKE runs next and drops the logins
     now, message = timezone.now(), ""
