@@ -57,10 +57,14 @@ _ROLE_AT_LIMIT = re.compile(r"too many connections for role")
 _PUBLIC_CONNECT = sql.SQL(
     "EXISTS (SELECT 1 FROM aclexplode(COALESCE(datacl, acldefault('d', datdba))) a"
     " WHERE a.grantee = 0 AND a.privilege_type = 'CONNECT')")
-#: Candidate databases, each with whether its same-named login passes CHECK's catalog tests.
+#: Candidate databases, each with whether its same-named owner passes CHECK's catalog
+#: tests: it logs in, or (its owner rotated) one of the resource's logins acts as it.
 _INVENTORY_DATABASES = sql.SQL(
-    "SELECT d.datname, r.rolcanlogin AND d.datdba = r.oid AND NOT {public_connect}"
-    " AND has_database_privilege(r.oid, d.oid, 'CONNECT')"
+    "SELECT d.datname, d.datdba = r.oid AND NOT {public_connect}"
+    " AND has_database_privilege(r.oid, d.oid, 'CONNECT') AND (r.rolcanlogin OR EXISTS ("
+    "SELECT 1 FROM pg_auth_members m JOIN pg_roles l ON l.oid = m.member"
+    " WHERE m.roleid = r.oid AND l.rolcanlogin"
+    " AND left(l.rolname, length(d.datname) + 1) = d.datname || '_'))"
     " FROM pg_database d LEFT JOIN pg_roles r ON r.rolname = d.datname"
     " WHERE {prefixed}")
 

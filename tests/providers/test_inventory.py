@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import pytest
 from psycopg import sql
 
-from providers.adapters.base import InstanceConfig, ProviderAdapter, ProviderError
+from providers.adapters.base import Access, InstanceConfig, Login, ProviderAdapter, ProviderError
 from providers.adapters.mysql import MySQLAdapter, grant_target, quote_identifier
-from providers.adapters.naming import new_backend_name, new_password
+from providers.adapters.naming import new_backend_name, new_login_name, new_password
 from providers.adapters.postgresql import PostgreSQLAdapter
 from tests.conftest import (
     MYSQL_HOST,
@@ -192,6 +192,22 @@ def test_postgresql_public_connect_is_not_healthy(backend: Backend, prefix: str,
                 ())
 
     assert backend.adapter.inventory(prefix).healthy == set()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgresql_owner_acted_for_by_a_login_is_healthy(
+    backend: Backend, prefix: str, make
+) -> None:
+    rotated, closed = make(), make()
+    backend.adapter.add_login(rotated, Login(new_login_name(rotated), new_password(),
+                                             Access.OWNER))
+    for name in (rotated, closed):  # as a rotation of the owner ends
+        backend.adapter.close_owner_login(name)
+
+    found = backend.adapter.inventory(prefix)
+
+    assert found.databases == {rotated, closed}
+    assert found.healthy == {rotated}
 
 
 #: Names that would be SQL if they ever reached a statement unquoted.
