@@ -94,10 +94,6 @@ class Resource(models.Model):
 
 
 class CredentialQuerySet(ScopedQuerySet):
-    def issued(self) -> CredentialQuerySet:
-        """Those issued for a holder: all but the resources' owner credentials."""
-        return self.exclude(holder=OWNER_HOLDER)
-
     def visible_to(
         self, principal: Principal | None, action: Action, scope: str | None = None
     ) -> ScopedQuerySet:

@@ -28,6 +28,7 @@ from tests.admin.credential_pages import (
     scram_orders,  # noqa: F401 (fixture orders)
     shown_password,
 )
+from tests.support.credentials import issued_credentials
 
 
 @pytest.mark.parametrize("role", [Role.RESOURCE_ADMIN, Role.ADMIN])
@@ -46,7 +47,7 @@ def test_a_credential_issued_from_the_resource_page_shows_its_secret_once(
     assert "no-store" in answer["Cache-Control"]
     html = answer.content.decode()
     assert "Shown once:" in html
-    credential = Credential.objects.issued().get(resource=orders)
+    credential = issued_credentials().get(resource=orders)
     assert (credential.holder, credential.access, credential.status) == (
         "reports", "read-only", "active")
     assert credential.expires_at - timezone.now() > timedelta(seconds=3500)
@@ -92,7 +93,7 @@ def test_refused_input_is_shown_beside_its_field(admin_browser, orders, typed, f
     form = answer.context["form"]
     assert error in " ".join(form.errors[field])
     assert "Please correct the errors below." in answer.content.decode()
-    assert not Credential.objects.issued().exists()
+    assert not issued_credentials().exists()
 
 
 def test_a_resource_that_is_not_ready_refuses_with_a_message(admin_browser, orders):
@@ -104,7 +105,7 @@ def test_a_resource_that_is_not_ready_refuses_with_a_message(admin_browser, orde
     assert answer.status_code == 200
     assert "the resource is error; credentials are issued" in answer.content.decode()
     assert "Issue credential…" not in browser.get(resource_page(orders)).content.decode()
-    assert not Credential.objects.issued().exists()
+    assert not issued_credentials().exists()
 
 
 def test_the_list_filters_by_status_and_access_and_searches_by_holder(admin_browser, orders):
@@ -271,7 +272,7 @@ def test_an_s3_key_made_by_the_server_is_shown_once_with_its_aws_snippet(
 
     html = answer.content.decode()
     assert "Shown once:" in html
-    credential = Credential.objects.issued().get(resource=bucket)
+    credential = issued_credentials().get(resource=bucket)
     key = credential.secret
     assert shown_password(html) == key["password"]
     assert f"AWS_SECRET_ACCESS_KEY={key['password']}" in html

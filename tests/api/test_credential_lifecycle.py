@@ -14,6 +14,7 @@ from audit.models import AuditEntry
 from resourcemanager.resources import credential_sweeps
 from resourcemanager.resources.models import Credential
 from tests.api.test_credentials import TEAM_A, issue, pg_login, ready_resource
+from tests.support.credentials import issued_credentials
 
 
 def url_of(resource: dict, credential: dict, verb: str = "") -> str:
@@ -162,7 +163,7 @@ def test_bad_lifetimes_are_refused_by_name_and_issue_nothing(
 
     assert answer.status_code == 400, answer.json()
     assert field in str(answer.json())
-    assert not Credential.objects.issued().exists()
+    assert not issued_credentials().exists()
 
 
 def test_reveal_shows_the_current_secret_to_managers_and_the_holder_only(
@@ -224,4 +225,4 @@ def test_a_user_holder_must_be_a_member_of_the_scope_and_unknown_ones_look_the_s
     assert foreign.status_code == unknown.status_code == 400
     assert foreign.json()["message"].replace(outsider.user.username, "?") == (
         unknown.json()["message"].replace("no-such-user", "?"))
-    assert not Credential.objects.issued().exists()
+    assert not issued_credentials().exists()

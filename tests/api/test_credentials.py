@@ -12,6 +12,7 @@ import pytest
 from audit.models import AuditEntry
 from resourcemanager.resources import credential_sweeps
 from resourcemanager.resources.models import OWNER_HOLDER, Credential
+from tests.support.credentials import issued_credentials
 
 TEAM_A = "/api/c/team-a/resources"
 TEAM_B = "/api/c/team-b/resources"
@@ -169,7 +170,7 @@ def test_bad_requests_are_refused_and_change_nothing(
 
     assert answer.status_code == code, answer.json()
     assert field in str(answer.json())
-    assert not Credential.objects.issued().exists()
+    assert not issued_credentials().exists()
 
 
 def test_a_provider_without_credentials_of_its_own_says_so(make_client, memory_provider):

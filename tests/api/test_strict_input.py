@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 
 from resourcemanager.resources.models import Resource
+from tests.support.credentials import issued_credentials
 
 TEAM_A = "/api/c/team-a"
 
@@ -86,7 +87,7 @@ def test_credential_requests_take_whole_numbers_only(admin, resource):
                        format="json"), "ttl", "must be an integer")
     refused(admin.post(url, {"holder": "app", "access": "read-only", "ttl": True},
                        format="json"), "ttl", "must be an integer")
-    assert not Resource.objects.get().issued_credentials.issued().exists()
+    assert not issued_credentials().filter(resource=Resource.objects.get()).exists()
 
 
 def test_a_rotation_schedule_takes_a_whole_number_or_null(admin, resource):

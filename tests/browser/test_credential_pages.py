@@ -17,6 +17,7 @@ from resourcemanager.resources import credentials
 from resourcemanager.resources.models import Credential
 from tests.browser.conftest import screenshot, sign_in
 from tests.browser.test_resource_pages import make_resource
+from tests.support.credentials import issued_credentials
 
 CREDENTIALS = "/admin/resourcemanager/credential/"
 
@@ -38,7 +39,7 @@ def test_a_resource_admin_issues_copies_reveals_and_revokes_a_credential(
     page.get_by_role("button", name="Issue credential").click()
 
     expect(page.get_by_text("Shown once:")).to_be_visible()
-    credential = Credential.objects.issued().get(resource=orders)
+    credential = issued_credentials().get(resource=orders)
     password = credential.secret["password"]
     expect(page.get_by_label("Password", exact=True)).to_have_value(password)
     expect(page.get_by_role("textbox", name="psql")).to_have_value(

@@ -18,6 +18,7 @@ from resourcemanager.core.errors import InvalidInput
 from resourcemanager.resources import credential_runs
 from resourcemanager.resources.models import Credential, Resource
 from tests.consumers.conftest import TEAM_A, add_consumer, add_webhook, create_resource
+from tests.support.credentials import issued_credentials
 
 upgrade = importlib.import_module("consumers.migrations.0003_credential_access")
 
@@ -38,7 +39,7 @@ def test_a_request_naming_a_consumer_as_holder_is_refused_whichever_it_names(
         answer = issue(owner, resource, holder=holder, access="read-only")
         assert answer.status_code == 400, answer.json()
         assert "issued by the consumer's own deliveries" in answer.json()["fields"]["holder"][0]
-    assert not Credential.objects.issued().exists()
+    assert not issued_credentials().exists()
 
 
 def test_a_consumer_is_never_given_a_login_on_another_scope_s_resource(owner, pg_provider):
@@ -51,7 +52,7 @@ def test_a_consumer_is_never_given_a_login_on_another_scope_s_resource(owner, pg
 
     assert refused.value.field == "holder"
     assert "is not of the scope team-a" in refused.value.message
-    assert not Credential.objects.issued().exists()
+    assert not issued_credentials().exists()
 
 
 def test_the_access_level_defaults_to_the_builder_s_and_is_checked(owner, webhook_server):
@@ -116,7 +117,7 @@ def test_a_delivery_waits_for_the_login_being_issued(owner, pg_provider, webhook
     delivery.refresh_from_db()
     assert delivery.status == "delivered"
     assert webhook_server.requests[0].json()["credentials"]["username"] == issuing.login
-    assert Credential.objects.issued().count() == 1
+    assert issued_credentials().count() == 1
 
 
 def test_a_failed_login_fails_the_delivery_and_a_sync_issues_another(
@@ -137,7 +138,7 @@ def test_a_failed_login_fails_the_delivery_and_a_sync_issues_another(
     synced = owner.post(f"{TEAM_A}/consumers/{delivery.consumer_id}/sync")
     assert synced.status_code == 202
     failed.refresh_from_db()
-    fresh = Credential.objects.issued().exclude(pk=failed.pk).get()
+    fresh = issued_credentials().exclude(pk=failed.pk).get()
     assert (failed.status, fresh.status) == ("revoked", "active")
     assert webhook_server.requests[-1].json()["credentials"]["username"] == fresh.login
 
@@ -167,7 +168,7 @@ def test_a_consumer_s_login_lives_as_long_as_the_consumer_needs_it(
 
     create_resource(owner)
 
-    own = Credential.objects.issued().get()
+    own = issued_credentials().get()
     assert (own.status, own.expires_at, own.rotation_period) == ("active", None, None)
 
 
@@ -176,7 +177,7 @@ def test_a_rotated_login_reaches_the_tool_at_its_next_delivery(
 ):
     delivery, resource = pending_delivery(owner, webhook_server)
     deliveries.deliver(delivery.pk, in_process=False, backoff=in_7s)
-    own = Credential.objects.issued().get()
+    own = issued_credentials().get()
     Credential.objects.filter(pk=own.pk).update(status="rotating")
     again = Delivery.objects.create(
         consumer_id=delivery.consumer_id, event="resource.updated", resource_id=resource.pk,

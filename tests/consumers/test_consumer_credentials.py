@@ -15,6 +15,7 @@ from providers.adapters.base import Credentials
 from resourcemanager.resources.models import Credential
 from tests.consumers.conftest import TEAM_A, add_consumer, add_webhook, create_resource
 from tests.providers.s3_support import can_list, tenant
+from tests.support.credentials import issued_credentials
 from tests.support.toolfakes import TOOL_PASSWORD, FakeSQLPad
 
 
@@ -211,7 +212,7 @@ def test_a_webhook_without_credentials_and_a_log_consumer_get_no_login(
     create_resource(owner)
 
     assert "credentials" not in webhook_server.requests[0].json()
-    assert not Credential.objects.issued().exists()
+    assert not issued_credentials().exists()
 
 
 def test_turning_include_credentials_off_revokes_the_login(
@@ -236,7 +237,7 @@ def test_resources_without_logins_of_their_own_get_the_resource_s_credentials(
     resource = create_resource(owner, provider="mem")
 
     assert sent_credentials(webhook_server) == resource["credentials"]
-    assert not Credential.objects.issued().exists()
+    assert not issued_credentials().exists()
 
 
 def test_an_unmanaged_resource_is_delivered_with_its_registered_credentials(
@@ -250,7 +251,7 @@ def test_an_unmanaged_resource_is_delivered_with_its_registered_credentials(
 
     assert added.status_code == 201, added.json()
     assert sent_credentials(webhook_server)["username"] == "reporting"
-    assert not Credential.objects.issued().exists()
+    assert not issued_credentials().exists()
     assert Consumer.objects.get().credential_access == "read-only"
 
 
