@@ -8,7 +8,9 @@ import pytest
 from django.test import Client
 
 from resourcemanager.identity.models import ScopeRole
-from resourcemanager.identity.roles import Role
+from resourcemanager.identity.roles import SYSTEM, Role
+from resourcemanager.resources import services
+from resourcemanager.resources.models import Resource
 from tests.support.fast_commits import rolled_back_api_db  # noqa: F401 (fixture api_db)
 
 
@@ -31,3 +33,12 @@ def admin_browser(committing_db, django_user_model) -> Callable[..., Client]:
         return client
 
     return make
+
+
+def ready_resource(provider: str, name: str = "orders") -> Resource:
+    """A ready resource of team-a on instance ``provider``, made through the service."""
+    request = services.prepare_resource(SYSTEM, "team-a", provider=provider, name=name)
+    resource = services.create_resource(SYSTEM, request)
+    resource.refresh_from_db()
+    assert resource.status == Resource.Status.READY
+    return resource

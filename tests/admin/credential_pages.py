@@ -11,8 +11,9 @@ import pytest
 from django.urls import reverse
 
 from resourcemanager.identity.roles import SYSTEM
-from resourcemanager.resources import credentials, services
+from resourcemanager.resources import credentials
 from resourcemanager.resources.models import Credential, Resource
+from tests.admin.conftest import ready_resource
 
 CHANGELIST = reverse("admin:resourcemanager_credential_changelist")
 
@@ -54,11 +55,7 @@ def messages_of(response) -> list[str]:
 @pytest.fixture(name="orders")
 def scram_orders(scram_provider) -> Resource:
     """A ready resource of team-a on the scram cluster, made through the service."""
-    request = services.prepare_resource(SYSTEM, "team-a", provider="pg-scram", name="orders")
-    resource = services.create_resource(SYSTEM, request)
-    resource.refresh_from_db()
-    assert resource.status == Resource.Status.READY
-    return resource
+    return ready_resource("pg-scram")
 
 
 def issued(resource: Resource, **options) -> tuple[Credential, dict]:

@@ -14,6 +14,7 @@ from resourcemanager.identity.roles import SYSTEM, Role
 from resourcemanager.resources import services
 from resourcemanager.resources.models import Resource
 from resourcemanager.ui.snippets import MASK
+from tests.admin.conftest import ready_resource
 
 CHANGELIST = reverse("admin:resourcemanager_resource_changelist")
 
@@ -37,11 +38,7 @@ def history_of(html: str) -> str:
 @pytest.fixture
 def orders(pg_provider) -> Resource:
     """A ready PostgreSQL resource of team-a, made through the service."""
-    request = services.prepare_resource(SYSTEM, "team-a", provider="pg", name="orders")
-    resource = services.create_resource(SYSTEM, request)
-    resource.refresh_from_db()
-    assert resource.status == Resource.Status.READY
-    return resource
+    return ready_resource("pg")
 
 
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.RESOURCE_ADMIN])
