@@ -235,25 +235,18 @@ class MySQLAdapter(MySQLLogins, ProviderAdapter):
         key = instance_key(self.config.host, self.config.port, self.config.username,
                            self.config.options.get("ssl_ca"), self.config.connect_timeout,
                            self.config.read_timeout, password=self.config.password)
-        conn = _IDLE.take(key)
-        if conn is None:
+
+        def connect() -> pymysql.connections.Connection:
             try:
-                conn = self._connect(self.config.username, self.config.password)
+                return self._connect(self.config.username, self.config.password)
             except pymysql.MySQLError as exc:
                 raise self._error(exc, action, *secrets) from None
-        ended_well = False
+
         try:
-            with conn.cursor() as cur:
+            with _IDLE.borrowed(key, connect) as conn, conn.cursor() as cur:
                 yield cur
-            ended_well = True
         except pymysql.MySQLError as exc:
             raise self._error(exc, action, *secrets) from None
-        finally:
-            if ended_well:
-                _IDLE.give_back(key, conn)
-            else:
-                with suppress(pymysql.MySQLError):
-                    conn.close()
 
     def _tenant_grants(self, credentials: Credentials) -> list[str] | None:
         """``SHOW GRANTS`` as the tenant, or None when the server rejects its password."""
@@ -330,13 +323,9 @@ def _answers(conn: pymysql.connections.Connection) -> bool:
     return True
 
 
-def _close(conn: pymysql.connections.Connection) -> None:
-    with suppress(pymysql.MySQLError):
-        conn.close()
-
-
 #: This process's idle admin connections, of every MySQL-protocol instance.
-_IDLE: IdleConnections[pymysql.connections.Connection] = IdleConnections(_answers, _close)
+_IDLE: IdleConnections[pymysql.connections.Connection] = IdleConnections(
+    _answers, pymysql.connections.Connection.close)
 
 
 class _AtConnectionLimit(ProviderError):

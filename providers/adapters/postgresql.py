@@ -36,23 +36,17 @@ from providers.adapters.base import (
     Inventory,
     Login,
     ProviderAdapter,
-    ProviderError,
     require_backend_name,
     require_login_name,
     require_owner_login,
-    scrub,
 )
 from providers.adapters.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
 from providers.adapters.naming import is_login_of
+from providers.adapters.postgresql_connections import PostgreSQLConnections
 from providers.adapters.postgresql_logins import PostgreSQLLogins, group_names
 from providers.adapters.properties import PropertySpec
 
-_MAX_REASON = 200
-#: Server-side refusals at connect time that go away by themselves.
-_TRANSIENT_FATAL = re.compile(r"starting up|shutting down|recovery mode|too many|connection slots")
 _AUTH_FAILED = re.compile(r"authentication failed")
-#: The role's CONNECTION LIMIT is reached; the server checks it after the password.
-_ROLE_AT_LIMIT = re.compile(r"too many connections for role")
 #: True when PUBLIC holds CONNECT on the pg_database row (NULL datacl means the defaults).
 _PUBLIC_CONNECT = sql.SQL(
     "EXISTS (SELECT 1 FROM aclexplode(COALESCE(datacl, acldefault('d', datdba))) a"
@@ -69,18 +63,7 @@ _INVENTORY_DATABASES = sql.SQL(
     " WHERE {prefixed}")
 
 
-def _reason(exc: psycopg.Error) -> str:
-    """The useful part of a libpq/server message, e.g. ``connection refused``."""
-    lines = [line.strip() for line in (exc.diag.message_primary or str(exc)).splitlines()]
-    lines = [line for line in lines if line] or [type(exc).__name__]
-    line = next((x for x in reversed(lines) if " failed: " in x), lines[0])
-    line = re.sub(r"^(FATAL|ERROR):\s+", "", line.rsplit(" failed: ", 1)[-1])
-    if line[:2].istitle():  # "Connection refused" -> "connection refused"
-        line = line[0].lower() + line[1:]
-    return line[:_MAX_REASON]
-
-
-class PostgreSQLAdapter(PostgreSQLLogins, ProviderAdapter):
+class PostgreSQLAdapter(PostgreSQLLogins, PostgreSQLConnections, ProviderAdapter):
     key = "postgresql"
     label = "PostgreSQL"
     resource_type = "sql"
@@ -276,58 +259,6 @@ class PostgreSQLAdapter(PostgreSQLLogins, ProviderAdapter):
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _connect(self, user: str, password: str, dbname: str) -> psycopg.Connection:
-        """A raw autocommit connection; psycopg errors propagate unmapped."""
-        extra = {"sslmode": mode} if (mode := self.config.options.get("sslmode")) else {}
-        return psycopg.connect(
-            host=self.config.host, port=self.config.port, user=user, password=password,
-            dbname=dbname, autocommit=True, connect_timeout=self.config.connect_timeout,
-            options=f"-c statement_timeout={self.config.read_timeout * 1000}",
-            application_name="resourcemanager", **extra,
-        )
-
-    @contextmanager
-    def _admin(self, action: str, *secrets: str) -> Iterator[psycopg.Cursor]:
-        """An admin cursor; psycopg errors become ProviderErrors without secrets."""
-        dbname = str(self.config.options.get("database") or "postgres")
-        try:
-            conn = self._connect(self.config.username, self.config.password, dbname)
-        except psycopg.Error as exc:  # `from None`: exc.pgconn holds the password
-            raise self._connect_error(exc, "the admin login", *secrets) from None
-        try:
-            with conn.cursor() as cur:
-                yield cur
-        except psycopg.Error as exc:
-            where = f"{self.config.host}:{self.config.port}"
-            message = scrub(f"{self.label} at {where}: {action} failed: {_reason(exc)}",
-                            self.config.password, *secrets)
-            raise ProviderError(message,
-                                transient=isinstance(exc, psycopg.OperationalError)) from None
-        finally:
-            conn.close()
-
-    def _connect_error(self, exc: psycopg.Error, who: str, *secrets: str) -> ProviderError:
-        where, reason = f"{self.config.host}:{self.config.port}", _reason(exc)
-        if "FATAL:" in str(exc) and not _TRANSIENT_FATAL.search(reason):
-            message = f"{self.label} at {where} refused {who}: {reason}"
-            return ProviderError(scrub(message, self.config.password, *secrets))
-        message = f"cannot reach {self.label} at {where}: {reason}"
-        return ProviderError(scrub(message, self.config.password, *secrets), transient=True)
-
-    def _tenant_login(self, user: str, password: str, dbname: str) -> str | None:
-        """None when the tenant can log in and query; else why the server refused it."""
-        try:
-            with self._connect(user, password, dbname) as conn:
-                conn.execute("SELECT 1")
-        except psycopg.Error as exc:
-            if _ROLE_AT_LIMIT.search(_reason(exc)):
-                return None  # the password was accepted; every allowed session is in use
-            error = self._connect_error(exc, f"login {user}", password)
-            if error.transient:
-                raise error from None
-            return scrub(_reason(exc), password)
-        return None
-
     @contextmanager
     def _member_of(self, cur: psycopg.Cursor, role: str, *, needed: bool = True
                    ) -> Iterator[None]:
@@ -382,3 +313,4 @@ class PostgreSQLAdapter(PostgreSQLLogins, ProviderAdapter):
         cur.execute(sql.SQL("SELECT pg_get_userbyid(datdba), {} FROM pg_database "
                             "WHERE datname = %s").format(self._public_connect), (name,))
         return (row[0], row[1]) if (row := cur.fetchone()) else None
+

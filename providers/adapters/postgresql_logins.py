@@ -44,11 +44,22 @@ _GROUPS = {
 _SCHEMAS_OF_OWNER = (
     "SELECT nspname FROM pg_namespace WHERE nspowner = %s::regrole OR nspname = 'public'"
 )
-#: Whether the database (bound: its name) grants CONNECT to the role (bound) itself.
-_GRANTED_CONNECT = (
-    "SELECT EXISTS (SELECT FROM pg_database, aclexplode(datacl) AS acl WHERE datname = %s "
-    "AND acl.grantee = %s::regrole AND acl.privilege_type = 'CONNECT')"
+#: What adding a login needs to know, in one round trip: whether the database, the login
+#: and the level's group role exist, and whether the database grants CONNECT to the group
+#: itself, which completes it (``_complete_group``).
+_BEFORE_ADDING = (
+    "SELECT EXISTS (SELECT FROM pg_database WHERE datname = %(database)s),"
+    " EXISTS (SELECT FROM pg_roles WHERE rolname = %(login)s),"
+    " EXISTS (SELECT FROM pg_roles WHERE rolname = %(group)s),"
+    " EXISTS (SELECT FROM pg_database, aclexplode(datacl) AS acl, pg_roles AS r"
+    " WHERE datname = %(database)s AND r.rolname = %(group)s AND acl.grantee = r.oid"
+    " AND acl.privilege_type = 'CONNECT')"
 )
+
+
+def _group_of(name: str, access: Access) -> str:
+    """The role whose members have ``access`` to resource ``name`` (the owner's own)."""
+    return name if access == Access.OWNER else f"{name}_{_GROUPS[access][0]}"
 
 
 def group_names(name: str) -> tuple[str, ...]:
@@ -66,9 +77,14 @@ class PostgreSQLLogins:
         name = require_backend_name(backend_name)
         user = require_login_name(login.name, name)
         with self._admin(f"adding login {user} to {name}", login.password) as cur:
-            if self._database(cur, name) is None:
+            cur.execute(_BEFORE_ADDING, {"database": name, "login": user,
+                                         "group": _group_of(name, login.access)})
+            database, exists, group_made, group_complete = cur.fetchone()
+            if not database:
                 raise ProviderError(f"database {name} does not exist")
-            self._put_login(cur, name, login)
+            if login.access != Access.OWNER and not group_complete:
+                self._complete_group(cur, name, login.access, made=group_made)
+            self._put_login(cur, name, login, exists=exists)
         return self.credentials(name, login.password, login=user)
 
     def remove_login(self, backend_name: str, login_name: str) -> None:
@@ -100,21 +116,25 @@ class PostgreSQLLogins:
             with self._member_of(cur, name):
                 self._end_sessions_of(cur, name)
 
-    def _put_login(self, cur: psycopg.Cursor, name: str, login: Login) -> None:
-        """Make ``login`` exactly so: its password, validity and level."""
+    def _put_login(self, cur: psycopg.Cursor, name: str, login: Login, *,
+                   exists: bool | None = None) -> None:
+        """Make ``login`` exactly so: its password, validity and level, whose group role is
+        complete. ``exists``: whether the login does, when that was read already."""
         user = login.name
         role = sql.Identifier(user)
         until = sql.Literal(login.valid_until.isoformat() if login.valid_until else "infinity")
-        group = name if login.access == Access.OWNER else self._group(cur, name, login)
         secret = self._verifier(cur, user, login.password)
-        if self._role(cur, user) is None:
+        if exists is None:
+            exists = self._role(cur, user) is not None
+        if not exists:
             cur.execute(sql.SQL(
                 "CREATE ROLE {} LOGIN PASSWORD {} VALID UNTIL {} NOSUPERUSER NOCREATEDB "
                 "NOCREATEROLE INHERIT").format(role, secret, until))
         else:  # a retry, or a repair
             cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN INHERIT PASSWORD {} VALID UNTIL {}")
                         .format(role, secret, until))
-        cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), role))
+        cur.execute(sql.SQL("GRANT {} TO {}")
+                    .format(sql.Identifier(_group_of(name, login.access)), role))
         if login.access == Access.OWNER:
             cur.execute(sql.SQL("ALTER ROLE {} SET role = {}").format(role, sql.Literal(name)))
 
@@ -138,18 +158,16 @@ class PostgreSQLLogins:
             cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                         "WHERE usename = %s AND pid <> pg_backend_pid()", (user,))
 
-    def _group(self, cur: psycopg.Cursor, name: str, login: Login) -> str:
-        """The group role of ``login``'s level, made with its privileges by the first such
-        login. CONNECT on the database is granted last: a group that holds it is complete
-        (its default privileges cover what the owner creates later), and one without it,
-        whose making was cut short, is completed now."""
-        suffix, on_tables, on_sequences = _GROUPS[login.access]
-        group = f"{name}_{suffix}"
-        ident, owner = sql.Identifier(group), sql.Identifier(name)
-        if self._role(cur, group) is None:
+    def _complete_group(self, cur: psycopg.Cursor, name: str, access: Access, *,
+                        made: bool) -> None:
+        """Make the group role of ``access`` (unless ``made``) with its privileges. CONNECT
+        on the database is granted last: a group that holds it is complete (its default
+        privileges cover what the owner creates later), and one without it, whose making
+        was cut short, is completed now."""
+        suffix, on_tables, on_sequences = _GROUPS[access]
+        ident, owner = sql.Identifier(f"{name}_{suffix}"), sql.Identifier(name)
+        if not made:
             cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(ident))
-        elif self._scalar(cur.execute(_GRANTED_CONNECT, (name, group))):
-            return group
         with self._member_of(cur, name), self._in_database(name) as tenant:
             schemas = [row[0] for row in tenant.execute(_SCHEMAS_OF_OWNER, (name,))]
             for schema in map(sql.Identifier, schemas):
@@ -163,7 +181,6 @@ class PostgreSQLLogins:
                 tenant.execute(sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} GRANT {} TO {}")
                                .format(owner, grant, ident))
             cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(owner, ident))
-        return group
 
     @contextmanager
     def _in_database(self, name: str) -> Iterator[psycopg.Cursor]:

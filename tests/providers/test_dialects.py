@@ -87,6 +87,11 @@ class Server:
         """A kept admin connection is checked before reuse: this one is a test's own."""
         raise pymysql.err.OperationalError(2006, "a recording is never reused")
 
+    @property
+    def closed(self) -> bool:
+        """Likewise for a kept PostgreSQL connection."""
+        return True
+
     def close(self) -> None:
         pass
 
