@@ -20,6 +20,9 @@ Two phases, one run:
   the CPU per delivery, measured apart from the throughput; latency is commit to arrival.
 - **sustained** (``--rate`` events/s for ``--duration`` s, each in its own
   transaction): latency from the event's commit to the arrival.
+- **slow consumer**: one more consumer whose webhook never answers (each attempt ends at
+  the worker's read timeout, ``--slow-timeout`` s), then the burst again: the other
+  consumers' throughput against the first burst's, and what the slow one cost.
 
 ``--profile FILE`` runs one worker process (the solo pool) under cProfile for the burst
 and prints where its time goes, by function and by package.
@@ -54,6 +57,8 @@ from bench import stack  # noqa: E402
 from bench.leftovers import dropped_afterwards, run_prefix  # noqa: E402
 
 PREFIX = run_prefix()
+#: The webhook path of the consumer that never answers.
+SLOW_PATH = "/slow"
 
 
 class Receiver:
@@ -62,6 +67,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.received: list[tuple[str, int, float]] = []
+        self.slow_requests = 0
         self.loop = asyncio.new_event_loop()
         self.server = self.loop.run_until_complete(
             asyncio.start_server(self._serve, "127.0.0.1", 0, backlog=1024))
@@ -75,8 +81,12 @@ class Receiver:
                 length = next((int(line.split(":", 1)[1]) for line in lines
                                if line.lower().startswith("content-length:")), 0)
                 body = await reader.readexactly(length)
-                self.received.append((lines[0].split(" ")[1], json.loads(body)["id"],
-                                      time.time()))
+                path = lines[0].split(" ")[1]
+                if path.startswith(SLOW_PATH):  # never answered: the client gives up
+                    self.slow_requests += 1
+                    await reader.read()
+                    return
+                self.received.append((path, json.loads(body)["id"], time.time()))
                 writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -99,6 +109,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20, help="s, sustained phase")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--slow-timeout", type=float, default=10,
+                        help="s, the worker's read timeout: each attempt to the slow consumer")
     parser.add_argument("--profile", metavar="FILE",
                         help="run one worker process under cProfile (burst only), keep "
                         "its statistics in FILE and print where its CPU time goes")
@@ -111,16 +123,18 @@ def run(args: argparse.Namespace) -> None:
     receiver = Receiver()
     env = stack.django_env(PREFIX, args.redis_url,
                            # the receiver, allowed for this bench alone
-                           RM_CONSUMER_ALLOWED_NETWORKS="127.0.0.1/32")
+                           RM_CONSUMER_ALLOWED_NETWORKS="127.0.0.1/32",
+                           RM_CONSUMER_READ_TIMEOUT=str(args.slow_timeout))
     try:
         resources = seed(receiver.port, args.consumers)
         if args.profile:
             args.concurrency = 1
         with stack.worker(env, args.concurrency, args.profile) as worker:
             warm_up(resources, receiver, args.consumers)
-            burst(resources, receiver, worker, args)
+            alone = burst(resources, receiver, worker, args)
             if not args.profile:
                 sustained(resources, receiver, args)
+                beside_a_slow_consumer(resources, receiver, worker, args, alone)
             print(f"worker (main + {args.concurrency} pool processes): RSS "
                   f"{stack.rss_mib(worker):.0f} MiB summed, PSS {stack.pss_mib(worker):.0f} MiB "
                   "(shared pages counted once)")
@@ -182,7 +196,8 @@ def warm_up(resources: list, receiver: Receiver, consumers: int) -> None:
 
 
 def burst(resources: list, receiver: Receiver, worker: subprocess.Popen,
-          args: argparse.Namespace) -> None:
+          args: argparse.Namespace, title: str = "burst") -> float:
+    """The burst; returns its deliveries per second."""
     from django.db import transaction
 
     expected = args.n * args.consumers
@@ -199,14 +214,36 @@ def burst(resources: list, receiver: Receiver, worker: subprocess.Popen,
     received = list(receiver.received)
     receiver.received.clear()
     last = max((arrived for _, _, arrived in received), default=done)
-    print(f"burst: {args.n} events x {args.consumers} webhook consumers = {expected} "
+    print(f"{title}: {args.n} events x {args.consumers} webhook consumers = {expected} "
           f"deliveries; worker: {args.concurrency} processes; broker {args.redis_url}")
-    print(f"  {len(received) / (last - committed[0]):.0f} deliveries/s "
-          f"(commit to last arrival {last - committed[0]:.1f} s)")
+    throughput = len(received) / (last - committed[0])
+    print(f"  {throughput:.0f} deliveries/s (commit to last arrival {last - committed[0]:.1f} s)")
     print(f"  {cpu * 1000 / max(len(received), 1):.2f} ms CPU per delivery "
           f"(worker processes: {cpu:.1f} s CPU in all)")
     latencies(received, lambda _: committed[0])
     losses(received, expected)
+    return throughput
+
+
+def beside_a_slow_consumer(resources: list, receiver: Receiver, worker: subprocess.Popen,
+                           args: argparse.Namespace, alone: float) -> None:
+    """The burst again, with one more consumer whose every attempt times out."""
+    from consumers import services as consumer_services
+    from consumers.models import Consumer
+    from resourcemanager.identity.roles import SYSTEM
+
+    receiver.received.clear()  # the sustained phase's late arrivals
+    consumer_services.create_consumer(
+        SYSTEM, "bench", builder="webhook", name="slow",
+        properties={"url": f"http://127.0.0.1:{receiver.port}{SLOW_PATH}",
+                    "secret": "bench-secret"})
+    beside = burst(resources, receiver, worker, args,
+                   title=f"beside a consumer timing out after {args.slow_timeout:g} s")
+    slow = Consumer.objects.get(name="slow")
+    paused = f"paused until {slow.paused_until:%H:%M:%S}" if slow.paused_until else "not paused"
+    print(f"  the others' throughput: {beside / alone:.0%} of the burst without it "
+          f"(goal ≥ 90%); the slow one: tried {receiver.slow_requests} times, "
+          f"{slow.failures_in_a_row} failures in a row, {paused}")
 
 
 def sustained(resources: list, receiver: Receiver, args: argparse.Namespace) -> None:

@@ -266,6 +266,9 @@ RM_TASK_RETRY_BACKOFF_MAX = env.int("RM_TASK_RETRY_BACKOFF_MAX", default=300)
 RM_CONSUMER_MAX_RETRIES = env.int("RM_CONSUMER_MAX_RETRIES", default=8)
 RM_CONSUMER_RETRY_BACKOFF = env.int("RM_CONSUMER_RETRY_BACKOFF", default=10)
 RM_CONSUMER_RETRY_BACKOFF_MAX = env.int("RM_CONSUMER_RETRY_BACKOFF_MAX", default=600)
+# A consumer whose deliveries fail transiently this many times in a row is paused, with
+# the same backoff, so that it does not hold the workers (consumers.breaker).
+RM_CONSUMER_BREAKER_FAILURES = max(1, env.int("RM_CONSUMER_BREAKER_FAILURES", default=5))
 # Networks consumer requests (webhooks, tools) may not reach; the allowed list wins.
 RM_CONSUMER_BLOCKED_NETWORKS = env.list(
     "RM_CONSUMER_BLOCKED_NETWORKS",

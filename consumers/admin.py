@@ -118,9 +118,10 @@ class ConsumerAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
 
     @admin.display(description="Retrying")
     def retrying(self, obj: Consumer) -> str:
+        paused = f"; paused until {_when(obj.paused_until)}" if obj.paused_until else ""
         if not obj.retrying_deliveries:
-            return "0"
-        return f"{obj.retrying_deliveries}, next {_when(obj.next_retry_at)}"
+            return "0" + paused
+        return f"{obj.retrying_deliveries}, next {_when(obj.next_retry_at)}{paused}"
 
     @admin.display(description="Deliveries")
     def delivery_status(self, obj: Consumer) -> str:
@@ -131,6 +132,9 @@ class ConsumerAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
             parts.append(f"last error {_when(obj.last_error_at)}: {obj.last_error}")
         if obj.next_retry_at:
             parts.append(f"next retry {_when(obj.next_retry_at)}")
+        if obj.paused_until:
+            parts.append(f"paused until {_when(obj.paused_until)} after "
+                         f"{obj.failures_in_a_row} failures in a row")
         return "; ".join(parts)
 
     @admin.display(description=f"Latest {RECENT} deliveries")

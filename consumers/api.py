@@ -48,6 +48,11 @@ class DeliveryStatusSerializer(serializers.Serializer):
     skipped = serializers.IntegerField(
         source="skipped_deliveries", help_text="Deliveries with nothing left to deliver "
         "(the consumer disabled, the resource's credentials gone meanwhile): no error.")
+    failures_in_a_row = serializers.IntegerField(
+        help_text="Deliveries that failed in a row in a way worth retrying.")
+    paused_until = serializers.DateTimeField(
+        allow_null=True, help_text="Set when the failures in a row paused the consumer: its "
+        "deliveries wait until then, then one tries it, and its success resumes it.")
 
 
 class DeliverySerializer(serializers.ModelSerializer):

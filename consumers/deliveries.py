@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from audit.services import record
+from consumers import breaker
 from consumers.builders.base import DeliveryError, ResourceEvent
 from consumers.builders.registry import builder_class
 from consumers.credentials import (
@@ -116,12 +117,22 @@ def deliver(delivery_id: int, *, in_process: bool, backoff: Callable[[int], floa
     raises ``RetryDelivery`` (to be tried again ``backoff(attempt)`` seconds later) until
     ``RM_CONSUMER_MAX_RETRIES`` retries are spent, counted in the database, or
     ``in_process`` (no queue to wait in); then, as any other failure, the delivery is
-    ``failed`` with the reason. The rows are read once: the claim reads the delivery, its
+    ``failed`` with the reason. The rows are read once: one query reads the delivery, its
     consumer and the resource's stored credentials (decrypted only for a builder that
-    sends credentials) in one query, and each step writes with one conditional UPDATE.
+    sends credentials), and each step writes with one conditional UPDATE. A paused
+    consumer's delivery waits, no attempt counted (``consumers.breaker``).
     """
-    delivery = _claim(delivery_id)
+    delivery = _pending(delivery_id)
     if delivery is None:
+        return
+    if (wait := breaker.wait_before(delivery.consumer)) is not None:
+        if in_process:  # no queue to wait in: one attempt each, as for any failure
+            _finish(delivery, delivery.attempts, Status.FAILED,
+                    breaker.why_paused(delivery.consumer, wait))
+            return
+        _defer(delivery, wait)
+        raise RetryDelivery("the consumer is paused", delay=wait)
+    if not _claim(delivery):
         return
     attempt = delivery.attempts
     error, transient, own = "", False, None
@@ -150,21 +161,21 @@ def deliver(delivery_id: int, *, in_process: bool, backoff: Callable[[int], floa
             _finish(delivery, attempt, Status.FAILED, error)
         elif _finish(delivery, attempt, Status.DELIVERED) and own is not None:
             retire_older(own)  # the tool holds it now: the logins it replaced can go
+        if transient:
+            breaker.note_transient_failure(delivery.consumer)
+        elif not error:
+            breaker.note_success(delivery.consumer)
 
     in_short_transaction(record, what=f"delivery {delivery_id}")
     if retry_in is not None:
         raise RetryDelivery(error, delay=retry_in)
 
 
-def _claim(delivery_id: int) -> Delivery | None:
-    """Count and lease the next attempt of a pending delivery; None when there is nothing
-    to do (delivered, skipped, or another attempt under way).
-
-    One read and one conditional UPDATE, no lock held: every claim counts an attempt, so
-    the UPDATE finding the count it read means no other attempt claimed it meanwhile.
-    The delivery carries ``stored_credentials``, the resource's column as stored (None:
-    the resource has none, or is gone).
-    """
+def _pending(delivery_id: int) -> Delivery | None:
+    """The delivery with its consumer, if an attempt is due; None when there is nothing
+    to do (delivered, skipped, or an attempt under way). It carries
+    ``stored_credentials``, the resource's column as stored (None: the resource has none,
+    or is gone)."""
     now = timezone.now()
     stored = Resource.objects.filter(pk=OuterRef("resource_id")).values("credentials")[:1]
     delivery = (
@@ -183,14 +194,30 @@ def _claim(delivery_id: int) -> Delivery | None:
         _finish(delivery, delivery.attempts, Status.SKIPPED,
                 "the resource has no credentials any more")
         return None
+    return delivery
+
+
+def _claim(delivery: Delivery) -> bool:
+    """Count and lease the next attempt of ``delivery``; False when another attempt
+    claimed it first. One conditional UPDATE, no lock held: every claim counts an
+    attempt, so the UPDATE finding the count it read means no other claimed it meanwhile.
+    """
+    now = timezone.now()
     lease = now + timedelta(seconds=settings.RM_OPERATION_TIMEOUT)
     if not _unchanged(delivery, delivery.attempts).update(
         attempts=F("attempts") + 1, lease_expires_at=lease, updated_at=now
     ):
-        return None  # another attempt claimed it first
+        return False
     delivery.attempts += 1
     delivery.lease_expires_at, delivery.updated_at = lease, now
-    return delivery
+    return True
+
+
+def _defer(delivery: Delivery, seconds: float) -> None:
+    """Let the delivery wait ``seconds`` for its paused consumer, no attempt counted."""
+    now = timezone.now()
+    _unchanged(delivery, delivery.attempts).update(
+        next_attempt_at=now + timedelta(seconds=seconds), updated_at=now)
 
 
 def _unchanged(delivery: Delivery, attempt: int) -> QuerySet[Delivery]:

@@ -33,6 +33,11 @@ class Consumer(models.Model):
         max_length=16, choices=Credential.Access.choices, default=Credential.Access.READ_ONLY,
         db_default=Credential.Access.READ_ONLY,
     )
+    #: Deliveries that failed in a row in a way worth retrying; reaching
+    #: ``RM_CONSUMER_BREAKER_FAILURES`` pauses the consumer (``consumers.breaker``).
+    failures_in_a_row = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    #: Its deliveries wait until then; null: not paused.
+    paused_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

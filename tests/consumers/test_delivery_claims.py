@@ -69,8 +69,8 @@ def test_a_delivery_under_way_is_not_claimed_again(owner, pg_provider, webhook_s
     webhook_server.statuses = [503]
     with pytest.raises(deliveries.RetryDelivery):
         deliveries.deliver(delivery.pk, in_process=False, backoff=in_30s)
-    leased = deliveries._claim(delivery.pk)
-    assert leased is not None and leased.attempts == 2
+    leased = deliveries._pending(delivery.pk)
+    assert leased is not None and deliveries._claim(leased) and leased.attempts == 2
 
     deliveries.deliver(delivery.pk, in_process=False, backoff=in_30s)  # a duplicate task
 
