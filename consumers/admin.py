@@ -118,7 +118,7 @@ class ConsumerAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
 
     @admin.display(description="Retrying")
     def retrying(self, obj: Consumer) -> str:
-        paused = f"; paused until {_when(obj.paused_until)}" if obj.paused_until else ""
+        paused = f"; held back until {_when(obj.paused_until)}" if obj.paused_until else ""
         if not obj.retrying_deliveries:
             return "0" + paused
         return f"{obj.retrying_deliveries}, next {_when(obj.next_retry_at)}{paused}"
@@ -133,7 +133,7 @@ class ConsumerAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
         if obj.next_retry_at:
             parts.append(f"next retry {_when(obj.next_retry_at)}")
         if obj.paused_until:
-            parts.append(f"paused until {_when(obj.paused_until)} after "
+            parts.append(f"held back until {_when(obj.paused_until)} after "
                          f"{obj.failures_in_a_row} failures in a row")
         return "; ".join(parts)
 

@@ -51,8 +51,9 @@ class DeliveryStatusSerializer(serializers.Serializer):
     failures_in_a_row = serializers.IntegerField(
         help_text="Deliveries that failed in a row in a way worth retrying.")
     paused_until = serializers.DateTimeField(
-        allow_null=True, help_text="Set when the failures in a row paused the consumer: its "
-        "deliveries wait until then, then one tries it, and its success resumes it.")
+        allow_null=True, help_text="Set while the consumer is held back: after a failure "
+        "its deliveries go one at a time, after RM_CONSUMER_BREAKER_FAILURES in a row they "
+        "wait until then; a success resumes it.")
 
 
 class DeliverySerializer(serializers.ModelSerializer):

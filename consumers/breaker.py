@@ -1,12 +1,13 @@
-"""Pausing a consumer that keeps failing (a circuit breaker), so that a tool that is down
-or times out does not hold the workers that the other consumers' deliveries need.
+"""Holding back a consumer that fails (a circuit breaker), so that a tool that is down or
+times out does not hold the workers that the other consumers' deliveries need.
 
-After ``RM_CONSUMER_BREAKER_FAILURES`` transient failures in a row (unreachable,
-timeouts, 5xx) the consumer is paused: its deliveries wait, pending, without an attempt
-counted, until ``paused_until``, which moves further out (the delivery backoff) at each
-pause. Then one delivery at a time tries it (the others wait out that attempt); its
-success resumes the consumer, its failure pauses it again, longer. A failure that is not
-transient (a refused login, a wrong URL) is the tool answering: it changes nothing here.
+After a failure worth retrying (unreachable, timeouts, 5xx), the consumer's deliveries go
+one at a time: each takes the consumer's turn (``paused_until``, for as long as one
+attempt may last) and the others wait for it. A success ends that, and an answer of the
+tool's that is not worth retrying (a 4xx) too: the tool answers. After
+``RM_CONSUMER_BREAKER_FAILURES`` such failures in a row the consumer is paused: its
+deliveries wait, pending, with no attempt counted, until ``paused_until``, which moves
+further out (the delivery backoff) at each pause; then again one delivery tries it.
 """
 
 from __future__ import annotations
@@ -30,52 +31,61 @@ logger = logging.getLogger(__name__)
 
 def wait_before(consumer: Consumer) -> float | None:
     """Seconds a delivery to ``consumer`` should wait, or None to go ahead: the consumer
-    is not paused, or its pause is over and this delivery is the one that tries it."""
-    if consumer.paused_until is None:
-        return None
+    has not failed, or this delivery takes its turn."""
+    if not consumer.failures_in_a_row:
+        return None  # the common case costs nothing
     now = timezone.now()
-    if consumer.paused_until > now:
-        return (consumer.paused_until - now).total_seconds()
-    trial = _one_attempt()
+    if consumer.paused_until is not None and consumer.paused_until > now:
+        return _waiting(consumer, (consumer.paused_until - now).total_seconds())
+    turn = _one_attempt()
     taken = Consumer.objects.filter(pk=consumer.pk, paused_until=consumer.paused_until).update(
-        paused_until=now + timedelta(seconds=trial))
-    return None if taken else trial
+        paused_until=now + timedelta(seconds=turn))
+    return None if taken else _waiting(consumer, turn)
 
 
-def why_paused(consumer: Consumer, wait: float) -> str:
-    """A delivery's error while ``consumer`` is paused for ``wait`` seconds more."""
-    return (f"not attempted: the consumer is paused for {math.ceil(wait)} s more, after "
+def why_waiting(consumer: Consumer, wait: float) -> str:
+    """A delivery's error when ``consumer``'s turn or pause holds it ``wait`` seconds."""
+    return (f"not attempted: the consumer is held back for {math.ceil(wait)} s more, after "
             f"{consumer.failures_in_a_row} failures in a row")
 
 
-def note_success(consumer: Consumer) -> None:
-    """A delivery went through: a failing or paused consumer works again."""
-    if not consumer.failures_in_a_row and consumer.paused_until is None:
-        return  # the common case costs nothing
-    Consumer.objects.filter(pk=consumer.pk).update(failures_in_a_row=0, paused_until=None)
-    if consumer.paused_until is not None:
-        logger.info("consumer %s delivers again; resumed", consumer.pk)
-        _audit(consumer, "delivers again: resumed")
+def note_outcome(consumer: Consumer, *, transient_failure: bool) -> None:
+    """Record an attempt's outcome: a transient failure counts, and pauses the consumer
+    at ``RM_CONSUMER_BREAKER_FAILURES`` in a row; anything else ends the row."""
+    if transient_failure:
+        _count_failure(consumer)
+    elif consumer.failures_in_a_row or consumer.paused_until is not None:
+        Consumer.objects.filter(pk=consumer.pk).update(failures_in_a_row=0, paused_until=None)
+        if consumer.failures_in_a_row >= settings.RM_CONSUMER_BREAKER_FAILURES:
+            logger.info("consumer %s answers again; resumed", consumer.pk)
+            _audit(consumer, "answers again: resumed")
 
 
-def note_transient_failure(consumer: Consumer) -> None:
-    """A delivery failed in a way worth retrying: count it, and pause the consumer once
-    the failures in a row reach ``RM_CONSUMER_BREAKER_FAILURES``."""
+def _count_failure(consumer: Consumer) -> None:
     failures = consumer.failures_in_a_row + 1
-    changes: dict[str, object] = {"failures_in_a_row": F("failures_in_a_row") + 1}
     beyond = failures - settings.RM_CONSUMER_BREAKER_FAILURES
+    until = None  # the next delivery takes the turn
     if beyond >= 0:
         pause = queueing.retry_delay(beyond, base=settings.RM_CONSUMER_RETRY_BACKOFF,
                                      cap=settings.RM_CONSUMER_RETRY_BACKOFF_MAX)
-        changes["paused_until"] = timezone.now() + timedelta(seconds=pause)
+        until = timezone.now() + timedelta(seconds=pause)
         logger.warning("consumer %s paused for %d s after %d failures in a row",
                        consumer.pk, pause, failures)
         _audit(consumer, f"paused for {int(pause)} s after {failures} failures in a row")
-    Consumer.objects.filter(pk=consumer.pk).update(**changes)
+    Consumer.objects.filter(pk=consumer.pk).update(
+        failures_in_a_row=F("failures_in_a_row") + 1, paused_until=until)
+
+
+def _waiting(consumer: Consumer, seconds: float) -> float:
+    """How long a delivery waits: out the pause, or a while for the one taking a turn
+    (whose attempt may end much sooner than it may last)."""
+    if consumer.failures_in_a_row >= settings.RM_CONSUMER_BREAKER_FAILURES:
+        return seconds
+    return min(seconds, float(settings.RM_CONSUMER_RETRY_BACKOFF))
 
 
 def _one_attempt() -> float:
-    """Seconds one attempt may take: the trial's hold on the paused consumer."""
+    """Seconds one attempt may last: how long a turn holds the consumer."""
     return settings.RM_CONSUMER_CONNECT_TIMEOUT + settings.RM_CONSUMER_READ_TIMEOUT + 5
 
 

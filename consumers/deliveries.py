@@ -119,8 +119,8 @@ def deliver(delivery_id: int, *, in_process: bool, backoff: Callable[[int], floa
     ``in_process`` (no queue to wait in); then, as any other failure, the delivery is
     ``failed`` with the reason. The rows are read once: one query reads the delivery, its
     consumer and the resource's stored credentials (decrypted only for a builder that
-    sends credentials), and each step writes with one conditional UPDATE. A paused
-    consumer's delivery waits, no attempt counted (``consumers.breaker``).
+    sends credentials), and each step writes with one conditional UPDATE. A delivery to a
+    consumer that is failing waits its turn, no attempt counted (``consumers.breaker``).
     """
     delivery = _pending(delivery_id)
     if delivery is None:
@@ -128,10 +128,10 @@ def deliver(delivery_id: int, *, in_process: bool, backoff: Callable[[int], floa
     if (wait := breaker.wait_before(delivery.consumer)) is not None:
         if in_process:  # no queue to wait in: one attempt each, as for any failure
             _finish(delivery, delivery.attempts, Status.FAILED,
-                    breaker.why_paused(delivery.consumer, wait))
+                    breaker.why_waiting(delivery.consumer, wait))
             return
         _defer(delivery, wait)
-        raise RetryDelivery("the consumer is paused", delay=wait)
+        raise RetryDelivery("the consumer is held back", delay=wait)
     if not _claim(delivery):
         return
     attempt = delivery.attempts
@@ -161,10 +161,7 @@ def deliver(delivery_id: int, *, in_process: bool, backoff: Callable[[int], floa
             _finish(delivery, attempt, Status.FAILED, error)
         elif _finish(delivery, attempt, Status.DELIVERED) and own is not None:
             retire_older(own)  # the tool holds it now: the logins it replaced can go
-        if transient:
-            breaker.note_transient_failure(delivery.consumer)
-        elif not error:
-            breaker.note_success(delivery.consumer)
+        breaker.note_outcome(delivery.consumer, transient_failure=transient)
 
     in_short_transaction(record, what=f"delivery {delivery_id}")
     if retry_in is not None:

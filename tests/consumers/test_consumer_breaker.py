@@ -1,6 +1,7 @@
-"""A consumer that keeps failing is paused: its deliveries wait without reaching the tool
-or counting an attempt, one delivery at a time tries it when the pause is over, and a
-success resumes it. Against a real HTTP receiver."""
+"""A consumer that fails is held back: after a failure its deliveries go one at a time,
+after several in a row it is paused, its deliveries waiting without reaching the tool or
+counting an attempt; when the pause is over one delivery tries it, and a success (or any
+answer of the tool's) resumes it. Against a real HTTP receiver."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from consumers import breaker, deliveries
 from consumers.models import Consumer, Delivery
+from resourcemanager.identity.roles import Role
 from tests.consumers.conftest import TEAM_A, in_30s, pending_delivery
+from tests.consumers.test_consumer_admin import CHANGELIST, browser_of
 
 FAILURES = 3
 
@@ -91,7 +94,7 @@ def test_after_the_pause_one_delivery_tries_and_its_success_resumes(
     resumed = consumer_of(delivery)
     assert (resumed.failures_in_a_row, resumed.paused_until) == (0, None)
     assert AuditEntry.objects.filter(action="consumer.breaker",
-                                     message="delivers again: resumed").count() == 1
+                                     message="answers again: resumed").count() == 1
     deliveries.deliver(waiting.pk, in_process=False, backoff=in_30s)
     assert Delivery.objects.get(pk=waiting.pk).status == "delivered"
 
@@ -110,8 +113,22 @@ def test_a_failed_trial_pauses_the_consumer_again_for_longer(
     assert again.paused_until > timezone.now() + timedelta(seconds=59)  # 60-120 s now
 
 
-def test_a_failure_that_is_the_tool_answering_does_not_count(
-        owner, pg_provider, webhook_server):
+def test_after_a_failure_deliveries_go_one_at_a_time(owner, pg_provider, webhook_server):
+    delivery = pending_delivery(owner, webhook_server)
+    fail_in_a_row(delivery, webhook_server, 1)
+    failing, second = consumer_of(delivery), another(delivery)
+    assert failing.paused_until is None
+
+    assert breaker.wait_before(failing) is None  # this one takes the turn
+    sent = len(webhook_server.requests)
+    with pytest.raises(deliveries.RetryDelivery) as waiting:
+        deliveries.deliver(second.pk, in_process=False, backoff=in_30s)
+    assert 0 < waiting.value.delay <= 40  # at most one attempt's length
+    assert len(webhook_server.requests) == sent
+    assert Delivery.objects.get(pk=second.pk).attempts == 0
+
+
+def test_an_answer_of_the_tool_s_ends_the_row(owner, pg_provider, webhook_server):
     delivery = pending_delivery(owner, webhook_server)
     fail_in_a_row(delivery, webhook_server, FAILURES - 1)
     webhook_server.statuses = [400]  # the tool refuses the request: not worth retrying
@@ -119,8 +136,8 @@ def test_a_failure_that_is_the_tool_answering_does_not_count(
     deliveries.deliver(delivery.pk, in_process=False, backoff=in_30s)
 
     assert Delivery.objects.get(pk=delivery.pk).status == "failed"
-    counted = consumer_of(delivery)
-    assert (counted.failures_in_a_row, counted.paused_until) == (FAILURES - 1, None)
+    answered = consumer_of(delivery)
+    assert (answered.failures_in_a_row, answered.paused_until) == (0, None)
 
 
 def test_in_process_a_paused_consumer_s_delivery_fails_without_asking_the_tool(
@@ -133,10 +150,11 @@ def test_in_process_a_paused_consumer_s_delivery_fails_without_asking_the_tool(
 
     delivery.refresh_from_db()
     assert delivery.status == "failed" and len(webhook_server.requests) == sent
-    assert delivery.last_error.startswith("not attempted: the consumer is paused for ")
+    assert delivery.last_error.startswith("not attempted: the consumer is held back for ")
 
 
-def test_the_api_shows_the_pause(owner, pg_provider, webhook_server):
+def test_the_api_and_the_admin_show_the_pause(owner, pg_provider, webhook_server,
+                                              django_user_model):
     delivery = pending_delivery(owner, webhook_server)
     fail_in_a_row(delivery, webhook_server, FAILURES)
 
@@ -146,3 +164,7 @@ def test_the_api_shows_the_pause(owner, pg_provider, webhook_server):
     assert status["failures_in_a_row"] == FAILURES
     assert status["paused_until"] == consumer_of(delivery).paused_until.isoformat().replace(
         "+00:00", "Z")
+    browser = browser_of(django_user_model, "reader", Role.USER)
+    assert "; held back until " in browser.get(CHANGELIST).content.decode()
+    page = browser.get(f"{CHANGELIST}{delivery.consumer_id}/change/").content.decode()
+    assert f"after {FAILURES} failures in a row" in page
