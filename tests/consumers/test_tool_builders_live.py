@@ -3,8 +3,9 @@
 - SQLPad: the release npm serves (``tests.support.sqlpad.SQLPAD_VERSION``, 3.1.0),
   installed and started by the tests, or the one ``RM_TEST_SQLPAD_URL`` names (with
   ``RM_TEST_SQLPAD_EMAIL``, ``RM_TEST_SQLPAD_PASSWORD``);
-- Superset, when ``RM_TEST_SUPERSET_URL`` names one (with ``RM_TEST_SUPERSET_USER``,
-  ``RM_TEST_SUPERSET_PASSWORD``): it is too heavy to install here.
+- Superset: the release ``tests.support.superset.SUPERSET_VERSION`` (6.1.0) from PyPI,
+  installed and started by the tests, or the one ``RM_TEST_SUPERSET_URL`` names (with
+  ``RM_TEST_SUPERSET_USER``, ``RM_TEST_SUPERSET_PASSWORD``).
 
 The connection points at the local PostgreSQL server of the other tests (``RM_TEST_PG_*``),
 which the tool must reach: Superset tests a connection before saving it.
@@ -28,6 +29,7 @@ from consumers.builders.tool_http import ToolBuilder, ToolClient
 from providers.adapters.base import Credentials
 from tests.conftest import PG_HOST, PG_PASSWORD, PG_PORT, PG_USER
 from tests.support.sqlpad import SQLPad, sqlpad  # noqa: F401 (the fixture)
+from tests.support.superset import Superset, superset  # noqa: F401 (the fixture)
 
 CREDENTIALS = Credentials(
     PG_USER, PG_PASSWORD, host=PG_HOST, port=PG_PORT, database="postgres",
@@ -62,14 +64,20 @@ def run_lifecycle(builder: ToolBuilder,
     return found
 
 
-@pytest.mark.skipif(not os.environ.get("RM_TEST_SUPERSET_URL"), reason="no RM_TEST_SUPERSET_URL")
-def test_superset_live() -> None:
-    url = os.environ["RM_TEST_SUPERSET_URL"]
-    builder = SupersetBuilder({
-        "url": url,
-        "username": os.environ.get("RM_TEST_SUPERSET_USER", "admin"),
-        "password": os.environ["RM_TEST_SUPERSET_PASSWORD"],
-    })
+@pytest.fixture
+def superset_account(request: pytest.FixtureRequest) -> Superset:
+    """The Superset ``RM_TEST_SUPERSET_URL`` names, else Superset ``SUPERSET_VERSION``
+    from PyPI."""
+    if url := os.environ.get("RM_TEST_SUPERSET_URL"):
+        return Superset(url, os.environ.get("RM_TEST_SUPERSET_USER", "admin"),
+                        os.environ["RM_TEST_SUPERSET_PASSWORD"])
+    return request.getfixturevalue("superset")
+
+
+def test_superset_live(superset_account: Superset) -> None:
+    url = superset_account.url
+    builder = SupersetBuilder({"url": url, "username": superset_account.username,
+                               "password": superset_account.password})
     found = run_lifecycle(builder)
     assert found[0] is not None and found[0]["id"] == found[1]["id"] == found[2]["id"]
     assert found[3] is None and found[4] is None
