@@ -3,6 +3,7 @@ the same DDL run directly, on PostgreSQL and MariaDB, in one run.
 
 Usage: .venv/bin/python bench/provision.py [-n 20] [--backends postgresql,mysql]
                                            [--redis-url redis://127.0.0.1:6379/12]
+                                           [--requests 1000]
 
 The API path is the deployed one: gunicorn serving the app, a ``celery worker`` (prefork)
 over Redis, a PostgreSQL app database of the run's own. One resource at a time: ``POST
@@ -18,7 +19,8 @@ the same driver; its connect and DDL are timed apart, so *run* minus both is the
 own bookkeeping. The servers are the local ones (``RM_BENCH_POSTGRESQL_URL``,
 ``RM_BENCH_MYSQL_URL``); everything made on them carries a prefix of this run's own and is
 dropped at the end, whatever happened (the run fails if anything is left). The Redis
-database must be empty and is emptied at the end.
+database must be empty and is emptied at the end. Last, ``--requests`` more API reads,
+then the largest web worker's resident memory.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -65,6 +68,8 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
+    parser.add_argument("--requests", type=int, default=1000,
+                        help="API requests before the web workers' memory is read")
     args = parser.parse_args()
     backends = args.backends.split(",")
     with stack.empty_redis(args.redis_url), dropped_afterwards(
@@ -79,7 +84,8 @@ def run(args: argparse.Namespace, backends: list[str]) -> None:
         for backend in backends]))
     token = setup()
     try:
-        with stack.web(env, args.web_workers) as base, stack.worker(env, args.concurrency), \
+        with stack.web(env, args.web_workers) as (base, web), \
+                stack.worker(env, args.concurrency), \
                 psycopg.connect(env["DATABASE_URL"], autocommit=True) as watcher:
             api = Api(base, token, watcher)
             print(f"{args.n} resources per backend, one at a time; gunicorn "
@@ -89,6 +95,7 @@ def run(args: argparse.Namespace, backends: list[str]) -> None:
                 through_api = [api.lifecycle(KEYS[backend], f"r{i}") for i in range(args.n)]
                 direct = [DIRECT[backend](f"{PREFIX}raw{i:04d}") for i in range(args.n)]
                 report(LABELS[backend], through_api, direct)
+            web_memory(api, web, KEYS[backends[0]], args.requests)
     finally:
         from django.db import connections
 
@@ -149,6 +156,23 @@ class Api:
             time.sleep(0.001)
         return {"total": now - started, "request": answered - started,
                 "pickup": claimed - answered, "run": now - claimed}
+
+
+def web_memory(api: Api, web: subprocess.Popen, provider: str, requests_made: int) -> None:
+    """The web workers' memory after ``requests_made`` more API requests: lists, reads of
+    a resource made for them, filters, a refused one and a missing one, in turn."""
+    answer = api.http.post(api.base, json={"provider": provider, "name": "read-me"})
+    assert answer.status_code == 201, answer.text
+    resource_id = answer.json()["id"]
+    paths = ["", f"/{resource_id}", "?status=ready&page_size=50", "?page_size=abc",
+             "/00000000-0000-0000-0000-000000000000"]
+    for number in range(requests_made):
+        api.http.get(api.base + paths[number % len(paths)])
+    print(f"web: after {requests_made} more API requests, the largest gunicorn worker's "
+          f"RSS {stack.largest_rss_mib(web):.0f} MiB (goal ≤ 150 MiB)")
+    api._phases(time.perf_counter(), time.perf_counter(), resource_id, "ready")
+    assert api.http.delete(f"{api.base}/{resource_id}").status_code == 202
+    api._phases(time.perf_counter(), time.perf_counter(), resource_id, "deleted")
 
 
 def timed(step: Callable[[], object]) -> float:

@@ -115,13 +115,14 @@ def worker(env: dict[str, str], concurrency: int, profile: str | None = None):
 
 
 @contextmanager
-def web(env: dict[str, str], workers: int) -> Iterator[str]:
-    """gunicorn serving the app, as deployed; yields its base URL once it answers."""
+def web(env: dict[str, str], workers: int) -> Iterator[tuple[str, subprocess.Popen]]:
+    """gunicorn serving the app, as deployed; yields its base URL, once it answers, and
+    its main process."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with running("web", ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi",
-                         "--bind", f"127.0.0.1:{port}", "--workers", str(workers)], env):
+                         "--bind", f"127.0.0.1:{port}", "--workers", str(workers)], env) as server:
         url = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
@@ -129,7 +130,7 @@ def web(env: dict[str, str], workers: int) -> Iterator[str]:
                 break
             except requests.ConnectionError:
                 time.sleep(0.1)
-        yield url
+        yield url, server
 
 
 def process_tree(process: subprocess.Popen) -> list[int]:
@@ -153,6 +154,11 @@ def rss_mib(process: subprocess.Popen) -> float:
     return _summed(process, "status", "VmRSS:")
 
 
+def largest_rss_mib(process: subprocess.Popen) -> float:
+    """Resident memory of the largest of a process's children (a web worker)."""
+    return max(_summed_over([pid], "status", "VmRSS:") for pid in process_tree(process)[1:])
+
+
 def pss_mib(process: subprocess.Popen) -> float:
     """Proportional memory of a process and its children: each shared page divided among
     the processes sharing it, so the sum is what the process tree costs the machine."""
@@ -160,8 +166,12 @@ def pss_mib(process: subprocess.Popen) -> float:
 
 
 def _summed(process: subprocess.Popen, proc_file: str, field: str) -> float:
+    return _summed_over(process_tree(process), proc_file, field)
+
+
+def _summed_over(pids: list[int], proc_file: str, field: str) -> float:
     total = 0
-    for pid in process_tree(process):
+    for pid in pids:
         text = Path(f"/proc/{pid}/{proc_file}").read_text()
         total += next(int(line.split()[1]) for line in text.splitlines()
                       if line.startswith(field))
