@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.deployed import deployed_settings  # noqa: E402
 from bench.leftovers import dropped_afterwards, run_prefix  # noqa: E402
 
 PREFIX = run_prefix()
@@ -39,7 +40,8 @@ def setup_django(data_dir: str, admin_url: str) -> None:
         [{"key": "bench-pg", "url": admin_url, "options": {"name_prefix": PREFIX}}]
     )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("DEBUG", "true")
+    for name, value in deployed_settings().items():
+        os.environ.setdefault(name, value)
     os.environ.setdefault("RM_DATA_DIR", data_dir)
     os.environ.pop("REDIS_URL", None)
     os.environ.setdefault("LOG_LEVEL", "WARNING")  # one INFO line per CHECK otherwise

@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from bench.deployed import deployed_settings
 from tests.support.pgcluster import ScramCluster
 
 
@@ -65,7 +66,8 @@ def setup_app(app_url: str, cluster: ScramCluster, data_dir: str, prefix: str) -
         "password": cluster.admin_password,
         "options": {"database": "postgres", "name_prefix": prefix}}])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("DEBUG", "true")
+    for name, value in deployed_settings().items():
+        os.environ.setdefault(name, value)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["RM_DATA_DIR"] = data_dir
     os.environ.pop("REDIS_URL", None)  # tasks in-process: the provider work is measured

@@ -22,6 +22,8 @@ import psycopg
 import requests
 from psycopg import sql
 
+from bench.deployed import deployed_settings
+
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -66,8 +68,8 @@ def django_env(prefix: str, redis_url: str, **extra: str) -> dict[str, str]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "true",
-        "RM_DATA_DIR": tempfile.mkdtemp(prefix="rm-bench-"),  # shared development secrets
+        **deployed_settings(),
+        "RM_DATA_DIR": tempfile.mkdtemp(prefix="rm-bench-"),
         "DATABASE_URL": f"postgres://postgres:postgres@127.0.0.1:5432/{database}",
         "REDIS_URL": redis_url,
         "LOG_LEVEL": "WARNING",
