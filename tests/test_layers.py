@@ -9,7 +9,8 @@ import pytest
 ADAPTERS = frozenset(
     "providers.adapters" + name
     for name in ("", ".base", ".naming", ".checkpoints", ".properties", ".postgresql",
-                 ".postgresql_logins", ".postgresql_dialects", ".mysql", ".mysql_logins",
+                 ".postgresql_logins", ".postgresql_connections", ".postgresql_dialects",
+                 ".mysql", ".mysql_logins",
                  ".mysql_names", ".idle_connections", ".mongodb", ".s3", ".s3_names",
                  ".s3_logins", ".aws_errors", ".registry")
 )

@@ -104,11 +104,13 @@ class PostgreSQLConnections:
 
 
 def _answers(conn: psycopg.Connection) -> bool:
-    """Whether a kept connection is idle, outside a transaction, and answers."""
+    """Whether a kept connection is idle, outside a transaction, and answers as a role
+    that still exists (a session outlives its role being dropped, and made again with
+    the same name and password, and is then refused everything)."""
     if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         return False
     try:
-        conn.execute("SELECT 1")
+        conn.execute("SELECT current_user")
     except psycopg.Error:
         return False
     return True

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from psycopg import sql
 
 from providers.adapters.base import ProviderError
 from providers.adapters.postgresql import PostgreSQLAdapter
@@ -53,6 +54,25 @@ def test_a_connection_left_in_a_transaction_is_not_reused(adapter):
         cur.execute("SELECT 1")
 
     assert backend_pid(adapter) != first
+
+
+def test_an_admin_dropped_and_made_again_gets_a_new_connection(adapter, su):
+    role = sql.Identifier("rm_kept_admin")
+    make = sql.SQL("CREATE ROLE {} LOGIN SUPERUSER PASSWORD 'kept-admin-pw'").format(role)
+    su.execute(make)
+    again = PostgreSQLAdapter(replace(adapter.config, username="rm_kept_admin",
+                                      password="kept-admin-pw"))
+    try:
+        first = backend_pid(again)
+        su.execute(sql.SQL("DROP ROLE {}").format(role))  # its session goes on, refused all
+        su.execute(make)
+
+        assert backend_pid(again) != first
+        again.ping()
+    finally:
+        su.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                   "WHERE usename = 'rm_kept_admin'")
+        su.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
 
 
 def test_another_account_or_password_gets_connections_of_its_own(adapter):
