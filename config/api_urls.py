@@ -6,7 +6,7 @@ from rest_framework.routers import DefaultRouter
 from consumers.api import BuilderViewSet, ConsumerViewSet
 from resourcemanager.api.auth_views import PermissionsView
 from resourcemanager.api.credential_views import CredentialViewSet
-from resourcemanager.api.scope_views import ScopeSettingsView
+from resourcemanager.api.scope_views import ScopeQuotaView, ScopeSettingsView
 from resourcemanager.api.token_views import ApiTokenViewSet
 from resourcemanager.api.views import ProviderViewSet, ResourceViewSet
 
@@ -38,5 +38,6 @@ router.register("builders", BuilderViewSet, basename="builder")
 urlpatterns = [
     re_path(r"^permissions/?$", PermissionsView.as_view(), name="permissions"),
     re_path(r"^settings/?$", ScopeSettingsView.as_view(), name="scope-settings"),
+    re_path(r"^quota/?$", ScopeQuotaView.as_view(), name="scope-quota"),
     *router.urls,
 ]

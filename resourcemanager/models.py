@@ -3,9 +3,9 @@
 from resourcemanager.identity.models import ApiToken, ExternalIdentity, ScopeRole
 from resourcemanager.outbox.models import OutboxMessage
 from resourcemanager.resources.models import Credential, Resource
-from resourcemanager.scopes.models import ScopeSettings
+from resourcemanager.scopes.models import ScopeQuota, ScopeSettings
 
 __all__ = [
-    "ApiToken", "Credential", "ExternalIdentity", "OutboxMessage", "Resource", "ScopeRole",
-    "ScopeSettings",
+    "ApiToken", "Credential", "ExternalIdentity", "OutboxMessage", "Resource", "ScopeQuota",
+    "ScopeRole", "ScopeSettings",
 ]

@@ -1,4 +1,5 @@
-"""The scope's settings: ``/settings``, read by every member, changed by its ADMIN."""
+"""The scope's settings (``/settings``, read by every member, changed by its ADMIN) and
+quota (``/quota``, read by every member, changed by platform operators)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from resourcemanager.api.scoping import ScopedViewMixin
 from resourcemanager.api.strict import StrictInput
 from resourcemanager.api.views import SCOPE_HEADER
 from resourcemanager.identity.roles import Action
+from resourcemanager.resources import quotas
 from resourcemanager.scopes import services
-from resourcemanager.scopes.models import ScopeSettings
+from resourcemanager.scopes.models import ScopeQuota, ScopeSettings
 
 
 class ScopeSettingsSerializer(StrictInput, serializers.ModelSerializer):
@@ -62,3 +64,50 @@ class ScopeSettingsView(ScopedViewMixin, APIView):
         parsed.is_valid(raise_exception=True)
         changed = services.update_settings(self.principal, self.scope, **parsed.validated_data)
         return Response(ScopeSettingsSerializer(changed).data)
+
+
+class UsageSerializer(serializers.Serializer):
+    resources = serializers.IntegerField(help_text="Resources held (deleted ones aside).")
+    credentials = serializers.IntegerField(
+        help_text="Credentials held (revoked ones and the owners' aside).")
+
+
+class ScopeQuotaSerializer(StrictInput, serializers.ModelSerializer):
+    max_resources = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=quotas.MAX_LIMIT,
+        help_text="Resources the scope may hold at once, managed or registered (null: no "
+        "limit).")
+    max_credentials = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=quotas.MAX_LIMIT,
+        help_text="Credentials the scope's resources may hold at once, consumers' included "
+        "(null: no limit).")
+    usage = UsageSerializer(read_only=True, help_text="What the scope holds now.")
+
+    class Meta:
+        model = ScopeQuota
+        fields = ["scope", "max_resources", "max_credentials", "usage", "updated_by",
+                  "updated_at"]
+        read_only_fields = ["scope", "usage", "updated_by", "updated_at"]
+
+
+class ScopeQuotaView(ScopeSettingsView):
+    required_actions = {"get": Action.VIEW_QUOTA, "head": Action.VIEW_QUOTA,
+                        "options": Action.VIEW_QUOTA, "patch": Action.MANAGE_QUOTA}
+    serializer_class = ScopeQuotaSerializer
+
+    @extend_schema(parameters=[SCOPE_HEADER], summary="The scope's quota and usage")
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return self._answer(*quotas.view_quota(self.principal, self.scope))
+
+    @extend_schema(parameters=[SCOPE_HEADER], request=ScopeQuotaSerializer,
+                   summary="Change the scope's quota (platform operators)")
+    def patch(self, request: Request, *args, **kwargs) -> Response:
+        parsed = ScopeQuotaSerializer(data=request.data, partial=True)
+        parsed.is_valid(raise_exception=True)
+        quota = quotas.update_quota(self.principal, self.scope, **parsed.validated_data)
+        return self._answer(quota, quotas.usage_of(self.scope))
+
+    @staticmethod
+    def _answer(quota: ScopeQuota, usage: quotas.Usage) -> Response:
+        quota.usage = usage
+        return Response(ScopeQuotaSerializer(quota).data)

@@ -41,6 +41,9 @@ class Action(StrEnum):
     MANAGE_MEMBERSHIP = "membership.manage"
     VIEW_SCOPE_SETTINGS = "scope_settings.view"
     MANAGE_SCOPE_SETTINGS = "scope_settings.manage"
+    VIEW_QUOTA = "quota.view"
+    #: No role: platform operators only.
+    MANAGE_QUOTA = "quota.manage"
 
 
 _ALL_ROLES = frozenset(Role)
@@ -60,6 +63,8 @@ MATRIX: Mapping[Action, frozenset[Role]] = {
     Action.MANAGE_MEMBERSHIP: frozenset({Role.ADMIN}),
     Action.VIEW_SCOPE_SETTINGS: _ALL_ROLES,
     Action.MANAGE_SCOPE_SETTINGS: frozenset({Role.ADMIN}),
+    Action.VIEW_QUOTA: _ALL_ROLES,
+    Action.MANAGE_QUOTA: frozenset(),
 }
 
 

@@ -28,6 +28,7 @@ from resourcemanager.identity.access import principal_for
 from resourcemanager.identity.principals import fresh_claim_roles
 from resourcemanager.identity.roles import SYSTEM, Action, Principal, require, require_member
 from resourcemanager.outbox import relay
+from resourcemanager.resources import quotas
 from resourcemanager.resources.credential_runs import audit_credential
 from resourcemanager.resources.models import (
     CONSUMER_HOLDER,
@@ -78,6 +79,7 @@ def issue_credential(
     now = timezone.now()
     with transaction.atomic():
         resource = _ready(locked_resource(resource.pk))
+        quotas.require_room(resource.scope, credentials=1)
         login = new_login_name(resource.backend_name)
         secret = _new_secret(adapter, resource, login)
         credential = Credential.objects.create(

@@ -22,6 +22,7 @@ from resourcemanager.core.errors import Conflict, InvalidInput, NotFound
 from resourcemanager.core.validation import validate_name, validate_tags
 from resourcemanager.identity.roles import Action, Principal, require
 from resourcemanager.outbox import events, relay
+from resourcemanager.resources import quotas
 from resourcemanager.resources.models import Resource
 from resourcemanager.resources.operations import (
     RECREATING,
@@ -117,6 +118,7 @@ def register_resource(
         raise _name_conflict()
     try:
         with transaction.atomic():
+            quotas.require_room(scope, resources=1)
             resource = Resource.objects.create(
                 scope=scope,
                 provider=instance,
@@ -143,6 +145,7 @@ def create_resource(principal: Principal, request: ResourceRequest) -> Resource:
         raise _name_conflict()
     try:
         with transaction.atomic():
+            quotas.require_room(request.scope, resources=1)
             resource = Resource.objects.create(
                 scope=request.scope,
                 provider=request.provider,

@@ -1,4 +1,5 @@
-"""What a scope's admins decide for their scope; a scope without a row has the defaults."""
+"""What a scope's admins decide for their scope (settings), and what platform operators
+allow it (quotas); a scope without a row has the defaults: no limits."""
 
 from __future__ import annotations
 
@@ -32,3 +33,20 @@ class ScopeSettings(models.Model):
 
     def __str__(self) -> str:
         return f"settings of {self.scope}"
+
+
+class ScopeQuota(models.Model):
+    """Limits a platform operator sets on a scope; null: no limit."""
+
+    scope = models.CharField(max_length=63, unique=True)
+    #: Resources the scope may hold at once, managed or registered (deleted ones aside).
+    max_resources = models.PositiveIntegerField(null=True, blank=True)
+    #: Credentials its resources may hold at once (revoked ones and owners' aside).
+    max_credentials = models.PositiveIntegerField(null=True, blank=True)
+    updated_by = models.CharField(max_length=150, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"quota of {self.scope}"
