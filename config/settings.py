@@ -64,6 +64,30 @@ for _key in RM_ENCRYPTION_KEYS:
             'print(Fernet.generate_key().decode())"'
         ) from None
 
+# --- Keys of the data keys (README "Encryption at rest") -------------------------------
+# Each scope's secrets are under a data key of its own, stored wrapped by the KMS's KEK:
+# local (RM_ENCRYPTION_KEYS), aws (AWS KMS) or vault (a Vault transit engine).
+RM_KMS = env.str("RM_KMS", default="local")
+if RM_KMS not in ("local", "aws", "vault"):
+    raise ImproperlyConfigured("RM_KMS must be local, aws or vault")
+RM_KMS_AWS_KEY_ID = env.str("RM_KMS_AWS_KEY_ID", default="")
+RM_KMS_AWS_REGION = env.str("RM_KMS_AWS_REGION", default="")
+RM_KMS_AWS_ENDPOINT_URL = env.str("RM_KMS_AWS_ENDPOINT_URL", default="")
+RM_KMS_VAULT_URL = env.str("RM_KMS_VAULT_URL", default="")
+RM_KMS_VAULT_TOKEN = env.str("RM_KMS_VAULT_TOKEN", default="")
+RM_KMS_VAULT_MOUNT = env.str("RM_KMS_VAULT_MOUNT", default="transit")
+RM_KMS_VAULT_KEY = env.str("RM_KMS_VAULT_KEY", default="resourcemanager")
+if RM_KMS == "aws" and not RM_KMS_AWS_KEY_ID:
+    raise ImproperlyConfigured("RM_KMS=aws needs RM_KMS_AWS_KEY_ID (a key id, ARN or alias)")
+if RM_KMS == "vault" and not (RM_KMS_VAULT_URL and RM_KMS_VAULT_TOKEN):
+    raise ImproperlyConfigured("RM_KMS=vault needs RM_KMS_VAULT_URL and RM_KMS_VAULT_TOKEN")
+# Seconds to connect to the KMS, and to wait for each answer.
+RM_KMS_TIMEOUT = env.float("RM_KMS_TIMEOUT", default=5.0)
+# Unwrapped data keys kept in each process, and for how long before their row is checked
+# again (a destroyed key stops decrypting in every process within that time).
+RM_KMS_CACHE_SIZE = env.int("RM_KMS_CACHE_SIZE", default=1000)
+RM_KMS_CACHE_SECONDS = env.int("RM_KMS_CACHE_SECONDS", default=300)
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

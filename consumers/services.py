@@ -302,3 +302,12 @@ def _name_conflict() -> Conflict:
     return Conflict(
         "a consumer with this name already exists in this scope", code="name_taken", field="name"
     )
+
+
+def forget_scope(sender: object, *, principal: Principal, scope: str, **kwargs: Any) -> str:
+    """``scope_deleting``: delete the scope's consumers as ``delete_consumer`` does (their
+    logins revoked, each audited)."""
+    found = list(Consumer.objects.filter(scope=scope))
+    for consumer in found:
+        delete_consumer(principal, consumer)
+    return f"{len(found)} consumer(s)"

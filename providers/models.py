@@ -53,7 +53,8 @@ class Provider(models.Model):
     host = models.CharField(max_length=255)
     port = models.PositiveIntegerField()
     username = models.CharField(max_length=128, help_text="Admin account of the server.")
-    password = EncryptedTextField(blank=True)
+    #: Providers are the platform's, not a scope's: under the platform's data key.
+    password = EncryptedTextField(blank=True, scope_field=None)
     options = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
     is_default = models.BooleanField(

@@ -1,11 +1,12 @@
 """The app's models, each defined in its room; Django loads them from here."""
 
+from resourcemanager.core.datakeys import DataKey
 from resourcemanager.identity.models import ApiToken, ExternalIdentity, ScopeRole
 from resourcemanager.outbox.models import OutboxMessage
 from resourcemanager.resources.models import Credential, Resource
 from resourcemanager.scopes.models import ScopeQuota, ScopeSettings
 
 __all__ = [
-    "ApiToken", "Credential", "ExternalIdentity", "OutboxMessage", "Resource", "ScopeQuota",
-    "ScopeRole", "ScopeSettings",
+    "ApiToken", "Credential", "DataKey", "ExternalIdentity", "OutboxMessage", "Resource",
+    "ScopeQuota", "ScopeRole", "ScopeSettings",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
+from resourcemanager.core.fields import Sealed
 from resourcemanager.resources.models import OWNER_HOLDER, Credential, Resource
 
 
@@ -41,7 +42,7 @@ def follow_owner_secret(resource: Resource) -> None:
     """In the caller's transaction: the resource's credentials changed (a CHECK issued new
     ones); its owner's credential carries them too."""
     Credential.objects.filter(resource=resource, holder=OWNER_HOLDER).update(
-        secret=resource.credentials, updated_at=timezone.now())
+        secret=Sealed(resource.scope, resource.credentials), updated_at=timezone.now())
 
 
 def current_owner_login(resource: Resource) -> str | None:

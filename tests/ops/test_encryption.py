@@ -1,26 +1,33 @@
-"""Secrets at rest: Fernet ciphertext in the columns, clear text only through the models,
-and key rotation with ``rotate_encryption_keys`` over every encrypted column it finds."""
+"""Secrets at rest: ciphertext under the row's scope's data key in the columns, clear text
+only through the models; values from before data keys (bare Fernet tokens under
+RM_ENCRYPTION_KEYS) still read, and ``rotate_encryption_keys`` moves them, over every
+encrypted column it finds, all or nothing."""
 
 from __future__ import annotations
 
 import base64
 import io
+import json
 from collections.abc import Iterator
 
 import pytest
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command, execute_from_command_line
 from django.db import connection
 
 from consumers.models import Consumer
 from providers.models import Provider
-from resourcemanager.core import crypto
-from resourcemanager.core.key_rotation import encrypted_columns
+from resourcemanager.core import crypto, datakeys
+from resourcemanager.core.datakeys import PLATFORM, DataKey
+from resourcemanager.core.fields import Sealed
+from resourcemanager.core.key_rotation import encrypted_columns, legacy_values
+from resourcemanager.core.kms import KMSError
 from resourcemanager.resources.models import Credential, Resource
 from tests.conftest import PG_PASSWORD
 
 TEAM_A = "/api/c/team-a/resources"
-NEW_KEY = Fernet.generate_key().decode()
+#: The key of the test settings (tests/settings.py).
+DEFAULT_KEY = "8J_Vn-MwXQ4s5vZ0x2hPRiNMCK8PiTWE5d7t0gRPu2E="
 WRONG_KEY = Fernet.generate_key().decode()
 OTHER_KEY = Fernet.generate_key().decode()
 SPARE_PASSWORD = "spare-admin-pw-7c1f"
@@ -74,9 +81,21 @@ class Terminal(io.StringIO):
 
 def tampered(token: str) -> str:
     """The token with one ciphertext byte flipped; still well-formed base64."""
-    data = bytearray(base64.urlsafe_b64decode(token))
+    head, _, body = token.rpartition(":")
+    data = bytearray(base64.urlsafe_b64decode(body))
     data[30] ^= 0x01  # past version, timestamp and IV: inside the ciphertext
-    return base64.urlsafe_b64encode(bytes(data)).decode()
+    return (f"{head}:" if head else "") + base64.urlsafe_b64encode(bytes(data)).decode()
+
+
+def legacy(value: object, key: str) -> str:
+    """``value`` as stored before per-scope data keys: a bare Fernet token under ``key``."""
+    text = value if isinstance(value, str) else json.dumps(value)
+    return Fernet(key.encode()).encrypt(text.encode()).decode()
+
+
+def forget_unwrapped_keys() -> None:
+    """As a process started afresh: no data key unwrapped yet."""
+    datakeys._cache.entries.clear()
 
 
 class Keys:
@@ -95,17 +114,21 @@ class Keys:
     def use(self, *keys: str) -> None:
         self.used.extend(key for key in keys if key not in self.used)
         self.settings.RM_ENCRYPTION_KEYS = list(keys)
+        forget_unwrapped_keys()
 
 
 @pytest.fixture
 def keys(pg_provider, settings) -> Iterator[Keys]:
-    """Key changes for one test. Afterwards every secret is re-encrypted with the original
-    key, so that the backend cleanup (which reads the resources) still works."""
+    """Key changes for one test. Afterwards every data key is wrapped by the original key
+    and every value under its scope's data key, so that the backend cleanup (which reads
+    the resources) still works."""
     state = Keys(settings)
     yield state
     settings.RM_ENCRYPTION_KEYS = [*state.original, *state.used]
+    call_command("rotate_kek", stdout=io.StringIO())
     rotate()
     settings.RM_ENCRYPTION_KEYS = state.original
+    forget_unwrapped_keys()
 
 
 @pytest.fixture
@@ -124,7 +147,7 @@ def secrets(make_client, pg_provider) -> dict:
     issued = client.post(f"{TEAM_A}/{response.json()['id']}/credentials",
                          {"holder": "reports", "access": "read-only"}, format="json").json()
     pending = {"username": "rotating", "password": "a-rotation's-new-password"}
-    Credential.objects.filter(pk=issued["id"]).update(pending_secret=pending)
+    Credential.objects.filter(pk=issued["id"]).update(pending_secret=Sealed("team-a", pending))
     return {
         "resource_id": response.json()["id"],
         "credentials": response.json()["credentials"],
@@ -166,10 +189,21 @@ def assert_all_secrets_read_back(secrets: dict) -> None:
         assert read_back(label, pk) == value, label
 
 
-def test_resource_credentials_are_ciphertext_in_the_column(secrets):
+def current_key_id(scope: str) -> str:
+    return DataKey.objects.get(scope=scope, current=True).pk
+
+
+def make_legacy(secrets: dict, key: str) -> None:
+    """Every secret of ``secrets`` stored again as before per-scope data keys."""
+    for (label, pk), value in clear_values(secrets).items():
+        column = next(column for column in encrypted_columns() if column.label == label)
+        write_raw(column.model, column.field.name, pk, legacy(value, key))
+
+
+def test_resource_credentials_are_ciphertext_under_the_scope_s_key(secrets):
     stored = raw(Resource, "credentials", secrets["resource_id"])
 
-    assert stored.startswith("gAAAAA")  # a Fernet token
+    assert stored.startswith(f"rm1:{current_key_id('team-a')}:gAAAAA")  # a Fernet token
     assert secrets["credentials"]["password"] not in stored
     assert secrets["credentials"]["username"] not in stored
     assert "postgresql://" not in stored
@@ -182,28 +216,43 @@ def test_resource_credentials_decrypt_through_the_model(secrets):
     assert resource.credentials == secrets["credentials"]
 
 
-def test_provider_passwords_are_ciphertext_in_the_column_and_clear_through_the_model(secrets):
+def test_provider_passwords_are_under_the_platform_s_key_and_clear_through_the_model(secrets):
     for pk, password in secrets["providers"].items():
         stored = raw(Provider, "password", pk)
 
-        assert stored.startswith("gAAAAA")
+        assert stored.startswith(f"rm1:{current_key_id(PLATFORM)}:gAAAAA")
         assert password not in stored
         assert crypto.decrypt(stored) == password
         assert Provider.objects.get(pk=pk).password == password
 
 
+def test_data_keys_are_stored_only_wrapped(secrets):
+    for row in DataKey.objects.all():
+        key = datakeys.cipher(row.pk)._signing_key  # the unwrapped key's halves
+        assert base64.urlsafe_b64encode(key).decode()[:16] not in row.wrapped
+        assert row.kms == "local"
+
+
+@pytest.mark.django_db
 def test_the_same_secret_encrypts_differently_each_time():
-    assert crypto.encrypt("same") != crypto.encrypt("same")
+    assert crypto.encrypt("team-a", "same") != crypto.encrypt("team-a", "same")
+
+
+def test_values_from_before_data_keys_still_read(secrets):
+    make_legacy(secrets, DEFAULT_KEY)
+
+    assert legacy_values() == 6  # the owner's credential aside
+    assert_all_secrets_read_back(secrets)
 
 
 def test_rotation_covers_every_encrypted_column_and_loses_no_plaintext(secrets, keys):
     found = {column.label for column in encrypted_columns()}
     assert {label for label, _ in clear_values(secrets)} == found
-    keys.use(NEW_KEY, keys.current)
+    make_legacy(secrets, keys.current)
 
     rotate()
-    keys.use(NEW_KEY)  # the old key is dropped
 
+    assert legacy_values() == 0
     assert_all_secrets_read_back(secrets)
 
 
@@ -214,24 +263,33 @@ def test_encrypted_columns_are_found_in_every_app():
             "consumers.Consumer.properties"} <= found
 
 
-def test_rotation_reencrypts_every_secret_with_the_first_key(secrets, keys):
+def test_rotation_moves_every_old_value_under_its_scope_s_key(secrets, keys):
+    make_legacy(secrets, keys.current)
     before = snapshot()
-    keys.use(NEW_KEY, keys.current)
 
     output = rotate()
 
     after = snapshot()
-    assert "re-encrypted 7 secrets in 5 columns; every one decrypts with the first key" in output
+    assert "re-encrypted 6 secrets in 5 columns; every one is under its scope's current" in (
+        output)
     assert "consumers.Consumer.properties: 1\n" in output
-    for where, token in after.items():
-        assert token != before[where], where
-        Fernet(NEW_KEY.encode()).decrypt(token.encode())  # raises unless made with NEW_KEY
-        with pytest.raises(InvalidToken):
-            Fernet(keys.current.encode()).decrypt(token.encode())
+    for (label, pk), token in after.items():
+        assert token != before[(label, pk)], label
+        scope = PLATFORM if label == "providers.Provider.password" else "team-a"
+        assert crypto.key_id(token) == current_key_id(scope), label
+
+
+def test_values_already_under_their_scope_s_key_are_left_as_they_are(secrets, keys):
+    before = snapshot()
+
+    output = rotate()
+
+    assert "re-encrypted 0 secrets in 5 columns" in output
+    assert snapshot() == before
 
 
 def test_rotation_goes_in_batches_and_shows_progress_on_a_terminal(secrets, keys):
-    keys.use(NEW_KEY, keys.current)
+    make_legacy(secrets, keys.current)
     terminal = Terminal()
 
     rotate("--batch-size", "1", stdout=terminal)
@@ -239,8 +297,7 @@ def test_rotation_goes_in_batches_and_shows_progress_on_a_terminal(secrets, keys
     output = terminal.getvalue()
     assert "\rproviders.Provider.password: 1/2\rproviders.Provider.password: 2/2\n" in output
     assert "\rconsumers.Consumer.properties: 1/1\n" in output
-    assert "re-encrypted 7 secrets" in output
-    keys.use(NEW_KEY)
+    assert "re-encrypted 6 secrets" in output
     assert_all_secrets_read_back(secrets)
 
 
@@ -250,9 +307,8 @@ def test_a_batch_size_below_one_is_refused(keys):
 
 
 def test_one_undecryptable_value_fails_the_command_and_changes_nothing(secrets, keys, capsys):
-    keys.use(OTHER_KEY)
-    stray = crypto.encrypt_json({"secret": "stray-canary-93bc"})
-    keys.use(NEW_KEY, keys.current)
+    make_legacy(secrets, keys.current)
+    stray = legacy({"secret": "stray-canary-93bc"}, OTHER_KEY)
     readable = raw(Consumer, "properties", secrets["consumer_id"])
     write_raw(Consumer, "properties", secrets["consumer_id"], stray)
     before = snapshot()
@@ -274,17 +330,18 @@ def test_one_undecryptable_value_fails_the_command_and_changes_nothing(secrets, 
 def test_with_a_wrong_key_only_reading_a_secret_fails_clearly(secrets, keys):
     keys.use(WRONG_KEY)
 
-    with pytest.raises(crypto.DecryptionError):
+    with pytest.raises(KMSError, match="KMS local refused"):
         Resource.objects.get(pk=secrets["resource_id"])
-    with pytest.raises(crypto.DecryptionError):
+    with pytest.raises(KMSError, match="KMS local refused"):
         Provider.objects.get(key="spare")
 
 
 def test_with_a_wrong_key_only_rotation_fails_and_changes_nothing(secrets, keys):
+    make_legacy(secrets, keys.current)
     before = snapshot()
     keys.use(WRONG_KEY)
 
-    with pytest.raises(CommandError, match=r"cannot be decrypted.*nothing was changed"):
+    with pytest.raises(CommandError, match=r"KMS local refused.*nothing was changed"):
         rotate()
 
     assert snapshot() == before
@@ -292,18 +349,19 @@ def test_with_a_wrong_key_only_rotation_fails_and_changes_nothing(secrets, keys)
 
 def test_rotation_that_fails_halfway_changes_nothing(secrets, keys):
     """Resources rotate first; a provider password under an unknown key stops the run."""
-    keys.use(OTHER_KEY)
-    Provider.objects.create(
+    make_legacy(secrets, keys.current)
+    odd = Provider.objects.create(
         key="odd", provider_class="postgresql", host="127.0.0.1", port=1,
-        username="rm_admin", password="made-with-another-key",
+        username="rm_admin", password="placeholder",
     )
+    write_raw(Provider, "password", odd.pk, legacy("made-with-another-key", OTHER_KEY))
     before = snapshot()
-    keys.use(NEW_KEY, keys.current)
 
     with pytest.raises(CommandError, match="nothing was changed"):
         rotate()
 
     assert snapshot() == before
+    odd.delete()
 
 
 def test_tampered_credentials_fail_authentication(secrets):

@@ -77,3 +77,5 @@ def test_an_earlier_version_s_data_survives_migrate(
     assert found["credentials"] == ([[
         "resource:owner", "owner", "rt_team_a_orders", "active", upgrade.CREDENTIALS]]
         if starting_point == "earlier" else [])
+    # rotate_encryption_keys moved every value under its scope's data key, losing none.
+    assert found["moved"] == {"legacy_left": 0, "same": True}

@@ -38,6 +38,18 @@ CREDENTIALS = {"username": "rt_team_a_orders", "password": "s3cret-Upgr4de"}
 PROVIDER_PASSWORD = "admin-Upgr4de"
 
 
+def as_earlier(value: object):
+    """``value`` stored as the versions before per-scope data keys did: a bare Fernet token
+    under the first key of RM_ENCRYPTION_KEYS (JSON unless a string)."""
+    from cryptography.fernet import Fernet
+    from django.conf import settings
+    from django.db.models import TextField, Value
+
+    text = value if isinstance(value, str) else json.dumps(value)
+    token = Fernet(settings.RM_ENCRYPTION_KEYS[0].encode()).encrypt(text.encode()).decode()
+    return Value(token, output_field=TextField())
+
+
 def fill_earlier_version(starting_point: list[tuple[str, str]] | None) -> None:
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
@@ -53,12 +65,12 @@ def fill_earlier_version(starting_point: list[tuple[str, str]] | None) -> None:
     user = old.get_model("auth", "User").objects.create(username="alice")
     provider = old.get_model("providers", "Provider").objects.create(
         key="pg-main", provider_class="postgresql", host="db.example", port=5432,
-        username="admin", password=PROVIDER_PASSWORD, options={"name_prefix": "rt"},
+        username="admin", password=as_earlier(PROVIDER_PASSWORD), options={"name_prefix": "rt"},
     )
     old.get_model("resourcemanager", "Resource").objects.create(
         id=RESOURCE_ID, scope="team-a", name="orders", provider=provider,
         backend_name="rt_team_a_orders", status="ready", tags=["prod"],
-        credentials=CREDENTIALS, created_by=user,
+        credentials=as_earlier(CREDENTIALS), created_by=user,
     )
     old.get_model("resourcemanager", "ScopeRole").objects.create(
         user=user, scope="team-a", role="ADMIN"
@@ -74,12 +86,12 @@ def fill_earlier_version(starting_point: list[tuple[str, str]] | None) -> None:
     )
     consumer = old.get_model("consumers", "Consumer").objects.create(
         id=CONSUMER_ID, scope="team-a", builder="webhook", name="hook",
-        properties={"url": "https://hooks.example/rm", "secret": "hook-s3cret"},
+        properties=as_earlier({"url": "https://hooks.example/rm", "secret": "hook-s3cret"}),
     )
     old.get_model("consumers", "Consumer").objects.create(
         scope="team-a", builder="webhook", name="sender",
-        properties={"url": "https://hooks.example/rm", "secret": "hook-s3cret",
-                    "include_credentials": True},
+        properties=as_earlier({"url": "https://hooks.example/rm", "secret": "hook-s3cret",
+                               "include_credentials": True}),
     )
     old.get_model("consumers", "Delivery").objects.create(
         consumer=consumer, event="resource.created", resource_id=RESOURCE_ID,
@@ -132,11 +144,17 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
+    from resourcemanager.core.key_rotation import legacy_values
+
     fill_earlier_version(STARTING_POINTS[sys.argv[1]])
     out = io.StringIO()
     call_command("migrate", interactive=False, stdout=out)
     call_command("migrate", check=True, stdout=out)  # nothing left unapplied
-    print(json.dumps(read_back(), default=str))
+    found = read_back()
+    # Values from before per-scope data keys read as they are; the command moves them.
+    call_command("rotate_encryption_keys", stdout=out)
+    found["moved"] = {"legacy_left": legacy_values(), "same": read_back() == found}
+    print(json.dumps(found, default=str))
 
 
 if __name__ == "__main__":
