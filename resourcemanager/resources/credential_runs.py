@@ -34,6 +34,7 @@ from resourcemanager.resources.operations import (
     RetryLater,
     claim_resource,
     record_outcome,
+    require_data_key,
 )
 from resourcemanager.telemetry import metrics
 
@@ -68,6 +69,7 @@ def run_credential_operation(
     resource = claim.resource
     adapter = resource.provider.adapter()
     try:
+        require_data_key(resource.scope)
         outcome = _carry_out(adapter, resource.backend_name, credential, operation)
     except ProviderError as exc:
         if exc.transient and not claim.last_attempt:

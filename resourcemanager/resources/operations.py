@@ -29,7 +29,9 @@ from providers.adapters.base import (
     ProviderError,
 )
 from providers.adapters.naming import new_password
+from resourcemanager.core import datakeys
 from resourcemanager.core.dbretry import in_short_transaction
+from resourcemanager.core.kms import KMSError
 from resourcemanager.identity.roles import SYSTEM
 from resourcemanager.outbox import events, relay
 from resourcemanager.resources import failures
@@ -200,9 +202,24 @@ def record_outcome(
     in_short_transaction(write, what=f"the {claim.operation} of resource {claim.resource.pk}")
 
 
+def require_data_key(scope: str) -> None:
+    """Before a run that will record a secret asks the backend: the scope's data key is
+    made or unwrapped now, so that a KMS that cannot answer fails the run, as a transient
+    failure, before anything is made on the backend."""
+    try:
+        datakeys.current_key(scope)
+    except KMSError as exc:
+        raise ProviderError(exc.message, transient=True) from None
+
+
 def _run_create(claim: Claim, actor: str, *, repair: bool) -> None:
     resource = claim.resource
     adapter = resource.provider.adapter()
+    try:
+        require_data_key(resource.scope)
+    except ProviderError as exc:
+        _record_error(claim, actor, "resource.create", exc)
+        return
     try:
         credentials = adapter.create(resource.backend_name, new_password(), resource.properties)
     except ProviderError as exc:
