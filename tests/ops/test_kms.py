@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 from cryptography.fernet import Fernet
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from consumers.models import Consumer
 from resourcemanager.core import crypto, kms
@@ -45,7 +45,7 @@ def opened_with(key: bytes, token: str) -> str:
 
 @pytest.fixture
 def admin(make_client):
-    return make_client(team_k="ADMIN")
+    return make_client(team_k="ADMIN", team_l="ADMIN")
 
 
 @pytest.fixture
@@ -196,3 +196,17 @@ def test_a_resource_is_not_made_on_the_backend_while_the_kms_is_down(
     with pg_admin_connect() as conn:
         assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                             [resource.backend_name]).fetchone() is None
+
+
+def test_a_kek_rotation_the_kms_refuses_changes_nothing(admin, vault, settings):
+    add_consumer(admin)
+    add_consumer(admin, "team-l")
+    wrapped = dict(DataKey.objects.values_list("pk", "wrapped"))
+    vault.rotate("rm")
+    settings.RM_KMS_VAULT_TOKEN = "revoked-token"
+
+    with pytest.raises(CommandError, match=(
+            r"KMS vault refused: HTTP 403: permission denied.*nothing was changed")):
+        call_command("rotate_kek", stdout=io.StringIO())
+
+    assert dict(DataKey.objects.values_list("pk", "wrapped")) == wrapped
