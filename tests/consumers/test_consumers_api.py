@@ -175,7 +175,7 @@ def test_secrets_never_reach_responses_audit_logs_or_clear_columns(
                 for secret in secrets:
                     assert secret not in repr(row)
         cursor.execute("SELECT properties FROM consumers_consumer")
-        assert cursor.fetchone()[0].startswith("gAAAA")  # a Fernet token
+        assert cursor.fetchone()[0].startswith("rm1:")  # a token under a data key
 
 
 def test_deleting_a_consumer_forgets_it_and_its_deliveries(owner, pg_provider):

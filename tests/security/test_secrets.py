@@ -193,9 +193,9 @@ def test_no_secret_in_any_column_of_any_table(planted):
         resource_id = Resource._meta.pk.get_db_prep_value(planted.resource_id, connection)
         cursor.execute("SELECT credentials FROM resourcemanager_resource WHERE id = %s",
                        [resource_id])
-        assert cursor.fetchone()[0].startswith("gAAAA")  # a Fernet token
+        assert cursor.fetchone()[0].startswith("rm1:")  # a token under a data key
         cursor.execute("SELECT password FROM providers_provider WHERE key = 'canary'")
-        assert cursor.fetchone()[0].startswith("gAAAA")
+        assert cursor.fetchone()[0].startswith("rm1:")
 
 
 def test_no_secret_in_log_records(planted, caplog):
