@@ -59,7 +59,7 @@ def delete_scope(principal: Principal, scope: str) -> ScopeDeletion:
     require_operator(principal)
     scope = validate_scope(scope)
     with transaction.atomic():
-        if live := Resource.objects.filter(scope=scope).live().select_for_update().count():
+        if live := Resource.objects.filter(scope=scope).live().count():
             raise Conflict(
                 f"scope {scope} still has {live} resource(s): delete them first (delete_scope "
                 f"{scope} --delete-resources asks for it)", code="scope_in_use")

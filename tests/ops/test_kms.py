@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 
 from consumers.models import Consumer
-from resourcemanager.core import crypto, kms
+from resourcemanager.core import crypto, datakeys, kms
 from resourcemanager.core.datakeys import DataKey
 from resourcemanager.resources.models import Resource
 from tests.conftest import MotoS3, pg_admin_connect
@@ -210,3 +210,16 @@ def test_a_kek_rotation_the_kms_refuses_changes_nothing(admin, vault, settings):
         call_command("rotate_kek", stdout=io.StringIO())
 
     assert dict(DataKey.objects.values_list("pk", "wrapped")) == wrapped
+
+
+def test_the_cache_of_unwrapped_keys_is_bounded(admin, vault, settings):
+    settings.RM_KMS_CACHE_SIZE = 1
+    add_consumer(admin)
+    add_consumer(admin, "team-l")  # its key pushes team-k's out
+    vault.calls.clear()
+
+    assert Consumer.objects.get(scope="team-l").properties == PROPERTIES
+    assert vault.calls == []
+    assert Consumer.objects.get(scope="team-k").properties == PROPERTIES
+    assert vault.calls == ["decrypt"]
+    assert len(datakeys._cache.entries) == 1
