@@ -190,6 +190,9 @@ def test_rotate_scope_key_needs_a_scope(db):
         command("rotate_scope_key")
     with pytest.raises(CommandError, match="a scope is 1-63 lowercase"):
         command("rotate_scope_key", "Team A")
+    with pytest.raises(CommandError, match=r"no secret and no data key in scope\(s\) team-z"):
+        command("rotate_scope_key", "team-z")
+    assert not DataKey.objects.exists()
 
 
 def test_a_kek_rotation_re_wraps_data_keys_only(tenants, settings):

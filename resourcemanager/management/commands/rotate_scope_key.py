@@ -2,6 +2,7 @@
 
 from django.core.management.base import CommandError, CommandParser
 
+from resourcemanager.core import key_rotation
 from resourcemanager.core.datakeys import PLATFORM
 from resourcemanager.core.errors import InvalidInput
 from resourcemanager.core.validation import validate_scope
@@ -35,5 +36,7 @@ class Command(RekeyCommand):
             chosen = [validate_scope(scope) for scope in scopes]
         except InvalidInput as exc:
             raise CommandError(exc.message) from None
+        if unknown := sorted(set(chosen) - key_rotation.stored_scopes()):
+            raise CommandError(f"no secret and no data key in scope(s) {', '.join(unknown)}")
         self.rekey(None if every else [*chosen, *([PLATFORM] if platform else [])],
                    fresh=True, batch_size=batch_size)
