@@ -223,3 +223,15 @@ def test_the_cache_of_unwrapped_keys_is_bounded(admin, vault, settings):
     assert Consumer.objects.get(scope="team-k").properties == PROPERTIES
     assert vault.calls == ["decrypt"]
     assert len(datakeys._cache.entries) == 1
+
+
+def test_reading_a_secret_while_the_kms_refuses_is_a_clear_503(admin, vault, settings):
+    consumer = add_consumer(admin).json()
+    forget_unwrapped_keys()  # as a process started while the KMS refuses
+    settings.RM_KMS_VAULT_TOKEN = "revoked-token"
+
+    response = admin.get(f"/api/c/team-k/consumers/{consumer['id']}")
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "kms_unavailable"
+    assert PROPERTIES["secret"] not in response.content.decode()
