@@ -170,6 +170,18 @@ def test_a_scope_key_rotation_re_encrypts_that_scope_only(tenants):
     assert DataKey.objects.filter(scope="team-a").count() == 2
 
 
+def test_the_platform_s_key_rotates_on_its_own(tenants):
+    old, scoped = key_of(PLATFORM), {scope: stored_of(scope) for scope in SCOPES}
+
+    assert "re-encrypted 1 secrets" in command("rotate_scope_key", "--platform")
+
+    provider = Provider.objects.get(key="pg")
+    assert crypto.key_id(raw(Provider, "password", provider.pk)) == key_of(PLATFORM).pk != old.pk
+    assert {scope: stored_of(scope) for scope in SCOPES} == scoped
+    forget_unwrapped_keys()
+    assert Provider.objects.get(key="pg").password == provider.password
+
+
 def test_a_scope_key_rotation_with_one_corrupt_value_changes_nothing(tenants):
     consumer_a = tenants["team-a"]["consumer"]["id"]
     write_raw(Consumer, "properties", consumer_a,
