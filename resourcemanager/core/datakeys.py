@@ -5,7 +5,8 @@ in-process cache.
 
 A scope has one *current* key, which encrypts; keys retired by a rotation still decrypt
 until a later rotation destroys them. Destroying a scope's keys (``delete_scope``) makes
-every copy of its secrets, in backups or dumps too, unreadable: crypto-shredding.
+the copies of its secrets unreadable (crypto-shredding), those in older dumps once the KEK
+that wrapped the keys there is gone too.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """Deleting a scope, with crypto-shredding: its rows go and its data keys are destroyed,
-so that no copy of its secrets (a backup, a dump, a replica) can be decrypted afterwards.
+so that copies of its secrets made elsewhere (rows exported or replicated, dumps) can no
+longer be decrypted. A dump from before also holds the wrapped data key: it is shredded
+too once the KEK that wrapped it is rotated and destroyed (README, Encryption at rest).
 
 A scope with live resources is refused: their deletion is requested first, through the
 resources' own service (the backend objects go too), and the scope is deleted once they

@@ -12,10 +12,11 @@ from resourcemanager.identity.roles import SYSTEM
 class Command(BaseCommand):
     help = (
         "Delete a scope: its credentials, consumers, settings and memberships are removed "
-        "and its data keys destroyed, so no copy of its secrets (backups, dumps) can be "
-        "decrypted afterwards. Refused while the scope has resources, unless "
-        "--delete-resources, which asks for their deletion first (run the command again "
-        "once the workers have deleted them). Audited as the system."
+        "and its data keys destroyed, so copies of its secrets can no longer be decrypted "
+        "(dumps from before: once the KEK is rotated and the old one destroyed). Refused "
+        "while the scope has resources, unless --delete-resources, which asks for their "
+        "deletion first (run the command again once the workers have deleted them). "
+        "Audited as the system."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
