@@ -88,8 +88,8 @@ def require_room(scope: str, *, resources: int = 0, credentials: int = 0) -> Non
         if not more or limit is None:
             continue
         if (held := live(scope).count()) + more > limit:
-            raise Conflict(f"the scope's quota allows {limit} {what} ({limit_name}); "
-                           f"it holds {held}", code="quota_exceeded")
+            raise Conflict(f"over the scope's quota of {what}: at most {limit} "
+                           f"({limit_name}), and it holds {held}", code="quota_exceeded")
 
 
 def _live_resources(scope: str) -> QuerySet[Resource]:

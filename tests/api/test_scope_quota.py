@@ -83,7 +83,8 @@ def test_a_resource_past_the_limit_is_refused_by_name(make_client, memory_provid
 
     assert refused.status_code == 409, refused.json()
     assert refused.json()["code"] == "quota_exceeded"
-    assert "allows 2 resources (max_resources); it holds 2" in refused.json()["message"]
+    assert refused.json()["message"] == (
+        "over the scope's quota of resources: at most 2 (max_resources), and it holds 2")
     assert Resource.objects.filter(scope="team-a").count() == 2
     deleted = client.delete(f"{TEAM_A}/{Resource.objects.filter(scope='team-a').first().pk}")
     assert deleted.status_code in (200, 202, 204)
