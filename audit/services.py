@@ -1,4 +1,8 @@
-"""Recording audit entries. Callers pass only non-secret text."""
+"""Recording audit entries. Callers pass only non-secret text.
+
+An entry is written unsealed inside the caller's transaction and chained right after it
+commits (``audit.chain``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import hashlib
 from django.core.cache import cache
 from django.db import models
 
+from audit.chain import seal_after_commit
 from audit.models import AuditEntry
 from resourcemanager.telemetry.context import get_request_id, get_source_ip
 
@@ -20,7 +25,7 @@ def record(
     target: models.Model | None = None,
     message: str = "",
 ) -> AuditEntry:
-    return AuditEntry.objects.create(
+    entry = AuditEntry.objects.create(
         actor=_storable(actor),
         scope=scope,
         action=action,
@@ -32,6 +37,8 @@ def record(
         request_id=get_request_id(),
         source_ip=get_source_ip(),
     )
+    seal_after_commit()
+    return entry
 
 
 def _storable(text: str) -> str:

@@ -3,6 +3,7 @@
 from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
+from audit.api import AuditExportView
 from consumers.api import BuilderViewSet, ConsumerViewSet
 from resourcemanager.api.auth_views import PermissionsView
 from resourcemanager.api.credential_views import CredentialViewSet
@@ -39,5 +40,6 @@ urlpatterns = [
     re_path(r"^permissions/?$", PermissionsView.as_view(), name="permissions"),
     re_path(r"^settings/?$", ScopeSettingsView.as_view(), name="scope-settings"),
     re_path(r"^quota/?$", ScopeQuotaView.as_view(), name="scope-quota"),
+    re_path(r"^audit/export/?$", AuditExportView.as_view(), name="audit-export"),
     *router.urls,
 ]

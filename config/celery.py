@@ -19,6 +19,7 @@ app.conf.include = [
     "resourcemanager.resources.tasks",
     "providers.tasks",
     "consumers.tasks",
+    "audit.tasks",
 ]
 
 # Tasks run under the request id (and client address) of the request that caused them.

@@ -12,6 +12,8 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from audit import sinks as audit_sinks
+from audit.signing import new_private_key as new_audit_signing_key
 from resourcemanager.telemetry import logs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -346,6 +348,28 @@ RM_EVENT_HANDLERS = env.list(
 )
 RM_CHECK_INTERVAL = env.float("RM_CHECK_INTERVAL", default=3600.0)
 RM_PROVIDER_PROBE_INTERVAL = env.float("RM_PROVIDER_PROBE_INTERVAL", default=60.0)
+# --- Audit trail (docs/audit.md) -------------------------------------------------------
+# The Ed25519 key that signs checkpoints (PEM, or base64 of the 32 raw bytes), kept apart
+# from the database. In DEBUG one is made under RM_DATA_DIR; otherwise, unset, checkpoints
+# are not signed and verify_audit says so.
+RM_AUDIT_SIGNING_KEY = env.str("RM_AUDIT_SIGNING_KEY", default="") or (
+    _secret("RM_AUDIT_SIGNING_KEY", "audit_signing_key", new_audit_signing_key)
+    if DEBUG else "")
+# Public keys verify_audit also accepts (checkpoints signed by earlier keys).
+RM_AUDIT_VERIFY_KEY = env.list("RM_AUDIT_VERIFY_KEY", default=[])
+RM_AUDIT_CHECKPOINT_INTERVAL = env.float("RM_AUDIT_CHECKPOINT_INTERVAL", default=300.0)
+# Where the trail is sent as JSON lines: syslog://host:port (UDP), syslog+tcp://host:port,
+# https://… (POST); unset: nowhere. Its bearer token, how often and how long to wait.
+RM_AUDIT_SINK = env.str("RM_AUDIT_SINK", default="")
+RM_AUDIT_SINK_TOKEN = env.str("RM_AUDIT_SINK_TOKEN", default="")
+RM_AUDIT_SINK_INTERVAL = env.float("RM_AUDIT_SINK_INTERVAL", default=10.0)
+RM_AUDIT_SINK_TIMEOUT = env.float("RM_AUDIT_SINK_TIMEOUT", default=10.0)
+if RM_AUDIT_SINK:
+    try:
+        audit_sinks.check(RM_AUDIT_SINK)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"RM_AUDIT_SINK: {exc}") from None
+
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {
         "task": "resourcemanager.relay_outbox",
@@ -365,6 +389,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "consumers.requeue_stalled",
         "schedule": max(RM_OPERATION_TIMEOUT / 4, 10.0),
     },
+    "audit-sweep": {"task": "audit.sweep", "schedule": RM_AUDIT_CHECKPOINT_INTERVAL},
+    **({"audit-ship": {"task": "audit.ship", "schedule": RM_AUDIT_SINK_INTERVAL}}
+       if RM_AUDIT_SINK else {}),
 }
 
 # --- Scopes and providers -------------------------------------------------------------
