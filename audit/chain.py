@@ -12,15 +12,21 @@ Why entries are sealed after their commit, not when written: ``record`` runs ins
 callers' transactions, some long (an operation's outcome, a sweep), from web and worker
 processes at once. Taking the chain's lock there would hold it until each caller commits
 and make every audited transaction in the app wait for the others. So ``record`` only
-inserts the entry, unsealed (``seq`` null), and asks for ``seal`` right after its
-transaction commits (``transaction.on_commit``). ``seal`` takes the one-row ``ChainHead``
+inserts the entry, unsealed (``seq`` null), and asks for a seal right after its
+transaction commits (``transaction.on_commit``). A seal takes the one-row ``ChainHead``
 ``FOR UPDATE`` (on SQLite the transaction's write lock does the same) in a short
 transaction of its own, reads the committed unsealed entries in id order, chains them
-after the head and moves the head: concurrent sealers queue on that row, each finding the
-entries the others left, so the chain never forks and has no gaps; an entry committed later
-than one with a higher id is simply sealed after it. If a process dies between its commit
-and its seal, the periodic sweep (``audit.sweep``) seals what is left. The window between
-the write and the seal (normally milliseconds) is the one time an entry is not yet chained.
+after the head and moves the head, so the chain never forks and has no gaps; an entry
+committed later than one with a higher id is simply sealed after it.
+
+After its commit a process does not queue for the head: if another process holds it
+(``SKIP LOCKED``), it leaves its entry to that one, which looks for unsealed entries again
+once its own seal has committed (so after this entry's commit) and seals them too. Under
+load one process thus seals for all, a batch per transaction, while the others go on.
+That loop is bounded (``AFTER_COMMIT_ROUNDS``); whatever is left then, or by a process
+that died between its commit and its seal, the periodic sweep (``audit.sweep``) seals.
+The window between the write and the seal (normally milliseconds) is the one time an
+entry is not chained yet.
 """
 
 from __future__ import annotations
@@ -31,8 +37,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import models, transaction
-from django.db.models import Case, Value, When
+from django.db import connection, transaction
 
 from audit.models import AuditEntry, ChainHead
 
@@ -42,6 +47,8 @@ CONTENT = ("timestamp", "actor", "scope", "action", "target_type", "target_id",
            "target_name", "outcome", "message", "request_id", "source_ip")
 #: Entries sealed per transaction.
 SEAL_BATCH = 500
+#: Batches a process seals after its own commit at most; the sweep seals any left.
+AFTER_COMMIT_ROUNDS = 20
 
 
 def iso_utc(moment: datetime) -> str:
@@ -62,57 +69,72 @@ def entry_hash(entry: Mapping[str, Any], seq: int, prev_hash: str) -> str:
 
 def seal_after_commit() -> None:
     """Seal the entries of the current transaction once it commits (at once outside one)."""
-    transaction.on_commit(seal, robust=True)
+    transaction.on_commit(seal_waiting, robust=True)
 
 
-def seal() -> int:
-    """Chain every committed unsealed entry after the head, oldest id first; how many."""
-    sealed = 0
-    while True:
+def seal_waiting() -> int:
+    """After a commit: seal what is waiting unless another process is sealing right now.
+    That one looks for waiting entries again once its own seal committed, which is after
+    ours committed, so it takes ours too; bounded, and the sweep is the backstop."""
+    return seal(rounds=AFTER_COMMIT_ROUNDS, wait=False)
+
+
+def seal(*, rounds: int | None = None, wait: bool = True) -> int:
+    """Chain the committed unsealed entries after the head, oldest id first, a batch per
+    transaction, until none is left (or ``rounds`` batches); how many. Without ``wait``,
+    give up at once when another transaction holds the head."""
+    sealed, done = 0, 0
+    while rounds is None or done < rounds:
+        if not AuditEntry.objects.filter(seq__isnull=True).exists():
+            break
         with transaction.atomic():
-            head = locked_head()
-            rows = list(AuditEntry.objects.filter(seq__isnull=True).order_by("id")
-                        .values("id", *CONTENT)[:SEAL_BATCH])
-            if not rows:
-                return sealed
-            seq, previous = head.seq, head.entry_hash or GENESIS
-            places: dict[int, tuple[int, str, str]] = {}
-            for row in rows:
-                seq += 1
-                digest = entry_hash(row, seq, previous)
-                places[row["id"]] = (seq, previous, digest)
-                previous = digest
-            _write(places)
-            head.seq, head.entry_hash = seq, previous
-            head.save(update_fields=["seq", "entry_hash"])
-            sealed += len(rows)
-        if len(rows) < SEAL_BATCH:
-            return sealed
+            head = locked_head(wait=wait)
+            if head is None:
+                break
+            sealed += _seal_batch(head)
+        done += 1
+    return sealed
 
 
-def locked_head() -> ChainHead:
-    """The chain's head, locked until the current transaction ends. Made on first use,
-    from the newest sealed entry (none: the genesis)."""
-    head = ChainHead.objects.select_for_update().filter(pk=1).first()
-    if head is not None:
+def locked_head(*, wait: bool = True) -> ChainHead | None:
+    """The chain's head, locked until the current transaction ends (None: another holds
+    it and not ``wait``). Made on first use from the newest sealed entry (none: genesis)."""
+    heads = ChainHead.objects.select_for_update(skip_locked=not wait).filter(pk=1)
+    head = heads.first()
+    if head is not None or ChainHead.objects.filter(pk=1).exists():
         return head
     newest = AuditEntry.objects.sealed().order_by("-seq").values("seq", "entry_hash").first()
     ChainHead.objects.get_or_create(pk=1, defaults=newest or {})
-    return ChainHead.objects.select_for_update().get(pk=1)
+    return heads.first()
 
 
-def _write(places: dict[int, tuple[int, str, str]]) -> None:
-    """One UPDATE for the batch. ``AuditQuerySet.update`` refuses every other change:
-    only unsealed rows are touched, and only here."""
-    def column(index: int, field: models.Field) -> Case:
-        return Case(*(When(pk=pk, then=Value(values[index])) for pk, values in places.items()),
-                    output_field=field)
+def _seal_batch(head: ChainHead) -> int:
+    rows = list(AuditEntry.objects.filter(seq__isnull=True).order_by("id")
+                .values("id", *CONTENT)[:SEAL_BATCH])
+    seq, previous = head.seq, head.entry_hash or GENESIS
+    places: list[tuple[int, int, str, str]] = []
+    for row in rows:
+        seq += 1
+        digest = entry_hash(row, seq, previous)
+        places.append((row["id"], seq, previous, digest))
+        previous = digest
+    if places:
+        _write(places)
+        head.seq, head.entry_hash = seq, previous
+        head.save(update_fields=["seq", "entry_hash"])
+    return len(places)
 
-    unsealed = AuditEntry.objects.filter(pk__in=list(places), seq__isnull=True)
-    fields = {name: AuditEntry._meta.get_field(name)
-              for name in ("seq", "prev_hash", "entry_hash")}
-    changed = models.QuerySet.update(unsealed, **{
-        name: column(index, field) for index, (name, field) in enumerate(fields.items())
-    })
-    if changed != len(places):
-        raise RuntimeError("audit entries were sealed by another transaction")
+
+def _write(places: list[tuple[int, int, str, str]]) -> None:
+    """One UPDATE for the batch, on unsealed rows only. ``AuditQuerySet.update`` refuses
+    every other change to entries; this is the one path that sets their place."""
+    table = connection.ops.quote_name(AuditEntry._meta.db_table)
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(places))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET seq = v.column2, prev_hash = v.column3, "  # noqa: S608
+            f"entry_hash = v.column4 FROM (VALUES {values}) AS v "
+            f"WHERE {table}.id = v.column1 AND {table}.seq IS NULL",
+            [value for place in places for value in place])
+        if cursor.rowcount != len(places):
+            raise RuntimeError("audit entries were sealed by another transaction")
