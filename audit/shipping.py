@@ -1,5 +1,9 @@
 """Delivering the trail to ``RM_AUDIT_SINK``, resumably: no gap, no duplicate.
 
+The trail is its own outbox: sealed entries are rows in ``seq`` order, written with the
+change they record, so the sink needs no outbox row per entry, only a cursor into them,
+and a beat task as the outbox relay has.
+
 The sink's cursor (``SinkCursor``: the last ``seq`` the receiver accepted) lives in the
 database. A run leases the cursor (committed, so two runs never send at once), reads the
 next sealed entries after it, sends them with no transaction open (``audit.sinks``), and

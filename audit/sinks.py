@@ -61,8 +61,11 @@ def send(url: str, lines: list[str], *, timeout: float, token: str = "") -> None
                 _udp(address, messages, timeout)
             else:
                 _tcp(address, messages, timeout)
-    except (OSError, requests.RequestException) as exc:
-        raise SinkError(f"{type(exc).__name__}: {exc}"[:300]) from exc
+    except requests.RequestException as exc:
+        # Its text may repeat the URL, whose path or query may hold a token.
+        raise SinkError(f"{type(exc).__name__} sending to {name(url)}") from exc
+    except OSError as exc:
+        raise SinkError(f"{exc.strerror or type(exc).__name__} sending to {name(url)}") from exc
 
 
 def _post(url: str, lines: list[str], timeout: float, token: str) -> None:

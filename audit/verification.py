@@ -10,6 +10,7 @@ rewritten before a checkpoint, or cut off after one.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,11 +18,12 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from audit import signing
-from audit.chain import CONTENT, GENESIS, entry_hash
+from audit import checkpoints, signing
+from audit.chain import CONTENT, GENESIS, entry_hash, seal
 from audit.checkpoints import signed_document
 from audit.models import AuditCheckpoint, AuditEntry, ChainHead
 
+logger = logging.getLogger(__name__)
 #: Unsealed entries older than this are reported (the sweep should have sealed them).
 UNSEALED_GRACE = timedelta(minutes=5)
 
@@ -35,22 +37,31 @@ class Report:
     problems: list[str] = field(default_factory=list)
     #: What verification could not cover (unsigned checkpoints, no key, unsealed entries).
     warnings: list[str] = field(default_factory=list)
+    #: The checkpoint written after it (``checkpoint_if_intact``), if any.
+    written: AuditCheckpoint | None = None
 
 
-def verify(*, batch_size: int = 5000,
-           progress: Callable[[int, int], None] | None = None) -> Report:
+def verify(*, batch_size: int = 5000, progress: Callable[[int, int], None] | None = None,
+           since_last_checkpoint: bool = False) -> Report:
+    """The whole trail; or (``since_last_checkpoint``) only the newest checkpoint and the
+    entries from it on, as the sweep checks them before it signs the next."""
     report = Report()
     checkpoints = list(AuditCheckpoint.objects.order_by("seq", "id"))
+    if since_last_checkpoint:
+        checkpoints = checkpoints[-1:]
     report.checkpoints = len(checkpoints)
     _check_signatures(checkpoints, report)
     by_seq: dict[int, list[AuditCheckpoint]] = defaultdict(list)
     for checkpoint in checkpoints:
         by_seq[checkpoint.seq].append(checkpoint)
     sealed = AuditEntry.objects.sealed()
+    if since_last_checkpoint and checkpoints:
+        sealed = sealed.filter(seq__gte=checkpoints[0].seq)
     total = sealed.count()
     first = sealed.order_by("seq").values_list("seq", flat=True).first()
     newest = _walk(first, by_seq, report, batch_size,
-                   lambda done: progress(done, total) if progress else None)
+                   lambda done: progress(done, total) if progress else None,
+                   since_last_checkpoint)
     report.newest = newest
     _check_end(newest, checkpoints, report)
     _check_unsealed(report)
@@ -58,13 +69,13 @@ def verify(*, batch_size: int = 5000,
 
 
 def _walk(first: int | None, by_seq: dict[int, list[AuditCheckpoint]], report: Report,
-          batch_size: int, progress: Callable[[int], None]) -> int:
+          batch_size: int, progress: Callable[[int], None], from_checkpoint: bool) -> int:
     """Walk from the oldest entry kept; the newest entry reached unbroken."""
     if first is None:
         anchor = max(by_seq, default=0)
         return anchor if any(c.reason == AuditCheckpoint.Reason.PRUNE
                              for c in by_seq.get(anchor, [])) else 0
-    previous = _start(first, by_seq, report)
+    previous = _start(first, by_seq, report, from_checkpoint)
     expected = first
     columns = ("id", "seq", "prev_hash", "entry_hash", *CONTENT)
     while True:
@@ -101,11 +112,15 @@ def _walk(first: int | None, by_seq: dict[int, list[AuditCheckpoint]], report: R
             return expected - 1
 
 
-def _start(first: int, by_seq: dict[int, list[AuditCheckpoint]], report: Report) -> str | None:
+def _start(first: int, by_seq: dict[int, list[AuditCheckpoint]], report: Report,
+           from_checkpoint: bool) -> str | None:
     """The hash the oldest entry kept must link to: the genesis, or the checkpoint written
-    at the cut when older entries were pruned. None (not checked) when nothing anchors it."""
+    at the cut when older entries were pruned. None (not checked) when nothing anchors it,
+    or when a checkpoint at ``first`` itself vouches for it (a walk from a checkpoint)."""
     if first == 1:
         return GENESIS
+    if from_checkpoint and by_seq.get(first) and not by_seq.get(first - 1):
+        return None
     anchors = by_seq.get(first - 1, [])
     if not anchors:
         report.problems.append(
@@ -159,6 +174,18 @@ def _check_signatures(checkpoints: list[AuditCheckpoint], report: Report) -> Non
                 "RM_AUDIT_VERIFY_KEY")
         elif not signing.verifies(key, signed_document(checkpoint), checkpoint.signature):
             report.problems.append(f"{name}: its signature does not verify")
+
+
+def checkpoint_if_intact(reason: str, *, only_if_moved: bool = False) -> Report:
+    """Verify the chain since the newest checkpoint and, if it holds, write the next: a
+    checkpoint never signs a chain already broken. The report says what was found."""
+    seal()
+    report = verify(since_last_checkpoint=True)
+    if report.problems:
+        logger.error("audit trail broken, no checkpoint written: %s", report.problems[0])
+        return report
+    report.written = checkpoints.write(reason, only_if_moved=only_if_moved)
+    return report
 
 
 def _check_unsealed(report: Report) -> None:

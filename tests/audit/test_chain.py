@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import transaction
 
 from audit import checkpoints
@@ -263,3 +265,38 @@ def test_a_seal_after_the_head_row_was_lost_continues_the_chain(trail):
 def _rehash(seq: int) -> str:
     row = AuditEntry.objects.filter(seq=seq).values(*CONTENT, "prev_hash").get()
     return entry_hash(row, seq, row["prev_hash"])
+
+
+def test_the_sweep_signs_no_checkpoint_over_a_broken_chain(trail, signing_key):
+    trail(3)
+    sweep()
+    trail(3)
+    sql("UPDATE audit_auditentry SET message = 'quietly changed' WHERE seq = 5")
+
+    sweep()
+
+    assert list(AuditCheckpoint.objects.values_list("seq", flat=True)) == [3]
+    status, _, err = verify_audit()
+    assert status == 1 and "entry #5" in err
+
+
+def test_checkpoint_audit_refuses_a_broken_chain_and_names_the_break(trail, signing_key):
+    trail(3)
+    call_command("checkpoint_audit", stdout=StringIO())
+    trail(2)
+    sql("DELETE FROM audit_auditentry WHERE seq = 4")
+
+    with pytest.raises(CommandError, match="no checkpoint written: entry #4 is missing"):
+        call_command("checkpoint_audit", stdout=StringIO())
+    assert AuditCheckpoint.objects.count() == 1
+
+
+def test_checkpoint_audit_signs_the_head(trail, signing_key):
+    trail(2)
+    out = StringIO()
+
+    call_command("checkpoint_audit", stdout=out)
+
+    checkpoint = AuditCheckpoint.objects.get()
+    assert out.getvalue().startswith(f"checkpoint {checkpoint.pk}: entry #2 ")
+    assert f"signed by key {checkpoint.key_id}" in out.getvalue()

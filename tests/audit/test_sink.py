@@ -164,3 +164,20 @@ def test_without_a_sink_nothing_is_shipped(trail, settings):
     trail(1)
     assert shipping.ship().skipped == "no RM_AUDIT_SINK"
     assert not SinkCursor.objects.exists()
+
+
+def test_a_token_in_the_sink_url_is_never_stored_or_reported(trail, settings):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens there once closed
+    settings.RM_AUDIT_SINK = f"http://user:pw-secret@127.0.0.1:{port}/ingest?token=q-secret"
+    settings.RM_AUDIT_SINK_TIMEOUT = 2
+    trail(1)
+
+    report = shipping.ship()
+
+    cursor = SinkCursor.objects.get()
+    assert report.error == cursor.last_error
+    assert cursor.sink == f"http://127.0.0.1:{port}/ingest"
+    for text in (report.error, cursor.last_error, cursor.sink):
+        assert "secret" not in text
