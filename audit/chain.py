@@ -33,14 +33,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from audit.models import AuditEntry, ChainHead
 
+logger = logging.getLogger(__name__)
 GENESIS = "0" * 64
 #: The entry's own columns that its hash covers (with ``seq`` and ``prev_hash``).
 CONTENT = ("timestamp", "actor", "scope", "action", "target_type", "target_id",
@@ -67,9 +69,30 @@ def entry_hash(entry: Mapping[str, Any], seq: int, prev_hash: str) -> str:
     return hashlib.sha256(canonical(entry, seq, prev_hash)).hexdigest()
 
 
-def seal_after_commit() -> None:
-    """Seal the entries of the current transaction once it commits (at once outside one)."""
-    transaction.on_commit(seal_waiting, robust=True)
+def append(fields: dict[str, Any]) -> AuditEntry:
+    """Write an entry, and seal it at once when no transaction is open (autocommit): in
+    one transaction with its insert when the head is free; else the holder takes it, or
+    this process after its commit. Inside a transaction, seal after it commits."""
+    if transaction.get_connection().in_atomic_block:
+        entry = AuditEntry.objects.create(**fields)
+        transaction.on_commit(seal_waiting, robust=True)
+        return entry
+    with transaction.atomic():
+        entry = AuditEntry.objects.create(**fields)
+        try:
+            with transaction.atomic():  # a failed seal never loses the entry
+                head = locked_head(wait=False)
+                sealed_here = head is not None and _seal_batch(head) > 0
+        except DatabaseError:
+            logger.exception("sealing audit entries failed; the sweep will")
+            sealed_here = False
+    # The head was busy (its holder may have looked before this commit), or others left
+    # entries while this process held it.
+    try:
+        seal(rounds=AFTER_COMMIT_ROUNDS, wait=False, look_first=sealed_here)
+    except DatabaseError:
+        logger.exception("sealing audit entries failed; the sweep will")
+    return entry
 
 
 def seal_waiting() -> int:
@@ -79,19 +102,24 @@ def seal_waiting() -> int:
     return seal(rounds=AFTER_COMMIT_ROUNDS, wait=False)
 
 
-def seal(*, rounds: int | None = None, wait: bool = True) -> int:
+def seal(*, rounds: int | None = None, wait: bool = True, look_first: bool = False) -> int:
     """Chain the committed unsealed entries after the head, oldest id first, a batch per
     transaction, until none is left (or ``rounds`` batches); how many. Without ``wait``,
     give up at once when another transaction holds the head."""
     sealed, done = 0, 0
     while rounds is None or done < rounds:
-        if not AuditEntry.objects.filter(seq__isnull=True).exists():
+        # Look before locking, except right after a commit of ours: usually none is left.
+        if (done or look_first) and not AuditEntry.objects.filter(seq__isnull=True).exists():
             break
         with transaction.atomic():
             head = locked_head(wait=wait)
             if head is None:
                 break
-            sealed += _seal_batch(head)
+            batch = _seal_batch(head)
+            if not batch:  # sealed by another meanwhile: release the lock, no commit to flush
+                transaction.set_rollback(True)
+                break
+            sealed += batch
         done += 1
     return sealed
 

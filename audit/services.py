@@ -1,7 +1,7 @@
 """Recording audit entries. Callers pass only non-secret text.
 
-An entry is written unsealed inside the caller's transaction and chained right after it
-commits (``audit.chain``).
+An entry is written inside the caller's transaction and chained right after it commits,
+or at once when there is none (``audit.chain``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import hashlib
 from django.core.cache import cache
 from django.db import models
 
-from audit.chain import seal_after_commit
+from audit.chain import append
 from audit.models import AuditEntry
 from resourcemanager.telemetry.context import get_request_id, get_source_ip
 
@@ -25,7 +25,7 @@ def record(
     target: models.Model | None = None,
     message: str = "",
 ) -> AuditEntry:
-    entry = AuditEntry.objects.create(
+    return append(dict(
         actor=_storable(actor),
         scope=scope,
         action=action,
@@ -36,9 +36,7 @@ def record(
         message=_storable(message),
         request_id=get_request_id(),
         source_ip=get_source_ip(),
-    )
-    seal_after_commit()
-    return entry
+    ))
 
 
 def _storable(text: str) -> str:

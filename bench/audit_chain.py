@@ -5,10 +5,11 @@ Usage: .venv/bin/python bench/audit_chain.py [--processes 4] [-n 2000] [--rounds
 On a PostgreSQL app database of this run's own (on the server of RM_BENCH_DATABASE_URL,
 default postgres://postgres:postgres@127.0.0.1:5432/; its database name is ignored),
 dropped at the end whatever happened (the run fails if it cannot be). PROCESSES processes
-start together and each records N entries through ``audit.services.record``, each in its
-own transaction and sealed right after its commit, as the app records them; the same
-again with the entries inserted and never sealed (the trail as it was before the chain),
-for the chain's cost. The unsealed ones are then sealed in one go (what the sweep does
+start together and each records N entries through ``audit.services.record``: alone (no
+transaction open: sealed in the insert's own transaction when the chain's head is free),
+then each inside a transaction of its own as a caller's (sealed in a second transaction
+after that commit); then the same with the entries inserted and never sealed (the trail
+as it was before the chain), for the chain's cost.
 after an outage), and ``verify_audit``'s walk is timed over the whole trail, with a signed
 checkpoint. Prints entries/s (best of --rounds) and the verify rate. Goal: at least
 1,000 entries/s with the chain on, from several processes.
@@ -34,6 +35,7 @@ CHILD = """
 import sys, time
 import django
 django.setup()
+from django.db import transaction
 from audit.models import AuditEntry
 from audit.services import record
 
@@ -42,6 +44,9 @@ time.sleep(max(0.0, start_at - time.time()))
 for n in range(count):
     if mode == "chain":
         record("bench", "bench.append", "success", scope="bench", message=f"entry {n}")
+    elif mode == "chain-in-transaction":
+        with transaction.atomic():
+            record("bench", "bench.append", "success", scope="bench", message=f"entry {n}")
     else:
         AuditEntry.objects.create(actor="bench", action="bench.append", outcome="success",
                                   scope="bench", message=f"entry {n}")
@@ -107,6 +112,8 @@ def run(processes: int, count: int, rounds: int) -> None:
     from audit.verification import verify
 
     chained = max(appends("chain", processes, count) for _ in range(rounds))
+    in_transaction = max(appends("chain-in-transaction", processes, count)
+                         for _ in range(rounds))
     left = AuditEntry.objects.filter(seq__isnull=True).count()
     plain = max(appends("plain", processes, count) for _ in range(rounds))
     started = time.perf_counter()
@@ -120,10 +127,14 @@ def run(processes: int, count: int, rounds: int) -> None:
     if report.problems or report.entries != total or left:
         sys.exit(f"the chain does not verify: {report.problems}, {left} left unsealed")
 
+    load = ", ".join(f"{figure:.1f}" for figure in os.getloadavg())
     print(f"{processes} processes x {count} entries, best of {rounds} rounds, PostgreSQL app "
-          "database, each entry its own transaction")
-    print(f"appends, chain on (sealed after each commit)  {chained:8.0f} entries/s   "
-          f"(goal >= 1,000)")
+          f"database, each entry its own transaction; {os.cpu_count()} CPUs, load average "
+          f"{load} (other work on the machine lowers every figure)")
+    print(f"appends, chain on, record() alone             {chained:8.0f} entries/s   "
+          f"(goal >= 1,000; sealed in its own transaction)")
+    print(f"appends, chain on, in a caller's transaction  {in_transaction:8.0f} entries/s   "
+          f"(sealed after the caller's commit)")
     print(f"appends, chain off (insert only)              {plain:8.0f} entries/s   "
           f"(chain costs {plain / chained:.2f}x)")
     print(f"sealing a backlog in one go                   {bulk:8.0f} entries/s   "
