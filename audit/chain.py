@@ -17,7 +17,9 @@ transaction commits (``transaction.on_commit``). A seal takes the one-row ``Chai
 ``FOR UPDATE`` (on SQLite the transaction's write lock does the same) in a short
 transaction of its own, reads the committed unsealed entries in id order, chains them
 after the head and moves the head, so the chain never forks and has no gaps; an entry
-committed later than one with a higher id is simply sealed after it.
+committed later than one with a higher id is simply sealed after it. An entry recorded
+outside any transaction (autocommit) is sealed in its insert's own transaction when the
+head is free, which saves a commit.
 
 After its commit a process does not queue for the head: if another process holds it
 (``SKIP LOCKED``), it leaves its entry to that one, which looks for unsealed entries again
