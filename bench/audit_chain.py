@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.deployed import deployed_settings  # noqa: E402
 from bench.leftovers import dropped_afterwards, run_prefix  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres:postgres@127.0.0.1:5432/"
@@ -62,7 +63,9 @@ def setup(admin_url: str, database_url: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(
             sql.Identifier(database_url.rsplit("/", 1)[1])))
     os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    for name, value in deployed_settings().items():
+        os.environ.setdefault(name, value)
     os.environ["LOG_LEVEL"] = "WARNING"
     import django
     from django.core.management import call_command
