@@ -17,18 +17,22 @@ transaction commits (``transaction.on_commit``). A seal takes the one-row ``Chai
 ``FOR UPDATE`` (on SQLite the transaction's write lock does the same) in a short
 transaction of its own, reads the committed unsealed entries in id order, chains them
 after the head and moves the head, so the chain never forks and has no gaps; an entry
-committed later than one with a higher id is simply sealed after it. An entry recorded
-outside any transaction (autocommit) is sealed in its insert's own transaction when the
-head is free, which saves a commit.
+committed later than one with a higher id is simply sealed after it.
+
+A seal costs a transaction of its own; made after every audited commit it would cost
+every action that much again. So a process seals after a commit only when its last seal
+is ``RM_AUDIT_SEAL_INTERVAL`` seconds old or more; the entries of the commits between
+are taken by the next seal, its own or another process's, at the latest by the sealing
+sweep (``audit.seal``, as often). ``verify_audit``, the export and the pruning seal first.
 
 After its commit a process does not queue for the head: if another process holds it
 (``SKIP LOCKED``), it leaves its entry to that one, which looks for unsealed entries again
 once its own seal has committed (so after this entry's commit) and seals them too. Under
 load one process thus seals for all, a batch per transaction, while the others go on.
 That loop is bounded (``AFTER_COMMIT_ROUNDS``); whatever is left then, or by a process
-that died between its commit and its seal, the periodic sweep (``audit.sweep``) seals.
-The window between the write and the seal (normally milliseconds) is the one time an
-entry is not chained yet.
+that died between its commit and its seal, the sealing sweep seals. The window between
+the write and the seal (at most about ``RM_AUDIT_SEAL_INTERVAL`` with beat running) is
+the one time an entry is not chained yet.
 """
 
 from __future__ import annotations
@@ -36,10 +40,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from audit.models import AuditEntry, ChainHead
@@ -72,28 +78,13 @@ def entry_hash(entry: Mapping[str, Any], seq: int, prev_hash: str) -> str:
 
 
 def append(fields: dict[str, Any]) -> AuditEntry:
-    """Write an entry, and seal it at once when no transaction is open (autocommit): in
-    one transaction with its insert when the head is free; else the holder takes it, or
-    this process after its commit. Inside a transaction, seal after it commits."""
-    if transaction.get_connection().in_atomic_block:
-        entry = AuditEntry.objects.create(**fields)
+    """Write an entry, and seal after the current transaction commits (at once outside
+    one), unless this process sealed less than ``RM_AUDIT_SEAL_INTERVAL`` seconds ago: then
+    the next seal, of any process, or the sealing sweep takes the entry. Under load a
+    process thus seals a batch at most once per interval instead of once per entry."""
+    entry = AuditEntry.objects.create(**fields)
+    if time.monotonic() - _last_seal[0] >= settings.RM_AUDIT_SEAL_INTERVAL:
         transaction.on_commit(seal_waiting, robust=True)
-        return entry
-    with transaction.atomic():
-        entry = AuditEntry.objects.create(**fields)
-        try:
-            with transaction.atomic():  # a failed seal never loses the entry
-                head = locked_head(wait=False)
-                sealed_here = head is not None and _seal_batch(head) > 0
-        except DatabaseError:
-            logger.exception("sealing audit entries failed; the sweep will")
-            sealed_here = False
-    # The head was busy (its holder may have looked before this commit), or others left
-    # entries while this process held it.
-    try:
-        seal(rounds=AFTER_COMMIT_ROUNDS, wait=False, look_first=sealed_here)
-    except DatabaseError:
-        logger.exception("sealing audit entries failed; the sweep will")
     return entry
 
 
@@ -101,7 +92,16 @@ def seal_waiting() -> int:
     """After a commit: seal what is waiting unless another process is sealing right now.
     That one looks for waiting entries again once its own seal committed, which is after
     ours committed, so it takes ours too; bounded, and the sweep is the backstop."""
-    return seal(rounds=AFTER_COMMIT_ROUNDS, wait=False)
+    _last_seal[0] = time.monotonic()
+    try:
+        return seal(rounds=AFTER_COMMIT_ROUNDS, wait=False)
+    except DatabaseError:
+        logger.exception("sealing audit entries failed; the sweep will")
+        return 0
+
+
+#: When this process last sealed after a commit (``time.monotonic``).
+_last_seal = [float("-inf")]
 
 
 def seal(*, rounds: int | None = None, wait: bool = True, look_first: bool = False) -> int:

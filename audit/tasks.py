@@ -1,9 +1,15 @@
-"""Celery tasks of the audit trail: the sealing and checkpoint sweep, the sink."""
+"""Celery tasks of the audit trail: sealing, the checkpoint sweep, the sink."""
 
 from celery import shared_task
 
-from audit import shipping, verification
+from audit import chain, shipping, verification
 from audit.models import AuditCheckpoint
+
+
+@shared_task(name="audit.seal", ignore_result=True)
+def seal() -> None:
+    """Seal the entries no process sealed after its commit (``audit.chain``)."""
+    chain.seal_waiting()
 
 
 @shared_task(name="audit.sweep", ignore_result=True)

@@ -358,6 +358,9 @@ RM_AUDIT_SIGNING_KEY = env.str("RM_AUDIT_SIGNING_KEY", default="") or (
 # Public keys verify_audit also accepts (checkpoints signed by earlier keys).
 RM_AUDIT_VERIFY_KEY = env.list("RM_AUDIT_VERIFY_KEY", default=[])
 RM_AUDIT_CHECKPOINT_INTERVAL = env.float("RM_AUDIT_CHECKPOINT_INTERVAL", default=300.0)
+# A process seals the audit entries of its commits at most once per this many seconds; the
+# entries between wait for the next seal, at the latest the sealing sweep's (as often).
+RM_AUDIT_SEAL_INTERVAL = env.float("RM_AUDIT_SEAL_INTERVAL", default=2.0)
 # Where the trail is sent as JSON lines: syslog://host:port (UDP), syslog+tcp://host:port,
 # https://… (POST); unset: nowhere. Its bearer token, how often and how long to wait.
 RM_AUDIT_SINK = env.str("RM_AUDIT_SINK", default="")
@@ -390,6 +393,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": max(RM_OPERATION_TIMEOUT / 4, 10.0),
     },
     "audit-sweep": {"task": "audit.sweep", "schedule": RM_AUDIT_CHECKPOINT_INTERVAL},
+    "audit-seal": {"task": "audit.seal", "schedule": max(RM_AUDIT_SEAL_INTERVAL, 1.0)},
     **({"audit-ship": {"task": "audit.ship", "schedule": RM_AUDIT_SINK_INTERVAL}}
        if RM_AUDIT_SINK else {}),
 }

@@ -26,3 +26,7 @@ RM_METRICS_ALLOWED_NETWORKS = ["127.0.0.0/8"]
 # Many tests present bad bearer tokens from 127.0.0.1 within a minute; the tests of the
 # limit itself set a low one.
 RM_API_AUTH_FAILURE_RATE = "100000/min"
+
+# Audit entries sealed after every commit, so that a test reads them chained at once; the
+# tests of the interval itself set one.
+RM_AUDIT_SEAL_INTERVAL = 0.0

@@ -11,11 +11,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import transaction
 
-from audit import checkpoints
+from audit import chain, checkpoints
 from audit.chain import CONTENT, GENESIS, entry_hash, seal
 from audit.models import AuditCheckpoint, AuditEntry
 from audit.services import record
 from audit.signing import new_private_key, public_key_text
+from audit.tasks import seal as seal_task
 from audit.tasks import sweep
 from tests.audit.conftest import id_at, sql, verify_audit
 
@@ -47,6 +48,21 @@ def test_entries_are_sealed_when_their_transaction_commits_not_before(trail):
         entry = record("alice", "resource.update", "success", scope="team-a")
         assert AuditEntry.objects.get(pk=entry.pk).seq is None
     assert AuditEntry.objects.get(pk=entry.pk).seq == 1
+
+
+def test_a_process_seals_at_most_once_per_interval_and_the_sweep_takes_the_rest(
+        trail, settings, monkeypatch):
+    settings.RM_AUDIT_SEAL_INTERVAL = 60
+    monkeypatch.setattr(chain, "_last_seal", [float("-inf")])  # no seal yet here
+    first, second, third = (record("alice", "resource.update", "success", scope="team-a")
+                            for _ in range(3))
+
+    sealed = dict(AuditEntry.objects.values_list("pk", "seq"))
+    assert (sealed[first.pk], sealed[second.pk], sealed[third.pk]) == (1, None, None)
+    seal_task()
+    assert list(AuditEntry.objects.order_by("seq").values_list("pk", flat=True)) == [
+        first.pk, second.pk, third.pk]
+    assert verify_audit()[0] == 0
 
 
 def test_an_entry_rolled_back_with_its_transaction_leaves_no_gap(trail):
