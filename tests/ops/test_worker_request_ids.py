@@ -102,11 +102,11 @@ def test_a_task_published_outside_any_request_logs_under_a_fresh_id_of_its_own(
     resource_id = response.json()["id"]
     wait_for_status(resource_id, "ready", worker)
     _wait_for_event_line(worker, "resource.created", resource_id)
+    event = OutboxMessage.objects.filter(kind=OutboxMessage.Kind.EVENT, resource_id=resource_id)
+    _wait_until(lambda: event.filter(handled_at__isnull=False).exists(), worker)  # logged first
 
     # Beat publishes without a request: the relay task must not inherit the earlier id.
-    OutboxMessage.objects.filter(kind=OutboxMessage.Kind.EVENT, resource_id=resource_id).update(
-        published_at=None, handled_at=None
-    )
+    event.update(published_at=None, handled_at=None)
     relay_outbox.apply_async()
     _wait_for_event_line(worker, "resource.created", resource_id, count=2)
 
@@ -116,6 +116,14 @@ def test_a_task_published_outside_any_request_logs_under_a_fresh_id_of_its_own(
     # ... while the event it published again still belongs to the request.
     lines = event_lines(worker.output(), "resource.created", resource_id)
     assert [request_id_of(line) for line in lines] == ["req-earlier-001"] * 2, lines
+
+
+def _wait_until(done, worker) -> None:
+    deadline = time.monotonic() + 30
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not done within 30 s:\n{worker.output()}")
+        time.sleep(0.1)
 
 
 def _wait_for_event_line(worker, event: str, resource_id: str, count: int = 1) -> None:
