@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from audit.api import AuditExportView
 from consumers.api import BuilderViewSet, ConsumerViewSet
 from resourcemanager.api.auth_views import PermissionsView
+from resourcemanager.api.backup_views import BackupViewSet, RestoreViewSet
 from resourcemanager.api.credential_views import CredentialViewSet
 from resourcemanager.api.scope_views import ScopeQuotaView, ScopeSettingsView
 from resourcemanager.api.token_views import ApiTokenViewSet
@@ -30,6 +31,10 @@ router = OptionalSlashRouter()
 router.register("resources", ResourceViewSet, basename="resource")
 router.register(
     r"resources/(?P<resource_pk>[^/.]+)/credentials", CredentialViewSet, basename="credential"
+)
+router.register(r"resources/(?P<resource_pk>[^/.]+)/backups", BackupViewSet, basename="backup")
+router.register(
+    r"resources/(?P<resource_pk>[^/.]+)/restores", RestoreViewSet, basename="restore"
 )
 router.register("providers", ProviderViewSet, basename="provider")
 router.register("tokens", ApiTokenViewSet, basename="token")

@@ -17,6 +17,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.include = [
     "resourcemanager.outbox.tasks",
     "resourcemanager.resources.tasks",
+    "resourcemanager.backups.tasks",
     "providers.tasks",
     "consumers.tasks",
     "audit.tasks",

@@ -414,6 +414,13 @@ RM_PROVIDER_CONNECT_TIMEOUT = env.int("RM_PROVIDER_CONNECT_TIMEOUT", default=5)
 RM_PROVIDER_READ_TIMEOUT = env.int("RM_PROVIDER_READ_TIMEOUT", default=120)
 RM_API_TOKEN_DEFAULT_DAYS = env.int("RM_API_TOKEN_DEFAULT_DAYS", default=90)
 
+# --- Backups of resources -------------------------------------------------------------
+#: The S3 bucket backups go to: s3://KEYID:SECRET@host:port/bucket/prefix?secure=false;
+#: empty: BACKUP and RESTORE answer that backups are not configured.
+RM_BACKUP_STORE_URL = env.str("RM_BACKUP_STORE_URL", default="")
+#: MiB per part of a backup's multipart upload (at least 5); a few are in memory at once.
+RM_BACKUP_PART_SIZE = max(env.int("RM_BACKUP_PART_SIZE_MB", default=8), 5) * 1024 * 1024
+
 # --- Sign-in: local accounts and an OpenID Connect provider ---------------------------
 RM_LOCAL_LOGIN = env.bool("RM_LOCAL_LOGIN", default=True)
 OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")

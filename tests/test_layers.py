@@ -12,7 +12,8 @@ ADAPTERS = frozenset(
                  ".postgresql_logins", ".postgresql_connections", ".postgresql_dialects",
                  ".mysql", ".mysql_logins",
                  ".mysql_names", ".idle_connections", ".mongodb", ".s3", ".s3_names",
-                 ".s3_logins", ".aws_errors", ".registry")
+                 ".s3_logins", ".aws_errors", ".registry", ".dumps", ".postgresql_dumps",
+                 ".mysql_dumps", ".postgresql_connections")
 )
 BUILDERS = frozenset(
     "consumers.builders" + name

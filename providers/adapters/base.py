@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -285,6 +286,22 @@ class ProviderAdapter(ABC):
         """The resource's original owner account may no longer log in, and its open
         sessions end; what it owns stays its own. Done already: nothing to do."""
         raise ProviderError(f"{self.label} does not rotate the owner's login yet")
+
+    #: What ``dump`` writes and ``restore`` reads: a backup is restored only by a class of
+    #: the same format. Empty: the class makes no backups.
+    dump_format: ClassVar[str] = ""
+    #: The dump comes compressed already (a backup then only encrypts it).
+    dump_compressed: ClassVar[bool] = False
+
+    def dump(self, credentials: Credentials) -> AbstractContextManager[Iterator[bytes]]:
+        """A logical dump of the resource, logged in as its owner (``credentials``), as
+        chunks that raise ProviderError at their end if the dump failed."""
+        raise ProviderError(f"{self.label} resources cannot be backed up yet")
+
+    def restore(self, credentials: Credentials, chunks: Iterable[bytes], *, owner: str) -> None:
+        """Replace what a dump (``chunks``) holds in the resource, logged in as its owner
+        (``credentials``); what it makes belongs to ``owner``, the owner role."""
+        raise ProviderError(f"{self.label} resources cannot be restored yet")
 
     @abstractmethod
     def inventory(self, prefix: str) -> Inventory:

@@ -47,6 +47,7 @@ from providers.adapters.base import (
 )
 from providers.adapters.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
 from providers.adapters.idle_connections import IdleConnections, instance_key
+from providers.adapters.mysql_dumps import MySQLDumps
 from providers.adapters.mysql_logins import MySQLLogins
 from providers.adapters.mysql_names import escape_wildcards, grant_target, quote_identifier
 from providers.adapters.naming import is_login_of
@@ -75,7 +76,7 @@ def _reason(exc: pymysql.MySQLError) -> str:
     return text[:_MAX_REASON]
 
 
-class MySQLAdapter(MySQLLogins, ProviderAdapter):
+class MySQLAdapter(MySQLLogins, MySQLDumps, ProviderAdapter):
     key = "mysql"
     label = "MySQL / MariaDB"
     resource_type = "sql"
@@ -351,6 +352,8 @@ class TiDBAdapter(MySQLAdapter):
     server_name = "TiDB"
     #: TiDB added MAX_USER_CONNECTIONS in 2025 only; older servers refuse the statement.
     properties = {}
+    #: Backups are made and tested on MySQL/MariaDB only.
+    dump_format = ""
 
     #: PROCESSLIST lists the sessions of the TiDB node at hand; this one, the cluster's.
     _sessions = "SELECT ID FROM information_schema.CLUSTER_PROCESSLIST WHERE USER = %s"

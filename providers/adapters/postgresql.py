@@ -43,6 +43,7 @@ from providers.adapters.base import (
 from providers.adapters.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
 from providers.adapters.naming import is_login_of
 from providers.adapters.postgresql_connections import PostgreSQLConnections
+from providers.adapters.postgresql_dumps import PostgreSQLDumps
 from providers.adapters.postgresql_logins import PostgreSQLLogins, group_names
 from providers.adapters.properties import PropertySpec
 
@@ -63,7 +64,8 @@ _INVENTORY_DATABASES = sql.SQL(
     " WHERE {prefixed}")
 
 
-class PostgreSQLAdapter(PostgreSQLLogins, PostgreSQLConnections, ProviderAdapter):
+class PostgreSQLAdapter(PostgreSQLLogins, PostgreSQLDumps, PostgreSQLConnections,
+                        ProviderAdapter):
     key = "postgresql"
     label = "PostgreSQL"
     resource_type = "sql"

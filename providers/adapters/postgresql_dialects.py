@@ -23,6 +23,8 @@ class CockroachDBAdapter(PostgreSQLAdapter):
     label = "CockroachDB"
     login_access = frozenset()
     owner_rotates = False
+    #: Backups are made and tested on PostgreSQL only.
+    dump_format = ""
     default_port = 26257
     #: No CONNECTION LIMIT role option.
     properties = {}
@@ -61,6 +63,7 @@ class YugabyteDBAdapter(PostgreSQLAdapter):
     label = "YugabyteDB"
     login_access = frozenset()
     owner_rotates = False
+    dump_format = ""
     default_port = 5433
     properties = {
         "connection_limit": PropertySpec(

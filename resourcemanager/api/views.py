@@ -10,8 +10,14 @@ from rest_framework.response import Response
 from providers import services as provider_services
 from providers.models import Provider
 from resourcemanager.api import serializers
+from resourcemanager.api.backup_serializers import (
+    BackupSerializer,
+    RestoreRequestSerializer,
+    RestoreSerializer,
+)
 from resourcemanager.api.filters import ResourceFilter
 from resourcemanager.api.scoping import ScopedViewMixin
+from resourcemanager.backups import services as backups
 from resourcemanager.identity.roles import Action
 from resourcemanager.resources import services
 from resourcemanager.resources.models import Resource
@@ -63,6 +69,17 @@ SCOPE_HEADER = OpenApiParameter(
         responses={200: serializers.ResourceWithSecretSerializer},
         summary="The resource's owner credentials (RESOURCE_ADMIN, ADMIN; audited)",
     ),
+    backup=extend_schema(
+        parameters=[SCOPE_HEADER], request=None, responses={202: BackupSerializer},
+        summary="Back up the resource's data to the backup store (RESOURCE_ADMIN, ADMIN; "
+                "audited); a backup under way is the answer",
+    ),
+    restore=extend_schema(
+        parameters=[SCOPE_HEADER], request=RestoreRequestSerializer,
+        responses={202: RestoreSerializer},
+        summary="Replace the resource's data with a backup's (RESOURCE_ADMIN, ADMIN; "
+                "audited); confirm names the resource",
+    ),
 )
 class ResourceViewSet(
     ScopedViewMixin,
@@ -81,6 +98,8 @@ class ResourceViewSet(
         "check": Action.CHECK_RESOURCE,
         "add": Action.MANAGE_RESOURCE,
         "reveal": Action.MANAGE_CREDENTIAL,
+        "backup": Action.MANAGE_RESOURCE,
+        "restore": Action.MANAGE_RESOURCE,
         "metadata": Action.VIEW_RESOURCE,
     }
 
@@ -130,6 +149,19 @@ class ResourceViewSet(
         resource = self.get_object()
         resource.credentials = services.reveal_owner_credentials(self.principal, resource)
         return self._secret_response(resource, status.HTTP_200_OK)
+
+    @action(detail=True, methods=["post"])
+    def backup(self, request: Request, *args, **kwargs) -> Response:
+        made = backups.request_backup(self.principal, self.get_object())
+        made.refresh_from_db()  # a run in-process may be over already
+        return Response(BackupSerializer(made).data, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["post"])
+    def restore(self, request: Request, *args, **kwargs) -> Response:
+        data = self._valid(RestoreRequestSerializer, request.data)
+        made = backups.request_restore(self.principal, self.get_object(), **data)
+        made.refresh_from_db()
+        return Response(RestoreSerializer(made).data, status=status.HTTP_202_ACCEPTED)
 
     @staticmethod
     def _valid(serializer_class, data) -> dict:

@@ -26,6 +26,9 @@ CREATED = "resource.created"
 UPDATED = "resource.updated"
 CHECKED = "resource.checked"
 DELETED = "resource.deleted"
+#: The resource's data backed up, or a backup of it restored into it.
+BACKED_UP = "resource.backed_up"
+RESTORED = "resource.restored"
 #: A credential's operation done: issued, renewed, rotated (its ``holder`` must be given
 #: the new login before the replaced one goes), revoked (by request, or at expiry). The
 #: event names the holder and describes the credential, never with its secret.

@@ -18,6 +18,7 @@ from django.conf import settings
 
 RUN_RESOURCE_OPERATION = "providers.run_resource_operation"
 RUN_CREDENTIAL_OPERATION = "resourcemanager.run_credential_operation"
+RUN_DATA_OPERATION = "resourcemanager.run_data_operation"
 DELIVER_EVENT = "resourcemanager.deliver_event"
 DELIVER_TO_CONSUMER = "consumers.deliver"
 PROBE_PROVIDER = "providers.probe_provider"

@@ -73,6 +73,14 @@ def enqueue_credential_operation(
     )
 
 
+def enqueue_data_operation(
+    resource: Resource, operation: str, run_id: object, actor: str
+) -> OutboxMessage:
+    """Ask for a BACKUP or RESTORE of ``resource`` (its record ``run_id``) after the
+    commit."""
+    return _add(Kind.OPERATION, operation, resource, {"actor": actor, "run_id": str(run_id)})
+
+
 def emit_event(
     resource: Resource, event: str, actor: str, *, credential: dict[str, Any] | None = None
 ) -> OutboxMessage:
@@ -210,6 +218,18 @@ def _publish(message: OutboxMessage) -> None:
                 "message_id": message.pk,
                 "resource_id": str(message.resource_id),
                 "credential_id": message.payload["credential_id"],
+                "operation": message.name,
+                "actor": message.payload["actor"],
+            },
+            headers=headers,
+        )
+    elif message.kind == Kind.OPERATION and "run_id" in message.payload:
+        result = queueing.send(
+            queueing.RUN_DATA_OPERATION,
+            kwargs={
+                "message_id": message.pk,
+                "resource_id": str(message.resource_id),
+                "run_id": message.payload["run_id"],
                 "operation": message.name,
                 "actor": message.payload["actor"],
             },

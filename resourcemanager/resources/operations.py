@@ -61,10 +61,16 @@ class Operation(StrEnum):
     ROTATE = "rotate"
     RETIRE = "retire"
     REVOKE = "revoke"
+    #: A backup of the resource's data made, or one restored into it
+    #: (``resourcemanager.backups.runs``), under the resource's lease too.
+    BACKUP = "backup"
+    RESTORE = "restore"
 
 
 CREDENTIAL_OPERATIONS = frozenset({Operation.ISSUE, Operation.RENEW, Operation.ROTATE,
                                    Operation.RETIRE, Operation.REVOKE})
+#: Operations whose runs their own records (a backup's, a restore's) queue again.
+DATA_OPERATIONS = frozenset({Operation.BACKUP, Operation.RESTORE})
 
 
 class RetryLater(Exception):
@@ -93,6 +99,8 @@ RUNS_IN = {
     Operation.ROTATE: (Status.READY,),
     Operation.RETIRE: (Status.READY, Status.ERROR),
     Operation.REVOKE: (Status.READY, Status.ERROR),
+    Operation.BACKUP: (Status.READY,),
+    Operation.RESTORE: (Status.READY,),
 }
 
 
@@ -174,6 +182,14 @@ def claim_resource(
         return None  # taken over since, by the stuck-operation sweep
     final = last_attempt or resource.attempts > settings.RM_TASK_MAX_RETRIES
     return Claim(resource, operation, lease_id, final)
+
+
+def extend_lease(claim: Claim) -> bool:
+    """Keep the lease of a long run (a backup of a large database) for another
+    ``RM_OPERATION_TIMEOUT``; False when it is no longer the run's own."""
+    until = timezone.now() + timedelta(seconds=settings.RM_OPERATION_TIMEOUT)
+    return bool(Resource.objects.filter(pk=claim.resource.pk, lease_id=claim.lease_id)
+                .update(lease_expires_at=until))
 
 
 def record_outcome(

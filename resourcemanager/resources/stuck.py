@@ -17,6 +17,7 @@ from resourcemanager.outbox import relay
 from resourcemanager.resources.models import Resource
 from resourcemanager.resources.operations import (
     CREDENTIAL_OPERATIONS,
+    DATA_OPERATIONS,
     RUNS_IN,
     UNFINISHED,
     Operation,
@@ -75,8 +76,10 @@ def _requeue(resource_id: object, cutoff: datetime, timeout: float) -> Resource 
         if resource.status == Status.DELETING:
             operation = Operation.DELETE  # a deletion supersedes what was running
         resource.lease_id = resource.lease_expires_at = None  # a late outcome is dropped
-        if resource.status not in RUNS_IN[operation] or operation in CREDENTIAL_OPERATIONS:
-            # A credential's run is queued again by the credential sweep, which knows it.
+        if resource.status not in RUNS_IN[operation] or operation in (
+                CREDENTIAL_OPERATIONS | DATA_OPERATIONS):
+            # A credential's run is queued again by the credential sweep, which knows it;
+            # a backup's or restore's by the outbox, which publishes its message again.
             resource.save(update_fields=["lease_id", "lease_expires_at"])
             return None
         resource.save(update_fields=["lease_id", "lease_expires_at", "updated_at"])

@@ -36,7 +36,7 @@ def run_resource_operation(
     come in the message headers (``resourcemanager.telemetry.context``); ``request_id`` and
     ``source_ip`` are accepted, unused, from messages queued by earlier versions.
     """
-    _run_with_retries(
+    run_with_retries(
         self, lambda last_attempt: operations.run_operation(
             resource_id, operation, actor=actor, repair=repair, last_attempt=last_attempt),
         f"{operation} of resource {resource_id}", message_id)
@@ -51,13 +51,13 @@ def run_credential_operation(
 ) -> None:
     """One operation of a credential (ISSUE, RENEW, ROTATE, RETIRE, REVOKE), retried as
     resource operations are."""
-    _run_with_retries(
+    run_with_retries(
         self, lambda last_attempt: credential_runs.run_credential_operation(
             resource_id, credential_id, operation, actor=actor, last_attempt=last_attempt),
         f"{operation} of credential {credential_id}", message_id)
 
 
-def _run_with_retries(
+def run_with_retries(
     task: Task, run: Callable[[bool], None], what: str, message_id: int | None
 ) -> None:
     """Run ``run(last_attempt)``; a transient failure comes back after a backoff, a busy

@@ -17,6 +17,7 @@ from django.db import connection
 
 from consumers.models import Consumer
 from providers.models import Provider
+from resourcemanager.backups.models import Backup
 from resourcemanager.core import crypto, datakeys
 from resourcemanager.core.datakeys import PLATFORM, DataKey
 from resourcemanager.core.fields import Sealed
@@ -32,6 +33,7 @@ WRONG_KEY = Fernet.generate_key().decode()
 OTHER_KEY = Fernet.generate_key().decode()
 SPARE_PASSWORD = "spare-admin-pw-7c1f"
 HOOK_SECRET = "whsec-rotation-canary-41d2"
+BACKUP_KEY = base64.b64encode(b"a backup's data key, 32 bytes..").decode()
 
 
 def raw(model, column: str, pk) -> str | None:
@@ -148,7 +150,11 @@ def secrets(make_client, pg_provider) -> dict:
                          {"holder": "reports", "access": "read-only"}, format="json").json()
     pending = {"username": "rotating", "password": "a-rotation's-new-password"}
     Credential.objects.filter(pk=issued["id"]).update(pending_secret=Sealed("team-a", pending))
+    backup = Backup.objects.create(
+        scope="team-a", resource_id=response.json()["id"], format="postgresql-custom",
+        compressed=False, object_key="team-a/backup", data_key=BACKUP_KEY, created_by="tests")
     return {
+        "backup_id": backup.pk,
         "resource_id": response.json()["id"],
         "credentials": response.json()["credentials"],
         "credential_id": issued["id"],
@@ -171,6 +177,7 @@ def clear_values(secrets: dict) -> dict:
             secrets["credential_secret"],
         ("resourcemanager.Credential.pending_secret", secrets["credential_id"]):
             secrets["pending_secret"],
+        ("resourcemanager.Backup.data_key", secrets["backup_id"]): BACKUP_KEY,
     }
     values.update(
         (("providers.Provider.password", pk), password)
@@ -270,7 +277,7 @@ def test_rotation_moves_every_old_value_under_its_scope_s_key(secrets, keys):
     output = rotate()
 
     after = {(label, str(pk)): token for (label, pk), token in snapshot().items()}
-    assert "re-encrypted 6 secrets in 5 columns; every one is under its scope's current" in (
+    assert "re-encrypted 7 secrets in 6 columns; every one is under its scope's current" in (
         output)
     assert "consumers.Consumer.properties: 1\n" in output
     for label, pk in clear_values(secrets):
@@ -285,7 +292,7 @@ def test_values_already_under_their_scope_s_key_are_left_as_they_are(secrets, ke
 
     output = rotate()
 
-    assert "re-encrypted 0 secrets in 5 columns" in output
+    assert "re-encrypted 0 secrets in 6 columns" in output
     assert snapshot() == before
 
 
@@ -298,7 +305,7 @@ def test_rotation_goes_in_batches_and_shows_progress_on_a_terminal(secrets, keys
     output = terminal.getvalue()
     assert "\rproviders.Provider.password: 1/2\rproviders.Provider.password: 2/2\n" in output
     assert "\rconsumers.Consumer.properties: 1/1\n" in output
-    assert "re-encrypted 6 secrets" in output
+    assert "re-encrypted 7 secrets" in output
     assert_all_secrets_read_back(secrets)
 
 

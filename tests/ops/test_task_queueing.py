@@ -20,6 +20,7 @@ from tests.support.workers import app_database_url
 TASK_MODULES = (
     "resourcemanager.outbox.tasks",
     "resourcemanager.resources.tasks",
+    "resourcemanager.backups.tasks",
     "providers.tasks",
     "consumers.tasks",
 )
@@ -31,6 +32,8 @@ PUBLISHERS = (
     "resourcemanager.resources.credentials",
     "resourcemanager.resources.credential_runs",
     "resourcemanager.resources.sweeps",
+    "resourcemanager.backups.services",
+    "resourcemanager.backups.runs",
     "resourcemanager.outbox.queueing",
     "providers.services",
     "consumers.services",

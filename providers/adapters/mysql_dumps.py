@@ -1,0 +1,54 @@
+"""Backups of a MySQL/MariaDB resource: ``mysqldump --single-transaction`` (a consistent
+snapshot of InnoDB tables, without locking them) and the ``mysql`` client, both logged in
+as the resource's owner login (never the instance's admin).
+
+A restore runs the dump's statements: each table it holds is dropped and made again with
+its rows; tables made since the backup stay. MySQL cannot undo DDL, so a restore that
+fails midway leaves the tables it reached restored (the backup's checksum is verified
+before a restore starts, so a damaged backup never begins one).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from typing import ClassVar
+
+from providers.adapters.base import Credentials, InstanceConfig, ProviderError
+from providers.adapters.dumps import dump_stream, program_environment, restore_stream
+
+_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+
+class MySQLDumps:
+    """Mixed into the MySQL adapter, whose ``config`` it uses."""
+
+    config: InstanceConfig
+    dump_format: ClassVar[str] = "mysql-sql"
+    dump_compressed: ClassVar[bool] = False
+
+    def dump(self, credentials: Credentials) -> AbstractContextManager[Iterator[bytes]]:
+        argv = ["mysqldump", *self._program_options(credentials), "--single-transaction",
+                "--no-tablespaces", "--triggers", "--hex-blob", credentials.database]
+        return dump_stream(argv, program_environment(MYSQL_PWD=credentials.password),
+                           "mysqldump", credentials.password)
+
+    def restore(self, credentials: Credentials, chunks: Iterable[bytes], *, owner: str) -> None:
+        argv = ["mysql", *self._program_options(credentials), "--batch",
+                f"--database={credentials.database}"]
+        restore_stream(argv, program_environment(MYSQL_PWD=credentials.password), chunks,
+                       "mysql", credentials.password)
+
+    def _program_options(self, credentials: Credentials) -> list[str]:
+        """No option file is read (``--no-defaults``: not the service account's); the
+        instance's own address, as the owner login."""
+        for value in (credentials.username, credentials.database):
+            if not _NAME.fullmatch(value):
+                raise ProviderError(f"refusing identifier {value!r}")
+        options = ["--no-defaults", f"--host={self.config.host}", f"--port={self.config.port}",
+                   "--protocol=TCP", f"--user={credentials.username}",
+                   "--default-character-set=utf8mb4"]
+        if ca := self.config.options.get("ssl_ca"):
+            options += [f"--ssl-ca={ca}", "--ssl-verify-server-cert"]
+        return options

@@ -1,0 +1,90 @@
+"""Backups of a resource's data, kept in the backup store, and their restores."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from resourcemanager.core.fields import EncryptedTextField
+from resourcemanager.identity.querysets import ScopedQuerySet
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+#: A run not over yet.
+UNFINISHED = (RunStatus.PENDING, RunStatus.RUNNING)
+
+
+class Backup(models.Model):
+    """A logical dump of a resource, compressed, encrypted with a data key of its own
+    (``data_key``, itself encrypted at rest) and stored in the backup store under
+    ``object_key``. Only a ``completed`` backup is stored whole and may be restored."""
+
+    Status = RunStatus
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    scope = models.CharField(max_length=63, db_index=True)
+    resource = models.ForeignKey(
+        "resourcemanager.Resource", on_delete=models.CASCADE, related_name="backups")
+    status = models.CharField(max_length=16, choices=RunStatus.choices,
+                              default=RunStatus.PENDING, db_index=True)
+    status_message = models.TextField(blank=True)
+    #: The adapter's ``dump_format``: only a resource of that format restores it.
+    format = models.CharField(max_length=32, editable=False)
+    #: Compressed by the backup (else the dump came compressed).
+    compressed = models.BooleanField(editable=False)
+    object_key = models.CharField(max_length=512, editable=False)
+    #: The AES-256 key of this backup alone, base64.
+    data_key = EncryptedTextField(editable=False)
+    #: Bytes stored and their SHA-256, checked before a restore.
+    size = models.BigIntegerField(null=True, blank=True, editable=False)
+    sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    #: Bytes of the dump itself.
+    dump_size = models.BigIntegerField(null=True, blank=True, editable=False)
+    duration = models.FloatField(null=True, blank=True, editable=False)
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"backup {self.pk} of {self.resource_id} ({self.status})"
+
+
+class Restore(models.Model):
+    """A backup restored into its resource, replacing what the backup holds."""
+
+    Status = RunStatus
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    scope = models.CharField(max_length=63, db_index=True)
+    resource = models.ForeignKey(
+        "resourcemanager.Resource", on_delete=models.CASCADE, related_name="restores")
+    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="restores")
+    status = models.CharField(max_length=16, choices=RunStatus.choices,
+                              default=RunStatus.PENDING, db_index=True)
+    status_message = models.TextField(blank=True)
+    duration = models.FloatField(null=True, blank=True, editable=False)
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"restore {self.pk} of {self.resource_id} ({self.status})"

@@ -1,0 +1,137 @@
+"""Backup and restore requests. The API and the admin go through here.
+
+BACKUP and RESTORE check access and state, record the backup (its data key made here,
+stored encrypted) or the restore and the audit entry, and queue the run through the
+outbox in one transaction; ``resourcemanager.backups.runs`` carries it out under the
+resource's lease.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from django.db import transaction
+
+from audit.models import AuditEntry
+from resourcemanager.backups.models import UNFINISHED, Backup, Restore, RunStatus
+from resourcemanager.backups.sealing import new_data_key
+from resourcemanager.backups.store import StoreError, configured, object_key
+from resourcemanager.core.errors import Conflict, InvalidInput, NotFound
+from resourcemanager.identity.roles import Action, Principal, require
+from resourcemanager.outbox import relay
+from resourcemanager.resources.models import Resource
+from resourcemanager.resources.operations import Operation, audit_resource, locked_resource
+
+Outcome = AuditEntry.Outcome
+
+
+def request_backup(principal: Principal, resource: Resource) -> Backup:
+    """Record a backup of ``resource`` and queue it. While one is pending or running, that
+    one is the answer: asking again is harmless."""
+    require(principal, Action.MANAGE_RESOURCE, resource.scope)
+    adapter_class = _backed_up_class(resource)
+    with transaction.atomic():
+        resource = _ready(locked_resource(resource.pk), "backed up")
+        under_way = resource.backups.filter(status__in=UNFINISHED).first()
+        if under_way is not None:
+            return under_way
+        backup = Backup(scope=resource.scope, resource=resource, created_by=principal.name,
+                        format=adapter_class.dump_format,
+                        compressed=not adapter_class.dump_compressed,
+                        data_key=base64.b64encode(new_data_key()).decode())
+        backup.object_key = _store_key(f"{resource.scope}/{resource.pk}/{backup.pk}.rmbackup")
+        backup.save()
+        audit_resource(principal.name, "resource.backup", Outcome.ACCEPTED, resource,
+                       f"backup {backup.pk}")
+        relay.enqueue_data_operation(resource, Operation.BACKUP, backup.pk, principal.name)
+    return backup
+
+
+def request_restore(principal: Principal, resource: Resource, *, backup: object,
+                    confirm: object = None) -> Restore:
+    """Record a restore of ``backup`` into ``resource`` and queue it, once ``confirm``
+    names the resource whose data it replaces. The same restore asked again while it is
+    under way is that one; another one then waits for it (409)."""
+    require(principal, Action.MANAGE_RESOURCE, resource.scope)
+    adapter_class = _backed_up_class(resource)
+    if confirm != resource.name:
+        raise InvalidInput(
+            f"a restore replaces the data of {resource.name!r} with the backup's; "
+            f"confirm with \"confirm\": {resource.name!r}",
+            code="confirmation_required", field="confirm")
+    chosen = get_backup(principal, resource, backup)
+    if chosen.status != RunStatus.COMPLETED:
+        raise Conflict(f"the backup is {chosen.status}; only a completed backup is restored",
+                       code="backup_not_completed", field="backup")
+    if chosen.format != adapter_class.dump_format:
+        raise Conflict(f"the backup is a {chosen.format} dump, which this resource does "
+                       "not take", code="incompatible_backup", field="backup")
+    with transaction.atomic():
+        resource = _ready(locked_resource(resource.pk), "restored")
+        under_way = resource.restores.filter(status__in=UNFINISHED).first()
+        if under_way is not None:
+            if under_way.backup_id == chosen.pk:
+                return under_way
+            raise Conflict("another restore of this resource is under way",
+                           code="restore_running")
+        restore = Restore.objects.create(scope=resource.scope, resource=resource,
+                                         backup=chosen, created_by=principal.name)
+        audit_resource(principal.name, "resource.restore", Outcome.ACCEPTED, resource,
+                       f"backup {chosen.pk}")
+        relay.enqueue_data_operation(resource, Operation.RESTORE, restore.pk, principal.name)
+    return restore
+
+
+def backups_of(principal: Principal | None, resource: Resource):
+    """The backups of ``resource`` that ``principal`` may see, newest first."""
+    return Backup.objects.visible_to(principal, Action.VIEW_RESOURCE, resource.scope).filter(
+        resource=resource)
+
+
+def restores_of(principal: Principal | None, resource: Resource):
+    """The restores into ``resource`` that ``principal`` may see, newest first."""
+    return Restore.objects.visible_to(principal, Action.VIEW_RESOURCE, resource.scope).filter(
+        resource=resource).select_related("backup")
+
+
+def get_backup(principal: Principal | None, resource: Resource, backup_id: object) -> Backup:
+    found = backups_of(principal, resource).with_id(backup_id)
+    if found is None:
+        raise NotFound("no such backup of this resource", field="backup")
+    return found
+
+
+def get_restore(principal: Principal | None, resource: Resource, restore_id: object
+                ) -> Restore:
+    found = restores_of(principal, resource).with_id(restore_id)
+    if found is None:
+        raise NotFound("no such restore of this resource")
+    return found
+
+
+def _backed_up_class(resource: Resource):
+    """The resource's adapter class, if backups of it can be made; else a clear 409."""
+    if not resource.managed:
+        raise Conflict("an unmanaged resource is read-only; it is not backed up here",
+                       code="unmanaged")
+    adapter_class = resource.provider.adapter_class
+    if not adapter_class.dump_format:
+        raise Conflict(f"{adapter_class.label} resources are not backed up yet",
+                       code="not_offered")
+    if not configured():
+        raise Conflict("backups are not configured on this server: its operator sets "
+                       "RM_BACKUP_STORE_URL", code="backups_not_configured")
+    return adapter_class
+
+
+def _ready(resource: Resource, verb: str) -> Resource:
+    if resource.status != Resource.Status.READY:
+        raise Conflict(f"a {resource.status} resource cannot be {verb}", code="invalid_state")
+    return resource
+
+
+def _store_key(name: str) -> str:
+    try:
+        return object_key(name)
+    except StoreError as exc:
+        raise Conflict(str(exc), code="backups_not_configured") from None
