@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 from audit.models import AuditEntry
 from consumers.models import Consumer, Delivery
 from providers.models import Provider
+from resourcemanager.backups.models import Backup, Restore
 from resourcemanager.identity.models import ApiToken, ScopeRole
 from resourcemanager.identity.roles import Role
 from resourcemanager.identity.tokens import issue_token
@@ -47,6 +48,7 @@ class World:
     bravo_consumer: Consumer  # a webhook with a secret, registered in team-b
     bravo_credential: Credential  # a read-only credential on team-b's resource
     bravo_settings: ScopeSettings  # team-b's own credential defaults
+    bravo_backup: Backup  # a completed backup of team-b's resource
     bystander: object  # a user without roles, to be granted roles by forged forms
     snapshot: dict = field(default_factory=dict)
 
@@ -67,6 +69,8 @@ class World:
             "credential holder": self.bravo_credential.holder,
             "credential login": self.bravo_credential.login,
             "credential secret": self.bravo_credential.secret["password"],
+            "backup object": self.bravo_backup.object_key,
+            "backup key": self.bravo_backup.data_key,
         }
 
     def foreign(self, model: type[models.Model]) -> models.Model:
@@ -81,6 +85,7 @@ class World:
             Consumer: self.bravo_consumer,
             Credential: self.bravo_credential,
             ScopeSettings: self.bravo_settings,
+            Backup: self.bravo_backup,
             type(self.bravo_owner.user): self.bravo_owner.user,
         }
         if model not in objects:
@@ -114,6 +119,8 @@ class World:
             "consumers of team-b": list(Consumer.objects.filter(scope="team-b").values()),
             "credentials of team-b": list(Credential.objects.filter(scope="team-b").values()),
             "settings of team-b": list(ScopeSettings.objects.filter(scope="team-b").values()),
+            "backups of team-b": list(Backup.objects.filter(scope="team-b").values()),
+            "restores of team-b": list(Restore.objects.filter(scope="team-b").values()),
             "deliveries of team-b": list(
                 Delivery.objects.filter(consumer__scope="team-b").values()
             ),
@@ -175,10 +182,22 @@ def foreign_world(memory_provider, make_client, django_user_model) -> World:
         bravo_settings=ScopeSettings.objects.create(
             scope="team-b", credential_self_service="read-only",
             credential_default_ttl=4321, updated_by=owner.username),
+        bravo_backup=create_bravo_backup(owner),
         bystander=django_user_model.objects.create_user(username="bystander", password=None),
     )
     world.snapshot = world.take_snapshot()
     return world
+
+
+def create_bravo_backup(owner) -> Backup:
+    """A completed backup of team-b's resource, as a BACKUP leaves it (the in-memory
+    provider makes no dumps; nothing is in a store)."""
+    resource = Resource.objects.get(scope="team-b")
+    return Backup.objects.create(
+        scope="team-b", resource=resource, status=Backup.Status.COMPLETED, format="memory",
+        compressed=True, object_key=f"team-b/{resource.pk}/bravo-backup-zq.rmbackup",
+        data_key="YnJhdm8tYmFja3VwLWtleS16cQ==", size=1234, sha256="ab" * 32,
+        created_by=owner.username)
 
 
 def create_bravo_credential(owner) -> Credential:

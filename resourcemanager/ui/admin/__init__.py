@@ -1,4 +1,4 @@
-"""The admin of resources, credentials, memberships, scope settings, API tokens and
+"""The admin of resources, backups, credentials, memberships, scope settings, API tokens and
 accounts, one module each.
 
 Importing the package registers them all. Every change goes through a service, and what
@@ -7,6 +7,7 @@ each user may see or do is decided by the access rules (``resourcemanager.identi
 
 from resourcemanager.ui.admin import (  # noqa: F401
     accounts,
+    backups,
     credentials,
     memberships,
     resources,

@@ -23,11 +23,13 @@ from django.urls import path, reverse
 from audit.models import AuditEntry
 from providers.adapters.base import Credentials
 from providers.models import Provider
+from resourcemanager.backups import services as backups
 from resourcemanager.core.errors import ServiceError
 from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action
 from resourcemanager.resources import credentials, failures, services
 from resourcemanager.resources.models import Resource
+from resourcemanager.ui.admin.backups import backup_panel, report_backup
 from resourcemanager.ui.admin.permissions import apply_each, can_anywhere, can_on, history
 from resourcemanager.ui.admin.schema import SchemaAddAdmin
 from resourcemanager.ui.adminscope import CurrentScopeAdmin, current_scope
@@ -38,7 +40,8 @@ from resourcemanager.ui.snippets import ShownValue, masked, shown_values
 #: Credentials listed on a resource's page; the rest are in the credentials list.
 ISSUED_SHOWN = 20
 #: The audit actions of a resource's operations, and how the page words their outcomes.
-OPERATIONS = ["resource.create", "resource.update", "resource.check", "resource.delete"]
+OPERATIONS = ["resource.create", "resource.update", "resource.check", "resource.delete",
+              "resource.backup", "resource.restore"]
 OUTCOME_WORDS = {AuditEntry.Outcome.ACCEPTED: "requested", AuditEntry.Outcome.SUCCESS: "done",
                  AuditEntry.Outcome.FAILURE: "failed"}
 
@@ -100,7 +103,7 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
     list_filter = [("provider", admin.RelatedOnlyFieldListFilter), "type", "status",
                    TagListFilter, "scope"]
     search_fields = ["name"]
-    actions = ["check_selected", "delete_selected"]
+    actions = ["check_selected", "backup_selected", "delete_selected"]
     # Status and the last check are in the page's panels (change_form.html), not here.
     detail_fields = ["id", "scope", "provider", "type", "name", "managed", "created_by",
                      "created_at", "updated_at"]
@@ -117,6 +120,8 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
         own = [
             path("<path:object_id>/check/", self.admin_site.admin_view(self.check_view),
                  name="{}_{}_check".format(*info)),
+            path("<path:object_id>/backup/", self.admin_site.admin_view(self.backup_view),
+                 name="{}_{}_backup".format(*info)),
             path("<path:object_id>/credentials/",
                  self.admin_site.admin_view(self.credentials_view),
                  name="{}_{}_credentials".format(*info)),
@@ -167,6 +172,7 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
                 and can_on(request, Action.CHECK_RESOURCE, resource)
             ),
             "rm_check_url": reverse("admin:resourcemanager_resource_check", args=[pk]),
+            **backup_panel(request, resource),
             "rm_can_delete": (
                 resource.status != Resource.Status.DELETED
                 and self.has_delete_permission(request, resource)
@@ -239,6 +245,22 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
         else:
             self.message_user(request, f"Check of {resource} queued: its result shows here "
                               "once done.")
+
+    def backup_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: BACKUP the resource now, then back to its page with how it went."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        resource = self._visible(request, object_id)
+        if not can_on(request, Action.MANAGE_RESOURCE, resource):
+            raise PermissionDenied
+        try:
+            backup = backups.request_backup(principal_of(request), resource)
+        except ServiceError as exc:
+            self.message_user(request, f"{resource}: {exc.message}", messages.ERROR)
+        else:
+            report_backup(self, request, backup)
+        return HttpResponseRedirect(
+            reverse("admin:resourcemanager_resource_change", args=[quote(resource.pk)]))
 
     def credentials_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST: the secret values of the page, for its "show" and "copy" buttons.
@@ -360,6 +382,10 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
 
     def delete_queryset(self, request, queryset):
         apply_each(self, request, queryset, services.delete_resource)
+
+    @admin.action(description="Back up selected resources")
+    def backup_selected(self, request, queryset):
+        apply_each(self, request, queryset, backups.request_backup)
 
     @admin.action(description="Check selected resources (and repair access)")
     def check_selected(self, request, queryset):
