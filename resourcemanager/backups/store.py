@@ -191,14 +191,14 @@ class BackupStore:
                              f"{type(exc).__name__}") from None
 
 
-def _parts(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
-    """The stream in parts of at least ``size`` bytes (the last may be shorter)."""
-    buffer, length = [], 0
+def _parts(chunks: Iterable[bytes], size: int) -> Iterator[bytearray]:
+    """The stream in parts of at least ``size`` bytes (the last may be shorter), each
+    filled in place: a part is in memory once."""
+    buffer, first = bytearray(), True
     for chunk in chunks:
-        buffer.append(chunk)
-        length += len(chunk)
-        if length >= size:
-            yield b"".join(buffer)
-            buffer, length = [], 0
-    if buffer or length == 0:
-        yield b"".join(buffer)
+        buffer += chunk
+        if len(buffer) >= size:
+            yield buffer
+            buffer, first = bytearray(), False
+    if buffer or first:  # an empty stream is one empty part
+        yield buffer
