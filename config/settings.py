@@ -255,6 +255,8 @@ SPECTACULAR_SETTINGS = {
         "CredentialStatusEnum": "resourcemanager.resources.models.Credential.Status",
         # A credential's access, and the access of a consumer's own logins.
         "AccessEnum": "resourcemanager.resources.models.Credential.Access",
+        # A backup's and a restore's.
+        "RunStatusEnum": "resourcemanager.backups.models.RunStatus",
     },
 }
 

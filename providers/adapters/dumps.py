@@ -2,15 +2,16 @@
 streams: a dump is read from the program's output as it comes, a restore written to its
 input, so neither is ever held whole in memory or on disk.
 
-Programs run with a minimal environment of their own (never the app's, which holds its
-keys): the login's password goes in through it (``PGPASSWORD``, ``MYSQL_PWD``), never on
-the command line, where every local user could read it. Their error output is kept (its
-end only) and scrubbed of the password before it becomes a ``ProviderError`` message.
+Programs are found on the service's ``PATH`` and run with a minimal environment of their
+own (never the app's, which holds its keys): the login's password goes in through it
+(``PGPASSWORD``, ``MYSQL_PWD``), never on the command line, where every local user could
+read it. Their error output is kept (its end only) and scrubbed of the password before
+it becomes a ``ProviderError`` message.
 """
 
 from __future__ import annotations
 
-import os
+import shutil
 import subprocess
 import threading
 from collections.abc import Iterable, Iterator
@@ -24,9 +25,14 @@ _KEPT_ERRORS = 2000
 
 
 def program_environment(**variables: str) -> dict[str, str]:
-    """The environment a dump or restore program runs with: ``variables`` and no more
-    than a C locale and the path."""
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8", **variables}
+    """The environment a dump or restore program runs with: ``variables`` and a C locale,
+    nothing else (the program is found on the service's path before it starts)."""
+    return {"LC_ALL": "C.UTF-8", **variables}
+
+
+def _located(argv: list[str]) -> list[str]:
+    """``argv`` with its program's full path, found on the service's ``PATH``."""
+    return [shutil.which(argv[0]) or argv[0], *argv[1:]]
 
 
 class _ErrorOutput:
@@ -62,8 +68,9 @@ def dump_stream(argv: list[str], env: dict[str, str], what: str, *secrets: str
     ``ProviderError`` if the program failed, so that whoever stores the dump never takes a
     partial one for complete; leaving the block early ends the program."""
     try:
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,  # noqa: S603
-                                   stderr=subprocess.PIPE, env=env)
+        process = subprocess.Popen(  # noqa: S603 - our arguments, no shell
+            _located(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=env)
     except OSError as exc:
         raise ProviderError(f"{what} could not start: {exc.strerror}") from None
     errors = _ErrorOutput(process.stderr)
@@ -86,8 +93,9 @@ def restore_stream(argv: list[str], env: dict[str, str], chunks: Iterable[bytes]
     whatever ``chunks`` raises ends the program first (its input cut short) and
     propagates."""
     try:
-        process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,  # noqa: S603
-                                   stderr=subprocess.PIPE, env=env)
+        process = subprocess.Popen(  # noqa: S603 - our arguments, no shell
+            _located(argv), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, env=env)
     except OSError as exc:
         raise ProviderError(f"{what} could not start: {exc.strerror}") from None
     errors = _ErrorOutput(process.stderr)
