@@ -14,6 +14,11 @@ class ResourceManagerConfig(AppConfig):
     verbose_name = "Resources"
 
     def ready(self) -> None:
+        # Django's place for connecting receivers: the services need the models loaded.
+        from resourcemanager.backups.services import forget_scope
+        from resourcemanager.erasure.deletion import scope_deleting
+
+        scope_deleting.connect(forget_scope, dispatch_uid="resourcemanager.backups.forget_scope")
         if settings.DEBUG and (loopback := _allowed_loopback()):
             logger.warning(
                 "DEBUG: consumer requests (webhooks, tools) may reach this machine (%s in "

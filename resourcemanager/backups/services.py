@@ -9,6 +9,7 @@ resource's lease.
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from django.db import transaction
 
@@ -107,6 +108,15 @@ def get_restore(principal: Principal | None, resource: Resource, restore_id: obj
     if found is None:
         raise NotFound("no such restore of this resource")
     return found
+
+
+def forget_scope(sender: object, *, principal: Principal, scope: str, **kwargs: Any) -> str:
+    """``scope_deleting``: the scope's backups and restores go with it. Their objects stay
+    in the store, unreadable: each one's key was under the scope's data key, which the
+    deletion destroys."""
+    Restore.objects.filter(scope=scope).delete()
+    _, removed = Backup.objects.filter(scope=scope).delete()
+    return f"{removed.get(Backup._meta.label, 0)} backup(s)"
 
 
 def _backed_up_class(resource: Resource):

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import base64
+import io
 import logging
 import subprocess
 import uuid
 
 import pymysql
 import pytest
+from django.core.management import call_command
 
 from audit.models import AuditEntry
 from resourcemanager.backups.models import Backup
@@ -239,3 +241,20 @@ def test_without_a_backup_store_a_backup_is_refused_clearly(make_client, scram_p
     assert answer.json()["code"] == "backups_not_configured"
     assert "RM_BACKUP_STORE_URL" in answer.json()["message"]
     assert not Backup.objects.exists()
+
+
+def test_deleting_the_scope_takes_its_backups_and_leaves_them_unreadable(
+    make_client, scram_provider, bucket
+):
+    client = make_client(team_a="RESOURCE_ADMIN")
+    resource = ready_resource(client, "pg-scram")
+    completed_backup(client, resource)
+    stored = Backup.objects.get()
+    key = stored.object_key
+
+    output = io.StringIO()
+    call_command("delete_scope", "team-a", "--delete-resources", "--yes", stdout=output)
+
+    assert "removed 1 backup(s)" in output.getvalue()
+    assert not Backup.objects.exists()
+    assert bucket.keys() == [key]  # in the store still, its key shredded with the scope's

@@ -248,7 +248,7 @@ def test_the_same_secret_encrypts_differently_each_time():
 def test_values_from_before_data_keys_still_read(secrets):
     make_legacy(secrets, DEFAULT_KEY)
 
-    assert legacy_values() == 6  # the owner's credential aside
+    assert legacy_values() == 7  # the owner's credential aside
     assert_all_secrets_read_back(secrets)
 
 

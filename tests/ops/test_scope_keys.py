@@ -273,8 +273,8 @@ def test_delete_scope_shreds_its_secrets_and_leaves_the_others_readable(tenants)
     output = command("delete_scope", "team-a", "--delete-resources", "--yes")
 
     assert "deletion of 1 resource(s) requested" in output
-    assert "scope team-a deleted: removed 1 consumer(s), 2 credential(s), 1 settings, " in (
-        output)
+    assert ("scope team-a deleted: removed 0 backup(s), 1 consumer(s), 2 credential(s), "
+            "1 settings, ") in output
     assert "1 data key(s) destroyed" in output
     assert not DataKey.objects.filter(scope="team-a").exists()
     assert not Consumer.objects.filter(scope="team-a").exists()
