@@ -362,7 +362,8 @@ RM_AUDIT_VERIFY_KEY = env.list("RM_AUDIT_VERIFY_KEY", default=[])
 RM_AUDIT_CHECKPOINT_INTERVAL = env.float("RM_AUDIT_CHECKPOINT_INTERVAL", default=300.0)
 # A process seals the audit entries of its commits at most once per this many seconds; the
 # entries between wait for the next seal, at the latest the sealing sweep's (as often).
-RM_AUDIT_SEAL_INTERVAL = env.float("RM_AUDIT_SEAL_INTERVAL", default=2.0)
+# Without Redis no beat sweeps: every commit seals its own.
+RM_AUDIT_SEAL_INTERVAL = env.float("RM_AUDIT_SEAL_INTERVAL", default=2.0 if REDIS_URL else 0.0)
 # Where the trail is sent as JSON lines: syslog://host:port (UDP), syslog+tcp://host:port,
 # https://… (POST); unset: nowhere. Its bearer token, how often and how long to wait.
 RM_AUDIT_SINK = env.str("RM_AUDIT_SINK", default="")
