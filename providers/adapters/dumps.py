@@ -61,18 +61,24 @@ def _failure(what: str, code: int, errors: _ErrorOutput, secrets: tuple[str, ...
                                *secrets))
 
 
+def _start(argv: list[str], env: dict[str, str], what: str, *, stdin: int, stdout: int
+           ) -> subprocess.Popen:
+    """``argv`` started with its errors piped; a program that cannot start is a
+    ``ProviderError``."""
+    try:
+        return subprocess.Popen(  # noqa: S603 - our arguments, no shell
+            _located(argv), stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=env)
+    except OSError as exc:
+        raise ProviderError(f"{what} could not start: {exc.strerror}") from None
+
+
 @contextmanager
 def dump_stream(argv: list[str], env: dict[str, str], what: str, *secrets: str
                 ) -> Iterator[Iterator[bytes]]:
     """The output of ``argv`` as chunks. Once the output ends, the iterator raises a
     ``ProviderError`` if the program failed, so that whoever stores the dump never takes a
     partial one for complete; leaving the block early ends the program."""
-    try:
-        process = subprocess.Popen(  # noqa: S603 - our arguments, no shell
-            _located(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, env=env)
-    except OSError as exc:
-        raise ProviderError(f"{what} could not start: {exc.strerror}") from None
+    process = _start(argv, env, what, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     errors = _ErrorOutput(process.stderr)
 
     def chunks() -> Iterator[bytes]:
@@ -92,12 +98,7 @@ def restore_stream(argv: list[str], env: dict[str, str], chunks: Iterable[bytes]
     """Feed ``chunks`` to ``argv``'s input. Raises ``ProviderError`` if the program fails;
     whatever ``chunks`` raises ends the program first (its input cut short) and
     propagates."""
-    try:
-        process = subprocess.Popen(  # noqa: S603 - our arguments, no shell
-            _located(argv), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, env=env)
-    except OSError as exc:
-        raise ProviderError(f"{what} could not start: {exc.strerror}") from None
+    process = _start(argv, env, what, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
     errors = _ErrorOutput(process.stderr)
     try:
         for chunk in chunks:

@@ -21,20 +21,39 @@ class RunStatus(models.TextChoices):
 UNFINISHED = (RunStatus.PENDING, RunStatus.RUNNING)
 
 
-class Backup(models.Model):
-    """A logical dump of a resource, compressed, encrypted with a data key of its own
-    (``data_key``, itself encrypted at rest) and stored in the backup store under
-    ``object_key``. Only a ``completed`` backup is stored whole and may be restored."""
+class Run(models.Model):
+    """What a backup and a restore record alike: who asked, how it went, when, how long."""
 
     Status = RunStatus
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     scope = models.CharField(max_length=63, db_index=True)
-    resource = models.ForeignKey(
-        "resourcemanager.Resource", on_delete=models.CASCADE, related_name="backups")
     status = models.CharField(max_length=16, choices=RunStatus.choices,
                               default=RunStatus.PENDING, db_index=True)
     status_message = models.TextField(blank=True)
+    duration = models.FloatField(null=True, blank=True, editable=False)
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self._meta.model_name} {self.pk} of {self.resource_id} ({self.status})"
+
+
+class Backup(Run):
+    """A logical dump of a resource, compressed, encrypted with a data key of its own
+    (``data_key``, itself encrypted at rest) and stored in the backup store under
+    ``object_key``. Only a ``completed`` backup is stored whole and may be restored."""
+
+    resource = models.ForeignKey(
+        "resourcemanager.Resource", on_delete=models.CASCADE, related_name="backups")
     #: The adapter's ``dump_format``: only a resource of that format restores it.
     format = models.CharField(max_length=32, editable=False)
     #: Compressed by the backup (else the dump came compressed).
@@ -47,44 +66,17 @@ class Backup(models.Model):
     sha256 = models.CharField(max_length=64, blank=True, editable=False)
     #: Bytes of the dump itself.
     dump_size = models.BigIntegerField(null=True, blank=True, editable=False)
-    duration = models.FloatField(null=True, blank=True, editable=False)
-    created_by = models.CharField(max_length=150)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
 
-    objects = ScopedQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"backup {self.pk} of {self.resource_id} ({self.status})"
+    class Meta(Run.Meta):
+        pass
 
 
-class Restore(models.Model):
+class Restore(Run):
     """A backup restored into its resource, replacing what the backup holds."""
 
-    Status = RunStatus
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    scope = models.CharField(max_length=63, db_index=True)
     resource = models.ForeignKey(
         "resourcemanager.Resource", on_delete=models.CASCADE, related_name="restores")
     backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="restores")
-    status = models.CharField(max_length=16, choices=RunStatus.choices,
-                              default=RunStatus.PENDING, db_index=True)
-    status_message = models.TextField(blank=True)
-    duration = models.FloatField(null=True, blank=True, editable=False)
-    created_by = models.CharField(max_length=150)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
 
-    objects = ScopedQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"restore {self.pk} of {self.resource_id} ({self.status})"
+    class Meta(Run.Meta):
+        pass
