@@ -30,9 +30,9 @@ def request_backup(principal: Principal, resource: Resource) -> Backup:
     """Record a backup of ``resource`` and queue it. While one is pending or running, that
     one is the answer: asking again is harmless."""
     require(principal, Action.MANAGE_RESOURCE, resource.scope)
-    adapter_class = _backed_up_class(resource)
+    adapter_class = backed_up_class(resource)
     with transaction.atomic():
-        resource = _ready(locked_resource(resource.pk), "backed up")
+        resource = require_ready(locked_resource(resource.pk), "backed up")
         under_way = resource.backups.filter(status__in=UNFINISHED).first()
         if under_way is not None:
             return under_way
@@ -40,7 +40,7 @@ def request_backup(principal: Principal, resource: Resource) -> Backup:
                         format=adapter_class.dump_format,
                         compressed=not adapter_class.dump_compressed,
                         data_key=base64.b64encode(new_data_key()).decode())
-        backup.object_key = _store_key(f"{resource.scope}/{resource.pk}/{backup.pk}.rmbackup")
+        backup.object_key = store_key(f"{resource.scope}/{resource.pk}/{backup.pk}.rmbackup")
         backup.save()
         audit_resource(principal.name, "resource.backup", Outcome.ACCEPTED, resource,
                        f"backup {backup.pk}")
@@ -54,7 +54,7 @@ def request_restore(principal: Principal, resource: Resource, *, backup: object,
     names the resource whose data it replaces. The same restore asked again while it is
     under way is that one; another one then waits for it (409)."""
     require(principal, Action.MANAGE_RESOURCE, resource.scope)
-    adapter_class = _backed_up_class(resource)
+    adapter_class = backed_up_class(resource)
     if confirm != resource.name:
         raise InvalidInput(
             f"a restore replaces the data of {resource.name!r} with the backup's; "
@@ -68,7 +68,7 @@ def request_restore(principal: Principal, resource: Resource, *, backup: object,
         raise Conflict(f"the backup is a {chosen.format} dump, which this resource does "
                        "not take", code="incompatible_backup", field="backup")
     with transaction.atomic():
-        resource = _ready(locked_resource(resource.pk), "restored")
+        resource = require_ready(locked_resource(resource.pk), "restored")
         under_way = resource.restores.filter(status__in=UNFINISHED).first()
         if under_way is not None:
             if under_way.backup_id == chosen.pk:
@@ -119,7 +119,7 @@ def forget_scope(sender: object, *, principal: Principal, scope: str, **kwargs: 
     return f"{removed.get(Backup._meta.label, 0)} backup(s)"
 
 
-def _backed_up_class(resource: Resource):
+def backed_up_class(resource: Resource):
     """The resource's adapter class, if backups of it can be made; else a clear 409."""
     if not resource.managed:
         raise Conflict("an unmanaged resource is read-only; it is not backed up here",
@@ -134,13 +134,13 @@ def _backed_up_class(resource: Resource):
     return adapter_class
 
 
-def _ready(resource: Resource, verb: str) -> Resource:
+def require_ready(resource: Resource, verb: str) -> Resource:
     if resource.status != Resource.Status.READY:
         raise Conflict(f"a {resource.status} resource cannot be {verb}", code="invalid_state")
     return resource
 
 
-def _store_key(name: str) -> str:
+def store_key(name: str) -> str:
     try:
         return object_key(name)
     except StoreError as exc:
