@@ -49,10 +49,9 @@ def fan_out(event: events.Event) -> None:
     """Event handler: one delivery per matching consumer of the event's scope, then a
     drain of each of those consumers. Idempotent: the same event again makes no delivery
     twice, and asks for drains of the consumers whose deliveries were never attempted."""
-    resource = Resource.objects.select_related("provider").filter(
-        pk=event.resource.get("id")
-    ).first()
-    if resource is None:
+    try:  # not first(): its ORDER BY costs composing more than the row costs reading
+        resource = Resource.objects.select_related("provider").get(pk=event.resource.get("id"))
+    except Resource.DoesNotExist:
         logger.warning("event #%s names no known resource; not delivered", event.id)
         return
     provider_class = resource.provider.provider_class
