@@ -6,6 +6,9 @@ A restore runs the dump's statements: each table it holds is dropped and made ag
 its rows; tables made since the backup stay. MySQL cannot undo DDL, so a restore that
 fails midway leaves the tables it reached restored (the backup's checksum is verified
 before a restore starts, so a damaged backup never begins one).
+
+A backup's manifest is the database's base tables, each with its exact row count, read by
+the owner login in one consistent snapshot.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import ClassVar
 
+import pymysql
+
 from providers.adapters.base import Credentials, InstanceConfig, ProviderError
 from providers.adapters.dumps import dump_stream, program_environment, restore_stream
+from providers.adapters.mysql_names import quote_identifier
 
 _NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 #: The comment ``mysqldump`` writes first (after MariaDB's sandbox-mode line, if any).
@@ -47,6 +53,31 @@ class MySQLDumps:
                 f"--database={credentials.database}"]
         restore_stream(argv, program_environment(MYSQL_PWD=credentials.password), chunks,
                        "mysql", credentials.password)
+
+    def manifest(self, credentials: Credentials) -> dict[str, int]:
+        self._program_options(credentials)  # plain identifiers only
+        action = f"counting the rows of {credentials.database}"
+        try:
+            conn = self._connect(credentials.username, credentials.password)
+        except pymysql.MySQLError as exc:
+            raise self._error(exc, action, credentials.password) from None
+        try:
+            with conn.cursor() as cur:
+                cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE "
+                            "TABLE_SCHEMA = %s AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1",
+                            (credentials.database,))
+                tables = [row[0] for row in cur.fetchall()]
+                database, counts = quote_identifier(credentials.database), {}
+                for table in tables:
+                    named = f"{database}.{quote_identifier(table)}"
+                    cur.execute(f"SELECT COUNT(*) FROM {named}")  # noqa: S608 - quoted names
+                    counts[table] = cur.fetchone()[0]
+                return counts
+        except pymysql.MySQLError as exc:
+            raise self._error(exc, action, credentials.password) from None
+        finally:
+            conn.close()
 
     def _program_options(self, credentials: Credentials) -> list[str]:
         """No option file is read (``--no-defaults``: not the service account's); the

@@ -33,6 +33,7 @@ from resourcemanager.resources.models import Resource
 from resourcemanager.resources.operations import (
     Claim,
     Operation,
+    RetryLater,
     audit_resource,
     claim_resource,
     extend_lease,
@@ -80,18 +81,22 @@ def _run_backup(resource_id: str, backup_id: str, actor: str, last_attempt: bool
 
     try:
         store = backup_store()
-        with adapter.dump(Credentials.from_dict(resource.credentials)) as chunks:
+        credentials = Credentials.from_dict(resource.credentials)
+        manifest = adapter.manifest(credentials)
+        with adapter.dump(credentials) as chunks:
             sealed = seal(_kept_alive(counted(chunks), claim), _data_key(backup),
                           compress=not adapter.dump_compressed)
             stored = store.upload(backup.object_key, sealed)
     except (ProviderError, StoreError, LeaseLost) as exc:
+        if getattr(exc, "transient", False) and not claim.last_attempt:
+            _retry_later(claim, backup, str(exc))
         message = failures.log_failure(
             f"backup {backup.pk} of resource {resource.pk} failed", str(exc))
         record_outcome(claim, lambda resource: _failed(resource, backup, actor, message))
         return
     duration = round(time.monotonic() - started, 3)
-    record_outcome(claim, lambda resource: _backed_up(resource, backup, actor, stored,
-                                                      dumped, duration))
+    record_outcome(claim, lambda resource: _backed_up(
+        resource, backup, actor, stored, dumped, duration, {"tables": manifest}))
     if _settle(backup, "its run lost the resource's lease before it was recorded"):
         store.delete(backup.object_key)
 
@@ -145,6 +150,17 @@ def _claimed(run: Backup | Restore | None, operation: Operation, last_attempt: b
     return claim
 
 
+def _retry_later(claim: Claim, backup: Backup, message: str) -> None:
+    """A transient failure with attempts left: the backup waits, pending, for the task to
+    run it again after a backoff (raises ``RetryLater``); nothing of it is stored."""
+    failures.log_failure(f"backup {backup.pk} of resource {claim.resource.pk} will be "
+                         "retried", message)
+    Backup.objects.filter(pk=backup.pk, status__in=UNFINISHED).update(
+        status=RunStatus.PENDING, status_message=f"{failures.RETRYING}{message}")
+    record_outcome(claim, lambda resource: None, finished=False)
+    raise RetryLater(message, attempt=claim.resource.attempts)
+
+
 def _kept_alive(chunks: Iterable[bytes], claim: Claim) -> Iterator[bytes]:
     """``chunks``, extending the run's lease now and then; raises ``LeaseLost``."""
     last = time.monotonic()
@@ -162,10 +178,10 @@ def _data_key(backup: Backup) -> bytes:
 
 
 def _backed_up(resource: Resource, backup: Backup, actor: str, stored: Stored, dumped: int,
-               duration: float) -> None:
+               duration: float, manifest: dict) -> None:
     Backup.objects.filter(pk=backup.pk).update(
         status=RunStatus.COMPLETED, size=stored.size, sha256=stored.sha256,
-        dump_size=dumped, duration=duration, completed_at=timezone.now())
+        dump_size=dumped, duration=duration, manifest=manifest, completed_at=timezone.now())
     _succeeded(resource, Operation.BACKUP, actor, events.BACKED_UP,
                f"backup {backup.pk}: {stored.size} bytes stored in {duration} s")
 

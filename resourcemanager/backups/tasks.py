@@ -1,8 +1,9 @@
-"""The Celery task running BACKUP and RESTORE. Thin: the runner does the work."""
+"""The Celery tasks running BACKUP and RESTORE, and the backup sweep. Thin: the runner,
+the schedules and the retention do the work."""
 
 from celery import shared_task
 
-from resourcemanager.backups import runs
+from resourcemanager.backups import retention, runs, schedules
 from resourcemanager.outbox import queueing
 from resourcemanager.resources.tasks import run_with_retries
 
@@ -18,3 +19,13 @@ def run_data_operation(
         self, lambda last_attempt: runs.run_data_operation(
             resource_id, run_id, operation, actor=actor, last_attempt=last_attempt),
         f"{operation} {run_id} of resource {resource_id}", message_id)
+
+
+@shared_task(name="resourcemanager.sweep_backups")
+def sweep_backups() -> dict:
+    """Request the scheduled backups due, then remove those their retention lets go
+    (scheduled by ``CELERY_BEAT_SCHEDULE`` every ``RM_BACKUP_SWEEP_INTERVAL`` seconds)."""
+    due = schedules.request_due_backups()
+    pruned = retention.prune_expired()
+    return {"requested": len(due.requested), "skipped": len(due.skipped),
+            "removed": len(pruned.removed), "not_removed": len(pruned.failed)}
