@@ -82,8 +82,8 @@ def _run_backup(resource_id: str, backup_id: str, actor: str, last_attempt: bool
     try:
         store = backup_store()
         credentials = Credentials.from_dict(resource.credentials)
-        manifest = adapter.manifest(credentials)
         with adapter.dump(credentials) as chunks:
+            manifest = adapter.manifest(credentials)  # as the dump's own snapshot begins
             sealed = seal(_kept_alive(counted(chunks), claim), _data_key(backup),
                           compress=not adapter.dump_compressed)
             stored = store.upload(backup.object_key, sealed)

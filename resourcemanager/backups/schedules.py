@@ -60,9 +60,8 @@ def set_schedule(principal: Principal, resource: Resource, *, interval: object,
                  ) -> BackupSchedule:
     """Create or replace the resource's schedule. A new schedule's first backup is due at
     once; a changed one's next is the last run plus the new interval."""
-    require(principal, Action.MANAGE_RESOURCE, resource.scope)
-    backed_up_class(resource)
-    wanted = _validated(interval, hours, keep_daily, keep_weekly)
+    wanted = check_schedule(principal, resource, interval=interval, hours=hours,
+                            keep_daily=keep_daily, keep_weekly=keep_weekly)
     now = timezone.now()
     with transaction.atomic():
         resource = locked_resource(resource.pk)
@@ -81,6 +80,16 @@ def set_schedule(principal: Principal, resource: Resource, *, interval: object,
         audit_resource(principal.name, "resource.backup_schedule", Outcome.SUCCESS, resource,
                        describe(schedule))
     return schedule
+
+
+def check_schedule(principal: Principal | None, resource: Resource, *, interval: object,
+                   hours: object, keep_daily: object, keep_weekly: object
+                   ) -> dict[str, object]:
+    """Refuse what ``set_schedule`` would refuse, changing nothing (for forms); the
+    schedule's fields."""
+    require(principal, Action.MANAGE_RESOURCE, resource.scope)
+    backed_up_class(resource)
+    return _validated(interval, hours, keep_daily, keep_weekly)
 
 
 def delete_schedule(principal: Principal, resource: Resource) -> None:
