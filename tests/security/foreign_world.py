@@ -10,16 +10,18 @@ the start and checks the resource on the server and through its owner's token.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
 from django.db import models
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.models import AuditEntry
 from consumers.models import Consumer, Delivery
 from providers.models import Provider
-from resourcemanager.backups.models import Backup, Restore
+from resourcemanager.backups.models import Backup, BackupSchedule, Restore
 from resourcemanager.identity.models import ApiToken, ScopeRole
 from resourcemanager.identity.roles import Role
 from resourcemanager.identity.tokens import issue_token
@@ -49,6 +51,7 @@ class World:
     bravo_credential: Credential  # a read-only credential on team-b's resource
     bravo_settings: ScopeSettings  # team-b's own credential defaults
     bravo_backup: Backup  # a completed backup of team-b's resource
+    bravo_schedule: BackupSchedule  # team-b's resource backed up every 17 hours
     bystander: object  # a user without roles, to be granted roles by forged forms
     snapshot: dict = field(default_factory=dict)
 
@@ -86,6 +89,7 @@ class World:
             Credential: self.bravo_credential,
             ScopeSettings: self.bravo_settings,
             Backup: self.bravo_backup,
+            BackupSchedule: self.bravo_schedule,
             type(self.bravo_owner.user): self.bravo_owner.user,
         }
         if model not in objects:
@@ -120,6 +124,8 @@ class World:
             "credentials of team-b": list(Credential.objects.filter(scope="team-b").values()),
             "settings of team-b": list(ScopeSettings.objects.filter(scope="team-b").values()),
             "backups of team-b": list(Backup.objects.filter(scope="team-b").values()),
+            "backup schedules of team-b": list(
+                BackupSchedule.objects.filter(scope="team-b").values()),
             "restores of team-b": list(Restore.objects.filter(scope="team-b").values()),
             "deliveries of team-b": list(
                 Delivery.objects.filter(consumer__scope="team-b").values()
@@ -183,6 +189,7 @@ def foreign_world(memory_provider, make_client, django_user_model) -> World:
             scope="team-b", credential_self_service="read-only",
             credential_default_ttl=4321, updated_by=owner.username),
         bravo_backup=create_bravo_backup(owner),
+        bravo_schedule=create_bravo_schedule(owner),
         bystander=django_user_model.objects.create_user(username="bystander", password=None),
     )
     world.snapshot = world.take_snapshot()
@@ -198,6 +205,16 @@ def create_bravo_backup(owner) -> Backup:
         compressed=True, object_key=f"team-b/{resource.pk}/bravo-backup-zq.rmbackup",
         data_key="YnJhdm8tYmFja3VwLWtleS16cQ==", size=1234, sha256="ab" * 32,
         created_by=owner.username)
+
+
+def create_bravo_schedule(owner) -> BackupSchedule:
+    """team-b's resource's backup schedule, as setting one leaves it (the in-memory
+    provider makes no dumps, so the service would refuse it)."""
+    resource = Resource.objects.get(scope="team-b")
+    return BackupSchedule.objects.create(
+        resource=resource, scope="team-b", interval="hours", hours=17, keep_daily=13,
+        keep_weekly=11, next_run_at=timezone.now() + timedelta(days=3),
+        updated_by=owner.username)
 
 
 def create_bravo_credential(owner) -> Credential:
