@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from audit.models import AuditEntry
-from resourcemanager.backups import retention, schedules
+from resourcemanager.backups import retention, schedules, tasks
 from resourcemanager.backups.models import Backup, BackupSchedule, Restore, RunStatus
 from resourcemanager.backups.sealing import new_data_key
 from resourcemanager.resources.models import Resource
@@ -268,3 +268,22 @@ def test_a_backup_of_an_empty_database_records_an_empty_manifest(
     backup = completed_backup(client, resource)
 
     assert Backup.objects.get(pk=backup["id"]).manifest == {"tables": {}}
+
+
+def test_beat_runs_the_sweep_which_backs_up_and_prunes(make_client, scram_provider, bucket,
+                                                       settings):
+    assert settings.CELERY_BEAT_SCHEDULE["sweep-backups"]["task"] == (
+        "resourcemanager.sweep_backups")
+    client = make_client(team_a="RESOURCE_ADMIN")
+    created = ready_resource(client, "pg-scram")
+    client.put(schedule_url(created), {"interval": "weekly", "keep_daily": 1,
+                                       "keep_weekly": 0}, format="json")
+    resource = Resource.objects.get()
+    older = stored_backup(bucket, resource, at("2026-03-01"))
+
+    summary = tasks.sweep_backups.apply().get()
+
+    assert summary == {"requested": 1, "skipped": 0, "removed": 1, "not_removed": 0}
+    [made] = Backup.objects.all()
+    assert made.scheduled and made.status == RunStatus.COMPLETED
+    assert bucket.keys() == [made.object_key] != [older.object_key]
