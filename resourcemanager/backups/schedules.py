@@ -118,10 +118,12 @@ class SweepReport:
 
 def request_due_backups(now: datetime | None = None) -> SweepReport:
     """Ask for the backup of every schedule due at ``now``, one transaction each (a
-    schedule another sweep is handling is left to it)."""
+    schedule another sweep is handling is left to it); a deleted resource's schedule
+    rests."""
     now = now or timezone.now()
     report = SweepReport()
-    due = BackupSchedule.objects.filter(next_run_at__lte=now).values_list("pk", flat=True)
+    due = BackupSchedule.objects.filter(next_run_at__lte=now).exclude(
+        resource__status=Resource.Status.DELETED).values_list("pk", flat=True)
     for resource_id in list(due):
         with transaction.atomic():
             schedule = (BackupSchedule.objects.select_for_update(skip_locked=True)

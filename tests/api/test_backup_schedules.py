@@ -149,6 +149,9 @@ def test_a_due_backup_of_a_resource_not_ready_is_noted_not_requested(
     assert report.requested == [] and not Backup.objects.exists()
     assert "error resource cannot be backed up" in BackupSchedule.objects.get().last_message
     assert AuditEntry.objects.filter(action="resource.backup", outcome="failure").exists()
+    Resource.objects.update(status=Resource.Status.DELETED)
+    rested = schedules.request_due_backups(NOW + timedelta(days=800))
+    assert (rested.requested, rested.skipped) == ([], {})
 
 
 def at(day: str, hour: int = 3) -> datetime:
