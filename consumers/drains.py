@@ -105,26 +105,29 @@ def drain(consumer_id: UUID | str, *, in_process: bool, backoff: attempts.Backof
             attempts.record(consumer, [attempts.Attempt(each, error=why) for each in batch],
                             lease, in_process=True, backoff=backoff, attempted=False)
             continue
-        if not _deliver(consumer, batch, lease, in_process=in_process, backoff=backoff):
+        done = _deliver(consumer, batch, lease, in_process=in_process, backoff=backoff)
+        if done[-1].transient and not in_process:
             return _next_due(consumer)  # held back now: the rest waits for the retry
-        if len(batch) < limit:
+        if len(done) == len(batch) < limit:
             return None  # all that was due: what came since asked for another drain
     return 0
 
 
 def _deliver(consumer: Consumer, batch: list[Delivery], lease: datetime, *,
-             in_process: bool, backoff: attempts.Backoff) -> bool:
-    """Attempt ``batch`` in order until a transient failure, and release the rest;
-    whether none failed so."""
+             in_process: bool, backoff: attempts.Backoff) -> list[attempts.Attempt]:
+    """Attempt ``batch`` in order, and release what is left untried: after a transient
+    failure, and once half the lease is gone (the rest would risk outliving it while
+    waiting their turn, and being claimed again). Returns the attempts, at least one."""
     builder = attempts.builder_for(consumer)
+    half_gone = lease - timedelta(seconds=settings.RM_OPERATION_TIMEOUT / 2)
     done: list[attempts.Attempt] = []
     for delivery in batch:
         done.append(attempts.attempt(delivery, builder))
-        if done[-1].transient:
+        if done[-1].transient or timezone.now() > half_gone:
             break
     attempts.record(consumer, done, lease, in_process=in_process, backoff=backoff)
     _release(batch[len(done):], lease)
-    return not done[-1].transient or in_process
+    return done
 
 
 def _release(untried: list[Delivery], lease: datetime) -> None:
