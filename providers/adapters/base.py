@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -78,6 +78,18 @@ class Login:
     password: str = field(repr=False)
     access: Access
     valid_until: datetime | None = None
+    #: Its resource is frozen (over a size limit): the login comes out as ``freeze``
+    #: leaves every login of the resource.
+    frozen: bool = False
+
+
+@dataclass(frozen=True)
+class Size:
+    """What one resource holds on its backend, as measured; ``objects`` where the backend
+    counts them (S3)."""
+
+    bytes: int
+    objects: int | None = None
 
 
 @dataclass(frozen=True)
@@ -286,6 +298,27 @@ class ProviderAdapter(ABC):
         """The resource's original owner account may no longer log in, and its open
         sessions end; what it owns stays its own. Done already: nothing to do."""
         raise ProviderError(f"{self.label} does not rotate the owner's login yet")
+
+    #: ``sizes``, ``freeze`` and ``unfreeze`` are implemented: resources of this class are
+    #: measured by the CHECK sweep and frozen when over a size limit.
+    measures_size: ClassVar[bool] = False
+
+    def sizes(self, backend_names: Iterable[str]) -> dict[str, Size]:
+        """Bytes each resource holds, in as few round trips as the backend allows; names
+        the backend does not have are left out."""
+        raise ProviderError(f"{self.label} resources are not measured yet")
+
+    def freeze(self, backend_name: str, logins: Mapping[str, Access]) -> list[str]:
+        """Make the resource take no more data through any of ``logins`` (login name ->
+        access level; the owner's own account included) and end the sessions of those it
+        changed, so that new ones see the change. Frozen already: nothing changes. Returns
+        the logins changed."""
+        raise ProviderError(f"{self.label} resources cannot be frozen yet")
+
+    def unfreeze(self, backend_name: str, logins: Mapping[str, Access]) -> list[str]:
+        """Give ``logins`` back what their access level allows, as ``freeze`` took it,
+        and end the sessions of those it changed. Returns the logins changed."""
+        raise ProviderError(f"{self.label} resources cannot be frozen yet")
 
     #: What ``dump`` writes and ``restore`` reads: a backup is restored only by a class of
     #: the same format. Empty: the class makes no backups.

@@ -50,6 +50,7 @@ from providers.adapters.idle_connections import IdleConnections, instance_key
 from providers.adapters.mysql_dumps import MySQLDumps
 from providers.adapters.mysql_logins import MySQLLogins
 from providers.adapters.mysql_names import escape_wildcards, grant_target, quote_identifier
+from providers.adapters.mysql_quotas import MySQLQuotas, held_while_frozen
 from providers.adapters.naming import is_login_of
 from providers.adapters.properties import PropertySpec
 
@@ -76,7 +77,7 @@ def _reason(exc: pymysql.MySQLError) -> str:
     return text[:_MAX_REASON]
 
 
-class MySQLAdapter(MySQLLogins, MySQLDumps, ProviderAdapter):
+class MySQLAdapter(MySQLLogins, MySQLQuotas, MySQLDumps, ProviderAdapter):
     key = "mysql"
     label = "MySQL / MariaDB"
     resource_type = "sql"
@@ -334,9 +335,15 @@ class _AtConnectionLimit(ProviderError):
 
 
 def _holds_all_privileges(grants: list[str], database: str) -> bool:
+    """ALL PRIVILEGES on the database, or all but what a freeze takes (``mysql_quotas``)."""
     targets = (grant_target(database), f"{quote_identifier(database)}.*")
-    return any(line.startswith(f"GRANT ALL PRIVILEGES ON {target} TO ")
-               for line in grants for target in targets)
+    for line in grants:
+        for target in targets:
+            privileges, on, _ = line.removeprefix("GRANT ").partition(f" ON {target} TO ")
+            if on and line.startswith("GRANT ") and (
+                    privileges == "ALL PRIVILEGES" or held_while_frozen(privileges.split(","))):
+                return True
+    return False
 
 
 class TiDBAdapter(MySQLAdapter):
@@ -354,6 +361,8 @@ class TiDBAdapter(MySQLAdapter):
     properties = {}
     #: Backups are made and tested on MySQL/MariaDB only.
     dump_format = ""
+    #: Measuring and freezing are tested on MySQL/MariaDB only.
+    measures_size = False
 
     #: PROCESSLIST lists the sessions of the TiDB node at hand; this one, the cluster's.
     _sessions = "SELECT ID FROM information_schema.CLUSTER_PROCESSLIST WHERE USER = %s"

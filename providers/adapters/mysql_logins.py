@@ -56,6 +56,8 @@ class MySQLLogins:
                         (*account, login.password))
             cur.execute(f"GRANT {LEVEL_PRIVILEGES[login.access]} ON {grant_target(name)} "
                         "TO %s@%s", account)
+            if login.frozen:
+                self._apply_frozen(cur, name, login.name, login.access, frozen=True)
         return self.credentials(name, login.password, login=login.name)
 
     def remove_login(self, backend_name: str, login_name: str) -> None:

@@ -45,6 +45,7 @@ from providers.adapters.naming import is_login_of
 from providers.adapters.postgresql_connections import PostgreSQLConnections
 from providers.adapters.postgresql_dumps import PostgreSQLDumps
 from providers.adapters.postgresql_logins import PostgreSQLLogins, group_names
+from providers.adapters.postgresql_quotas import PostgreSQLQuotas
 from providers.adapters.properties import PropertySpec
 
 _AUTH_FAILED = re.compile(r"authentication failed")
@@ -64,8 +65,8 @@ _INVENTORY_DATABASES = sql.SQL(
     " WHERE {prefixed}")
 
 
-class PostgreSQLAdapter(PostgreSQLLogins, PostgreSQLDumps, PostgreSQLConnections,
-                        ProviderAdapter):
+class PostgreSQLAdapter(PostgreSQLLogins, PostgreSQLQuotas, PostgreSQLDumps,
+                        PostgreSQLConnections, ProviderAdapter):
     key = "postgresql"
     label = "PostgreSQL"
     resource_type = "sql"

@@ -25,6 +25,8 @@ class CockroachDBAdapter(PostgreSQLAdapter):
     owner_rotates = False
     #: Backups are made and tested on PostgreSQL only.
     dump_format = ""
+    #: Measuring and freezing are tested on PostgreSQL only.
+    measures_size = False
     default_port = 26257
     #: No CONNECTION LIMIT role option.
     properties = {}
@@ -64,6 +66,7 @@ class YugabyteDBAdapter(PostgreSQLAdapter):
     login_access = frozenset()
     owner_rotates = False
     dump_format = ""
+    measures_size = False
     default_port = 5433
     properties = {
         "connection_limit": PropertySpec(

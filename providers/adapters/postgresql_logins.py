@@ -118,8 +118,9 @@ class PostgreSQLLogins:
 
     def _put_login(self, cur: psycopg.Cursor, name: str, login: Login, *,
                    exists: bool | None = None) -> None:
-        """Make ``login`` exactly so: its password, validity and level, whose group role is
-        complete. ``exists``: whether the login does, when that was read already."""
+        """Make ``login`` exactly so: its password, validity, level (whose group role is
+        complete) and whether it is frozen. ``exists``: whether the login does, when that
+        was read already."""
         user = login.name
         role = sql.Identifier(user)
         until = sql.Literal(login.valid_until.isoformat() if login.valid_until else "infinity")
@@ -137,6 +138,7 @@ class PostgreSQLLogins:
                     .format(sql.Identifier(_group_of(name, login.access)), role))
         if login.access == Access.OWNER:
             cur.execute(sql.SQL("ALTER ROLE {} SET role = {}").format(role, sql.Literal(name)))
+        self._apply_read_only(cur, user, read_only=login.frozen)
 
     def _owner_login_problem(self, cur: psycopg.Cursor, name: str, user: str,
                              can_login: bool | None) -> str | None:

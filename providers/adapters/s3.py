@@ -63,6 +63,7 @@ from providers.adapters.s3_names import (
     bucket_name,
     bucket_policy,
 )
+from providers.adapters.s3_quotas import S3Quotas
 
 #: botocore's data files (endpoints, service models), parsed once per process: each client
 #: has a session of its own (its own keys), which would otherwise parse them again.
@@ -70,7 +71,7 @@ _DATA_LOADER = create_loader()
 _TRUE, _FALSE = frozenset({"true", "1", "yes", "on"}), frozenset({"false", "0", "no", "off"})
 
 
-class S3Adapter(S3Dumps, S3Logins, ProviderAdapter):
+class S3Adapter(S3Dumps, S3Logins, S3Quotas, ProviderAdapter):
     key = "s3"
     label = "S3"
     resource_type = "object"
