@@ -9,7 +9,11 @@ from resourcemanager.api.auth_views import PermissionsView
 from resourcemanager.api.backup_schedule_views import BackupScheduleView
 from resourcemanager.api.backup_views import BackupViewSet, RestoreViewSet
 from resourcemanager.api.credential_views import CredentialViewSet
-from resourcemanager.api.scope_views import ScopeQuotaView, ScopeSettingsView
+from resourcemanager.api.scope_views import (
+    ResourceLimitView,
+    ScopeQuotaView,
+    ScopeSettingsView,
+)
 from resourcemanager.api.token_views import ApiTokenViewSet
 from resourcemanager.api.transfer_views import ExportView, ImportView
 from resourcemanager.api.views import ProviderViewSet, ResourceViewSet
@@ -47,6 +51,8 @@ urlpatterns = [
     re_path(r"^permissions/?$", PermissionsView.as_view(), name="permissions"),
     re_path(r"^settings/?$", ScopeSettingsView.as_view(), name="scope-settings"),
     re_path(r"^quota/?$", ScopeQuotaView.as_view(), name="scope-quota"),
+    re_path(r"^resources/(?P<resource_pk>[^/.]+)/quota/?$", ResourceLimitView.as_view(),
+            name="resource-quota"),
     re_path(r"^audit/export/?$", AuditExportView.as_view(), name="audit-export"),
     re_path(r"^resources/(?P<resource_pk>[^/.]+)/export/?$", ExportView.as_view(),
             name="resource-export"),

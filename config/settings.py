@@ -341,6 +341,9 @@ RM_OPERATION_TIMEOUT = env.int("RM_OPERATION_TIMEOUT", default=900)
 RM_CREDENTIAL_MAX_TTL = env.int("RM_CREDENTIAL_MAX_TTL", default=90 * 24 * 3600)
 RM_CREDENTIAL_ROTATION_GRACE = env.int("RM_CREDENTIAL_ROTATION_GRACE", default=300)
 RM_CREDENTIAL_SWEEP_INTERVAL = env.float("RM_CREDENTIAL_SWEEP_INTERVAL", default=60.0)
+# A resource frozen over a size limit is lifted once it (and its scope) hold less than
+# this share of the limit, so that one sweep does not undo the last one's freeze.
+RM_QUOTA_UNFREEZE_RATIO = env.float("RM_QUOTA_UNFREEZE_RATIO", default=0.9)
 RM_OUTBOX_RELAY_INTERVAL = env.float("RM_OUTBOX_RELAY_INTERVAL", default=10.0)
 RM_OUTBOX_RETENTION_DAYS = env.int("RM_OUTBOX_RETENTION_DAYS", default=7)
 # Callables (dotted paths) that receive every resource event from the outbox.

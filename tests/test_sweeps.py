@@ -202,7 +202,8 @@ def test_periodic_task_sweeps_every_scope_with_repair(pg_provider: Provider) -> 
     summary = tasks.sweep_checks()
 
     assert summary == {"checked": 2, "ok": 1, "repaired": 1, "failing": 0,
-                       "seconds": pytest.approx(summary["seconds"])}
+                       "seconds": pytest.approx(summary["seconds"]), "frozen": 0,
+                       "unfrozen": 0}
     assert AuditEntry.objects.get(action="provider.check_sweep").request_id
 
 

@@ -1,5 +1,6 @@
-"""The scope's settings (``/settings``, read by every member, changed by its ADMIN) and
-quota (``/quota``, read by every member, changed by platform operators)."""
+"""The scope's settings (``/settings``, read by every member, changed by its ADMIN),
+quota (``/quota``) and each resource's size limit (``/resources/<id>/quota``), read by
+every member, changed by platform operators."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from resourcemanager.api.strict import StrictInput
 from resourcemanager.api.views import SCOPE_HEADER
 from resourcemanager.identity.roles import Action
 from resourcemanager.resources import quotas
+from resourcemanager.resources.models import Resource
 from resourcemanager.scopes import services
 from resourcemanager.scopes.models import ScopeQuota, ScopeSettings
 
@@ -70,6 +72,14 @@ class UsageSerializer(serializers.Serializer):
     resources = serializers.IntegerField(help_text="Resources held (deleted ones aside).")
     credentials = serializers.IntegerField(
         help_text="Credentials held (revoked ones and the owners' aside).")
+    bytes = serializers.IntegerField(
+        help_text="Bytes its resources held when the CHECK sweep last measured them.")
+    objects = serializers.IntegerField(
+        help_text="Objects its buckets held then (backends that count objects only).")
+    frozen = serializers.IntegerField(help_text="Resources frozen over a size limit.")
+    operations = serializers.IntegerField(
+        help_text="Provider operations finished on its resources and credentials, as "
+        "long as the audit keeps them.")
 
 
 class ScopeQuotaSerializer(StrictInput, serializers.ModelSerializer):
@@ -81,12 +91,16 @@ class ScopeQuotaSerializer(StrictInput, serializers.ModelSerializer):
         required=False, allow_null=True, min_value=0, max_value=quotas.MAX_LIMIT,
         help_text="Credentials the scope's resources may hold at once, consumers' included "
         "(null: no limit).")
+    max_bytes = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=quotas.MAX_BYTES,
+        help_text="Bytes the scope's resources may hold together; over it, the CHECK sweep "
+        "freezes them (null: no limit).")
     usage = UsageSerializer(read_only=True, help_text="What the scope holds now.")
 
     class Meta:
         model = ScopeQuota
-        fields = ["scope", "max_resources", "max_credentials", "usage", "updated_by",
-                  "updated_at"]
+        fields = ["scope", "max_resources", "max_credentials", "max_bytes", "usage",
+                  "updated_by", "updated_at"]
         read_only_fields = ["scope", "usage", "updated_by", "updated_at"]
 
 
@@ -111,3 +125,37 @@ class ScopeQuotaView(ScopeSettingsView):
     def _answer(quota: ScopeQuota, usage: quotas.Usage) -> Response:
         quota.usage = usage
         return Response(ScopeQuotaSerializer(quota).data)
+
+
+class ResourceLimitSerializer(StrictInput, serializers.ModelSerializer):
+    max_bytes = serializers.IntegerField(
+        required=True, allow_null=True, min_value=0, max_value=quotas.MAX_BYTES,
+        help_text="Bytes the resource may hold; over it, the CHECK sweep freezes it "
+        "(null: no limit of its own).")
+
+    class Meta:
+        model = Resource
+        fields = ["id", "name", "max_bytes", "size", "size_objects", "size_measured_at",
+                  "frozen", "frozen_reason", "frozen_at"]
+        read_only_fields = [name for name in fields if name != "max_bytes"]
+
+
+class ResourceLimitView(ScopeSettingsView):
+    """One resource's size, limit and freeze (members), its limit set by operators."""
+
+    required_actions = ScopeQuotaView.required_actions
+    serializer_class = ResourceLimitSerializer
+
+    @extend_schema(parameters=[SCOPE_HEADER], summary="A resource's size limit and usage")
+    def get(self, request: Request, resource_pk: str, *args, **kwargs) -> Response:
+        found = quotas.view_resource_limit(self.principal, self.scope, resource_pk)
+        return Response(ResourceLimitSerializer(found).data)
+
+    @extend_schema(parameters=[SCOPE_HEADER], request=ResourceLimitSerializer,
+                   summary="Set a resource's size limit (platform operators)")
+    def patch(self, request: Request, resource_pk: str, *args, **kwargs) -> Response:
+        parsed = ResourceLimitSerializer(data=request.data)
+        parsed.is_valid(raise_exception=True)
+        changed = quotas.set_resource_limit(self.principal, self.scope, resource_pk,
+                                            parsed.validated_data["max_bytes"])
+        return Response(ResourceLimitSerializer(changed).data)

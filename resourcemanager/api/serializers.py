@@ -44,6 +44,12 @@ class ResourceSerializer(serializers.ModelSerializer):
             "tags",
             "properties",
             "last_check",
+            "size",
+            "size_objects",
+            "size_measured_at",
+            "max_bytes",
+            "frozen",
+            "frozen_reason",
             "created_at",
             "updated_at",
         ]

@@ -29,6 +29,9 @@ DELETED = "resource.deleted"
 #: The resource's data backed up, or a backup of it restored into it.
 BACKED_UP = "resource.backed_up"
 RESTORED = "resource.restored"
+#: The CHECK sweep froze the resource over a size limit, or lifted the freeze.
+FROZEN = "resource.frozen"
+UNFROZEN = "resource.unfrozen"
 #: A credential's operation done: issued, renewed, rotated (its ``holder`` must be given
 #: the new login before the replaced one goes), revoked (by request, or at expiry). The
 #: event names the holder and describes the credential, never with its secret.

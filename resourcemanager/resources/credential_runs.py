@@ -70,7 +70,8 @@ def run_credential_operation(
     adapter = resource.provider.adapter()
     try:
         require_data_key(resource.scope)
-        outcome = _carry_out(adapter, resource.backend_name, credential, operation)
+        outcome = _carry_out(adapter, resource.backend_name, credential, operation,
+                             frozen=resource.frozen)
     except ProviderError as exc:
         if exc.transient and not claim.last_attempt:
             record_outcome(claim, lambda resource: None, finished=False)
@@ -115,23 +116,25 @@ def due_logins(credential: Credential, now: datetime) -> list[str]:
 
 
 def _carry_out(adapter: ProviderAdapter, backend_name: str, credential: Credential,
-               operation: Operation) -> Any:
-    """Ask the backend; the answer is what ``_succeeded`` records."""
+               operation: Operation, *, frozen: bool) -> Any:
+    """Ask the backend; the answer is what ``_succeeded`` records. The logins it makes
+    come out ``frozen`` when the resource is (``resourcemanager.resources.freezing``)."""
     access = Access(credential.access)
     if operation == Operation.ISSUE:
         return adapter.add_login(backend_name, Login(
             credential.login, credential.secret.get("password", ""), access,
-            credential.expires_at))
+            credential.expires_at, frozen))
     if operation == Operation.RENEW:  # the same login again, with the new expiry
         if not adapter.login_secret_from_backend:  # there, adding it again makes a new key
             adapter.add_login(backend_name, Login(
                 credential.login, credential.secret["password"], access,
-                credential.expires_at))
+                credential.expires_at, frozen))
         return credential.expires_at
     if operation == Operation.ROTATE:
         pending = credential.pending_secret
         issued = adapter.add_login(backend_name, Login(
-            pending["username"], pending.get("password", ""), access, credential.expires_at))
+            pending["username"], pending.get("password", ""), access, credential.expires_at,
+            frozen))
         if credential.holder == OWNER_HOLDER and adapter.properties:  # its limits move along
             adapter.update(backend_name, credential.resource.properties,
                            owner_login=pending["username"])

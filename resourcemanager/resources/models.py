@@ -64,6 +64,19 @@ class Resource(models.Model):
     last_check_at = models.DateTimeField(null=True, blank=True)
     last_check_ok = models.BooleanField(null=True)
     last_check_message = models.TextField(blank=True)
+    #: Bytes the resource held when the CHECK sweep last measured it (null: never
+    #: measured), and its objects where the backend counts them (S3).
+    size = models.BigIntegerField(null=True, blank=True, editable=False)
+    size_objects = models.BigIntegerField(null=True, blank=True, editable=False)
+    size_measured_at = models.DateTimeField(null=True, blank=True, editable=False)
+    #: The most bytes it may hold before the sweep freezes it (null: no limit of its
+    #: own); set by platform operators only (``resourcemanager.resources.quotas``).
+    max_bytes = models.BigIntegerField(null=True, blank=True, editable=False)
+    #: Frozen by the sweep over a size limit: its logins may read (and, where the backend
+    #: allows, delete), not write; ``frozen_reason`` names the limit.
+    frozen = models.BooleanField(default=False, editable=False)
+    frozen_reason = models.TextField(blank=True, editable=False)
+    frozen_at = models.DateTimeField(null=True, blank=True, editable=False)
     #: The provider operation running or last claimed (``create`` …), empty when none is
     #: under way; ``attempts`` counts its runs, across retries and re-queues.
     operation = models.CharField(max_length=16, blank=True, editable=False)

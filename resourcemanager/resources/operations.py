@@ -65,12 +65,17 @@ class Operation(StrEnum):
     #: (``resourcemanager.backups.runs``), under the resource's lease too.
     BACKUP = "backup"
     RESTORE = "restore"
+    #: A resource frozen over its size limit, or the freeze lifted
+    #: (``resourcemanager.resources.freezing``), under the lease too.
+    FREEZE = "freeze"
 
 
 CREDENTIAL_OPERATIONS = frozenset({Operation.ISSUE, Operation.RENEW, Operation.ROTATE,
                                    Operation.RETIRE, Operation.REVOKE})
 #: Operations whose runs their own records (a backup's, a restore's) queue again.
 DATA_OPERATIONS = frozenset({Operation.BACKUP, Operation.RESTORE})
+#: Operations the CHECK sweep starts, and decides again on its next run.
+SWEPT_OPERATIONS = frozenset({Operation.FREEZE})
 
 
 class RetryLater(Exception):
@@ -101,6 +106,7 @@ RUNS_IN = {
     Operation.REVOKE: (Status.READY, Status.ERROR),
     Operation.BACKUP: (Status.READY,),
     Operation.RESTORE: (Status.READY,),
+    Operation.FREEZE: (Status.READY,),
 }
 
 

@@ -19,6 +19,7 @@ from resourcemanager.resources.operations import (
     CREDENTIAL_OPERATIONS,
     DATA_OPERATIONS,
     RUNS_IN,
+    SWEPT_OPERATIONS,
     UNFINISHED,
     Operation,
     audit_resource,
@@ -77,9 +78,10 @@ def _requeue(resource_id: object, cutoff: datetime, timeout: float) -> Resource 
             operation = Operation.DELETE  # a deletion supersedes what was running
         resource.lease_id = resource.lease_expires_at = None  # a late outcome is dropped
         if resource.status not in RUNS_IN[operation] or operation in (
-                CREDENTIAL_OPERATIONS | DATA_OPERATIONS):
+                CREDENTIAL_OPERATIONS | DATA_OPERATIONS | SWEPT_OPERATIONS):
             # A credential's run is queued again by the credential sweep, which knows it;
-            # a backup's or restore's by the outbox, which publishes its message again.
+            # a backup's or restore's by the outbox, which publishes its message again; a
+            # freeze is decided again by the next CHECK sweep.
             resource.save(update_fields=["lease_id", "lease_expires_at"])
             return None
         resource.save(update_fields=["lease_id", "lease_expires_at", "updated_at"])

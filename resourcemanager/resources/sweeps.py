@@ -1,5 +1,6 @@
 """Batched CHECK sweeps: one catalog round-trip per provider instance instead of a CHECK
-(two connections, one of them as the tenant) per resource.
+(two connections, one of them as the tenant) per resource. The sweep also measures the
+resources' sizes and enforces the size limits (``resourcemanager.resources.freezing``).
 
 The instance's ``inventory`` tells which databases and logins exist and hold their
 privileges. Ready resources it finds healthy are recorded as passing in one UPDATE; the
@@ -27,7 +28,7 @@ from providers.models import Provider
 from providers.services import record_reachability
 from resourcemanager.core.errors import ServiceError
 from resourcemanager.identity.roles import SYSTEM, Action
-from resourcemanager.resources import operations, services
+from resourcemanager.resources import freezing, operations, services
 from resourcemanager.resources.failures import tenant_message
 from resourcemanager.resources.models import Resource
 
@@ -62,6 +63,8 @@ class InstanceReport:
     failing: int = 0
     seconds: float = 0.0
     error: str = ""
+    #: Why the instance's sizes could not be measured, if so.
+    size_error: str = ""
     outcomes: list[ResourceOutcome] = field(default_factory=list)
 
     @property
@@ -87,6 +90,9 @@ class InstanceReport:
 @dataclass
 class SweepReport:
     instances: list[InstanceReport] = field(default_factory=list)
+    #: Resources frozen over a size limit, or lifted, by this sweep.
+    limits: freezing.FreezeReport = field(
+        default_factory=lambda: freezing.FreezeReport([], [], []))
 
     @property
     def failing(self) -> list[ResourceOutcome]:
@@ -98,6 +104,7 @@ class SweepReport:
     def as_dict(self) -> dict[str, Any]:
         totals = {name: self.total(name) for name in ("checked", "ok", "repaired", "failing")}
         return {**totals, "seconds": round(self.total("seconds"), 3),
+                "frozen": len(self.limits.frozen), "unfrozen": len(self.limits.unfrozen),
                 "instances": [instance.as_dict() for instance in self.instances],
                 "resources": [asdict(o) for i in self.instances for o in i.outcomes]}
 
@@ -151,6 +158,8 @@ def sweep(
             _sweep_instance(instance, by_instance[instance.pk], repair=repair, deep=deep,
                             tick=tick)
         )
+    report.limits = freezing.enforce(
+        {resource.scope for each in by_instance.values() for resource in each})
     return report
 
 
@@ -179,12 +188,15 @@ def _sweep_instance(
                 flagged = resource.backend_name not in healthy
                 report.add(_check_one(instance, resource, repair=repair, flagged=flagged))
                 tick(1)
+        report.size_error = freezing.measure(instance.adapter(), resources)
     report.seconds = time.monotonic() - started
     record_reachability(instance, report.error or None)
     summary = (f"checked {report.checked}: {report.ok} ok, {report.repaired} repaired, "
                f"{report.failing} failing in {report.seconds:.1f} s")
     if report.error:
         summary = f"{report.error}; {summary}"
+    if report.size_error:
+        summary = f"{summary}; sizes not measured: {report.size_error}"
     record(SYSTEM.name, "provider.check_sweep", Outcome.FAILURE if report.failing else
            Outcome.SUCCESS, target=instance, message=summary)
     return report

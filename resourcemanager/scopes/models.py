@@ -43,6 +43,9 @@ class ScopeQuota(models.Model):
     max_resources = models.PositiveIntegerField(null=True, blank=True)
     #: Credentials its resources may hold at once (revoked ones and owners' aside).
     max_credentials = models.PositiveIntegerField(null=True, blank=True)
+    #: Bytes its resources may hold together, as the CHECK sweep measures them; over it,
+    #: the sweep freezes every measured resource of the scope.
+    max_bytes = models.BigIntegerField(null=True, blank=True)
     updated_by = models.CharField(max_length=150, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -30,19 +30,22 @@ def test_members_read_it_with_the_usage_and_only_operators_change_it(
         assert answer.status_code == 200
         assert answer.json() | {"updated_at": None} == {
             "scope": "team-a", "max_resources": None, "max_credentials": None,
-            "usage": {"resources": 1, "credentials": 0}, "updated_by": "",
-            "updated_at": None}
+            "max_bytes": None, "usage": {
+                "resources": 1, "credentials": 0, "bytes": 0, "objects": 0, "frozen": 0,
+                "operations": 1},
+            "updated_by": "", "updated_at": None}
         refused = client.patch(QUOTA_A, {"max_resources": 100}, format="json")
         assert refused.status_code == 403
-    changed = operator.patch(QUOTA_A, {"max_resources": 5, "max_credentials": 10},
-                             format="json")
+    changed = operator.patch(QUOTA_A, {"max_resources": 5, "max_credentials": 10,
+                                       "max_bytes": 2**40}, format="json")
 
     assert changed.status_code == 200, changed.json()
-    assert (changed.json()["max_resources"], changed.json()["max_credentials"]) == (5, 10)
+    assert (changed.json()["max_resources"], changed.json()["max_credentials"],
+            changed.json()["max_bytes"]) == (5, 10, 2**40)
     assert changed.json()["updated_by"] == operator.user.username
     entry = AuditEntry.objects.get(action="scope.quota")
     assert (entry.scope, entry.outcome) == ("team-a", "success")
-    assert entry.message == "max_credentials=10, max_resources=5"
+    assert entry.message == f"max_bytes={2**40}, max_credentials=10, max_resources=5"
 
 
 def test_another_scope_neither_reads_nor_changes_it(make_client):
@@ -57,7 +60,8 @@ def test_another_scope_neither_reads_nor_changes_it(make_client):
 
 @pytest.mark.parametrize("body", [
     {"max_resources": -1}, {"max_resources": "many"}, {"max_credentials": 10**9},
-    {"max_buckets": 3}, {"max_resources": True},
+    {"max_buckets": 3}, {"max_resources": True}, {"max_bytes": -1}, {"max_bytes": 2**53 + 1},
+    {"max_bytes": 1.5}, {"max_bytes": "1GB"},
 ])
 def test_bad_limits_are_refused_by_name_and_change_nothing(make_client, body):
     ScopeQuota.objects.create(scope="team-a", max_resources=3)
@@ -104,4 +108,6 @@ def test_a_credential_past_the_limit_is_refused_and_the_owner_s_does_not_count(
     assert refused.json()["code"] == "quota_exceeded"
     assert "max_credentials" in refused.json()["message"]
     assert not Credential.objects.filter(holder="app").exists()
-    assert client.get(QUOTA_A).json()["usage"] == {"resources": 1, "credentials": 1}
+    assert client.get(QUOTA_A).json()["usage"] == {  # operations: the create and the issue
+        "resources": 1, "credentials": 1, "bytes": 0, "objects": 0, "frozen": 0,
+        "operations": 2}

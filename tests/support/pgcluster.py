@@ -76,6 +76,9 @@ class ScramCluster:
                 conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB CREATEROLE PASSWORD {}")
                              .format(sql.Identifier(self.admin_user),
                                      sql.Literal(self.admin_password)))
+                # Reads sizes (pg_database_size) of databases it may not connect to.
+                conn.execute(sql.SQL("GRANT pg_read_all_stats TO {}")
+                             .format(sql.Identifier(self.admin_user)))
                 self.baseline = pg_objects(conn)
         except BaseException:
             self.stop()
