@@ -1,7 +1,7 @@
 """``GET /metrics`` of the web processes: the instruments and gauges read from the app
-database (resources by status, outbox backlog) at scrape time, with one aggregate query
-each. Workers serve only their instruments (``resourcemanager.telemetry.metrics``): they would
-otherwise each repeat the same queries.
+database (resources by status, outbox backlog, each scope's usage) at scrape time, with a
+few aggregate queries. Workers serve only their instruments
+(``resourcemanager.telemetry.metrics``): they would otherwise each repeat the same queries.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from prometheus_client.registry import Collector
 
 from resourcemanager.outbox.models import OutboxMessage
 from resourcemanager.resources.models import Resource
+from resourcemanager.resources.quotas import usage_by_scope
+from resourcemanager.scopes.models import ScopeQuota
 from resourcemanager.telemetry.metrics import instruments
 
 logger = logging.getLogger(__name__)
@@ -92,11 +94,11 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(
             "rm_metrics_database_up",
-            "1 if this scrape could read the app database, else 0 (the rm_resources and "
-            "rm_outbox_* families are then missing).",
+            "1 if this scrape could read the app database, else 0 (the rm_resources, "
+            "rm_outbox_* and rm_scope_* families are then missing).",
         )
         try:
-            families = [self._resources(), *self._outbox()]
+            families = [self._resources(), *self._outbox(), *self._scopes()]
         except Exception:
             logger.exception("metrics: could not read the app database")
             up.add_metric([], 0)
@@ -126,6 +128,40 @@ class DatabaseCollector(Collector):
         for labels, count in sorted(counts.items()):
             family.add_metric(list(labels), count)
         return family
+
+    @staticmethod
+    def _scopes() -> list[GaugeMetricFamily]:
+        """Each scope's metering (``quotas.usage_by_scope``), labelled by scope: scopes are
+        made by operators, so the label stays bounded. A scope appears while it holds a
+        resource or has a quota."""
+        limits = dict(ScopeQuota.objects.values_list("scope", "max_bytes"))
+        scopes = {*Resource.objects.live().order_by().values_list("scope", flat=True)
+                  .distinct(), *limits}
+        usage = usage_by_scope(Resource.objects.all(), scopes)
+        described = {
+            "bytes": "Bytes the scope's resources held when the CHECK sweep last measured "
+                     "them.",
+            "objects": "Objects the scope's buckets held then (S3 only).",
+            "resources": "Resources the scope holds (deleted ones aside).",
+            "credentials": "Credentials the scope's resources hold (revoked ones and the "
+                           "owners' aside).",
+            "frozen": "Resources of the scope frozen over a size limit.",
+            "operations": "Provider operations finished on the scope's resources and "
+                          "credentials, as long as the audit keeps them.",
+        }
+        families = []
+        for field, text in described.items():
+            name = "rm_scope_frozen_resources" if field == "frozen" else f"rm_scope_{field}"
+            family = GaugeMetricFamily(name, text, labels=["scope"])
+            for scope, held in usage.items():
+                family.add_metric([scope], getattr(held, field))
+            families.append(family)
+        limit = GaugeMetricFamily("rm_scope_max_bytes", "The scope's byte limit (max_bytes), "
+                                  "for scopes that have one.", labels=["scope"])
+        for scope, max_bytes in sorted(limits.items()):
+            if max_bytes is not None:
+                limit.add_metric([scope], max_bytes)
+        return [*families, limit]
 
     @staticmethod
     def _outbox() -> list[GaugeMetricFamily]:

@@ -11,6 +11,7 @@ together; a scope without a quota row takes no lock and has no limits.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -52,15 +53,33 @@ class Usage:
 
 
 def usage_of(scope: str) -> Usage:
-    held = _live_resources(scope).aggregate(
-        resources=Count("pk"), bytes=Sum("size"), objects=Sum("size_objects"),
-        frozen=Count("pk", filter=Q(frozen=True)))
-    operations = AuditEntry.objects.filter(
-        scope=scope, action__in=_OPERATION_ACTIONS,
-        outcome__in=(AuditEntry.Outcome.SUCCESS, AuditEntry.Outcome.FAILURE))
-    return Usage(resources=held["resources"], credentials=_live_credentials(scope).count(),
-                 bytes=held["bytes"] or 0, objects=held["objects"] or 0,
-                 frozen=held["frozen"], operations=operations.count())
+    return usage_by_scope(_live_resources(scope), [scope])[scope]
+
+
+def usage_by_scope(resources: QuerySet[Resource], scopes: Iterable[str]) -> dict[str, Usage]:
+    """The usage of each of ``scopes`` (the access layer narrowed them and ``resources``
+    already), whatever their number, in three aggregate queries."""
+    scopes = sorted(set(scopes))
+    held = {row["scope"]: row for row in resources.live().filter(scope__in=scopes).order_by()
+            .values("scope").annotate(resources=Count("pk"), bytes=Sum("size"),
+                                      objects=Sum("size_objects"),
+                                      frozen=Count("pk", filter=Q(frozen=True)))}
+    credentials = dict(
+        _live_credentials_of(scopes).order_by().values("scope").annotate(count=Count("pk"))
+        .values_list("scope", "count"))
+    operations = dict(
+        AuditEntry.objects.filter(
+            scope__in=scopes, action__in=_OPERATION_ACTIONS,
+            outcome__in=(AuditEntry.Outcome.SUCCESS, AuditEntry.Outcome.FAILURE))
+        .order_by().values("scope").annotate(count=Count("pk")).values_list("scope", "count"))
+    usage = {}
+    for scope in scopes:
+        row = held.get(scope, {})
+        usage[scope] = Usage(resources=row.get("resources", 0),
+                             credentials=credentials.get(scope, 0),
+                             bytes=row.get("bytes") or 0, objects=row.get("objects") or 0,
+                             frozen=row.get("frozen", 0), operations=operations.get(scope, 0))
+    return usage
 
 
 def quota_of(scope: str) -> ScopeQuota:
@@ -157,6 +176,10 @@ def _live_resources(scope: str) -> QuerySet[Resource]:
 
 
 def _live_credentials(scope: str) -> QuerySet[Credential]:
-    return (Credential.objects.filter(scope=scope)
+    return _live_credentials_of([scope])
+
+
+def _live_credentials_of(scopes: list[str]) -> QuerySet[Credential]:
+    return (Credential.objects.filter(scope__in=scopes)
             .exclude(status__in=(Credential.Status.REVOKING, Credential.Status.REVOKED))
             .exclude(holder=OWNER_HOLDER))

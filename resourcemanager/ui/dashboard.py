@@ -16,6 +16,8 @@ from audit.models import AuditEntry
 from providers.models import Provider
 from resourcemanager.identity.roles import Action, Principal
 from resourcemanager.resources.models import Resource
+from resourcemanager.resources.quotas import Usage, usage_by_scope
+from resourcemanager.scopes.models import ScopeQuota
 
 FAILING_SHOWN = 5
 AUDIT_SHOWN = 10
@@ -31,6 +33,15 @@ class Tally:
 
 
 @dataclass(frozen=True)
+class ScopeMeter:
+    """One scope's metering line: its usage and its byte limit (None: no limit)."""
+
+    scope: str
+    usage: Usage
+    max_bytes: int | None
+
+
+@dataclass(frozen=True)
 class Dashboard:
     total: int
     by_provider: list[Tally]
@@ -40,6 +51,7 @@ class Dashboard:
     failing: list[Resource]
     providers: list[Provider]
     audit: list[AuditEntry]
+    metering: list[ScopeMeter]
 
 
 def build(principal: Principal | None, scope: str | None = None) -> Dashboard:
@@ -87,4 +99,15 @@ def build(principal: Principal | None, scope: str | None = None) -> Dashboard:
         ),
         providers=list(instances),
         audit=list(AuditEntry.objects.readable_by(principal, scope)[:AUDIT_SHOWN]),
+        metering=_metering(principal, resources),
     )
+
+
+def _metering(principal: Principal | None, resources) -> list[ScopeMeter]:
+    """Usage of the scopes of ``resources`` whose quota ``principal`` may view."""
+    scopes = [each for each in resources.order_by().values_list("scope", flat=True).distinct()
+              if principal is not None and principal.can(Action.VIEW_QUOTA, each)]
+    limits = dict(ScopeQuota.objects.filter(scope__in=scopes)
+                  .values_list("scope", "max_bytes"))
+    return [ScopeMeter(scope, usage, limits.get(scope))
+            for scope, usage in usage_by_scope(resources, scopes).items()]

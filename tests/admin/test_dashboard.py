@@ -12,6 +12,7 @@ from audit.services import record
 from providers.models import Provider
 from resourcemanager.identity.roles import Role
 from resourcemanager.resources.models import Resource
+from resourcemanager.scopes.models import ScopeQuota
 
 INDEX = "/admin/"
 BRAVO_ONLY_PROVIDER = "bravo-only-instance-zq"
@@ -105,6 +106,25 @@ def test_operators_see_every_scope(admin_browser, two_scopes):
     assert {p.key for p in dashboard.providers} == {
         "shared-pg", "alpha-only", BRAVO_ONLY_PROVIDER}
     assert {e.scope for e in dashboard.audit} >= {"team-a", "team-b"}
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_usage_by_scope_meters_only_the_scopes_of_the_user(admin_browser, two_scopes, role):
+    Resource.objects.filter(name__startswith="alpha").update(size=1000)
+    Resource.objects.filter(name="alpha-0").update(size_objects=7, frozen=True)
+    Resource.objects.filter(name__startswith="bravo").update(size=10**6)
+    ScopeQuota.objects.create(scope="team-a", max_bytes=10**4)
+
+    response = admin_browser(team_a=role).get(INDEX)
+
+    [meter] = response.context["dashboard"].metering
+    assert (meter.scope, meter.max_bytes) == ("team-a", 10**4)
+    assert (meter.usage.bytes, meter.usage.objects, meter.usage.resources,
+            meter.usage.frozen, meter.usage.operations) == (4000, 7, 4, 1, 1)
+    assert "Usage by scope" in response.content.decode()
+    operator = admin_browser(operator=True).get(INDEX).context["dashboard"].metering
+    assert {(m.scope, m.usage.bytes) for m in operator} == {
+        ("team-a", 4000), ("team-b", 7 * 10**6)}
 
 
 def index_queries(client: Client) -> int:

@@ -23,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from providers.models import Provider
 from resourcemanager.outbox.models import OutboxMessage
 from resourcemanager.resources.models import Resource
+from resourcemanager.scopes.models import ScopeQuota
 from tests.conftest import PG_HOST, PG_PASSWORD, PG_PORT, PG_USER
 from tests.support.workers import (
     REDIS_URL,
@@ -172,6 +173,25 @@ def test_resources_gauge_counts_rows_by_provider_type_and_status(db):
     assert label_names == {"provider", "type", "status"}
 
 
+def test_scope_gauges_meter_each_scope_and_its_byte_limit(db):
+    provider = seeded_provider()
+    seed_resources(provider, ready=2, deleted=1)
+    Resource.objects.filter(status="ready").update(size=1000)
+    Resource.objects.filter(status="deleted").update(size=5000)
+    Resource.objects.filter(name="ready-0").update(frozen=True)
+    ScopeQuota.objects.create(scope="team-a", max_bytes=1500)
+    ScopeQuota.objects.create(scope="team-q", max_resources=1)
+
+    found = samples(scrape())
+
+    assert value(found, "rm_scope_bytes", scope="team-a") == 2000  # deleted ones aside
+    assert value(found, "rm_scope_resources", scope="team-a") == 2
+    assert value(found, "rm_scope_frozen_resources", scope="team-a") == 1
+    assert value(found, "rm_scope_max_bytes", scope="team-a") == 1500
+    assert value(found, "rm_scope_resources", scope="team-q") == 0
+    assert ("rm_scope_max_bytes", frozenset({("scope", "team-q")})) not in found
+
+
 def test_outbox_backlog_gauges_count_unpublished_and_unhandled_rows(db):
     def message(**fields) -> OutboxMessage:
         return OutboxMessage.objects.create(kind="operation", name="create", scope="t", **fields)
@@ -249,11 +269,18 @@ def test_metrics_never_name_scopes_resources_hosts_or_credentials(make_client, p
     body = scrape()
 
     resource = Resource.objects.get(pk=detail["id"])
+    # Scopes, made by operators, label the scope usage gauges only.
+    unscoped = "\n".join(line for line in body.splitlines()
+                         if not line.startswith(("rm_scope_", "# HELP rm_scope_",
+                                                 "# TYPE rm_scope_")))
+    assert 'rm_scope_resources{scope="tenant-qx7"} 1.0' in body
     for secret in (
         "tenant-qx7", "tenant_qx7", "ledger-zk42", detail["id"], resource.backend_name,
         detail["credentials"]["password"], detail["credentials"]["uri"], PG_HOST,
         client.user.username,
     ):
+        assert secret not in unscoped, secret
+    for secret in ("tenant_qx7", "ledger-zk42", detail["id"], resource.backend_name):
         assert secret not in body, secret
 
 

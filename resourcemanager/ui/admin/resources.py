@@ -98,15 +98,17 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
     chosen in ``?provider=`` (``SchemaAddAdmin``)."""
 
     view_action = Action.VIEW_RESOURCE
-    list_display = ["name", "scope", "provider", "type", "status", "last_check_ok", "created_at"]
+    list_display = ["name", "scope", "provider", "type", "status", "last_check_ok", "frozen",
+                    "created_at"]
     # Related-only and TagListFilter: the sidebar names only values of visible resources.
     list_filter = [("provider", admin.RelatedOnlyFieldListFilter), "type", "status",
-                   TagListFilter, "scope"]
+                   "frozen", TagListFilter, "scope"]
     search_fields = ["name"]
     actions = ["check_selected", "backup_selected", "delete_selected"]
     # Status and the last check are in the page's panels (change_form.html), not here.
     detail_fields = ["id", "scope", "provider", "type", "name", "managed", "created_by",
-                     "created_at", "updated_at"]
+                     "created_at", "updated_at", "size", "size_objects", "size_measured_at",
+                     "max_bytes", "frozen", "frozen_reason", "frozen_at"]
     readonly_fields = [*detail_fields, "tags_shown", "properties_shown"]
     add_fields = ["scope", "provider", "name", "tags_text"]
     reload_on = ["scope", "provider"]
