@@ -7,8 +7,9 @@ deliveries by the services that record their outcomes. Labels are bounded sets c
 the code or the operator (view names, task names, provider instance keys, builders); never
 scopes, resource names, ids, hosts or credentials.
 
-Gauges read from the app database (resources by status, outbox backlog) are computed at
-scrape time, only by the web's ``GET /metrics`` (``config.metrics``).
+Gauges read from the app database (resources by status, outbox backlog, each scope's
+usage, labelled by the operator-made scope) are computed at scrape time, only by the
+web's ``GET /metrics`` (``config.metrics``).
 
 Several processes (gunicorn workers, Celery's prefork children) use prometheus_client's
 multiprocess mode: with ``PROMETHEUS_MULTIPROC_DIR`` set before start, each process writes
