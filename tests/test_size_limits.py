@@ -18,7 +18,7 @@ from resourcemanager.outbox.models import OutboxMessage
 from resourcemanager.resources import freezing, sweeps
 from resourcemanager.resources.models import Resource
 from resourcemanager.scopes.models import ScopeQuota
-from tests.api.test_credentials import TEAM_A, issue, pg_login, ready_resource
+from tests.api.test_credentials import TEAM_A, issue, owner_id, pg_login, ready_resource
 
 QUOTA_A = "/api/c/team-a/quota"
 
@@ -40,6 +40,13 @@ def announced(resource: dict) -> list[str]:
         .order_by("id").values_list("name", flat=True))
 
 
+def rotate(client, resource: dict, credential_id: str) -> dict:
+    rotated = client.post(f"{TEAM_A}/{resource['id']}/credentials/{credential_id}/rotate",
+                          {"grace": 0}, format="json")
+    assert rotated.status_code == 202, rotated.json()
+    return rotated.json()["credentials"]
+
+
 def mysql_login(fields: dict) -> pymysql.connections.Connection:
     return pymysql.connect(host=fields["host"], port=fields["port"], user=fields["username"],
                            password=fields["password"], database=fields["database"],
@@ -51,7 +58,8 @@ def test_a_postgresql_resource_over_its_limit_is_frozen_and_lifted_once_under(
     client, operator = make_client(team_a="RESOURCE_ADMIN"), make_client(operator=True)
     resource = ready_resource(client, "pg-scram")
     owner = resource["credentials"]
-    writer = issue(client, resource, holder="app", access="read-write").json()["credentials"]
+    issued = issue(client, resource, holder="app", access="read-write").json()
+    writer = issued["credentials"]
     with pg_login(owner) as conn:
         conn.execute("CREATE TABLE items AS SELECT 1 AS id")
     limit(operator, resource, 1024)
@@ -71,8 +79,10 @@ def test_a_postgresql_resource_over_its_limit_is_frozen_and_lifted_once_under(
             with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
                 conn.execute("INSERT INTO items VALUES (2)")
     late = issue(client, resource, holder="late", access="read-write").json()["credentials"]
-    with pg_login(late) as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
-        conn.execute("INSERT INTO items VALUES (3)")
+    writer, owner = (rotate(client, resource, each) for each in (issued["id"], owner_id(resource)))
+    for login in (late, writer, owner):  # issued or rotated while frozen: frozen
+        with pg_login(login) as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute("INSERT INTO items VALUES (3)")
     audited = AuditEntry.objects.get(action="resource.freeze", target_id=resource["id"])
     assert (audited.outcome, audited.scope) == ("success", "team-a")
 
@@ -121,7 +131,12 @@ def test_a_mysql_scope_over_its_byte_total_is_frozen_until_the_tenant_drops_data
         cur.execute("DELETE FROM items WHERE id = 2")  # deleting stays allowed
     usage = client.get(QUOTA_A).json()["usage"]
     assert usage["bytes"] > 1000 and usage["frozen"] == 1
-    assert client.get(f"{TEAM_A}/{resource['id']}").json()["status"] == "ready"  # CHECK passed
+    for deep in (False, True):  # the catalog, and the full CHECK, take a frozen owner's
+        again = sweeps.sweep(deep=deep)  # grants as in order: nothing to repair
+        assert (again.as_dict()["repaired"], again.failing, again.limits.frozen) == (0, [], [])
+    checked = Resource.objects.get(pk=resource["id"])
+    assert (checked.last_check_ok, checked.last_check_message) == (
+        True, "database, login and privileges are in order")
 
     with mysql_login(owner) as conn, conn.cursor() as cur:
         cur.execute("DROP TABLE items")  # back under, by the tenant itself

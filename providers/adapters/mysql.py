@@ -50,7 +50,11 @@ from providers.adapters.idle_connections import IdleConnections, instance_key
 from providers.adapters.mysql_dumps import MySQLDumps
 from providers.adapters.mysql_logins import MySQLLogins
 from providers.adapters.mysql_names import escape_wildcards, grant_target, quote_identifier
-from providers.adapters.mysql_quotas import MySQLQuotas, held_while_frozen
+from providers.adapters.mysql_quotas import (
+    FROZEN_OWNER_COLUMNS,
+    MySQLQuotas,
+    held_while_frozen,
+)
 from providers.adapters.naming import is_login_of
 from providers.adapters.properties import PropertySpec
 
@@ -299,10 +303,15 @@ class MySQLAdapter(MySQLLogins, MySQLQuotas, MySQLDumps, ProviderAdapter):
 
     def _grants_all_on_own_database(self, grant: dict[str, Any]) -> bool:
         """A ``mysql.db`` row granting its user ALL PRIVILEGES on the same-named database,
-        its ``_`` escaped or not, as CHECK accepts."""
+        its ``_`` escaped or not, or all but a freeze's (``mysql_quotas``), as CHECK
+        accepts."""
         database = re.sub(r"\\([_%\\])", r"\1", grant[self._db_column])
         required = self._all_privilege_columns or {
             column for column in grant if column.endswith("_priv") and column != "Grant_priv"}
+        frozen = grant.get("Insert_priv") == "N" and all(
+            grant.get(column) == "N" for column in FROZEN_OWNER_COLUMNS & required)
+        if frozen:
+            required = required - FROZEN_OWNER_COLUMNS
         return database == grant["User"] and all(grant.get(column) == "Y" for column in required)
 
     def _error(self, exc: pymysql.MySQLError, action: str, *secrets: str) -> ProviderError:

@@ -35,6 +35,11 @@ FROZEN_PRIVILEGES = {
                    "CREATE ROUTINE", "ALTER ROUTINE", "TRIGGER", "EVENT",
                    "CREATE TEMPORARY TABLES"),
 }
+#: The ``mysql.db`` columns of the owner's ``FROZEN_PRIVILEGES``.
+FROZEN_OWNER_COLUMNS = frozenset({
+    "Insert_priv", "Update_priv", "Create_priv", "Alter_priv", "Index_priv",
+    "Create_view_priv", "Create_routine_priv", "Alter_routine_priv", "Trigger_priv",
+    "Event_priv", "Create_tmp_table_priv"})
 _SIZES = (
     "SELECT s.SCHEMA_NAME, COALESCE(SUM(t.DATA_LENGTH + t.INDEX_LENGTH), 0)"
     " FROM information_schema.SCHEMATA s LEFT JOIN information_schema.TABLES t"
