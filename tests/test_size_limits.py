@@ -11,6 +11,7 @@ import psycopg
 import pymysql
 import pytest
 from botocore.exceptions import ClientError
+from psycopg import sql
 
 from audit.models import AuditEntry
 from providers.adapters.s3_quotas import FREEZE_SID
@@ -183,6 +184,30 @@ def test_an_s3_bucket_over_its_limit_is_denied_puts_until_objects_are_deleted(
         moto_s3.client("s3").get_bucket_policy(Bucket=bucket)
     tenant.put_object(Bucket=bucket, Key="c.txt", Body=b"z")
     assert Resource.objects.get(pk=resource["id"]).frozen is False
+
+
+def test_sizes_the_admin_may_not_read_are_reported_and_the_check_still_passes(
+        make_client, scram_provider, scram_cluster):
+    client = make_client(team_a="RESOURCE_ADMIN")
+    resource = ready_resource(client, "pg-scram")
+    revoke = sql.SQL("REVOKE pg_read_all_stats FROM {}").format(
+        sql.Identifier(scram_cluster.admin_user))
+    with scram_cluster.superuser_connect() as su:
+        su.execute(revoke)
+        try:
+            report = sweeps.sweep()
+        finally:
+            su.execute(sql.SQL("GRANT pg_read_all_stats TO {}").format(
+                sql.Identifier(scram_cluster.admin_user)))
+
+    [instance] = report.instances
+    assert "permission denied" in instance.size_error
+    assert (instance.ok, report.failing) == (1, [])
+    assert Resource.objects.get(pk=resource["id"]).size is None
+    summary = AuditEntry.objects.get(action="provider.check_sweep")
+    assert "sizes not measured: " in summary.message
+    assert sweeps.sweep().instances[0].size_error == ""
+    assert Resource.objects.get(pk=resource["id"]).size > 0
 
 
 @pytest.mark.parametrize(("size", "own", "total", "scope_limit", "lifted"), [

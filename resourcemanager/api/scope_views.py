@@ -4,7 +4,8 @@ every member, changed by platform operators."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -140,18 +141,23 @@ class ResourceLimitSerializer(StrictInput, serializers.ModelSerializer):
         read_only_fields = [name for name in fields if name != "max_bytes"]
 
 
+RESOURCE_PATH = OpenApiParameter("resource_pk", OpenApiTypes.UUID, OpenApiParameter.PATH,
+                                 description="The resource's id.")
+
+
 class ResourceLimitView(ScopeSettingsView):
     """One resource's size, limit and freeze (members), its limit set by operators."""
 
     required_actions = ScopeQuotaView.required_actions
     serializer_class = ResourceLimitSerializer
 
-    @extend_schema(parameters=[SCOPE_HEADER], summary="A resource's size limit and usage")
+    @extend_schema(parameters=[SCOPE_HEADER, RESOURCE_PATH],
+                   summary="A resource's size limit and usage")
     def get(self, request: Request, resource_pk: str, *args, **kwargs) -> Response:
         found = quotas.view_resource_limit(self.principal, self.scope, resource_pk)
         return Response(ResourceLimitSerializer(found).data)
 
-    @extend_schema(parameters=[SCOPE_HEADER], request=ResourceLimitSerializer,
+    @extend_schema(parameters=[SCOPE_HEADER, RESOURCE_PATH], request=ResourceLimitSerializer,
                    summary="Set a resource's size limit (platform operators)")
     def patch(self, request: Request, resource_pk: str, *args, **kwargs) -> Response:
         parsed = ResourceLimitSerializer(data=request.data)

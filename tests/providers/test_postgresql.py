@@ -34,9 +34,12 @@ def exists(su: psycopg.Connection, name: str) -> tuple[int, int]:
 
 
 def admin_memberships(su: psycopg.Connection, cluster: ScramCluster) -> int:
-    """Roles the least-privilege admin belongs to; the adapter must not leave any behind."""
+    """Roles the least-privilege admin belongs to, besides ``pg_read_all_stats`` (granted to
+    measure sizes); the adapter must not leave any behind."""
     return one(su, "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member"
-                   " WHERE r.rolname = %s", cluster.admin_user)
+                   " JOIN pg_roles g ON g.oid = m.roleid"
+                   " WHERE r.rolname = %s AND g.rolname <> 'pg_read_all_stats'",
+               cluster.admin_user)
 
 
 def use_table(conn: psycopg.Connection) -> list[tuple]:
