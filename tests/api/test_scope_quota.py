@@ -34,8 +34,9 @@ def test_members_read_it_with_the_usage_and_only_operators_change_it(
                 "resources": 1, "credentials": 0, "bytes": 0, "objects": 0, "frozen": 0,
                 "operations": 1},
             "updated_by": "", "updated_at": None}
-        refused = client.patch(QUOTA_A, {"max_resources": 100}, format="json")
-        assert refused.status_code == 403
+        for limit in ("max_resources", "max_bytes"):
+            refused = client.patch(QUOTA_A, {limit: 100}, format="json")
+            assert refused.status_code == 403
     changed = operator.patch(QUOTA_A, {"max_resources": 5, "max_credentials": 10,
                                        "max_bytes": 2**40}, format="json")
 
@@ -54,8 +55,10 @@ def test_another_scope_neither_reads_nor_changes_it(make_client):
 
     assert foreign.get(QUOTA_A).status_code == 403
     assert foreign.patch(QUOTA_A, {"max_resources": None}, format="json").status_code == 403
+    assert foreign.patch(QUOTA_A, {"max_bytes": 1}, format="json").status_code == 403
     assert foreign.get("/api/c/team-b/quota").json()["max_resources"] is None
     assert ScopeQuota.objects.get(scope="team-a").max_resources == 3
+    assert ScopeQuota.objects.get(scope="team-a").max_bytes is None
 
 
 @pytest.mark.parametrize("body", [
