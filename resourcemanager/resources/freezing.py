@@ -35,6 +35,7 @@ from resourcemanager.resources.operations import (
     claim_resource,
     record_outcome,
 )
+from resourcemanager.resources.quotas import quota_of
 from resourcemanager.scopes.models import ScopeQuota
 
 Outcome = AuditEntry.Outcome
@@ -43,11 +44,11 @@ _BATCH = 1000
 
 @dataclass
 class FreezeReport:
-    """What one ``enforce`` changed, by resource id, and what it could not."""
+    """What one ``enforce`` changed, by resource id (a backend's refusal is audited on
+    the resource)."""
 
     frozen: list[str]
     unfrozen: list[str]
-    failed: list[str]
 
 
 def measure(adapter: ProviderAdapter, resources: list[Resource]) -> str:
@@ -71,9 +72,9 @@ def measure(adapter: ProviderAdapter, resources: list[Resource]) -> str:
 def enforce(scopes: Iterable[str]) -> FreezeReport:
     """Freeze the resources of ``scopes`` that are over a limit, lift the freeze of those
     back under; see the module docstring."""
-    report = FreezeReport([], [], [])
+    report = FreezeReport([], [])
     for scope in sorted(set(scopes)):
-        quota = ScopeQuota.objects.filter(scope=scope).first() or ScopeQuota(scope=scope)
+        quota = quota_of(scope)
         resources = list(Resource.objects.visible_to(SYSTEM, Action.CHECK_RESOURCE, scope)
                          .live().filter(managed=True).select_related("provider"))
         total = sum(resource.size or 0 for resource in resources)
@@ -83,9 +84,9 @@ def enforce(scopes: Iterable[str]) -> FreezeReport:
                 continue
             reason = over_limit(resource, quota, total)
             if reason:
-                _settle(resource, reason, report.frozen, report.failed)
+                _settle(resource, reason, report.frozen)
             elif resource.frozen and under_limit(resource, quota, total):
-                _settle(resource, "", report.unfrozen, report.failed)
+                _settle(resource, "", report.unfrozen)
     return report
 
 
@@ -122,10 +123,10 @@ def logins_of(resource: Resource) -> dict[str, Access]:
     return logins
 
 
-def _settle(resource: Resource, reason: str, changed: list[str], failed: list[str]) -> None:
+def _settle(resource: Resource, reason: str, changed: list[str]) -> None:
     """Freeze ``resource`` (``reason`` given) or lift its freeze, under its lease; record
-    it in ``changed`` when its state changed, in ``failed`` when the backend refused.
-    A resource busy with another operation is left to the next sweep."""
+    it in ``changed`` when its state changed. A backend's refusal is audited; a resource
+    busy with another operation is left to the next sweep."""
     try:
         claim = claim_resource(str(resource.pk), Operation.FREEZE, last_attempt=True)
     except OperationBusy:
@@ -145,7 +146,6 @@ def _settle(resource: Resource, reason: str, changed: list[str], failed: list[st
         record_outcome(claim, lambda locked: audit_resource(
             SYSTEM.name, "resource.freeze" if freezing else "resource.unfreeze",
             Outcome.FAILURE, locked, message))
-        failed.append(str(resource.pk))
         return
     record_outcome(claim, lambda locked: _record_state(locked, reason, changed))
 

@@ -92,7 +92,7 @@ class SweepReport:
     instances: list[InstanceReport] = field(default_factory=list)
     #: Resources frozen over a size limit, or lifted, by this sweep.
     limits: freezing.FreezeReport = field(
-        default_factory=lambda: freezing.FreezeReport([], [], []))
+        default_factory=lambda: freezing.FreezeReport([], []))
 
     @property
     def failing(self) -> list[ResourceOutcome]:
