@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("resourcemanager", "0014_backups")]
+    dependencies = [("resourcemanager", "0016_backup_schedules")]
 
     operations = [
         migrations.AddField(
