@@ -6,7 +6,12 @@ from rest_framework.routers import DefaultRouter
 from audit.api import AuditExportView
 from consumers.api import BuilderViewSet, ConsumerViewSet
 from resourcemanager.api.auth_views import PermissionsView
-from resourcemanager.api.backup_views import BackupViewSet, RestoreViewSet
+from resourcemanager.api.backup_views import (
+    BackupViewSet,
+    CleanupViewSet,
+    CloneViewSet,
+    RestoreViewSet,
+)
 from resourcemanager.api.credential_views import CredentialViewSet
 from resourcemanager.api.scope_views import ScopeQuotaView, ScopeSettingsView
 from resourcemanager.api.token_views import ApiTokenViewSet
@@ -36,6 +41,10 @@ router.register(r"resources/(?P<resource_pk>[^/.]+)/backups", BackupViewSet, bas
 router.register(
     r"resources/(?P<resource_pk>[^/.]+)/restores", RestoreViewSet, basename="restore"
 )
+router.register(
+    r"resources/(?P<resource_pk>[^/.]+)/cleanups", CleanupViewSet, basename="cleanup"
+)
+router.register(r"resources/(?P<resource_pk>[^/.]+)/clones", CloneViewSet, basename="clone")
 router.register("providers", ProviderViewSet, basename="provider")
 router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("consumers", ConsumerViewSet, basename="consumer")

@@ -303,6 +303,12 @@ class ProviderAdapter(ABC):
         (``credentials``); what it makes belongs to ``owner``, the owner role."""
         raise ProviderError(f"{self.label} resources cannot be restored yet")
 
+    def empty(self, credentials: Credentials, *, owner: str) -> None:
+        """Drop every object of the resource's data, logged in as its owner
+        (``credentials``), keeping the resource, its logins and their privileges: what
+        ``owner``, the owner role, makes afterwards reaches them as before."""
+        raise ProviderError(f"{self.label} resources cannot be emptied yet")
+
     @abstractmethod
     def inventory(self, prefix: str) -> Inventory:
         """What exists for names generated with ``prefix``, in one admin connection."""

@@ -7,6 +7,12 @@ leaves the database as it was. What it creates belongs to the owner role (``--no
 --role``), and its privileges are the owner's default privileges (``--no-privileges``),
 so the resource's other credentials reach the restored tables as they reached the
 originals. Objects made since the backup that it does not hold stay.
+
+Emptying a resource (``empty``) drops, in one transaction, every schema the owner role
+owns (``public`` included) with all it holds, and the owner's large objects, then makes
+``public`` again as the owner. The owner's default privileges (``ALTER DEFAULT
+PRIVILEGES FOR ROLE``, global, not per schema) survive, so the resource's other logins
+reach the new ``public`` and what the owner creates in it, as before.
 """
 
 from __future__ import annotations
@@ -15,9 +21,20 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import ClassVar
 
+from psycopg import sql
+
 from providers.adapters.base import Credentials, InstanceConfig, ProviderError, require_backend_name
 from providers.adapters.dumps import dump_stream, program_environment, restore_stream
 from providers.adapters.naming import is_login_of
+
+#: The schemas ``empty`` drops: the owner role's (bound: its name), and ``public`` if the
+#: database's owner (the owner role) holds it through ``pg_database_owner``.
+_OWN_SCHEMAS = (
+    "SELECT nspname FROM pg_namespace WHERE pg_get_userbyid(nspowner) IN (%s, "
+    "'pg_database_owner') AND nspname NOT LIKE 'pg\\_%%' AND nspname <> 'information_schema'"
+)
+_OWN_LARGE_OBJECTS = (
+    "SELECT lo_unlink(oid) FROM pg_largeobject_metadata WHERE pg_get_userbyid(lomowner) = %s")
 
 
 class PostgreSQLDumps:
@@ -38,6 +55,18 @@ class PostgreSQLDumps:
                 *self._program_target(credentials)]
         restore_stream(argv, self._program_environment(credentials), chunks, "pg_restore",
                        credentials.password)
+
+    def empty(self, credentials: Credentials, *, owner: str) -> None:
+        role = require_backend_name(owner)
+        self._program_target(credentials)  # the owner's login to its own database only
+        with self._tenant(credentials.username, credentials.password, credentials.database,
+                          "emptying the database") as conn, conn.transaction():
+            conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+            schemas = [row[0] for row in conn.execute(_OWN_SCHEMAS, (role,))]
+            for schema in schemas:
+                conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+            conn.execute(_OWN_LARGE_OBJECTS, (role,))
+            conn.execute("CREATE SCHEMA IF NOT EXISTS public")
 
     def _program_target(self, credentials: Credentials) -> list[str]:
         """Where the programs connect: the instance's own address (the admin's way to the

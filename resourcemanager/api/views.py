@@ -12,11 +12,16 @@ from providers.models import Provider
 from resourcemanager.api import serializers
 from resourcemanager.api.backup_serializers import (
     BackupSerializer,
+    CleanupRequestSerializer,
+    CleanupSerializer,
+    CloneRequestSerializer,
+    CloneSerializer,
     RestoreRequestSerializer,
     RestoreSerializer,
 )
 from resourcemanager.api.filters import ResourceFilter
 from resourcemanager.api.scoping import ScopedViewMixin
+from resourcemanager.backups import cleanups, clones
 from resourcemanager.backups import services as backups
 from resourcemanager.identity.roles import Action
 from resourcemanager.resources import services
@@ -77,8 +82,21 @@ SCOPE_HEADER = OpenApiParameter(
     restore=extend_schema(
         parameters=[SCOPE_HEADER], request=RestoreRequestSerializer,
         responses={202: RestoreSerializer},
-        summary="Replace the resource's data with a backup's (RESOURCE_ADMIN, ADMIN; "
-                "audited); confirm names the resource",
+        summary="Replace the resource's data with a backup's, of this resource or another "
+                "one of the scope (RESOURCE_ADMIN, ADMIN; audited); confirm names the resource",
+    ),
+    cleanup=extend_schema(
+        parameters=[SCOPE_HEADER], request=CleanupRequestSerializer,
+        responses={202: CleanupSerializer},
+        summary="Drop all the resource's data, keeping it and its credentials, then restore "
+                "a template backup if given (RESOURCE_ADMIN, ADMIN; audited); confirm names "
+                "the resource",
+    ),
+    clone=extend_schema(
+        parameters=[SCOPE_HEADER], request=CloneRequestSerializer,
+        responses={202: CloneSerializer},
+        summary="Make a new resource of the scope holding a copy of this one's data "
+                "(RESOURCE_ADMIN, ADMIN; audited); a failed clone deletes the new resource",
     ),
 )
 class ResourceViewSet(
@@ -100,6 +118,8 @@ class ResourceViewSet(
         "reveal": Action.MANAGE_CREDENTIAL,
         "backup": Action.MANAGE_RESOURCE,
         "restore": Action.MANAGE_RESOURCE,
+        "cleanup": Action.MANAGE_RESOURCE,
+        "clone": Action.MANAGE_RESOURCE,
         "metadata": Action.VIEW_RESOURCE,
     }
 
@@ -162,6 +182,20 @@ class ResourceViewSet(
         made = backups.request_restore(self.principal, self.get_object(), **data)
         made.refresh_from_db()
         return Response(RestoreSerializer(made).data, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["post"])
+    def cleanup(self, request: Request, *args, **kwargs) -> Response:
+        data = self._valid(CleanupRequestSerializer, request.data)
+        made = cleanups.request_cleanup(self.principal, self.get_object(), **data)
+        made.refresh_from_db()
+        return Response(CleanupSerializer(made).data, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["post"])
+    def clone(self, request: Request, *args, **kwargs) -> Response:
+        data = self._valid(CloneRequestSerializer, request.data)
+        made = clones.request_clone(self.principal, self.get_object(), **data)
+        made.refresh_from_db()
+        return Response(CloneSerializer(made).data, status=status.HTTP_202_ACCEPTED)
 
     @staticmethod
     def _valid(serializer_class, data) -> dict:

@@ -1,10 +1,15 @@
-"""The Celery task running BACKUP and RESTORE. Thin: the runner does the work."""
+"""The Celery task running a resource's data operations (BACKUP, RESTORE, CLEANUP,
+CLONE). Thin: the runners do the work."""
 
 from celery import shared_task
 
-from resourcemanager.backups import runs
+from resourcemanager.backups import cleanups, clones, runs
 from resourcemanager.outbox import queueing
+from resourcemanager.resources.operations import Operation
 from resourcemanager.resources.tasks import run_with_retries
+
+#: The runner of each data operation but BACKUP and RESTORE (``runs``).
+_RUNNERS = {Operation.CLEANUP: cleanups.run_cleanup, Operation.CLONE: clones.run_clone}
 
 
 @shared_task(bind=True, name=queueing.RUN_DATA_OPERATION, acks_late=True, max_retries=None)
@@ -12,9 +17,15 @@ def run_data_operation(
     self, resource_id: str, run_id: str, operation: str, actor: str,
     message_id: int | None = None,
 ) -> None:
-    """A BACKUP or RESTORE of a resource; tried again later while the resource is busy
+    """A data operation of a resource; tried again later while the resource is busy
     with another operation, as resource operations are."""
-    run_with_retries(
-        self, lambda last_attempt: runs.run_data_operation(
-            resource_id, run_id, operation, actor=actor, last_attempt=last_attempt),
-        f"{operation} {run_id} of resource {resource_id}", message_id)
+    runner = _RUNNERS.get(Operation(operation))
+
+    def run(last_attempt: bool) -> None:
+        if runner is None:
+            runs.run_data_operation(resource_id, run_id, operation, actor=actor,
+                                    last_attempt=last_attempt)
+        else:
+            runner(resource_id, run_id, actor=actor, last_attempt=last_attempt)
+
+    run_with_retries(self, run, f"{operation} {run_id} of resource {resource_id}", message_id)

@@ -65,12 +65,18 @@ class Operation(StrEnum):
     #: (``resourcemanager.backups.runs``), under the resource's lease too.
     BACKUP = "backup"
     RESTORE = "restore"
+    #: The resource emptied (``resourcemanager.backups.cleanups``), and the copy of a
+    #: resource's data into a new one (``resourcemanager.backups.clones``), which holds
+    #: the lease of both.
+    CLEANUP = "cleanup"
+    CLONE = "clone"
 
 
 CREDENTIAL_OPERATIONS = frozenset({Operation.ISSUE, Operation.RENEW, Operation.ROTATE,
                                    Operation.RETIRE, Operation.REVOKE})
 #: Operations whose runs their own records (a backup's, a restore's) queue again.
-DATA_OPERATIONS = frozenset({Operation.BACKUP, Operation.RESTORE})
+DATA_OPERATIONS = frozenset({Operation.BACKUP, Operation.RESTORE, Operation.CLEANUP,
+                             Operation.CLONE})
 
 
 class RetryLater(Exception):
@@ -101,6 +107,8 @@ RUNS_IN = {
     Operation.REVOKE: (Status.READY, Status.ERROR),
     Operation.BACKUP: (Status.READY,),
     Operation.RESTORE: (Status.READY,),
+    Operation.CLEANUP: (Status.READY,),
+    Operation.CLONE: (Status.READY,),
 }
 
 
