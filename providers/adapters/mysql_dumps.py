@@ -3,7 +3,10 @@ snapshot of InnoDB tables, without locking them) and the ``mysql`` client, both 
 as the resource's owner login (never the instance's admin).
 
 A restore runs the dump's statements: each table it holds is dropped and made again with
-its rows; tables made since the backup stay. MySQL cannot undo DDL, so a restore that
+its rows; tables made since the backup stay. The dump names the account that defined each
+view and trigger (``DEFINER``), which only an account with SUPER may name again; the
+restore makes them the restoring owner's (``DEFINER=CURRENT_USER``), so that a dump
+restores into another resource too. MySQL cannot undo DDL, so a restore that
 fails midway leaves the tables it reached restored (the backup's checksum is verified
 before a restore starts, so a damaged backup never begins one).
 
@@ -37,6 +40,8 @@ _OBJECTS = (
     " ORDER BY 1 = 'VIEW' DESC"
 )
 _KINDS = frozenset({"VIEW", "TABLE", "PROCEDURE", "FUNCTION", "EVENT"})
+#: The definer of a view (``50013``) or trigger (``50017``) as mysqldump writes it.
+_DEFINER = re.compile(rb"(/\*!500(?:13|17) DEFINER=)`(?:[^`]|``)*`@`(?:[^`]|``)*`")
 
 
 class MySQLDumps:
@@ -55,8 +60,8 @@ class MySQLDumps:
     def restore(self, credentials: Credentials, chunks: Iterable[bytes], *, owner: str) -> None:
         argv = ["mysql", *self._program_options(credentials), "--batch",
                 f"--database={credentials.database}"]
-        restore_stream(argv, program_environment(MYSQL_PWD=credentials.password), chunks,
-                       "mysql", credentials.password)
+        restore_stream(argv, program_environment(MYSQL_PWD=credentials.password),
+                       _defined_by_restorer(chunks), "mysql", credentials.password)
 
     def empty(self, credentials: Credentials, *, owner: str) -> None:
         self._program_options(credentials)  # the owner's login and database, validated
@@ -85,3 +90,21 @@ class MySQLDumps:
         if ca := self.config.options.get("ssl_ca"):
             options += [f"--ssl-ca={ca}", "--ssl-verify-server-cert"]
         return options
+
+
+def _defined_by_restorer(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The dump with every view's and trigger's definer made ``CURRENT_USER``, read line
+    by line (a line is one statement at most; rows are never rewritten)."""
+    pending = b""
+    for chunk in chunks:
+        lines = (pending + chunk).split(b"\n")
+        pending = lines.pop()
+        yield b"".join(_definer_free(line) + b"\n" for line in lines)
+    if pending:
+        yield _definer_free(pending)
+
+
+def _definer_free(line: bytes) -> bytes:
+    if line.startswith(b"INSERT INTO"):
+        return line
+    return _DEFINER.sub(rb"\1CURRENT_USER", line)

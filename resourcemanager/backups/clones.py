@@ -53,13 +53,13 @@ def request_clone(principal: Principal, source: Resource, *, name: object,
     same clone asked again while it is under way is that one."""
     require(principal, Action.MANAGE_RESOURCE, source.scope)
     source_class = checks.data_class(source, store=False)
-    wanted = services.prepare_resource(
-        principal, source.scope, provider=provider or source.provider.key, name=name,
-        tags=tags, properties=source.properties)
-    if wanted.provider.adapter_class.dump_format != source_class.dump_format:
-        raise InvalidInput(f"a {wanted.provider.adapter_class.label} resource cannot take a "
-                           f"copy of a {source_class.label} resource's data",
+    instance = services.resolve_provider(source.scope, provider or source.provider.key)
+    if instance.adapter_class.dump_format != source_class.dump_format:
+        raise InvalidInput(f"a {instance.adapter_class.label} resource cannot take a copy of "
+                           f"a {source_class.label} resource's data",
                            code="incompatible_provider", field="provider")
+    wanted = services.prepare_resource(principal, source.scope, provider=instance.key,
+                                       name=name, tags=tags, properties=source.properties)
     with transaction.atomic():
         source = checks.ready(locked_resource(source.pk), "cloned")
         under_way = Clone.objects.filter(
