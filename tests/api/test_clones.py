@@ -194,3 +194,35 @@ def test_another_scopes_backup_is_unknown_and_a_restore_waits_for_a_running_one(
     busy = alpha.post(f"{TEAM_A}/{resource['id']}/restore",
                       {"backup": other["id"], "confirm": "orders"}, format="json")
     assert busy.status_code == 409 and busy.json()["code"] == "operation_running"
+
+
+@pytest.mark.parametrize(("role", "allowed"), [
+    ("ADMIN", True), ("RESOURCE_ADMIN", True), ("CONSUMER_ADMIN", False), ("USER", False)])
+def test_only_admins_of_the_scope_clone_restore_and_clean_up(
+    make_client, scram_provider, bucket, role, allowed
+):
+    admin = make_client(team_a="RESOURCE_ADMIN")
+    resource = ready_resource(admin, "pg-scram")
+    backup = completed_backup(admin, resource)
+    caller = make_client(team_a=role)
+    stranger = make_client(team_b="ADMIN")
+    requests = {
+        "clone": {"name": "orders-copy"},
+        "restore": {"backup": backup["id"], "confirm": "orders"},
+        "cleanup": {"confirm": "orders"},
+    }
+
+    for action, body in requests.items():
+        answer = caller.post(f"{TEAM_A}/{resource['id']}/{action}", body, format="json")
+        assert answer.status_code == (202 if allowed else 403), (action, answer.json())
+        if allowed:
+            assert answer.json()["status"] == "completed", (action, answer.json())
+        foreign = stranger.post(f"{TEAM_B}/{resource['id']}/{action}", body, format="json")
+        assert foreign.status_code == 404, action
+        assert stranger.post(f"{TEAM_A}/{resource['id']}/{action}", body,
+                             format="json").status_code == 403
+    for listing in ("clones", "cleanups"):
+        assert caller.get(f"{TEAM_A}/{resource['id']}/{listing}").status_code == 200
+        assert stranger.get(f"{TEAM_B}/{resource['id']}/{listing}").status_code == 404
+    assert Resource.objects.count() == (2 if allowed else 1)
+    assert Clone.objects.count() == (1 if allowed else 0)

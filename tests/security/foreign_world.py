@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 from audit.models import AuditEntry
 from consumers.models import Consumer, Delivery
 from providers.models import Provider
-from resourcemanager.backups.models import Backup, Restore
+from resourcemanager.backups.models import Backup, Cleanup, Clone, Restore
 from resourcemanager.identity.models import ApiToken, ScopeRole
 from resourcemanager.identity.roles import Role
 from resourcemanager.identity.tokens import issue_token
@@ -121,6 +121,8 @@ class World:
             "settings of team-b": list(ScopeSettings.objects.filter(scope="team-b").values()),
             "backups of team-b": list(Backup.objects.filter(scope="team-b").values()),
             "restores of team-b": list(Restore.objects.filter(scope="team-b").values()),
+            "cleanups of team-b": list(Cleanup.objects.filter(scope="team-b").values()),
+            "clones of team-b": list(Clone.objects.filter(scope="team-b").values()),
             "deliveries of team-b": list(
                 Delivery.objects.filter(consumer__scope="team-b").values()
             ),

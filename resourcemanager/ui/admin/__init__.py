@@ -1,5 +1,5 @@
-"""The admin of resources, backups, credentials, memberships, scope settings, API tokens and
-accounts, one module each.
+"""The admin of resources, backups, cleanups and clones, credentials, memberships, scope
+settings, API tokens and accounts, one module each.
 
 Importing the package registers them all. Every change goes through a service, and what
 each user may see or do is decided by the access rules (``resourcemanager.identity.roles``).
@@ -9,6 +9,7 @@ from resourcemanager.ui.admin import (  # noqa: F401
     accounts,
     backups,
     credentials,
+    data_copies,
     memberships,
     resources,
     scope_settings,
