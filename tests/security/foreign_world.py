@@ -49,6 +49,8 @@ class World:
     bravo_credential: Credential  # a read-only credential on team-b's resource
     bravo_settings: ScopeSettings  # team-b's own credential defaults
     bravo_backup: Backup  # a completed backup of team-b's resource
+    bravo_cleanup: Cleanup  # a cleanup of team-b's resource, from that backup
+    bravo_clone: Clone  # a clone of team-b's resource into itself, as records go
     bystander: object  # a user without roles, to be granted roles by forged forms
     snapshot: dict = field(default_factory=dict)
 
@@ -71,6 +73,7 @@ class World:
             "credential secret": self.bravo_credential.secret["password"],
             "backup object": self.bravo_backup.object_key,
             "backup key": self.bravo_backup.data_key,
+            "clone failure": self.bravo_clone.status_message,
         }
 
     def foreign(self, model: type[models.Model]) -> models.Model:
@@ -86,6 +89,8 @@ class World:
             Credential: self.bravo_credential,
             ScopeSettings: self.bravo_settings,
             Backup: self.bravo_backup,
+            Cleanup: self.bravo_cleanup,
+            Clone: self.bravo_clone,
             type(self.bravo_owner.user): self.bravo_owner.user,
         }
         if model not in objects:
@@ -184,7 +189,14 @@ def foreign_world(memory_provider, make_client, django_user_model) -> World:
         bravo_settings=ScopeSettings.objects.create(
             scope="team-b", credential_self_service="read-only",
             credential_default_ttl=4321, updated_by=owner.username),
-        bravo_backup=create_bravo_backup(owner),
+        bravo_backup=(bravo_backup := create_bravo_backup(owner)),
+        bravo_cleanup=Cleanup.objects.create(
+            scope="team-b", resource=bravo_backup.resource, template=bravo_backup,
+            status=Cleanup.Status.COMPLETED, created_by=owner.username),
+        bravo_clone=Clone.objects.create(
+            scope="team-b", resource=bravo_backup.resource, source=bravo_backup.resource,
+            status=Clone.Status.FAILED, status_message="bravo-clone-failure-zq",
+            created_by=owner.username),
         bystander=django_user_model.objects.create_user(username="bystander", password=None),
     )
     world.snapshot = world.take_snapshot()
