@@ -44,7 +44,8 @@ SCOPE_HEADER = OpenApiParameter(
         parameters=[SCOPE_HEADER],
         request=serializers.ResourceCreateSerializer,
         responses={201: serializers.ResourceWithSecretSerializer},
-        summary="Create a managed resource; its owner credentials are in this answer",
+        summary="Create a managed resource, empty or from a backup of the scope; its owner "
+                "credentials are in this answer",
     ),
     partial_update=extend_schema(
         parameters=[SCOPE_HEADER],
@@ -139,8 +140,13 @@ class ResourceViewSet(
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         data = self._valid(serializers.ResourceCreateSerializer, request.data)
+        from_backup = data.pop("from_backup", None)
         resource_request = services.prepare_resource(self.principal, self.scope, **data)
-        resource = services.create_resource(self.principal, resource_request)
+        if from_backup is None:
+            resource = services.create_resource(self.principal, resource_request)
+        else:
+            resource = clones.create_from_backup(self.principal, resource_request,
+                                                 from_backup).resource
         return self._render(resource, status.HTTP_201_CREATED, secret=True)
 
     def partial_update(self, request: Request, *args, **kwargs) -> Response:

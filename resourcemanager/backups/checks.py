@@ -24,10 +24,15 @@ def data_class(resource: Resource, *, store: bool = True) -> type[ProviderAdapte
     if not adapter_class.dump_format:
         raise Conflict(f"the data of {adapter_class.label} resources is not handled yet",
                        code="not_offered")
-    if store and not configured():
+    if store:
+        require_store()
+    return adapter_class
+
+
+def require_store() -> None:
+    if not configured():
         raise Conflict("backups are not configured on this server: its operator sets "
                        "RM_BACKUP_STORE_URL", code="backups_not_configured")
-    return adapter_class
 
 
 def ready(resource: Resource, verb: str) -> Resource:
@@ -55,14 +60,22 @@ def restorable_backup(principal: Principal | None, resource: Resource, backup_id
     """The completed backup ``backup_id`` of any resource of ``resource``'s scope that
     ``principal`` may see, of the format ``resource`` takes. Another scope's backup is
     as unknown as one that does not exist."""
-    found = Backup.objects.visible_to(principal, Action.VIEW_RESOURCE, resource.scope).filter(
-        scope=resource.scope).with_id(backup_id)
+    found = scope_backup(principal, resource.scope, backup_id, field=field)
+    if found.format != resource.provider.adapter_class.dump_format:
+        raise Conflict(f"the backup is a {found.format} dump, which this resource does "
+                       "not take", code="incompatible_backup", field=field)
+    return found
+
+
+def scope_backup(principal: Principal | None, scope: str, backup_id: object, *,
+                 field: str) -> Backup:
+    """The completed backup ``backup_id`` of ``scope`` that ``principal`` may see; another
+    scope's backup is as unknown as one that does not exist."""
+    found = Backup.objects.visible_to(principal, Action.VIEW_RESOURCE, scope).filter(
+        scope=scope).with_id(backup_id)
     if found is None:
         raise NotFound("no such backup in this scope", field=field)
     if found.status != RunStatus.COMPLETED:
         raise Conflict(f"the backup is {found.status}; only a completed backup is restored",
                        code="backup_not_completed", field=field)
-    if found.format != resource.provider.adapter_class.dump_format:
-        raise Conflict(f"the backup is a {found.format} dump, which this resource does "
-                       "not take", code="incompatible_backup", field=field)
     return found

@@ -1,6 +1,7 @@
 """CLONE: a new resource of the scope made with a copy of another one's data, the dump
 of the source streamed into the restore of the copy in one pass (never through the
-backup store, never whole in memory nor on disk).
+backup store, never whole in memory nor on disk); or made from one of the scope's
+backups (``create_from_backup``), restored as a RESTORE would.
 
 The request checks access, the source's state and the scope's quota, and in one
 transaction records the new resource (its CREATE queued, as for any new resource), the
@@ -23,8 +24,17 @@ from audit.models import AuditEntry
 from providers.adapters.base import Credentials, ProviderError
 from resourcemanager.backups import checks
 from resourcemanager.backups.models import UNFINISHED, Clone, RunStatus
-from resourcemanager.backups.runs import LeaseLost, kept_alive, record_success, settle
-from resourcemanager.core.errors import InvalidInput
+from resourcemanager.backups.runs import (
+    LeaseLost,
+    Refused,
+    kept_alive,
+    record_success,
+    restore_backup,
+    settle,
+)
+from resourcemanager.backups.sealing import SealError
+from resourcemanager.backups.store import StoreError
+from resourcemanager.core.errors import Conflict, InvalidInput
 from resourcemanager.identity.roles import Action, Principal, require
 from resourcemanager.outbox import events, relay
 from resourcemanager.resources import failures, services
@@ -77,6 +87,30 @@ def request_clone(principal: Principal, source: Resource, *, name: object,
     return clone
 
 
+def create_from_backup(principal: Principal, wanted: services.ResourceRequest,
+                       backup: object) -> Clone:
+    """Record the new resource ``wanted`` and a clone restoring ``backup`` (a completed
+    backup of the scope, of the format the new resource takes) into it once it is made,
+    and queue both."""
+    require(principal, Action.MANAGE_RESOURCE, wanted.scope)
+    adapter_class = wanted.provider.adapter_class
+    chosen = checks.scope_backup(principal, wanted.scope, backup, field="from_backup")
+    if chosen.format != adapter_class.dump_format:
+        raise Conflict(f"the backup is a {chosen.format} dump, which a "
+                       f"{adapter_class.label} resource does not take",
+                       code="incompatible_backup", field="from_backup")
+    checks.require_store()
+    with transaction.atomic():
+        made = services.create_resource(principal, wanted)
+        clone = Clone.objects.create(scope=wanted.scope, resource=made,
+                                     source_id=chosen.resource_id, backup=chosen,
+                                     created_by=principal.name)
+        audit_resource(principal.name, "resource.clone", Outcome.ACCEPTED, made,
+                       f"clone {clone.pk} of backup {chosen.pk}")
+        relay.enqueue_data_operation(made, Operation.CLONE, clone.pk, principal.name)
+    return clone
+
+
 def clones_of(principal: Principal | None, resource: Resource):
     """The clones made of ``resource`` or making it that ``principal`` may see, newest
     first."""
@@ -89,7 +123,8 @@ def run_clone(resource_id: str, clone_id: str, *, actor: str, last_attempt: bool
     """Copy the source's data into the new resource ``resource_id`` once it is ready, and
     record the outcome. Raises ``OperationBusy`` while the new resource is being made, or
     while another run holds either resource."""
-    clone = Clone.objects.filter(pk=clone_id, resource_id=resource_id).first()
+    clone = Clone.objects.select_related("backup").filter(
+        pk=clone_id, resource_id=resource_id).first()
     if clone is None or clone.status not in UNFINISHED:
         return  # done: a repeated message
     status = Resource.objects.filter(pk=resource_id).values_list("status", flat=True).first()
@@ -97,6 +132,9 @@ def run_clone(resource_id: str, clone_id: str, *, actor: str, last_attempt: bool
         raise OperationBusy("the new resource is not made yet")
     if status != Status.READY:
         _give_up(clone, actor, f"the new resource is {status or 'gone'}")
+        return
+    if clone.backup_id is not None:
+        _restore(clone, actor, last_attempt)
         return
     source_claim = claim_resource(str(clone.source_id), Operation.CLONE,
                                   last_attempt=last_attempt)
@@ -117,8 +155,7 @@ def run_clone(resource_id: str, clone_id: str, *, actor: str, last_attempt: bool
 
 def _copy(clone: Clone, source_claim: Claim, claim: Claim, actor: str) -> None:
     """The source's dump into the new resource's restore, under both leases."""
-    Clone.objects.filter(pk=clone.pk).update(
-        status=RunStatus.RUNNING, started_at=timezone.now(), status_message="")
+    _started(clone)
     source, made, started = source_claim.resource, claim.resource, time.monotonic()
     progress = _Progress(clone)
     try:
@@ -137,8 +174,41 @@ def _copy(clone: Clone, source_claim: Claim, claim: Claim, actor: str) -> None:
     _release(source_claim)
     record_outcome(claim, lambda resource: _cloned(resource, clone, actor, progress.copied,
                                                    duration))
-    if settle(clone, "its run lost the new resource's lease before it was recorded"):
-        _give_up(clone, actor, "its run lost the new resource's lease before it was recorded")
+    _settled(clone, actor)
+
+
+def _restore(clone: Clone, actor: str, last_attempt: bool) -> None:
+    """The clone's backup restored into the new resource, under its lease."""
+    claim = claim_resource(str(clone.resource_id), Operation.CLONE, last_attempt=last_attempt)
+    if claim is None:
+        _give_up(clone, actor, "the new resource is no longer ready")
+        return
+    _started(clone)
+    started = time.monotonic()
+    try:
+        restore_backup(clone.backup, claim)
+    except (ProviderError, StoreError, SealError, Refused, LeaseLost) as exc:
+        message = failures.log_failure(
+            f"clone {clone.pk} of backup {clone.backup_id} failed", str(exc))
+        record_outcome(claim, lambda resource: _discard(resource, clone, actor, message))
+        return
+    duration = round(time.monotonic() - started, 3)
+    record_outcome(claim, lambda resource: _cloned(
+        resource, clone, actor, clone.backup.dump_size or 0, duration))
+    _settled(clone, actor)
+
+
+def _started(clone: Clone) -> None:
+    Clone.objects.filter(pk=clone.pk).update(
+        status=RunStatus.RUNNING, started_at=timezone.now(), status_message="")
+
+
+def _settled(clone: Clone, actor: str) -> None:
+    """After the outcome was recorded: a clone still unfinished lost the new resource's
+    lease before it was, and the resource it made goes."""
+    lost = "its run lost the new resource's lease before it was recorded"
+    if settle(clone, lost):
+        _give_up(clone, actor, lost)
 
 
 class _Progress:

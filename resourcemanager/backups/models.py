@@ -96,13 +96,16 @@ class Cleanup(Run):
 
 
 class Clone(Run):
-    """A new resource (``resource``) made with a copy of ``source``'s data, the dump of one
-    streamed into the restore of the other. A failed clone deletes the resource it made."""
+    """A new resource (``resource``) made with a copy of ``source``'s data: its current
+    data, the dump of one streamed into the restore of the other, or ``backup``, one of
+    the scope's backups restored. A failed clone deletes the resource it made."""
 
     resource = models.ForeignKey(
         "resourcemanager.Resource", on_delete=models.CASCADE, related_name="clone_runs")
     source = models.ForeignKey(
         "resourcemanager.Resource", on_delete=models.CASCADE, related_name="clones")
+    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, null=True, blank=True,
+                               related_name="clones")
     #: Bytes of the dump copied so far (the progress of a running clone).
     copied = models.BigIntegerField(default=0, editable=False)
 

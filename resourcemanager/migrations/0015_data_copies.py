@@ -1,4 +1,5 @@
-"""Runs of CLEANUP (a resource emptied) and CLONE (a new resource made from another"s data)."""
+"""Runs of CLEANUP (a resource emptied) and CLONE (a new resource made from the data of
+another one, or from a backup)."""
 
 import django.db.models.deletion
 import uuid
@@ -44,6 +45,7 @@ class Migration(migrations.Migration):
                 ("started_at", models.DateTimeField(blank=True, null=True)),
                 ("completed_at", models.DateTimeField(blank=True, null=True)),
                 ("copied", models.BigIntegerField(default=0, editable=False)),
+                ("backup", models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name="clones", to="resourcemanager.backup")),
                 ("resource", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="clone_runs", to="resourcemanager.resource")),
                 ("source", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="clones", to="resourcemanager.resource")),
             ],

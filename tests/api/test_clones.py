@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from audit.models import AuditEntry
-from resourcemanager.backups.models import Clone, Restore
+from resourcemanager.backups.models import Backup, Clone, Restore
 from resourcemanager.outbox.models import OutboxMessage
 from resourcemanager.resources.models import Resource
 from resourcemanager.scopes.models import ScopeQuota
@@ -226,3 +226,45 @@ def test_only_admins_of_the_scope_clone_restore_and_clean_up(
         assert stranger.get(f"{TEAM_B}/{resource['id']}/{listing}").status_code == 404
     assert Resource.objects.count() == (2 if allowed else 1)
     assert Clone.objects.count() == (1 if allowed else 0)
+
+
+def test_a_new_resource_made_from_a_backup_holds_its_data_or_goes_if_it_cannot(
+    make_client, scram_provider, pg_provider, mysql_provider, bucket
+):
+    client = make_client(team_a="RESOURCE_ADMIN")
+    source = ready_resource(client, "pg-scram")
+    with_orders(source["credentials"])
+    backup = completed_backup(client, source)
+
+    created = client.post(TEAM_A, {"provider": "pg", "name": "ledger",
+                                   "from_backup": backup["id"]}, format="json")
+
+    assert created.status_code == 201, created.json()
+    made = created.json()
+    assert made["status"] == "ready"
+    with pg_login(made["credentials"]) as conn:
+        assert conn.execute("SELECT count(*) FROM orders").fetchone() == (300,)
+        assert conn.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'orders'"
+                            ).fetchone() == (made["credentials"]["username"],)
+    [run] = client.get(f"{TEAM_A}/{made['id']}/clones").json()["results"]
+    assert run["status"] == "completed" and run["source"] == source["id"]
+
+    def refused(**body) -> tuple[int, str]:
+        answer = client.post(TEAM_A, {"provider": "pg", "name": "other"} | body, format="json")
+        return answer.status_code, answer.json().get("code")
+
+    assert refused(provider="mysql", from_backup=backup["id"]) == (409, "incompatible_backup")
+    assert refused(from_backup="00000000-0000-0000-0000-000000000000") == (404, "not_found")
+    assert Resource.objects.filter(name="other").count() == 0
+
+    bucket.write(Backup.objects.get().object_key, b"damaged")
+    broken = client.post(TEAM_A, {"provider": "pg", "name": "broken",
+                                  "from_backup": backup["id"]}, format="json")
+
+    assert broken.status_code == 201
+    assert broken.json()["status"] == "deleted"
+    run = Clone.objects.get(resource_id=broken.json()["id"])
+    assert run.status == "failed" and "checksum" in run.status_message
+    adapter = pg_provider.adapter()
+    assert Resource.objects.get(pk=run.resource_id).backend_name not in (
+        adapter.inventory(adapter.name_prefix).names)
