@@ -48,7 +48,8 @@ def require_idle(resource: Resource) -> None:
                        "way; try again once it is over", code="operation_running")
     waiting = (Restore.objects.filter(resource=resource, status__in=UNFINISHED).exists()
                or Cleanup.objects.filter(resource=resource, status__in=UNFINISHED).exists()
-               or Clone.objects.filter(Q(resource=resource) | Q(source=resource),
+               or Clone.objects.filter(Q(resource=resource)
+                                       | Q(source=resource, backup__isnull=True),
                                        status__in=UNFINISHED).exists())
     if waiting:
         raise Conflict("another restore, cleanup or clone of this resource is under way; "

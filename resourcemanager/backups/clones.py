@@ -73,8 +73,8 @@ def request_clone(principal: Principal, source: Resource, *, name: object,
     with transaction.atomic():
         source = checks.ready(locked_resource(source.pk), "cloned")
         under_way = Clone.objects.filter(
-            source=source, status__in=UNFINISHED, resource__name=wanted.name,
-            resource__provider=wanted.provider).first()
+            source=source, backup__isnull=True, status__in=UNFINISHED,
+            resource__name=wanted.name, resource__provider=wanted.provider).first()
         if under_way is not None:
             return under_way
         checks.require_idle(source)

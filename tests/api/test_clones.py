@@ -268,3 +268,21 @@ def test_a_new_resource_made_from_a_backup_holds_its_data_or_goes_if_it_cannot(
     adapter = pg_provider.adapter()
     assert Resource.objects.get(pk=run.resource_id).backend_name not in (
         adapter.inventory(adapter.name_prefix).names)
+
+
+def test_a_clone_asked_again_while_under_way_is_that_one(make_client, scram_provider):
+    client = make_client(team_a="RESOURCE_ADMIN")
+    source = ready_resource(client, "pg-scram")
+    source_row = Resource.objects.get()
+    waiting = Resource.objects.create(
+        scope="team-a", provider=source_row.provider, type="sql", name="orders-copy",
+        backend_name=f"{source_row.backend_name}x")
+    under_way = Clone.objects.create(scope="team-a", resource=waiting, source=source_row,
+                                     created_by="someone")
+
+    again = clone(client, source, name="orders-copy")
+
+    assert again.status_code == 202 and again.json()["id"] == str(under_way.pk)
+    other = clone(client, source, name="another-copy")
+    assert other.status_code == 409 and other.json()["code"] == "operation_running"
+    assert Resource.objects.count() == 2 and Clone.objects.count() == 1
