@@ -7,11 +7,12 @@ or at once when there is none (``audit.chain``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 from django.core.cache import cache
 from django.db import models
 
-from audit.chain import append
+from audit.chain import append, append_many
 from audit.models import AuditEntry
 from resourcemanager.telemetry.context import get_request_id, get_source_ip
 
@@ -25,7 +26,26 @@ def record(
     target: models.Model | None = None,
     message: str = "",
 ) -> AuditEntry:
-    return append(dict(
+    return append(_fields(actor, action, outcome, scope, target, message))
+
+
+def record_many(
+    actor: str,
+    action: str,
+    outcomes: Iterable[tuple[str, str]],
+    *,
+    scope: str = "",
+    target: models.Model | None = None,
+) -> list[AuditEntry]:
+    """One entry per (outcome, message) of ``outcomes``, of one action on one target, in
+    one INSERT."""
+    return append_many([_fields(actor, action, outcome, scope, target, message)
+                        for outcome, message in outcomes])
+
+
+def _fields(actor: str, action: str, outcome: str, scope: str,
+            target: models.Model | None, message: str) -> dict[str, str | None]:
+    return dict(
         actor=_storable(actor),
         scope=scope,
         action=action,
@@ -36,7 +56,7 @@ def record(
         message=_storable(message),
         request_id=get_request_id(),
         source_ip=get_source_ip(),
-    ))
+    )
 
 
 def _storable(text: str) -> str:

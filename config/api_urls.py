@@ -15,6 +15,7 @@ from resourcemanager.api.backup_views import (
 from resourcemanager.api.credential_views import CredentialViewSet
 from resourcemanager.api.scope_views import ScopeQuotaView, ScopeSettingsView
 from resourcemanager.api.token_views import ApiTokenViewSet
+from resourcemanager.api.transfer_views import ExportView, ImportView
 from resourcemanager.api.views import ProviderViewSet, ResourceViewSet
 
 
@@ -55,5 +56,9 @@ urlpatterns = [
     re_path(r"^settings/?$", ScopeSettingsView.as_view(), name="scope-settings"),
     re_path(r"^quota/?$", ScopeQuotaView.as_view(), name="scope-quota"),
     re_path(r"^audit/export/?$", AuditExportView.as_view(), name="audit-export"),
+    re_path(r"^resources/(?P<resource_pk>[^/.]+)/export/?$", ExportView.as_view(),
+            name="resource-export"),
+    re_path(r"^resources/(?P<resource_pk>[^/.]+)/import/?$", ImportView.as_view(),
+            name="resource-import"),
     *router.urls,
 ]

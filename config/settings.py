@@ -423,6 +423,8 @@ RM_API_TOKEN_DEFAULT_DAYS = env.int("RM_API_TOKEN_DEFAULT_DAYS", default=90)
 RM_BACKUP_STORE_URL = env.str("RM_BACKUP_STORE_URL", default="")
 #: MiB per part of a backup's multipart upload (at least 5); a few are in memory at once.
 RM_BACKUP_PART_SIZE = max(env.int("RM_BACKUP_PART_SIZE_MB", default=8), 5) * 1024 * 1024
+#: The largest dump a tenant may upload by IMPORT, in MiB.
+RM_BACKUP_IMPORT_MAX_BYTES = env.int("RM_BACKUP_IMPORT_MAX_MB", default=2048) * 1024 * 1024
 
 # --- Sign-in: local accounts and an OpenID Connect provider ---------------------------
 RM_LOCAL_LOGIN = env.bool("RM_LOCAL_LOGIN", default=True)

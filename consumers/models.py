@@ -38,6 +38,8 @@ class Consumer(models.Model):
     failures_in_a_row = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     #: Its deliveries wait until then; null: not paused.
     paused_until = models.DateTimeField(null=True, blank=True, editable=False)
+    #: When the drain queued for it is to run (``consumers.drains``); null: none queued.
+    drain_queued_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

@@ -3,17 +3,27 @@
 from celery import shared_task
 from django.conf import settings
 
-from consumers import deliveries
+from consumers import deliveries, drains
 from resourcemanager.outbox import queueing
+
+
+@shared_task(bind=True, name=queueing.DRAIN_CONSUMER, acks_late=True)
+def drain(self, consumer_id: str) -> None:
+    """Deliver a consumer's due deliveries in batches; queued again for what is left or
+    waits for a retry. In-process mode delivers all, one attempt each."""
+    in_process = bool(self.request.is_eager)
+    again_in = drains.drain(consumer_id, in_process=in_process, backoff=backoff)
+    if again_in is not None and not in_process:
+        drains.queue([consumer_id], countdown=again_in)
 
 
 @shared_task(bind=True, name=queueing.DELIVER_TO_CONSUMER, acks_late=True, max_retries=None)
 def deliver(self, delivery_id: int, request_id: str = "", source_ip: str | None = None) -> None:
-    """Deliver one event to one consumer; transient failures come back with exponential
-    backoff, up to ``RM_CONSUMER_MAX_RETRIES`` times, counted in the database (Celery's own
-    count, reset by a re-queue, sets no limit). In-process mode makes one attempt. The
-    request's context comes in the message headers; ``request_id`` and ``source_ip`` are
-    accepted, unused, from messages queued by earlier versions."""
+    """Deliver one event to one consumer (messages queued per delivery, by earlier
+    versions); transient failures come back with exponential backoff, up to
+    ``RM_CONSUMER_MAX_RETRIES`` times, counted in the database (Celery's own count, reset
+    by a re-queue, sets no limit). In-process mode makes one attempt. ``request_id`` and
+    ``source_ip`` are accepted, unused: the request's context comes in the headers."""
     try:
         deliveries.deliver(delivery_id, in_process=bool(self.request.is_eager), backoff=backoff)
     except deliveries.RetryDelivery as exc:

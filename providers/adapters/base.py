@@ -292,6 +292,14 @@ class ProviderAdapter(ABC):
     dump_format: ClassVar[str] = ""
     #: The dump comes compressed already (a backup then only encrypts it).
     dump_compressed: ClassVar[bool] = False
+    #: The file name extension of an exported dump.
+    dump_extension: ClassVar[str] = "dump"
+
+    @classmethod
+    def is_dump(cls, head: bytes) -> bool:
+        """Whether ``head``, the first bytes of an upload, begins a dump that ``restore``
+        reads (a check of its kind, not of its whole content)."""
+        return False
 
     def dump(self, credentials: Credentials) -> AbstractContextManager[Iterator[bytes]]:
         """A logical dump of the resource, logged in as its owner (``credentials``), as

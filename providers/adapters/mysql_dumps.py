@@ -29,6 +29,8 @@ from providers.adapters.dumps import dump_stream, program_environment, restore_s
 from providers.adapters.mysql_names import quote_identifier
 
 _NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
+#: The comment ``mysqldump`` writes first (after MariaDB's sandbox-mode line, if any).
+_DUMP_BANNER = re.compile(rb"\A(?:/\*M?!\d+[^\n]*\n)?-- (?:MySQL|MariaDB) dump ")
 #: What ``empty`` drops, views first (they may read tables), each as (kind, name); bound:
 #: the database's name, three times.
 _OBJECTS = (
@@ -50,6 +52,12 @@ class MySQLDumps:
     config: InstanceConfig
     dump_format: ClassVar[str] = "mysql-sql"
     dump_compressed: ClassVar[bool] = False
+    dump_extension: ClassVar[str] = "sql"
+
+    @classmethod
+    def is_dump(cls, head: bytes) -> bool:
+        """A ``mysqldump`` (MySQL's or MariaDB's) begins with its banner comment."""
+        return _DUMP_BANNER.match(head) is not None
 
     def dump(self, credentials: Credentials) -> AbstractContextManager[Iterator[bytes]]:
         argv = ["mysqldump", *self._program_options(credentials), "--single-transaction",

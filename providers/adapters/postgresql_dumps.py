@@ -44,6 +44,11 @@ class PostgreSQLDumps:
     dump_format: ClassVar[str] = "postgresql-custom"
     dump_compressed: ClassVar[bool] = True
 
+    @classmethod
+    def is_dump(cls, head: bytes) -> bool:
+        """A custom-format archive (``pg_dump --format=custom``) starts with its magic."""
+        return head.startswith(b"PGDMP")
+
     def dump(self, credentials: Credentials) -> AbstractContextManager[Iterator[bytes]]:
         return dump_stream(["pg_dump", "--format=custom", *self._program_target(credentials)],
                            self._program_environment(credentials), "pg_dump",

@@ -17,7 +17,7 @@ class BackupSerializer(serializers.ModelSerializer):
     class Meta:
         model = Backup
         fields = ["id", "resource", "status", "status_message", "format", "size", "sha256",
-                  "dump_size", "duration", "created_by", "created_at", "started_at",
+                  "dump_size", "origin", "duration", "created_by", "created_at", "started_at",
                   "completed_at"]
         read_only_fields = fields
 

@@ -47,13 +47,23 @@ class Run(models.Model):
         return f"{self._meta.model_name} {self.pk} of {self.resource_id} ({self.status})"
 
 
+class Origin(models.TextChoices):
+    BACKUP = "backup", "made by BACKUP"
+    IMPORT = "import", "uploaded by IMPORT"
+
+
 class Backup(Run):
     """A logical dump of a resource, compressed, encrypted with a data key of its own
     (``data_key``, itself encrypted at rest) and stored in the backup store under
     ``object_key``. Only a ``completed`` backup is stored whole and may be restored."""
 
+    Origin = Origin
+
     resource = models.ForeignKey(
         "resourcemanager.Resource", on_delete=models.CASCADE, related_name="backups")
+    #: Dumped from the resource, or a dump a tenant uploaded.
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.BACKUP,
+                              editable=False)
     #: The adapter's ``dump_format``: only a resource of that format restores it.
     format = models.CharField(max_length=32, editable=False)
     #: Compressed by the backup (else the dump came compressed).

@@ -41,7 +41,7 @@ def request_backup(principal: Principal, resource: Resource) -> Backup:
                         format=adapter_class.dump_format,
                         compressed=not adapter_class.dump_compressed,
                         data_key=base64.b64encode(new_data_key()).decode())
-        backup.object_key = _store_key(f"{resource.scope}/{resource.pk}/{backup.pk}.rmbackup")
+        backup.object_key = store_key(f"{resource.scope}/{resource.pk}/{backup.pk}.rmbackup")
         backup.save()
         audit_resource(principal.name, "resource.backup", Outcome.ACCEPTED, resource,
                        f"backup {backup.pk}")
@@ -122,7 +122,7 @@ def forget_scope(sender: object, *, principal: Principal, scope: str, **kwargs: 
     return f"{removed.get(Backup._meta.label, 0)} backup(s)"
 
 
-def _store_key(name: str) -> str:
+def store_key(name: str) -> str:
     try:
         return object_key(name)
     except StoreError as exc:

@@ -21,14 +21,19 @@ RUN_CREDENTIAL_OPERATION = "resourcemanager.run_credential_operation"
 RUN_DATA_OPERATION = "resourcemanager.run_data_operation"
 DELIVER_EVENT = "resourcemanager.deliver_event"
 DELIVER_TO_CONSUMER = "consumers.deliver"
+DRAIN_CONSUMER = "consumers.drain"
 PROBE_PROVIDER = "providers.probe_provider"
 
 
 def send(
-    name: str, kwargs: dict[str, Any], headers: dict[str, Any] | None = None
+    name: str, kwargs: dict[str, Any], headers: dict[str, Any] | None = None,
+    countdown: float | None = None,
 ) -> AsyncResult:
-    """Queue the task registered as ``name``; in in-process mode, run it here and now."""
-    options = {"headers": headers} if headers is not None else {}
+    """Queue the task registered as ``name`` (to run ``countdown`` seconds from now); in
+    in-process mode, run it here and now."""
+    options: dict[str, Any] = {"headers": headers} if headers is not None else {}
+    if countdown and not current_app.conf.task_always_eager:
+        options["countdown"] = countdown
     app = current_app
     if not app.conf.task_always_eager:
         return app.send_task(name, kwargs=kwargs, **options)

@@ -3,10 +3,13 @@ and recorded only while no other attempt has claimed the delivery."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from audit.models import AuditEntry
 from consumers import deliveries
@@ -49,13 +52,15 @@ def test_a_webhook_delivery_reads_its_rows_once_and_decrypts_once(
 def test_an_outcome_after_another_attempt_claimed_the_delivery_is_not_recorded(
     owner, pg_provider, webhook_server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The first attempt outlives its lease; another claims the delivery meanwhile."""
+    """The first attempt outlives its lease; another claims the delivery meanwhile (a
+    claim counts an attempt and leases it anew)."""
     delivery = pending_delivery(owner, webhook_server)
     send = WebhookBuilder.deliver
 
     def slow(builder, event) -> None:
         send(builder, event)
-        Delivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
+        Delivery.objects.filter(pk=delivery.pk).update(
+            attempts=F("attempts") + 1, lease_expires_at=timezone.now() + timedelta(minutes=5))
 
     monkeypatch.setattr(WebhookBuilder, "deliver", slow)
 

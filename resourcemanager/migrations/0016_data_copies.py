@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("resourcemanager", "0014_backups"),
+        ("resourcemanager", "0015_backup_origin"),
     ]
 
     operations = [

@@ -1,0 +1,167 @@
+"""Draining a consumer: its due deliveries, attempted in batches by one task.
+
+A delivery is small, and a task per delivery paid a message, a claim, an outcome and an
+audit entry each, where composing each statement cost more than running it. A drain
+claims a batch of the consumer's due deliveries in one short transaction, hands them to
+the consumer's builder one after another (one builder, its connection kept alive), and
+records their outcomes together (``consumers.attempts``).
+
+Queueing: whoever adds deliveries (``fan_out``, a sync, the stalled sweep) asks for a
+drain of their consumers (``request``). A consumer with none queued (``drain_queued_at``
+empty, or so old that its message is taken as lost) has one queued; the drain empties
+the mark before it claims, so a delivery committed after that asks for another drain and
+one committed before is claimed by this one. Two drains of a consumer at once (two
+requests racing) are harmless: a claim locks the rows it takes (``SKIP LOCKED``), so each
+delivery is attempted once.
+
+Fairness and failures: a drain delivers ``ROUNDS`` batches at most, then queues itself
+again behind the other consumers' drains. A consumer that is held back
+(``consumers.breaker``) gets one delivery per batch, and a transient failure ends the
+batch: the failed delivery waits for its retry, those not tried yet are released with no
+attempt counted, and the drain is queued again for when the first is due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Min, Q
+from django.utils import timezone
+
+from consumers import attempts, breaker
+from consumers.models import Consumer, Delivery
+from resourcemanager.outbox import queueing
+
+Status = Delivery.Status
+#: Deliveries claimed at once.
+BATCH = 50
+#: Batches a drain delivers before it queues itself again (in-process: no limit).
+ROUNDS = 4
+
+
+def request(consumer_ids: Iterable[UUID]) -> None:
+    """Queue a drain of each consumer of ``consumer_ids`` that has none queued, once the
+    current transaction commits. With the broker down their deliveries wait for the
+    stalled sweep; the request or event is not held up."""
+    ids = set(consumer_ids)
+    if ids:
+        transaction.on_commit(lambda: queue(ids), robust=True)
+
+
+def queue(consumer_ids: Iterable[UUID], *, countdown: float | None = None,
+          again: bool = False) -> int:
+    """Queue a drain of each consumer of ``consumer_ids`` (``countdown`` seconds from now)
+    that has none queued, or whose queued one is older than ``RM_OPERATION_TIMEOUT``
+    (lost); ``again``: of each, whatever is queued. Returns how many were queued."""
+    now = timezone.now()
+    due = now + timedelta(seconds=countdown or 0)
+    waiting = Consumer.objects.filter(pk__in=list(consumer_ids))
+    if not again:
+        stale = now - timedelta(seconds=settings.RM_OPERATION_TIMEOUT)
+        waiting = waiting.filter(Q(drain_queued_at__isnull=True) | Q(drain_queued_at__lt=stale))
+    ids = list(waiting.values_list("pk", flat=True))
+    if ids:
+        Consumer.objects.filter(pk__in=ids).update(drain_queued_at=due)
+    for consumer_id in ids:  # the message headers carry the request's context
+        queueing.send(queueing.DRAIN_CONSUMER, {"consumer_id": str(consumer_id)},
+                      countdown=countdown)
+    return len(ids)
+
+
+def drain(consumer_id: UUID | str, *, in_process: bool, backoff: attempts.Backoff
+          ) -> float | None:
+    """Deliver the consumer's due deliveries, ``ROUNDS`` batches at most (in-process, all
+    of them). Returns in how many seconds to drain it again: 0 when more are due now, else
+    when the first waiting one is due; None when none waits."""
+    Consumer.objects.filter(pk=consumer_id).update(drain_queued_at=None)
+    rounds = 0
+    while in_process or rounds < ROUNDS:
+        rounds += 1
+        consumer = Consumer.objects.filter(pk=consumer_id).first()
+        if consumer is None:
+            return None
+        limit = 1 if consumer.failures_in_a_row else BATCH
+        batch, lease = _claim(consumer, limit)
+        if not batch:
+            return _next_due(consumer)
+        if not consumer.enabled:
+            skipped = [attempts.Attempt(each, skipped="the consumer was disabled")
+                       for each in batch]
+            attempts.record(consumer, skipped, lease, in_process=in_process, backoff=backoff)
+            continue
+        if (wait := breaker.wait_before(consumer)) is not None:
+            if not in_process:
+                _release(batch, lease)
+                return wait
+            why = breaker.why_waiting(consumer, wait)  # no queue to wait in: they fail
+            attempts.record(consumer, [attempts.Attempt(each, error=why) for each in batch],
+                            lease, in_process=True, backoff=backoff, attempted=False)
+            continue
+        if not _deliver(consumer, batch, lease, in_process=in_process, backoff=backoff):
+            return _next_due(consumer)  # held back now: the rest waits for the retry
+        if len(batch) < limit:
+            # All that was due when the mark was emptied: what came since asked for
+            # another drain.
+            return _next_due(consumer)
+    return 0
+
+
+def _deliver(consumer: Consumer, batch: list[Delivery], lease: datetime, *,
+             in_process: bool, backoff: attempts.Backoff) -> bool:
+    """Attempt ``batch`` in order until a transient failure, and release the rest;
+    whether none failed so."""
+    builder = attempts.builder_for(consumer)
+    done: list[attempts.Attempt] = []
+    for delivery in batch:
+        done.append(attempts.attempt(delivery, builder))
+        if done[-1].transient:
+            break
+    attempts.record(consumer, done, lease, in_process=in_process, backoff=backoff)
+    _release(batch[len(done):], lease)
+    return not done[-1].transient or in_process
+
+
+def _release(untried: list[Delivery], lease: datetime) -> None:
+    """Give back deliveries claimed with ``lease`` and not attempted, uncounted."""
+    if untried:
+        Delivery.objects.filter(pk__in=[each.pk for each in untried], status=Status.PENDING,
+                                lease_expires_at=lease).update(
+            attempts=F("attempts") - 1, lease_expires_at=None, updated_at=timezone.now())
+
+
+def _claim(consumer: Consumer, limit: int) -> tuple[list[Delivery], datetime]:
+    """Count and lease an attempt of up to ``limit`` of the consumer's due deliveries,
+    oldest first, in one short transaction; they carry ``stored_credentials``. Rows
+    another claim holds are passed over."""
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.RM_OPERATION_TIMEOUT)
+    due = (Delivery.objects.filter(consumer=consumer, status=Status.PENDING)
+           .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
+           .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+           .order_by("pk"))
+    with transaction.atomic():
+        batch = list(attempts.with_stored_credentials(
+            due.select_for_update(of=("self",), skip_locked=True))[:limit])
+        if batch:
+            Delivery.objects.filter(pk__in=[each.pk for each in batch]).update(
+                attempts=F("attempts") + 1, lease_expires_at=lease, updated_at=now)
+    for each in batch:
+        each.consumer = consumer
+        each.attempts += 1
+        each.lease_expires_at, each.updated_at = lease, now
+    return batch, lease
+
+
+def _next_due(consumer: Consumer) -> float | None:
+    """Seconds until the consumer's first delivery waiting for a retry is due; None when
+    none waits."""
+    first = (Delivery.objects.filter(consumer=consumer, status=Status.PENDING,
+                                     next_attempt_at__isnull=False)
+             .aggregate(first=Min("next_attempt_at"))["first"])
+    if first is None:
+        return None
+    return max((first - timezone.now()).total_seconds(), 0.0)
