@@ -15,7 +15,7 @@ from django.db import transaction
 
 from audit.models import AuditEntry
 from resourcemanager.backups import checks
-from resourcemanager.backups.models import UNFINISHED, Backup, Restore
+from resourcemanager.backups.models import UNFINISHED, Backup, Cleanup, Clone, Restore
 from resourcemanager.backups.sealing import new_data_key
 from resourcemanager.backups.store import StoreError, object_key
 from resourcemanager.core.errors import Conflict, InvalidInput, NotFound
@@ -114,10 +114,11 @@ def get_restore(principal: Principal | None, resource: Resource, restore_id: obj
 
 
 def forget_scope(sender: object, *, principal: Principal, scope: str, **kwargs: Any) -> str:
-    """``scope_deleting``: the scope's backups and restores go with it. Their objects stay
-    in the store, unreadable: each one's key was under the scope's data key, which the
-    deletion destroys."""
-    Restore.objects.filter(scope=scope).delete()
+    """``scope_deleting``: the scope's backups, restores, cleanups and clones go with it.
+    Their objects stay in the store, unreadable: each one's key was under the scope's data
+    key, which the deletion destroys."""
+    for runs in (Restore, Cleanup, Clone):
+        runs.objects.filter(scope=scope).delete()
     _, removed = Backup.objects.filter(scope=scope).delete()
     return f"{removed.get(Backup._meta.label, 0)} backup(s)"
 

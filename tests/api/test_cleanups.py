@@ -3,12 +3,15 @@ the data goes, the resource and every credential stay and keep working."""
 
 from __future__ import annotations
 
+import io
+
 import psycopg
 import pymysql
 import pytest
+from django.core.management import call_command
 
 from audit.models import AuditEntry
-from resourcemanager.backups.models import Cleanup
+from resourcemanager.backups.models import Cleanup, Clone
 from resourcemanager.outbox.models import OutboxMessage
 from resourcemanager.resources.models import Resource
 from tests.api.test_backups import completed_backup, mysql_login
@@ -173,3 +176,15 @@ def test_a_failed_cleanup_is_recorded_without_a_secret(make_client, scram_provid
     assert not AuditEntry.objects.filter(message__contains=wrong).exists()
     assert AuditEntry.objects.filter(action="resource.cleanup", outcome="failure").exists()
     assert Resource.objects.get().status == "ready"
+
+
+def test_deleting_the_scope_takes_its_cleanups_and_clones(make_client, scram_provider):
+    client = make_client(team_a="RESOURCE_ADMIN")
+    resource = ready_resource(client, "pg-scram")
+    assert clean_up(client, resource).json()["status"] == "completed"
+    made = client.post(f"{TEAM_A}/{resource['id']}/clone", {"name": "copy"}, format="json")
+    assert made.json()["status"] == "completed"
+
+    call_command("delete_scope", "team-a", "--delete-resources", "--yes", stdout=io.StringIO())
+
+    assert not Cleanup.objects.exists() and not Clone.objects.exists()
