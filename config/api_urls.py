@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from audit.api import AuditExportView
 from consumers.api import BuilderViewSet, ConsumerViewSet
 from resourcemanager.api.auth_views import PermissionsView
+from resourcemanager.api.backup_schedule_views import BackupScheduleView
 from resourcemanager.api.backup_views import (
     BackupViewSet,
     CleanupViewSet,
@@ -60,5 +61,7 @@ urlpatterns = [
             name="resource-export"),
     re_path(r"^resources/(?P<resource_pk>[^/.]+)/import/?$", ImportView.as_view(),
             name="resource-import"),
+    re_path(r"^resources/(?P<resource_pk>[^/.]+)/backup-schedule/?$",
+            BackupScheduleView.as_view(), name="backup-schedule"),
     *router.urls,
 ]

@@ -349,6 +349,8 @@ RM_EVENT_HANDLERS = env.list(
     default=["resourcemanager.outbox.events.log_event", "consumers.deliveries.fan_out"],
 )
 RM_CHECK_INTERVAL = env.float("RM_CHECK_INTERVAL", default=3600.0)
+#: Seconds between two runs of the backup sweep: scheduled backups due, expired ones removed.
+RM_BACKUP_SWEEP_INTERVAL = env.float("RM_BACKUP_SWEEP_INTERVAL", default=300.0)
 RM_PROVIDER_PROBE_INTERVAL = env.float("RM_PROVIDER_PROBE_INTERVAL", default=60.0)
 # --- Audit trail (docs/audit.md) -------------------------------------------------------
 # The Ed25519 key that signs checkpoints (PEM, or base64 of the 32 raw bytes), kept apart
@@ -390,6 +392,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": RM_CREDENTIAL_SWEEP_INTERVAL,
     },
     "check-resources": {"task": "providers.sweep_checks", "schedule": RM_CHECK_INTERVAL},
+    "sweep-backups": {"task": "resourcemanager.sweep_backups",
+                      "schedule": RM_BACKUP_SWEEP_INTERVAL},
     "probe-providers": {"task": "providers.probe", "schedule": RM_PROVIDER_PROBE_INTERVAL},
     "requeue-stalled-deliveries": {
         "task": "consumers.requeue_stalled",

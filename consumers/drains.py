@@ -75,19 +75,23 @@ def queue(consumer_ids: Iterable[UUID], *, countdown: float | None = None,
 def drain(consumer_id: UUID | str, *, in_process: bool, backoff: attempts.Backoff
           ) -> float | None:
     """Deliver the consumer's due deliveries, ``ROUNDS`` batches at most (in-process, all
-    of them). Returns in how many seconds to drain it again: 0 when more are due now, else
-    when the first waiting one is due; None when none waits."""
+    of them). Returns in how many seconds to drain it again (``queue`` it ``again``): 0
+    when more are due now; after a transient failure or while the consumer is held back,
+    when the first waiting one is due; None when nothing is left to it (a delivery waiting
+    for its retry is the business of the drain whose attempt failed, queued again for it;
+    the stalled sweep catches one whose message was lost)."""
     Consumer.objects.filter(pk=consumer_id).update(drain_queued_at=None)
     rounds = 0
     while in_process or rounds < ROUNDS:
         rounds += 1
-        consumer = Consumer.objects.filter(pk=consumer_id).first()
-        if consumer is None:
+        try:  # not first(): composing its ORDER BY costs more than reading the row
+            consumer = Consumer.objects.get(pk=consumer_id)
+        except Consumer.DoesNotExist:
             return None
         limit = 1 if consumer.failures_in_a_row else BATCH
         batch, lease = _claim(consumer, limit)
-        if not batch:
-            return _next_due(consumer)
+        if not batch:  # a retry waiting is the drain's that failed it
+            return None
         if not consumer.enabled:
             skipped = [attempts.Attempt(each, skipped="the consumer was disabled")
                        for each in batch]
@@ -101,28 +105,29 @@ def drain(consumer_id: UUID | str, *, in_process: bool, backoff: attempts.Backof
             attempts.record(consumer, [attempts.Attempt(each, error=why) for each in batch],
                             lease, in_process=True, backoff=backoff, attempted=False)
             continue
-        if not _deliver(consumer, batch, lease, in_process=in_process, backoff=backoff):
+        done = _deliver(consumer, batch, lease, in_process=in_process, backoff=backoff)
+        if done[-1].transient and not in_process:
             return _next_due(consumer)  # held back now: the rest waits for the retry
-        if len(batch) < limit:
-            # All that was due when the mark was emptied: what came since asked for
-            # another drain.
-            return _next_due(consumer)
+        if len(done) == len(batch) < limit:
+            return None  # all that was due: what came since asked for another drain
     return 0
 
 
 def _deliver(consumer: Consumer, batch: list[Delivery], lease: datetime, *,
-             in_process: bool, backoff: attempts.Backoff) -> bool:
-    """Attempt ``batch`` in order until a transient failure, and release the rest;
-    whether none failed so."""
+             in_process: bool, backoff: attempts.Backoff) -> list[attempts.Attempt]:
+    """Attempt ``batch`` in order, and release what is left untried: after a transient
+    failure, and once half the lease is gone (the rest would risk outliving it while
+    waiting their turn, and being claimed again). Returns the attempts, at least one."""
     builder = attempts.builder_for(consumer)
+    half_gone = lease - timedelta(seconds=settings.RM_OPERATION_TIMEOUT / 2)
     done: list[attempts.Attempt] = []
     for delivery in batch:
         done.append(attempts.attempt(delivery, builder))
-        if done[-1].transient:
+        if done[-1].transient or timezone.now() > half_gone:
             break
     attempts.record(consumer, done, lease, in_process=in_process, backoff=backoff)
     _release(batch[len(done):], lease)
-    return not done[-1].transient or in_process
+    return done
 
 
 def _release(untried: list[Delivery], lease: datetime) -> None:

@@ -14,7 +14,7 @@ def drain(self, consumer_id: str) -> None:
     in_process = bool(self.request.is_eager)
     again_in = drains.drain(consumer_id, in_process=in_process, backoff=backoff)
     if again_in is not None and not in_process:
-        drains.queue([consumer_id], countdown=again_in)
+        drains.queue([consumer_id], countdown=again_in, again=True)
 
 
 @shared_task(bind=True, name=queueing.DELIVER_TO_CONSUMER, acks_late=True, max_retries=None)

@@ -317,6 +317,11 @@ class ProviderAdapter(ABC):
         ``owner``, the owner role, makes afterwards reaches them as before."""
         raise ProviderError(f"{self.label} resources cannot be emptied yet")
 
+    def manifest(self, credentials: Credentials) -> dict[str, int]:
+        """The resource's tables and their exact row counts, read in one snapshot, logged
+        in as its owner (``credentials``): what a restored copy of a backup must hold."""
+        raise ProviderError(f"{self.label} resources have no manifest")
+
     @abstractmethod
     def inventory(self, prefix: str) -> Inventory:
         """What exists for names generated with ``prefix``, in one admin connection."""

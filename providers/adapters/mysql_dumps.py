@@ -10,6 +10,9 @@ restores into another resource too. MySQL cannot undo DDL, so a restore that
 fails midway leaves the tables it reached restored (the backup's checksum is verified
 before a restore starts, so a damaged backup never begins one).
 
+A backup's manifest is the database's base tables, each with its exact row count, read by
+the owner login in one consistent snapshot.
+
 Emptying a resource (``empty``) drops, as the owner login, every view, table, sequence,
 routine and event of its database (triggers go with their tables). The database and its
 grants stay, so every login keeps its access to what is made there afterwards.
@@ -85,6 +88,31 @@ class MySQLDumps:
         except pymysql.MySQLError as exc:
             raise self._error(exc, f"emptying {credentials.database}",
                               credentials.password) from None
+
+    def manifest(self, credentials: Credentials) -> dict[str, int]:
+        self._program_options(credentials)  # plain identifiers only
+        action = f"counting the rows of {credentials.database}"
+        try:
+            conn = self._connect(credentials.username, credentials.password)
+        except pymysql.MySQLError as exc:
+            raise self._error(exc, action, credentials.password) from None
+        try:
+            with conn.cursor() as cur:
+                cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE "
+                            "TABLE_SCHEMA = %s AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1",
+                            (credentials.database,))
+                tables = [row[0] for row in cur.fetchall()]
+                database, counts = quote_identifier(credentials.database), {}
+                for table in tables:
+                    named = f"{database}.{quote_identifier(table)}"
+                    cur.execute(f"SELECT COUNT(*) FROM {named}")  # noqa: S608 - quoted names
+                    counts[table] = cur.fetchone()[0]
+                return counts
+        except pymysql.MySQLError as exc:
+            raise self._error(exc, action, credentials.password) from None
+        finally:
+            conn.close()
 
     def _program_options(self, credentials: Credentials) -> list[str]:
         """No option file is read (``--no-defaults``: not the service account's); the

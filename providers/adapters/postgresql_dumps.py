@@ -8,6 +8,9 @@ leaves the database as it was. What it creates belongs to the owner role (``--no
 so the resource's other credentials reach the restored tables as they reached the
 originals. Objects made since the backup that it does not hold stay.
 
+A backup's manifest is the tables of every schema but the system's, each with its exact
+row count, read by the owner login in one read-only snapshot.
+
 Emptying a resource (``empty``) drops, in one transaction, every schema the owner role
 owns (``public`` included) with all it holds, and the owner's large objects, then makes
 ``public`` again as the owner. The owner's default privileges (``ALTER DEFAULT
@@ -21,11 +24,24 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import ClassVar
 
+import psycopg
 from psycopg import sql
 
-from providers.adapters.base import Credentials, InstanceConfig, ProviderError, require_backend_name
+from providers.adapters.base import (
+    Credentials,
+    InstanceConfig,
+    ProviderError,
+    require_backend_name,
+    scrub,
+)
 from providers.adapters.dumps import dump_stream, program_environment, restore_stream
 from providers.adapters.naming import is_login_of
+from providers.adapters.postgresql_connections import _reason
+
+_TABLES = (
+    "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema'"
+    " AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1, 2")
 
 #: The schemas ``empty`` drops: the owner role's (bound: its name), and ``public`` if the
 #: database's owner (the owner role) holds it through ``pg_database_owner``.
@@ -41,6 +57,7 @@ class PostgreSQLDumps:
     """Mixed into the PostgreSQL adapter, whose ``config`` it uses."""
 
     config: InstanceConfig
+    label: str
     dump_format: ClassVar[str] = "postgresql-custom"
     dump_compressed: ClassVar[bool] = True
 
@@ -72,6 +89,24 @@ class PostgreSQLDumps:
                 conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
             conn.execute(_OWN_LARGE_OBJECTS, (role,))
             conn.execute("CREATE SCHEMA IF NOT EXISTS public")
+
+    def manifest(self, credentials: Credentials) -> dict[str, int]:
+        self._program_target(credentials)  # the owner login of the resource's database
+        try:
+            with self._connect(credentials.username, credentials.password,
+                               credentials.database) as conn:
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                tables = conn.execute(_TABLES).fetchall()
+                return {f"{schema}.{table}": conn.execute(
+                    sql.SQL("SELECT count(*) FROM {}.{}").format(
+                        sql.Identifier(schema), sql.Identifier(table))).fetchone()[0]
+                        for schema, table in tables}
+        except psycopg.Error as exc:  # `from None`: exc.pgconn holds the password
+            where = f"{self.config.host}:{self.config.port}"
+            raise ProviderError(
+                scrub(f"{self.label} at {where}: counting the rows of {credentials.database} "
+                      f"failed: {_reason(exc)}", credentials.password),
+                transient=isinstance(exc, psycopg.OperationalError)) from None
 
     def _program_target(self, credentials: Credentials) -> list[str]:
         """Where the programs connect: the instance's own address (the admin's way to the

@@ -55,6 +55,7 @@ from providers.adapters.base import (
 )
 from providers.adapters.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
 from providers.adapters.properties import PropertySpec
+from providers.adapters.s3_dumps import S3Dumps
 from providers.adapters.s3_logins import S3Logins
 from providers.adapters.s3_names import (
     POLICY_NAME,
@@ -69,7 +70,7 @@ _DATA_LOADER = create_loader()
 _TRUE, _FALSE = frozenset({"true", "1", "yes", "on"}), frozenset({"false", "0", "no", "off"})
 
 
-class S3Adapter(S3Logins, ProviderAdapter):
+class S3Adapter(S3Dumps, S3Logins, ProviderAdapter):
     key = "s3"
     label = "S3"
     resource_type = "object"

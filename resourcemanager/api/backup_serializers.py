@@ -17,8 +17,8 @@ class BackupSerializer(serializers.ModelSerializer):
     class Meta:
         model = Backup
         fields = ["id", "resource", "status", "status_message", "format", "size", "sha256",
-                  "dump_size", "origin", "duration", "created_by", "created_at", "started_at",
-                  "completed_at"]
+                  "dump_size", "origin", "duration", "scheduled", "created_by", "created_at",
+                  "started_at", "completed_at"]
         read_only_fields = fields
 
     def get_status_message(self, backup: Backup) -> str:

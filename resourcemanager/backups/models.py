@@ -76,6 +76,11 @@ class Backup(Run):
     sha256 = models.CharField(max_length=64, blank=True, editable=False)
     #: Bytes of the dump itself.
     dump_size = models.BigIntegerField(null=True, blank=True, editable=False)
+    #: Requested by the resource's backup schedule: its retention applies.
+    scheduled = models.BooleanField(default=False, editable=False)
+    #: What the database held when it was backed up, ``{"tables": {name: rows}}``, which
+    #: the restore drill (``verify_backups``) compares a restored copy with.
+    manifest = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta(Run.Meta):
         pass
@@ -121,3 +126,36 @@ class Clone(Run):
 
     class Meta(Run.Meta):
         pass
+class Interval(models.TextChoices):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    HOURS = "hours"
+
+
+class BackupSchedule(models.Model):
+    """When a resource is backed up by itself, and which of those backups are kept
+    (``resourcemanager.backups.schedules`` and ``retention``)."""
+
+    Interval = Interval
+
+    resource = models.OneToOneField("resourcemanager.Resource", on_delete=models.CASCADE,
+                                    primary_key=True, related_name="backup_schedule")
+    scope = models.CharField(max_length=63, db_index=True)
+    interval = models.CharField(max_length=16, choices=Interval.choices, default=Interval.DAILY)
+    #: Hours between two backups, for the interval ``hours``.
+    hours = models.PositiveSmallIntegerField(null=True, blank=True)
+    #: The newest backup of each of the last ``keep_daily`` days (that have one) is kept,
+    #: and of each of the last ``keep_weekly`` ISO weeks.
+    keep_daily = models.PositiveSmallIntegerField(default=7)
+    keep_weekly = models.PositiveSmallIntegerField(default=4)
+    next_run_at = models.DateTimeField(db_index=True)
+    last_run_at = models.DateTimeField(null=True, blank=True, editable=False)
+    #: Why the last due backup was not requested; empty when it was.
+    last_message = models.TextField(blank=True, editable=False)
+    updated_by = models.CharField(max_length=150)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"backup schedule of {self.resource}"

@@ -33,6 +33,7 @@ from resourcemanager.resources.models import Resource
 from resourcemanager.resources.operations import (
     Claim,
     Operation,
+    RetryLater,
     audit_resource,
     claim_resource,
     extend_lease,
@@ -80,18 +81,22 @@ def _run_backup(resource_id: str, backup_id: str, actor: str, last_attempt: bool
 
     try:
         store = backup_store()
-        with adapter.dump(Credentials.from_dict(resource.credentials)) as chunks:
+        credentials = Credentials.from_dict(resource.credentials)
+        with adapter.dump(credentials) as chunks:
+            manifest = adapter.manifest(credentials)  # as the dump's own snapshot begins
             sealed = seal(kept_alive(counted(chunks), claim), data_key(backup),
                           compress=not adapter.dump_compressed)
             stored = store.upload(backup.object_key, sealed)
     except (ProviderError, StoreError, LeaseLost) as exc:
+        if getattr(exc, "transient", False) and not claim.last_attempt:
+            _retry_later(claim, backup, str(exc))
         message = failures.log_failure(
             f"backup {backup.pk} of resource {resource.pk} failed", str(exc))
         record_outcome(claim, lambda resource: record_failure(resource, backup, actor, message))
         return
     duration = round(time.monotonic() - started, 3)
-    record_outcome(claim, lambda resource: _backed_up(resource, backup, actor, stored,
-                                                      dumped, duration))
+    record_outcome(claim, lambda resource: _backed_up(
+        resource, backup, actor, stored, dumped, duration, {"tables": manifest}))
     if settle(backup, "its run lost the resource's lease before it was recorded"):
         store.delete(backup.object_key)
 
@@ -152,6 +157,17 @@ def claim_run(run: Any, operation: Operation, last_attempt: bool) -> Claim | Non
     return claim
 
 
+def _retry_later(claim: Claim, backup: Backup, message: str) -> None:
+    """A transient failure with attempts left: the backup waits, pending, for the task to
+    run it again after a backoff (raises ``RetryLater``); nothing of it is stored."""
+    failures.log_failure(f"backup {backup.pk} of resource {claim.resource.pk} will be "
+                         "retried", message)
+    Backup.objects.filter(pk=backup.pk, status__in=UNFINISHED).update(
+        status=RunStatus.PENDING, status_message=f"{failures.RETRYING}{message}")
+    record_outcome(claim, lambda resource: None, finished=False)
+    raise RetryLater(message, attempt=claim.resource.attempts)
+
+
 def kept_alive(chunks: Iterable[bytes], *claims: Claim) -> Iterator[bytes]:
     """``chunks``, extending the run's leases now and then; raises ``LeaseLost``."""
     last = time.monotonic()
@@ -169,10 +185,10 @@ def data_key(backup: Backup) -> bytes:
 
 
 def _backed_up(resource: Resource, backup: Backup, actor: str, stored: Stored, dumped: int,
-               duration: float) -> None:
+               duration: float, manifest: dict) -> None:
     Backup.objects.filter(pk=backup.pk).update(
         status=RunStatus.COMPLETED, size=stored.size, sha256=stored.sha256,
-        dump_size=dumped, duration=duration, completed_at=timezone.now())
+        dump_size=dumped, duration=duration, manifest=manifest, completed_at=timezone.now())
     record_success(resource, Operation.BACKUP, actor, events.BACKED_UP,
                f"backup {backup.pk}: {stored.size} bytes stored in {duration} s")
 

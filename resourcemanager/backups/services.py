@@ -27,9 +27,11 @@ from resourcemanager.resources.operations import Operation, audit_resource, lock
 Outcome = AuditEntry.Outcome
 
 
-def request_backup(principal: Principal, resource: Resource) -> Backup:
+def request_backup(principal: Principal, resource: Resource, *, scheduled: bool = False
+                   ) -> Backup:
     """Record a backup of ``resource`` and queue it. While one is pending or running, that
-    one is the answer: asking again is harmless."""
+    one is the answer: asking again is harmless. ``scheduled``: its schedule asks, and
+    its retention applies to the backup."""
     require(principal, Action.MANAGE_RESOURCE, resource.scope)
     adapter_class = checks.data_class(resource)
     with transaction.atomic():
@@ -38,7 +40,7 @@ def request_backup(principal: Principal, resource: Resource) -> Backup:
         if under_way is not None:
             return under_way
         backup = Backup(scope=resource.scope, resource=resource, created_by=principal.name,
-                        format=adapter_class.dump_format,
+                        format=adapter_class.dump_format, scheduled=scheduled,
                         compressed=not adapter_class.dump_compressed,
                         data_key=base64.b64encode(new_data_key()).decode())
         backup.object_key = store_key(f"{resource.scope}/{resource.pk}/{backup.pk}.rmbackup")

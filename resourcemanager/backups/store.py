@@ -26,10 +26,18 @@ MIN_PART_SIZE = 5 * 1024 * 1024
 #: Parts uploading at once while the next one fills.
 _PARTS_IN_FLIGHT = 2
 _READ_SIZE = 1024 * 1024
+#: Refusals of a store that is busy or restarting: tried again later.
+_TRANSIENT_CODES = frozenset({"SlowDown", "ServiceUnavailable", "InternalError",
+                              "RequestTimeout"})
 
 
 class StoreError(Exception):
-    """The backup store refused or could not be reached; the message holds no secret."""
+    """The backup store refused or could not be reached; the message holds no secret.
+    ``transient``: worth trying again later (unreachable, overloaded), as a backend's."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class StoreNotConfigured(StoreError):
@@ -185,10 +193,12 @@ class BackupStore:
             yield
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "error")
-            raise StoreError(f"the backup store refused {action}: {code}") from None
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            raise StoreError(f"the backup store refused {action}: {code}",
+                             transient=status >= 500 or code in _TRANSIENT_CODES) from None
         except BotoCoreError as exc:
             raise StoreError(f"the backup store could not be reached ({action}): "
-                             f"{type(exc).__name__}") from None
+                             f"{type(exc).__name__}", transient=True) from None
 
 
 def _parts(chunks: Iterable[bytes], size: int) -> Iterator[bytearray]:

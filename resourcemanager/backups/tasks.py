@@ -1,9 +1,10 @@
-"""The Celery task running a resource's data operations (BACKUP, RESTORE, CLEANUP,
-CLONE). Thin: the runners do the work."""
+"""The Celery tasks running a resource's data operations (BACKUP, RESTORE, CLEANUP,
+CLONE), and the backup sweep. Thin: the runners, the schedules and the retention do the
+work."""
 
 from celery import shared_task
 
-from resourcemanager.backups import cleanups, clones, runs
+from resourcemanager.backups import cleanups, clones, retention, runs, schedules
 from resourcemanager.outbox import queueing
 from resourcemanager.resources.operations import Operation
 from resourcemanager.resources.tasks import run_with_retries
@@ -29,3 +30,13 @@ def run_data_operation(
             runner(resource_id, run_id, actor=actor, last_attempt=last_attempt)
 
     run_with_retries(self, run, f"{operation} {run_id} of resource {resource_id}", message_id)
+
+
+@shared_task(name="resourcemanager.sweep_backups")
+def sweep_backups() -> dict:
+    """Request the scheduled backups due, then remove those their retention lets go
+    (scheduled by ``CELERY_BEAT_SCHEDULE`` every ``RM_BACKUP_SWEEP_INTERVAL`` seconds)."""
+    due = schedules.request_due_backups()
+    pruned = retention.prune_expired()
+    return {"requested": len(due.requested), "skipped": len(due.skipped),
+            "removed": len(pruned.removed), "not_removed": len(pruned.failed)}

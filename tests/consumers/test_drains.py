@@ -36,9 +36,9 @@ def test_a_drain_delivers_a_batch_with_a_statement_or_two_for_all(
 
     assert again is None
     # The mark; the consumer; the batch, locked, and its claim; the outcomes and their
-    # audit entries; whether a retry waits.
+    # audit entries.
     assert statements(captured) == ["UPDATE", "SELECT", "SELECT", "UPDATE", "UPDATE",
-                                    "INSERT", "SELECT"]
+                                    "INSERT"]
     assert webhook_server.events() == ["resource.created"] + ["resource.updated"] * 9
     ids = [first.pk, *(each.pk for each in others)]
     assert set(Delivery.objects.filter(pk__in=ids).values_list("status", "attempts")) == {
@@ -96,3 +96,24 @@ def test_a_drain_is_queued_once_while_one_waits(
     assert drains.queue([consumer_id]) == 1
 
     assert sent == [{"consumer_id": str(consumer_id)}] * 3
+
+
+def test_a_batch_stops_once_half_its_lease_is_gone_and_the_drain_goes_on(
+    owner, pg_provider, webhook_server, settings
+) -> None:
+    """Deliveries waiting their turn in a slow batch would outlive their lease."""
+    first = pending_delivery(owner, webhook_server)
+    more_like(first, 2)
+    settings.RM_OPERATION_TIMEOUT = 0  # half of it is gone after the first attempt
+
+    with CaptureQueriesContext(connection) as captured:
+        again = drains.drain(first.consumer_id, in_process=False, backoff=in_30s)
+
+    assert again is None
+    claims = [query for query in captured.captured_queries
+              if query["sql"].startswith('SELECT "consumers_delivery"')
+              and "FOR UPDATE" in query["sql"]]
+    assert len(claims) == 3  # a batch each: the rest released after every attempt
+    assert list(Delivery.objects.filter(consumer=first.consumer_id).order_by("pk")
+                .values_list("status", "attempts")) == [
+        ("delivered", 1), ("delivered", 1), ("delivered", 1)]

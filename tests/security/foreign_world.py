@@ -10,16 +10,18 @@ the start and checks the resource on the server and through its owner's token.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
 from django.db import models
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.models import AuditEntry
 from consumers.models import Consumer, Delivery
 from providers.models import Provider
-from resourcemanager.backups.models import Backup, Cleanup, Clone, Restore
+from resourcemanager.backups.models import Backup, BackupSchedule, Cleanup, Clone, Restore
 from resourcemanager.identity.models import ApiToken, ScopeRole
 from resourcemanager.identity.roles import Role
 from resourcemanager.identity.tokens import issue_token
@@ -51,6 +53,7 @@ class World:
     bravo_backup: Backup  # a completed backup of team-b's resource
     bravo_cleanup: Cleanup  # a cleanup of team-b's resource, from that backup
     bravo_clone: Clone  # a clone of team-b's resource into itself, as records go
+    bravo_schedule: BackupSchedule  # team-b's resource backed up every 17 hours
     bystander: object  # a user without roles, to be granted roles by forged forms
     snapshot: dict = field(default_factory=dict)
 
@@ -91,6 +94,7 @@ class World:
             Backup: self.bravo_backup,
             Cleanup: self.bravo_cleanup,
             Clone: self.bravo_clone,
+            BackupSchedule: self.bravo_schedule,
             type(self.bravo_owner.user): self.bravo_owner.user,
         }
         if model not in objects:
@@ -125,6 +129,8 @@ class World:
             "credentials of team-b": list(Credential.objects.filter(scope="team-b").values()),
             "settings of team-b": list(ScopeSettings.objects.filter(scope="team-b").values()),
             "backups of team-b": list(Backup.objects.filter(scope="team-b").values()),
+            "backup schedules of team-b": list(
+                BackupSchedule.objects.filter(scope="team-b").values()),
             "restores of team-b": list(Restore.objects.filter(scope="team-b").values()),
             "cleanups of team-b": list(Cleanup.objects.filter(scope="team-b").values()),
             "clones of team-b": list(Clone.objects.filter(scope="team-b").values()),
@@ -197,6 +203,7 @@ def foreign_world(memory_provider, make_client, django_user_model) -> World:
             scope="team-b", resource=bravo_backup.resource, source=bravo_backup.resource,
             status=Clone.Status.FAILED, status_message="bravo-clone-failure-zq",
             created_by=owner.username),
+        bravo_schedule=create_bravo_schedule(owner),
         bystander=django_user_model.objects.create_user(username="bystander", password=None),
     )
     world.snapshot = world.take_snapshot()
@@ -212,6 +219,16 @@ def create_bravo_backup(owner) -> Backup:
         compressed=True, object_key=f"team-b/{resource.pk}/bravo-backup-zq.rmbackup",
         data_key="YnJhdm8tYmFja3VwLWtleS16cQ==", size=1234, sha256="ab" * 32,
         created_by=owner.username)
+
+
+def create_bravo_schedule(owner) -> BackupSchedule:
+    """team-b's resource's backup schedule, as setting one leaves it (the in-memory
+    provider makes no dumps, so the service would refuse it)."""
+    resource = Resource.objects.get(scope="team-b")
+    return BackupSchedule.objects.create(
+        resource=resource, scope="team-b", interval="hours", hours=17, keep_daily=13,
+        keep_weekly=11, next_run_at=timezone.now() + timedelta(days=3),
+        updated_by=owner.username)
 
 
 def create_bravo_credential(owner) -> Credential:

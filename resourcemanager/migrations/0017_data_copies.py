@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("resourcemanager", "0015_backup_origin"),
+        ("resourcemanager", "0016_backup_schedules"),
     ]
 
     operations = [
