@@ -311,6 +311,9 @@ class ProviderAdapter(ABC):
         (``credentials``); what it makes belongs to ``owner``, the owner role."""
         raise ProviderError(f"{self.label} resources cannot be restored yet")
 
+    #: ``empty`` is offered (CLEANUP).
+    empties: ClassVar[bool] = False
+
     def empty(self, credentials: Credentials, *, owner: str) -> None:
         """Drop every object of the resource's data, logged in as its owner
         (``credentials``), keeping the resource, its logins and their privileges: what

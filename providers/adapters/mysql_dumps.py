@@ -74,6 +74,8 @@ class MySQLDumps:
         restore_stream(argv, program_environment(MYSQL_PWD=credentials.password),
                        _defined_by_restorer(chunks), "mysql", credentials.password)
 
+    empties: ClassVar[bool] = True
+
     def empty(self, credentials: Credentials, *, owner: str) -> None:
         self._program_options(credentials)  # the owner's login and database, validated
         database = quote_identifier(credentials.database)

@@ -78,6 +78,8 @@ class PostgreSQLDumps:
         restore_stream(argv, self._program_environment(credentials), chunks, "pg_restore",
                        credentials.password)
 
+    empties: ClassVar[bool] = True
+
     def empty(self, credentials: Credentials, *, owner: str) -> None:
         role = require_backend_name(owner)
         self._program_target(credentials)  # the owner's login to its own database only

@@ -31,6 +31,7 @@ from resourcemanager.backups.runs import (
 from resourcemanager.backups.sealing import SealError
 from resourcemanager.backups.services import require_confirmation
 from resourcemanager.backups.store import StoreError
+from resourcemanager.core.errors import Conflict
 from resourcemanager.identity.roles import Action, Principal, require
 from resourcemanager.outbox import events, relay
 from resourcemanager.resources import failures
@@ -50,7 +51,9 @@ def request_cleanup(principal: Principal, resource: Resource, *, confirm: object
     """Record a cleanup of ``resource`` (then ``template`` restored into it) and queue it,
     once ``confirm`` names the resource whose data it drops."""
     require(principal, Action.MANAGE_RESOURCE, resource.scope)
-    checks.data_class(resource, store=template is not None)
+    if not checks.data_class(resource, store=template is not None).empties:
+        raise Conflict(f"{resource.provider.adapter_class.label} resources are not cleaned "
+                       "up yet", code="not_offered")
     require_confirmation(resource, confirm, "a cleanup drops all the data of {name!r}")
     chosen = None if template is None else checks.restorable_backup(
         principal, resource, template, field="template")

@@ -188,3 +188,13 @@ def test_deleting_the_scope_takes_its_cleanups_and_clones(make_client, scram_pro
     call_command("delete_scope", "team-a", "--delete-resources", "--yes", stdout=io.StringIO())
 
     assert not Cleanup.objects.exists() and not Clone.objects.exists()
+
+
+def test_a_bucket_is_not_cleaned_up_yet(make_client, s3_provider):
+    client = make_client(team_a="RESOURCE_ADMIN")
+    bucket = client.post(TEAM_A, {"provider": "s3", "name": "assets"}, format="json").json()
+
+    answer = clean_up(client, bucket, confirm="assets")
+
+    assert answer.status_code == 409 and answer.json()["code"] == "not_offered"
+    assert not Cleanup.objects.exists()

@@ -51,6 +51,8 @@ def data_copy_panel(request: HttpRequest, resource: Resource) -> dict[str, Any]:
     pk = quote(resource.pk)
     return {
         "rm_can_copy": _may_copy(request, resource),
+        "rm_can_clean_up": _may_copy(request, resource) and (
+            resource.provider.adapter_class.empties),
         "rm_cleanup_url": reverse("admin:resourcemanager_resource_cleanup", args=[pk]),
         "rm_clone_url": reverse("admin:resourcemanager_resource_clone", args=[pk]),
     }
