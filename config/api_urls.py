@@ -7,7 +7,12 @@ from audit.api import AuditExportView
 from consumers.api import BuilderViewSet, ConsumerViewSet
 from resourcemanager.api.auth_views import PermissionsView
 from resourcemanager.api.backup_schedule_views import BackupScheduleView
-from resourcemanager.api.backup_views import BackupViewSet, RestoreViewSet
+from resourcemanager.api.backup_views import (
+    BackupViewSet,
+    CleanupViewSet,
+    CloneViewSet,
+    RestoreViewSet,
+)
 from resourcemanager.api.credential_views import CredentialViewSet
 from resourcemanager.api.scope_views import (
     ResourceLimitView,
@@ -42,6 +47,10 @@ router.register(r"resources/(?P<resource_pk>[^/.]+)/backups", BackupViewSet, bas
 router.register(
     r"resources/(?P<resource_pk>[^/.]+)/restores", RestoreViewSet, basename="restore"
 )
+router.register(
+    r"resources/(?P<resource_pk>[^/.]+)/cleanups", CleanupViewSet, basename="cleanup"
+)
+router.register(r"resources/(?P<resource_pk>[^/.]+)/clones", CloneViewSet, basename="clone")
 router.register("providers", ProviderViewSet, basename="provider")
 router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("consumers", ConsumerViewSet, basename="consumer")

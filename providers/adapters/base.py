@@ -344,6 +344,15 @@ class ProviderAdapter(ABC):
         (``credentials``); what it makes belongs to ``owner``, the owner role."""
         raise ProviderError(f"{self.label} resources cannot be restored yet")
 
+    #: ``empty`` is offered (CLEANUP).
+    empties: ClassVar[bool] = False
+
+    def empty(self, credentials: Credentials, *, owner: str) -> None:
+        """Drop every object of the resource's data, logged in as its owner
+        (``credentials``), keeping the resource, its logins and their privileges: what
+        ``owner``, the owner role, makes afterwards reaches them as before."""
+        raise ProviderError(f"{self.label} resources cannot be emptied yet")
+
     def manifest(self, credentials: Credentials) -> dict[str, int]:
         """The resource's tables and their exact row counts, read in one snapshot, logged
         in as its owner (``credentials``): what a restored copy of a backup must hold."""

@@ -3,12 +3,19 @@ snapshot of InnoDB tables, without locking them) and the ``mysql`` client, both 
 as the resource's owner login (never the instance's admin).
 
 A restore runs the dump's statements: each table it holds is dropped and made again with
-its rows; tables made since the backup stay. MySQL cannot undo DDL, so a restore that
+its rows; tables made since the backup stay. The dump names the account that defined each
+view and trigger (``DEFINER``), which only an account with SUPER may name again; the
+restore makes them the restoring owner's (``DEFINER=CURRENT_USER``), so that a dump
+restores into another resource too. MySQL cannot undo DDL, so a restore that
 fails midway leaves the tables it reached restored (the backup's checksum is verified
 before a restore starts, so a damaged backup never begins one).
 
 A backup's manifest is the database's base tables, each with its exact row count, read by
 the owner login in one consistent snapshot.
+
+Emptying a resource (``empty``) drops, as the owner login, every view, table, sequence,
+routine and event of its database (triggers go with their tables). The database and its
+grants stay, so every login keeps its access to what is made there afterwards.
 """
 
 from __future__ import annotations
@@ -27,6 +34,19 @@ from providers.adapters.mysql_names import quote_identifier
 _NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 #: The comment ``mysqldump`` writes first (after MariaDB's sandbox-mode line, if any).
 _DUMP_BANNER = re.compile(rb"\A(?:/\*M?!\d+[^\n]*\n)?-- (?:MySQL|MariaDB) dump ")
+#: What ``empty`` drops, views first (they may read tables), each as (kind, name); bound:
+#: the database's name, three times.
+_OBJECTS = (
+    "SELECT IF(TABLE_TYPE = 'VIEW', 'VIEW', 'TABLE'), TABLE_NAME FROM information_schema.TABLES"
+    " WHERE TABLE_SCHEMA = %s"
+    " UNION ALL SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES"
+    " WHERE ROUTINE_SCHEMA = %s"
+    " UNION ALL SELECT 'EVENT', EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s"
+    " ORDER BY 1 = 'VIEW' DESC"
+)
+_KINDS = frozenset({"VIEW", "TABLE", "PROCEDURE", "FUNCTION", "EVENT"})
+#: The definer of a view (``50013``) or trigger (``50017``) as mysqldump writes it.
+_DEFINER = re.compile(rb"(/\*!500(?:13|17) DEFINER=)`(?:[^`]|``)*`@`(?:[^`]|``)*`")
 
 
 class MySQLDumps:
@@ -51,8 +71,25 @@ class MySQLDumps:
     def restore(self, credentials: Credentials, chunks: Iterable[bytes], *, owner: str) -> None:
         argv = ["mysql", *self._program_options(credentials), "--batch",
                 f"--database={credentials.database}"]
-        restore_stream(argv, program_environment(MYSQL_PWD=credentials.password), chunks,
-                       "mysql", credentials.password)
+        restore_stream(argv, program_environment(MYSQL_PWD=credentials.password),
+                       _defined_by_restorer(chunks), "mysql", credentials.password)
+
+    empties: ClassVar[bool] = True
+
+    def empty(self, credentials: Credentials, *, owner: str) -> None:
+        self._program_options(credentials)  # the owner's login and database, validated
+        database = quote_identifier(credentials.database)
+        try:
+            conn = self._connect(credentials.username, credentials.password)
+            with conn, conn.cursor() as cur:
+                cur.execute("SET SESSION FOREIGN_KEY_CHECKS = 0")
+                cur.execute(_OBJECTS, (credentials.database,) * 3)
+                for kind, name in cur.fetchall():
+                    if kind in _KINDS:  # one of ours; the names quoted
+                        cur.execute(f"DROP {kind} IF EXISTS {database}.{quote_identifier(name)}")
+        except pymysql.MySQLError as exc:
+            raise self._error(exc, f"emptying {credentials.database}",
+                              credentials.password) from None
 
     def manifest(self, credentials: Credentials) -> dict[str, int]:
         self._program_options(credentials)  # plain identifiers only
@@ -91,3 +128,21 @@ class MySQLDumps:
         if ca := self.config.options.get("ssl_ca"):
             options += [f"--ssl-ca={ca}", "--ssl-verify-server-cert"]
         return options
+
+
+def _defined_by_restorer(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The dump with every view's and trigger's definer made ``CURRENT_USER``, read line
+    by line (a line is one statement at most; rows are never rewritten)."""
+    pending = b""
+    for chunk in chunks:
+        lines = (pending + chunk).split(b"\n")
+        pending = lines.pop()
+        yield b"".join(_definer_free(line) + b"\n" for line in lines)
+    if pending:
+        yield _definer_free(pending)
+
+
+def _definer_free(line: bytes) -> bytes:
+    if line.startswith(b"INSERT INTO"):
+        return line
+    return _DEFINER.sub(rb"\1CURRENT_USER", line)

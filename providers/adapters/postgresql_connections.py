@@ -80,6 +80,25 @@ class PostgreSQLConnections:
             raise ProviderError(message,
                                 transient=isinstance(exc, psycopg.OperationalError)) from None
 
+    @contextmanager
+    def _tenant(self, user: str, password: str, dbname: str, action: str
+                ) -> Iterator[psycopg.Connection]:
+        """A connection as a tenant's login to its database; psycopg errors become
+        ProviderErrors without secrets."""
+        try:
+            conn = self._connect(user, password, dbname)
+        except psycopg.Error as exc:
+            raise self._connect_error(exc, f"login {user}", password) from None
+        try:
+            with conn:
+                yield conn
+        except psycopg.Error as exc:
+            where = f"{self.config.host}:{self.config.port}"
+            message = scrub(f"{self.label} at {where}: {action} failed: {_reason(exc)}",
+                            password)
+            raise ProviderError(message,
+                                transient=isinstance(exc, psycopg.OperationalError)) from None
+
     def _connect_error(self, exc: psycopg.Error, who: str, *secrets: str) -> ProviderError:
         where, reason = f"{self.config.host}:{self.config.port}", _reason(exc)
         if "FATAL:" in str(exc) and not _TRANSIENT_FATAL.search(reason):

@@ -10,6 +10,12 @@ originals. Objects made since the backup that it does not hold stay.
 
 A backup's manifest is the tables of every schema but the system's, each with its exact
 row count, read by the owner login in one read-only snapshot.
+
+Emptying a resource (``empty``) drops, in one transaction, every schema the owner role
+owns (``public`` included) with all it holds, and the owner's large objects, then makes
+``public`` again as the owner. The owner's default privileges (``ALTER DEFAULT
+PRIVILEGES FOR ROLE``, global, not per schema) survive, so the resource's other logins
+reach the new ``public`` and what the owner creates in it, as before.
 """
 
 from __future__ import annotations
@@ -37,6 +43,15 @@ _TABLES = (
     " WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema'"
     " AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1, 2")
 
+#: The schemas ``empty`` drops: the owner role's (bound: its name), and ``public`` if the
+#: database's owner (the owner role) holds it through ``pg_database_owner``.
+_OWN_SCHEMAS = (
+    "SELECT nspname FROM pg_namespace WHERE pg_get_userbyid(nspowner) IN (%s, "
+    "'pg_database_owner') AND nspname NOT LIKE 'pg\\_%%' AND nspname <> 'information_schema'"
+)
+_OWN_LARGE_OBJECTS = (
+    "SELECT lo_unlink(oid) FROM pg_largeobject_metadata WHERE pg_get_userbyid(lomowner) = %s")
+
 
 class PostgreSQLDumps:
     """Mixed into the PostgreSQL adapter, whose ``config`` it uses."""
@@ -62,6 +77,20 @@ class PostgreSQLDumps:
                 *self._program_target(credentials)]
         restore_stream(argv, self._program_environment(credentials), chunks, "pg_restore",
                        credentials.password)
+
+    empties: ClassVar[bool] = True
+
+    def empty(self, credentials: Credentials, *, owner: str) -> None:
+        role = require_backend_name(owner)
+        self._program_target(credentials)  # the owner's login to its own database only
+        with self._tenant(credentials.username, credentials.password, credentials.database,
+                          "emptying the database") as conn, conn.transaction():
+            conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+            schemas = [row[0] for row in conn.execute(_OWN_SCHEMAS, (role,))]
+            for schema in schemas:
+                conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+            conn.execute(_OWN_LARGE_OBJECTS, (role,))
+            conn.execute("CREATE SCHEMA IF NOT EXISTS public")
 
     def manifest(self, credentials: Credentials) -> dict[str, int]:
         self._program_target(credentials)  # the owner login of the resource's database

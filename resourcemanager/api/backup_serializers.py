@@ -1,4 +1,5 @@
-"""What the API shows of backups and restores (never a key), and the restore request."""
+"""What the API shows of backups, restores, cleanups and clones (never a key), and the
+requests of RESTORE, CLEANUP and CLONE."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from rest_framework import serializers
 
 from resourcemanager.api.serializers import FAILURE_HELP
 from resourcemanager.api.strict import StrictInput
-from resourcemanager.backups.models import Backup, Restore
+from resourcemanager.backups.models import Backup, Cleanup, Clone, Restore
 from resourcemanager.resources import failures
 
 
@@ -38,7 +39,56 @@ class RestoreSerializer(serializers.ModelSerializer):
 
 
 class RestoreRequestSerializer(StrictInput, serializers.Serializer):
-    backup = serializers.CharField(help_text="Id of a completed backup of this resource.")
+    backup = serializers.CharField(
+        help_text="Id of a completed backup of this resource, or of another resource of the "
+                  "scope whose dump format this one takes (same provider class).")
     confirm = serializers.CharField(
         required=False,
         help_text="The resource's name: the restore replaces its data with the backup's.")
+
+
+class CleanupSerializer(serializers.ModelSerializer):
+    status_message = serializers.SerializerMethodField(help_text=FAILURE_HELP)
+
+    class Meta:
+        model = Cleanup
+        fields = ["id", "resource", "template", "status", "status_message", "duration",
+                  "created_by", "created_at", "started_at", "completed_at"]
+        read_only_fields = fields
+
+    def get_status_message(self, cleanup: Cleanup) -> str:
+        return failures.tenant_message(cleanup.status_message, cleanup.resource.provider)
+
+
+class CloneSerializer(serializers.ModelSerializer):
+    status_message = serializers.SerializerMethodField(help_text=FAILURE_HELP)
+
+    class Meta:
+        model = Clone
+        fields = ["id", "resource", "source", "status", "status_message", "copied", "duration",
+                  "created_by", "created_at", "started_at", "completed_at"]
+        read_only_fields = fields
+        extra_kwargs = {"resource": {"help_text": "The new resource, holding the copy."},
+                        "source": {"help_text": "The resource whose data is copied."},
+                        "copied": {"help_text": "Bytes of the dump copied so far."}}
+
+    def get_status_message(self, clone: Clone) -> str:
+        return failures.tenant_message(clone.status_message, clone.resource.provider)
+
+
+class CleanupRequestSerializer(StrictInput, serializers.Serializer):
+    confirm = serializers.CharField(
+        required=False, help_text="The resource's name: the cleanup drops all its data.")
+    template = serializers.CharField(
+        required=False,
+        help_text="Id of a completed backup of the scope (of any of its resources, of the "
+                  "dump format this one takes) restored once the resource is empty.")
+
+
+class CloneRequestSerializer(StrictInput, serializers.Serializer):
+    name = serializers.CharField(help_text="The new resource's name.")
+    provider = serializers.CharField(
+        required=False,
+        help_text="Provider instance (key) or class of the new resource; default: the "
+                  "source's instance. Its class must be the source's.")
+    tags = serializers.ListField(child=serializers.CharField(), required=False)

@@ -1,5 +1,6 @@
-"""A resource's backups and restores: ``/resources/{id}/backups`` and ``…/restores``
-(read only; BACKUP and RESTORE themselves are actions of the resource)."""
+"""A resource's backups, restores, cleanups and clones: ``/resources/{id}/backups``,
+``…/restores``, ``…/cleanups``, ``…/clones`` (read only; BACKUP, RESTORE, CLEANUP and
+CLONE themselves are actions of the resource)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,18 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 
-from resourcemanager.api.backup_serializers import BackupSerializer, RestoreSerializer
+from resourcemanager.api.backup_serializers import (
+    BackupSerializer,
+    CleanupSerializer,
+    CloneSerializer,
+    RestoreSerializer,
+)
 from resourcemanager.api.scoping import ScopedViewMixin
 from resourcemanager.api.views import SCOPE_HEADER
+from resourcemanager.backups import cleanups, clones
 from resourcemanager.backups import services as backups
-from resourcemanager.backups.models import Backup, Restore
+from resourcemanager.backups.models import Backup, Cleanup, Clone, Restore
+from resourcemanager.core.errors import NotFound
 from resourcemanager.identity.roles import Action
 from resourcemanager.resources import services
 from resourcemanager.resources.models import Resource
@@ -25,7 +33,7 @@ PATH = [
                      description="The resource's id."),
 ]
 ONE = [*PATH, OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH,
-                               description="The backup's (restore's) id.")]
+                               description="The backup's (restore's, cleanup's, clone's) id.")]
 
 
 class _OfResource(ScopedViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
@@ -71,3 +79,43 @@ class RestoreViewSet(_OfResource):
 
     def get_object(self) -> Restore:
         return backups.get_restore(self.principal, self.resource, self.kwargs["pk"])
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=PATH, summary="Cleanups of a resource, newest first"),
+    retrieve=extend_schema(parameters=ONE, summary="One cleanup"),
+)
+class CleanupViewSet(_OfResource):
+    serializer_class = CleanupSerializer
+    queryset = Cleanup.objects.none()
+
+    def get_queryset(self) -> QuerySet[Cleanup]:
+        return cleanups.cleanups_of(self.principal, self.resource).select_related(
+            "resource__provider")
+
+    def get_object(self) -> Cleanup:
+        return _one(self.get_queryset(), self.kwargs["pk"], "cleanup")
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=PATH, summary="Clones made of a resource, or making it, "
+                                                "newest first, with their progress"),
+    retrieve=extend_schema(parameters=ONE, summary="One clone"),
+)
+class CloneViewSet(_OfResource):
+    serializer_class = CloneSerializer
+    queryset = Clone.objects.none()
+
+    def get_queryset(self) -> QuerySet[Clone]:
+        return clones.clones_of(self.principal, self.resource).select_related(
+            "resource__provider")
+
+    def get_object(self) -> Clone:
+        return _one(self.get_queryset(), self.kwargs["pk"], "clone")
+
+
+def _one(runs: QuerySet, run_id: object, what: str):
+    found = runs.with_id(run_id)
+    if found is None:
+        raise NotFound(f"no such {what} of this resource")
+    return found

@@ -114,6 +114,11 @@ class ResourceCreateSerializer(StrictInput, serializers.Serializer):
         required=False, help_text="What the provider declares in its `properties` (see "
         "/providers); omitted ones take their defaults."
     )
+    from_backup = serializers.CharField(
+        required=False, help_text="Id of a completed backup of the scope, of the provider's "
+        "dump format, restored into the new resource once it is made (see its `clones`); "
+        "if that fails, the new resource is deleted."
+    )
 
 
 class ResourceAddSerializer(StrictInput, serializers.Serializer):

@@ -12,11 +12,16 @@ from providers.models import Provider
 from resourcemanager.api import serializers
 from resourcemanager.api.backup_serializers import (
     BackupSerializer,
+    CleanupRequestSerializer,
+    CleanupSerializer,
+    CloneRequestSerializer,
+    CloneSerializer,
     RestoreRequestSerializer,
     RestoreSerializer,
 )
 from resourcemanager.api.filters import ResourceFilter
 from resourcemanager.api.scoping import ScopedViewMixin
+from resourcemanager.backups import cleanups, clones
 from resourcemanager.backups import services as backups
 from resourcemanager.identity.roles import Action
 from resourcemanager.resources import services
@@ -39,7 +44,8 @@ SCOPE_HEADER = OpenApiParameter(
         parameters=[SCOPE_HEADER],
         request=serializers.ResourceCreateSerializer,
         responses={201: serializers.ResourceWithSecretSerializer},
-        summary="Create a managed resource; its owner credentials are in this answer",
+        summary="Create a managed resource, empty or from a backup of the scope; its owner "
+                "credentials are in this answer",
     ),
     partial_update=extend_schema(
         parameters=[SCOPE_HEADER],
@@ -77,8 +83,21 @@ SCOPE_HEADER = OpenApiParameter(
     restore=extend_schema(
         parameters=[SCOPE_HEADER], request=RestoreRequestSerializer,
         responses={202: RestoreSerializer},
-        summary="Replace the resource's data with a backup's (RESOURCE_ADMIN, ADMIN; "
-                "audited); confirm names the resource",
+        summary="Replace the resource's data with a backup's, of this resource or another "
+                "one of the scope (RESOURCE_ADMIN, ADMIN; audited); confirm names the resource",
+    ),
+    cleanup=extend_schema(
+        parameters=[SCOPE_HEADER], request=CleanupRequestSerializer,
+        responses={202: CleanupSerializer},
+        summary="Drop all the resource's data, keeping it and its credentials, then restore "
+                "a template backup if given (RESOURCE_ADMIN, ADMIN; audited); confirm names "
+                "the resource",
+    ),
+    clone=extend_schema(
+        parameters=[SCOPE_HEADER], request=CloneRequestSerializer,
+        responses={202: CloneSerializer},
+        summary="Make a new resource of the scope holding a copy of this one's data "
+                "(RESOURCE_ADMIN, ADMIN; audited); a failed clone deletes the new resource",
     ),
 )
 class ResourceViewSet(
@@ -100,6 +119,8 @@ class ResourceViewSet(
         "reveal": Action.MANAGE_CREDENTIAL,
         "backup": Action.MANAGE_RESOURCE,
         "restore": Action.MANAGE_RESOURCE,
+        "cleanup": Action.MANAGE_RESOURCE,
+        "clone": Action.MANAGE_RESOURCE,
         "metadata": Action.VIEW_RESOURCE,
     }
 
@@ -119,8 +140,13 @@ class ResourceViewSet(
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         data = self._valid(serializers.ResourceCreateSerializer, request.data)
+        from_backup = data.pop("from_backup", None)
         resource_request = services.prepare_resource(self.principal, self.scope, **data)
-        resource = services.create_resource(self.principal, resource_request)
+        if from_backup is None:
+            resource = services.create_resource(self.principal, resource_request)
+        else:
+            resource = clones.create_from_backup(self.principal, resource_request,
+                                                 from_backup).resource
         return self._render(resource, status.HTTP_201_CREATED, secret=True)
 
     def partial_update(self, request: Request, *args, **kwargs) -> Response:
@@ -162,6 +188,20 @@ class ResourceViewSet(
         made = backups.request_restore(self.principal, self.get_object(), **data)
         made.refresh_from_db()
         return Response(RestoreSerializer(made).data, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["post"])
+    def cleanup(self, request: Request, *args, **kwargs) -> Response:
+        data = self._valid(CleanupRequestSerializer, request.data)
+        made = cleanups.request_cleanup(self.principal, self.get_object(), **data)
+        made.refresh_from_db()
+        return Response(CleanupSerializer(made).data, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["post"])
+    def clone(self, request: Request, *args, **kwargs) -> Response:
+        data = self._valid(CloneRequestSerializer, request.data)
+        made = clones.request_clone(self.principal, self.get_object(), **data)
+        made.refresh_from_db()
+        return Response(CloneSerializer(made).data, status=status.HTTP_202_ACCEPTED)
 
     @staticmethod
     def _valid(serializer_class, data) -> dict:

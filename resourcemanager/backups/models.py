@@ -97,6 +97,35 @@ class Restore(Run):
         pass
 
 
+class Cleanup(Run):
+    """A resource emptied of its data, its credentials kept; then ``template`` restored
+    into it, if one was given."""
+
+    resource = models.ForeignKey(
+        "resourcemanager.Resource", on_delete=models.CASCADE, related_name="cleanups")
+    template = models.ForeignKey(Backup, on_delete=models.CASCADE, null=True, blank=True,
+                                 related_name="cleanups")
+
+    class Meta(Run.Meta):
+        pass
+
+
+class Clone(Run):
+    """A new resource (``resource``) made with a copy of ``source``'s data: its current
+    data, the dump of one streamed into the restore of the other, or ``backup``, one of
+    the scope's backups restored. A failed clone deletes the resource it made."""
+
+    resource = models.ForeignKey(
+        "resourcemanager.Resource", on_delete=models.CASCADE, related_name="clone_runs")
+    source = models.ForeignKey(
+        "resourcemanager.Resource", on_delete=models.CASCADE, related_name="clones")
+    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, null=True, blank=True,
+                               related_name="clones")
+    #: Bytes of the dump copied so far (the progress of a running clone).
+    copied = models.BigIntegerField(default=0, editable=False)
+
+    class Meta(Run.Meta):
+        pass
 class Interval(models.TextChoices):
     DAILY = "daily"
     WEEKLY = "weekly"

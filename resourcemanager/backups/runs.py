@@ -66,7 +66,7 @@ def run_data_operation(resource_id: str, run_id: str, operation: str, *, actor: 
 
 def _run_backup(resource_id: str, backup_id: str, actor: str, last_attempt: bool) -> None:
     backup = Backup.objects.filter(pk=backup_id, resource_id=resource_id).first()
-    claim = _claimed(backup, Operation.BACKUP, last_attempt)
+    claim = claim_run(backup, Operation.BACKUP, last_attempt)
     if claim is None:
         return
     resource, started = claim.resource, time.monotonic()
@@ -84,7 +84,7 @@ def _run_backup(resource_id: str, backup_id: str, actor: str, last_attempt: bool
         credentials = Credentials.from_dict(resource.credentials)
         with adapter.dump(credentials) as chunks:
             manifest = adapter.manifest(credentials)  # as the dump's own snapshot begins
-            sealed = seal(_kept_alive(counted(chunks), claim), _data_key(backup),
+            sealed = seal(kept_alive(counted(chunks), claim), data_key(backup),
                           compress=not adapter.dump_compressed)
             stored = store.upload(backup.object_key, sealed)
     except (ProviderError, StoreError, LeaseLost) as exc:
@@ -92,49 +92,56 @@ def _run_backup(resource_id: str, backup_id: str, actor: str, last_attempt: bool
             _retry_later(claim, backup, str(exc))
         message = failures.log_failure(
             f"backup {backup.pk} of resource {resource.pk} failed", str(exc))
-        record_outcome(claim, lambda resource: _failed(resource, backup, actor, message))
+        record_outcome(claim, lambda resource: record_failure(resource, backup, actor, message))
         return
     duration = round(time.monotonic() - started, 3)
     record_outcome(claim, lambda resource: _backed_up(
         resource, backup, actor, stored, dumped, duration, {"tables": manifest}))
-    if _settle(backup, "its run lost the resource's lease before it was recorded"):
+    if settle(backup, "its run lost the resource's lease before it was recorded"):
         store.delete(backup.object_key)
 
 
 def _run_restore(resource_id: str, restore_id: str, actor: str, last_attempt: bool) -> None:
     restore = (Restore.objects.select_related("backup")
                .filter(pk=restore_id, resource_id=resource_id).first())
-    claim = _claimed(restore, Operation.RESTORE, last_attempt)
+    claim = claim_run(restore, Operation.RESTORE, last_attempt)
     if claim is None:
         return
-    resource, backup, started = claim.resource, restore.backup, time.monotonic()
-    adapter = resource.provider.adapter()
+    resource, started = claim.resource, time.monotonic()
     try:
-        if backup.status != RunStatus.COMPLETED or backup.resource_id != resource.pk:
-            raise Refused("the backup is not a completed backup of this resource")
-        if backup.format != adapter.dump_format:
-            raise Refused(f"the backup is a {backup.format} dump; this resource takes "
-                          f"{adapter.dump_format or 'none'}")
-        store = backup_store()
-        if store.checksum(backup.object_key) != backup.sha256:
-            raise Refused("the stored backup does not match its checksum: it is damaged; "
-                          "nothing was restored")
-        opened = unseal(store.read(backup.object_key), _data_key(backup),
-                        compressed=backup.compressed)
-        adapter.restore(Credentials.from_dict(resource.credentials),
-                        _kept_alive(opened, claim), owner=resource.backend_name)
+        restore_backup(restore.backup, claim)
     except (ProviderError, StoreError, SealError, Refused, LeaseLost) as exc:
         message = failures.log_failure(
             f"restore {restore.pk} of resource {resource.pk} failed", str(exc))
-        record_outcome(claim, lambda resource: _failed(resource, restore, actor, message))
+        record_outcome(claim, lambda resource: record_failure(resource, restore, actor, message))
         return
     duration = round(time.monotonic() - started, 3)
     record_outcome(claim, lambda resource: _restored(resource, restore, actor, duration))
-    _settle(restore, "its run lost the resource's lease before it was recorded")
+    settle(restore, "its run lost the resource's lease before it was recorded")
 
 
-def _claimed(run: Backup | Restore | None, operation: Operation, last_attempt: bool
-             ) -> Claim | None:
+def restore_backup(backup: Backup, claim: Claim) -> None:
+    """Restore ``backup`` into the claimed resource as its owner, once it proves a
+    completed backup of the resource's scope and format, stored whole. Raises
+    ``Refused``, ``ProviderError``, ``StoreError``, ``SealError`` or ``LeaseLost``."""
+    resource = claim.resource
+    adapter = resource.provider.adapter()
+    if backup.status != RunStatus.COMPLETED or backup.scope != resource.scope:
+        raise Refused("the backup is not a completed backup of this resource's scope")
+    if backup.format != adapter.dump_format:
+        raise Refused(f"the backup is a {backup.format} dump; this resource takes "
+                      f"{adapter.dump_format or 'none'}")
+    store = backup_store()
+    if store.checksum(backup.object_key) != backup.sha256:
+        raise Refused("the stored backup does not match its checksum: it is damaged; "
+                      "nothing was restored")
+    opened = unseal(store.read(backup.object_key), data_key(backup),
+                    compressed=backup.compressed)
+    adapter.restore(Credentials.from_dict(resource.credentials), kept_alive(opened, claim),
+                    owner=resource.backend_name)
+
+
+def claim_run(run: Any, operation: Operation, last_attempt: bool) -> Claim | None:
     """The resource's lease for ``run``, which is then running; None when there is
     nothing to do (over already, or the resource no longer ready: then it failed)."""
     if run is None or run.status not in UNFINISHED:
@@ -143,7 +150,7 @@ def _claimed(run: Backup | Restore | None, operation: Operation, last_attempt: b
     if claim is None:
         status = Resource.objects.filter(pk=run.resource_id).values_list(
             "status", flat=True).first()
-        _settle(run, f"the resource is {status or 'gone'}")
+        settle(run, f"the resource is {status or 'gone'}")
         return None
     type(run).objects.filter(pk=run.pk).update(
         status=RunStatus.RUNNING, started_at=timezone.now(), status_message="")
@@ -161,19 +168,19 @@ def _retry_later(claim: Claim, backup: Backup, message: str) -> None:
     raise RetryLater(message, attempt=claim.resource.attempts)
 
 
-def _kept_alive(chunks: Iterable[bytes], claim: Claim) -> Iterator[bytes]:
-    """``chunks``, extending the run's lease now and then; raises ``LeaseLost``."""
+def kept_alive(chunks: Iterable[bytes], *claims: Claim) -> Iterator[bytes]:
+    """``chunks``, extending the run's leases now and then; raises ``LeaseLost``."""
     last = time.monotonic()
     for chunk in chunks:
         if time.monotonic() - last > _KEEP_ALIVE:
-            if not extend_lease(claim):
+            if not all([extend_lease(claim) for claim in claims]):
                 raise LeaseLost("the run lost the resource's lease (it took longer than "
                                 "RM_OPERATION_TIMEOUT without being heard of)")
             last = time.monotonic()
         yield chunk
 
 
-def _data_key(backup: Backup) -> bytes:
+def data_key(backup: Backup) -> bytes:
     return base64.b64decode(backup.data_key)
 
 
@@ -182,35 +189,38 @@ def _backed_up(resource: Resource, backup: Backup, actor: str, stored: Stored, d
     Backup.objects.filter(pk=backup.pk).update(
         status=RunStatus.COMPLETED, size=stored.size, sha256=stored.sha256,
         dump_size=dumped, duration=duration, manifest=manifest, completed_at=timezone.now())
-    _succeeded(resource, Operation.BACKUP, actor, events.BACKED_UP,
+    record_success(resource, Operation.BACKUP, actor, events.BACKED_UP,
                f"backup {backup.pk}: {stored.size} bytes stored in {duration} s")
 
 
 def _restored(resource: Resource, restore: Restore, actor: str, duration: float) -> None:
     Restore.objects.filter(pk=restore.pk).update(
         status=RunStatus.COMPLETED, duration=duration, completed_at=timezone.now())
-    _succeeded(resource, Operation.RESTORE, actor, events.RESTORED,
+    record_success(resource, Operation.RESTORE, actor, events.RESTORED,
                f"backup {restore.backup_id} restored in {duration} s")
 
 
-def _succeeded(resource: Resource, operation: Operation, actor: str, event: str,
+def record_success(resource: Resource, operation: Operation, actor: str, event: str,
                message: str) -> None:
     audit_resource(actor, f"resource.{operation}", Outcome.SUCCESS, resource, message)
     metrics.provider_operation(resource, operation, "success")
     relay.emit_event(resource, event, actor)
 
 
-def _failed(resource: Resource, run: Backup | Restore, actor: str, message: str) -> None:
+def record_failure(resource: Resource, run: Any, actor: str, message: str,
+                   operation: Operation | None = None) -> None:
     """The detail for operators on the run; tenants read what they may of it (the
-    audit trail and the API show it through ``failures.tenant_message``)."""
-    _settle(run, message)
-    operation = Operation.BACKUP if isinstance(run, Backup) else Operation.RESTORE
+    audit trail and the API show it through ``failures.tenant_message``). ``operation``:
+    the run's, when it is neither a backup nor a restore."""
+    settle(run, message)
+    operation = operation or (
+        Operation.BACKUP if isinstance(run, Backup) else Operation.RESTORE)
     audit_resource(actor, f"resource.{operation}", Outcome.FAILURE, resource,
                    failures.tenant_message(message, resource.provider))
     metrics.provider_operation(resource, operation, "failure")
 
 
-def _settle(run: Any, message: str) -> bool:
+def settle(run: Any, message: str) -> bool:
     """Fail ``run`` with ``message`` if it is not over; whether it was not."""
     return bool(type(run).objects.filter(pk=run.pk, status__in=UNFINISHED).update(
         status=RunStatus.FAILED, status_message=message, completed_at=timezone.now()))

@@ -19,8 +19,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditEntry
+from resourcemanager.backups.checks import data_class
 from resourcemanager.backups.models import BackupSchedule, Interval
-from resourcemanager.backups.services import backed_up_class, request_backup
+from resourcemanager.backups.services import request_backup
 from resourcemanager.core.errors import Conflict, InvalidInput, NotFound, ServiceError
 from resourcemanager.identity.roles import SYSTEM, Action, Principal, require
 from resourcemanager.resources.models import Resource
@@ -88,7 +89,7 @@ def check_schedule(principal: Principal | None, resource: Resource, *, interval:
     """Refuse what ``set_schedule`` would refuse, changing nothing (for forms); the
     schedule's fields."""
     require(principal, Action.MANAGE_RESOURCE, resource.scope)
-    backed_up_class(resource)
+    data_class(resource)
     return _validated(interval, hours, keep_daily, keep_weekly)
 
 

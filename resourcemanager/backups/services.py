@@ -14,9 +14,10 @@ from typing import Any
 from django.db import transaction
 
 from audit.models import AuditEntry
-from resourcemanager.backups.models import UNFINISHED, Backup, Restore, RunStatus
+from resourcemanager.backups import checks
+from resourcemanager.backups.models import UNFINISHED, Backup, Cleanup, Clone, Restore
 from resourcemanager.backups.sealing import new_data_key
-from resourcemanager.backups.store import StoreError, configured, object_key
+from resourcemanager.backups.store import StoreError, object_key
 from resourcemanager.core.errors import Conflict, InvalidInput, NotFound
 from resourcemanager.identity.roles import Action, Principal, require
 from resourcemanager.outbox import relay
@@ -32,9 +33,9 @@ def request_backup(principal: Principal, resource: Resource, *, scheduled: bool 
     one is the answer: asking again is harmless. ``scheduled``: its schedule asks, and
     its retention applies to the backup."""
     require(principal, Action.MANAGE_RESOURCE, resource.scope)
-    adapter_class = backed_up_class(resource)
+    adapter_class = checks.data_class(resource)
     with transaction.atomic():
-        resource = require_ready(locked_resource(resource.pk), "backed up")
+        resource = checks.ready(locked_resource(resource.pk), "backed up")
         under_way = resource.backups.filter(status__in=UNFINISHED).first()
         if under_way is not None:
             return under_way
@@ -53,36 +54,38 @@ def request_backup(principal: Principal, resource: Resource, *, scheduled: bool 
 def request_restore(principal: Principal, resource: Resource, *, backup: object,
                     confirm: object = None) -> Restore:
     """Record a restore of ``backup`` into ``resource`` and queue it, once ``confirm``
-    names the resource whose data it replaces. The same restore asked again while it is
-    under way is that one; another one then waits for it (409)."""
+    names the resource whose data it replaces. The backup may be of any resource of the
+    scope whose format ``resource`` takes (a copy into another resource). The same
+    restore asked again while it is under way is that one; another data operation of the
+    resource then waits for it (409)."""
     require(principal, Action.MANAGE_RESOURCE, resource.scope)
-    adapter_class = backed_up_class(resource)
-    if confirm != resource.name:
-        raise InvalidInput(
-            f"a restore replaces the data of {resource.name!r} with the backup's; "
-            f"confirm with \"confirm\": {resource.name!r}",
-            code="confirmation_required", field="confirm")
-    chosen = get_backup(principal, resource, backup)
-    if chosen.status != RunStatus.COMPLETED:
-        raise Conflict(f"the backup is {chosen.status}; only a completed backup is restored",
-                       code="backup_not_completed", field="backup")
-    if chosen.format != adapter_class.dump_format:
-        raise Conflict(f"the backup is a {chosen.format} dump, which this resource does "
-                       "not take", code="incompatible_backup", field="backup")
+    checks.data_class(resource)
+    require_confirmation(resource, confirm, "a restore replaces the data of {name!r} with "
+                                            "the backup's")
+    chosen = checks.restorable_backup(principal, resource, backup)
     with transaction.atomic():
-        resource = require_ready(locked_resource(resource.pk), "restored")
+        resource = checks.ready(locked_resource(resource.pk), "restored")
         under_way = resource.restores.filter(status__in=UNFINISHED).first()
-        if under_way is not None:
-            if under_way.backup_id == chosen.pk:
-                return under_way
-            raise Conflict("another restore of this resource is under way",
-                           code="restore_running")
+        if under_way is not None and under_way.backup_id == chosen.pk:
+            return under_way
+        checks.require_idle(resource)
         restore = Restore.objects.create(scope=resource.scope, resource=resource,
                                          backup=chosen, created_by=principal.name)
         audit_resource(principal.name, "resource.restore", Outcome.ACCEPTED, resource,
-                       f"backup {chosen.pk}")
+                       f"backup {chosen.pk}" + (
+                           "" if chosen.resource_id == resource.pk
+                           else f" of resource {chosen.resource_id}"))
         relay.enqueue_data_operation(resource, Operation.RESTORE, restore.pk, principal.name)
     return restore
+
+
+def require_confirmation(resource: Resource, confirm: object, what: str) -> None:
+    """400 unless ``confirm`` is the name of ``resource``, whose data the request replaces
+    (``what`` says how, with ``{name}``)."""
+    if confirm != resource.name:
+        raise InvalidInput(
+            f"{what.format(name=resource.name)}; confirm with \"confirm\": {resource.name!r}",
+            code="confirmation_required", field="confirm")
 
 
 def backups_of(principal: Principal | None, resource: Resource):
@@ -113,33 +116,13 @@ def get_restore(principal: Principal | None, resource: Resource, restore_id: obj
 
 
 def forget_scope(sender: object, *, principal: Principal, scope: str, **kwargs: Any) -> str:
-    """``scope_deleting``: the scope's backups and restores go with it. Their objects stay
-    in the store, unreadable: each one's key was under the scope's data key, which the
-    deletion destroys."""
-    Restore.objects.filter(scope=scope).delete()
+    """``scope_deleting``: the scope's backups, restores, cleanups and clones go with it.
+    Their objects stay in the store, unreadable: each one's key was under the scope's data
+    key, which the deletion destroys."""
+    for runs in (Restore, Cleanup, Clone):
+        runs.objects.filter(scope=scope).delete()
     _, removed = Backup.objects.filter(scope=scope).delete()
     return f"{removed.get(Backup._meta.label, 0)} backup(s)"
-
-
-def backed_up_class(resource: Resource):
-    """The resource's adapter class, if backups of it can be made; else a clear 409."""
-    if not resource.managed:
-        raise Conflict("an unmanaged resource is read-only; it is not backed up here",
-                       code="unmanaged")
-    adapter_class = resource.provider.adapter_class
-    if not adapter_class.dump_format:
-        raise Conflict(f"{adapter_class.label} resources are not backed up yet",
-                       code="not_offered")
-    if not configured():
-        raise Conflict("backups are not configured on this server: its operator sets "
-                       "RM_BACKUP_STORE_URL", code="backups_not_configured")
-    return adapter_class
-
-
-def require_ready(resource: Resource, verb: str) -> Resource:
-    if resource.status != Resource.Status.READY:
-        raise Conflict(f"a {resource.status} resource cannot be {verb}", code="invalid_state")
-    return resource
 
 
 def store_key(name: str) -> str:

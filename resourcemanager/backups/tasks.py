@@ -1,11 +1,16 @@
-"""The Celery tasks running BACKUP and RESTORE, and the backup sweep. Thin: the runner,
-the schedules and the retention do the work."""
+"""The Celery tasks running a resource's data operations (BACKUP, RESTORE, CLEANUP,
+CLONE), and the backup sweep. Thin: the runners, the schedules and the retention do the
+work."""
 
 from celery import shared_task
 
-from resourcemanager.backups import retention, runs, schedules
+from resourcemanager.backups import cleanups, clones, retention, runs, schedules
 from resourcemanager.outbox import queueing
+from resourcemanager.resources.operations import Operation
 from resourcemanager.resources.tasks import run_with_retries
+
+#: The runner of each data operation but BACKUP and RESTORE (``runs``).
+_RUNNERS = {Operation.CLEANUP: cleanups.run_cleanup, Operation.CLONE: clones.run_clone}
 
 
 @shared_task(bind=True, name=queueing.RUN_DATA_OPERATION, acks_late=True, max_retries=None)
@@ -13,12 +18,18 @@ def run_data_operation(
     self, resource_id: str, run_id: str, operation: str, actor: str,
     message_id: int | None = None,
 ) -> None:
-    """A BACKUP or RESTORE of a resource; tried again later while the resource is busy
+    """A data operation of a resource; tried again later while the resource is busy
     with another operation, as resource operations are."""
-    run_with_retries(
-        self, lambda last_attempt: runs.run_data_operation(
-            resource_id, run_id, operation, actor=actor, last_attempt=last_attempt),
-        f"{operation} {run_id} of resource {resource_id}", message_id)
+    runner = _RUNNERS.get(Operation(operation))
+
+    def run(last_attempt: bool) -> None:
+        if runner is None:
+            runs.run_data_operation(resource_id, run_id, operation, actor=actor,
+                                    last_attempt=last_attempt)
+        else:
+            runner(resource_id, run_id, actor=actor, last_attempt=last_attempt)
+
+    run_with_retries(self, run, f"{operation} {run_id} of resource {resource_id}", message_id)
 
 
 @shared_task(name="resourcemanager.sweep_backups")

@@ -25,15 +25,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from audit.models import AuditEntry
+from resourcemanager.backups import checks
 from resourcemanager.backups.models import Backup, RunStatus
 from resourcemanager.backups.sealing import SealError, new_data_key, seal, unseal
-from resourcemanager.backups.services import (
-    backed_up_class,
-    backups_of,
-    get_backup,
-    require_ready,
-    store_key,
-)
+from resourcemanager.backups.services import backups_of, get_backup, store_key
 from resourcemanager.backups.store import StoreError, backup_store
 from resourcemanager.core.errors import Conflict, InvalidInput, NotFound, ServiceError
 from resourcemanager.identity.roles import Action, Principal, require
@@ -72,7 +67,7 @@ def export_backup(principal: Principal | None, resource: Resource,
     error, before anything is sent; a backup damaged further in ends the stream with an
     error instead of handing over a dump cut short unnoticed."""
     require(principal, Action.MANAGE_RESOURCE, resource.scope)
-    adapter_class = backed_up_class(resource)
+    adapter_class = checks.data_class(resource)
     if backup_id is None:
         backup = backups_of(principal, resource).filter(status=RunStatus.COMPLETED).first()
         if backup is None:
@@ -105,8 +100,8 @@ def import_dump(principal: Principal | None, resource: Resource, upload: BinaryI
     anything is stored when it is too large or not a dump of the resource's kind; an
     upload cut short or a store failure leaves no backup and no object. Audited."""
     require(principal, Action.MANAGE_RESOURCE, resource.scope)
-    adapter_class = backed_up_class(resource)
-    require_ready(resource, "imported into")
+    adapter_class = checks.data_class(resource)
+    checks.ready(resource, "imported into")
     limit = settings.RM_BACKUP_IMPORT_MAX_BYTES
     if length is None or length <= 0:
         raise InvalidInput("send the dump as the request's body, with its Content-Length",

@@ -32,6 +32,10 @@ RESTORED = "resource.restored"
 #: The CHECK sweep froze the resource over a size limit, or lifted the freeze.
 FROZEN = "resource.frozen"
 UNFROZEN = "resource.unfrozen"
+#: The resource emptied (and a template restored into it, if one was asked for), and a
+#: resource made as a copy of another one's data (the event is the copy's).
+CLEANED_UP = "resource.cleaned_up"
+CLONED = "resource.cloned"
 #: A credential's operation done: issued, renewed, rotated (its ``holder`` must be given
 #: the new login before the replaced one goes), revoked (by request, or at expiry). The
 #: event names the holder and describes the credential, never with its secret.

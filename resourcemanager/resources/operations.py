@@ -68,12 +68,18 @@ class Operation(StrEnum):
     #: A resource frozen over its size limit, or the freeze lifted
     #: (``resourcemanager.resources.freezing``), under the lease too.
     FREEZE = "freeze"
+    #: The resource emptied (``resourcemanager.backups.cleanups``), and the copy of a
+    #: resource's data into a new one (``resourcemanager.backups.clones``), which holds
+    #: the lease of both.
+    CLEANUP = "cleanup"
+    CLONE = "clone"
 
 
 CREDENTIAL_OPERATIONS = frozenset({Operation.ISSUE, Operation.RENEW, Operation.ROTATE,
                                    Operation.RETIRE, Operation.REVOKE})
 #: Operations whose runs their own records (a backup's, a restore's) queue again.
-DATA_OPERATIONS = frozenset({Operation.BACKUP, Operation.RESTORE})
+DATA_OPERATIONS = frozenset({Operation.BACKUP, Operation.RESTORE, Operation.CLEANUP,
+                             Operation.CLONE})
 #: Operations the CHECK sweep starts, and decides again on its next run.
 SWEPT_OPERATIONS = frozenset({Operation.FREEZE})
 
@@ -107,6 +113,8 @@ RUNS_IN = {
     Operation.BACKUP: (Status.READY,),
     Operation.RESTORE: (Status.READY,),
     Operation.FREEZE: (Status.READY,),
+    Operation.CLEANUP: (Status.READY,),
+    Operation.CLONE: (Status.READY,),
 }
 
 

@@ -14,7 +14,7 @@ import pytest
 from django.core.management import call_command
 
 from audit.models import AuditEntry
-from resourcemanager.backups.models import Backup
+from resourcemanager.backups.models import Backup, Restore
 from resourcemanager.backups.sealing import SealError, new_data_key, unseal
 from resourcemanager.outbox.models import OutboxMessage
 from resourcemanager.resources.models import Resource
@@ -191,7 +191,7 @@ def test_a_damaged_backup_is_refused_and_the_data_left_alone(
         assert conn.execute("SELECT count(*) FROM orders").fetchone() == (2,)
 
 
-def test_a_backup_of_another_resource_is_not_restored_here(
+def test_a_backup_of_another_provider_class_is_refused_clearly(
     make_client, scram_provider, mysql_provider, bucket
 ):
     client = make_client(team_a="RESOURCE_ADMIN")
@@ -203,8 +203,9 @@ def test_a_backup_of_another_resource_is_not_restored_here(
     answer = client.post(f"{TEAM_A}/{pg_resource['id']}/restore",
                          {"backup": backup["id"], "confirm": "ledger"}, format="json")
 
-    assert answer.status_code == 404
-    assert Backup.objects.count() == 1
+    assert answer.status_code == 409
+    assert answer.json()["code"] == "incompatible_backup"
+    assert not Restore.objects.exists()
 
 
 def test_other_scopes_and_users_can_neither_back_up_nor_restore_nor_list(

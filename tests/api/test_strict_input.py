@@ -62,7 +62,7 @@ def test_the_refusal_names_the_fields_the_request_takes(admin):
                           {"provider": "mem", "name": "orders", "propertes": {}}, format="json")
 
     assert response.json()["fields"]["propertes"] == [
-        "unknown field; this request takes name, properties, provider, tags"]
+        "unknown field; this request takes from_backup, name, properties, provider, tags"]
 
 
 def test_update_refuses_fields_it_does_not_change(admin, resource):

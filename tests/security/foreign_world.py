@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 from audit.models import AuditEntry
 from consumers.models import Consumer, Delivery
 from providers.models import Provider
-from resourcemanager.backups.models import Backup, BackupSchedule, Restore
+from resourcemanager.backups.models import Backup, BackupSchedule, Cleanup, Clone, Restore
 from resourcemanager.identity.models import ApiToken, ScopeRole
 from resourcemanager.identity.roles import Role
 from resourcemanager.identity.tokens import issue_token
@@ -51,6 +51,8 @@ class World:
     bravo_credential: Credential  # a read-only credential on team-b's resource
     bravo_settings: ScopeSettings  # team-b's own credential defaults
     bravo_backup: Backup  # a completed backup of team-b's resource
+    bravo_cleanup: Cleanup  # a cleanup of team-b's resource, from that backup
+    bravo_clone: Clone  # a clone of team-b's resource into itself, as records go
     bravo_schedule: BackupSchedule  # team-b's resource backed up every 17 hours
     bystander: object  # a user without roles, to be granted roles by forged forms
     snapshot: dict = field(default_factory=dict)
@@ -74,6 +76,7 @@ class World:
             "credential secret": self.bravo_credential.secret["password"],
             "backup object": self.bravo_backup.object_key,
             "backup key": self.bravo_backup.data_key,
+            "clone failure": self.bravo_clone.status_message,
         }
 
     def foreign(self, model: type[models.Model]) -> models.Model:
@@ -89,6 +92,8 @@ class World:
             Credential: self.bravo_credential,
             ScopeSettings: self.bravo_settings,
             Backup: self.bravo_backup,
+            Cleanup: self.bravo_cleanup,
+            Clone: self.bravo_clone,
             BackupSchedule: self.bravo_schedule,
             type(self.bravo_owner.user): self.bravo_owner.user,
         }
@@ -127,6 +132,8 @@ class World:
             "backup schedules of team-b": list(
                 BackupSchedule.objects.filter(scope="team-b").values()),
             "restores of team-b": list(Restore.objects.filter(scope="team-b").values()),
+            "cleanups of team-b": list(Cleanup.objects.filter(scope="team-b").values()),
+            "clones of team-b": list(Clone.objects.filter(scope="team-b").values()),
             "deliveries of team-b": list(
                 Delivery.objects.filter(consumer__scope="team-b").values()
             ),
@@ -188,7 +195,14 @@ def foreign_world(memory_provider, make_client, django_user_model) -> World:
         bravo_settings=ScopeSettings.objects.create(
             scope="team-b", credential_self_service="read-only",
             credential_default_ttl=4321, updated_by=owner.username),
-        bravo_backup=create_bravo_backup(owner),
+        bravo_backup=(bravo_backup := create_bravo_backup(owner)),
+        bravo_cleanup=Cleanup.objects.create(
+            scope="team-b", resource=bravo_backup.resource, template=bravo_backup,
+            status=Cleanup.Status.COMPLETED, created_by=owner.username),
+        bravo_clone=Clone.objects.create(
+            scope="team-b", resource=bravo_backup.resource, source=bravo_backup.resource,
+            status=Clone.Status.FAILED, status_message="bravo-clone-failure-zq",
+            created_by=owner.username),
         bravo_schedule=create_bravo_schedule(owner),
         bystander=django_user_model.objects.create_user(username="bystander", password=None),
     )

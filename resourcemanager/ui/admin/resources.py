@@ -30,6 +30,7 @@ from resourcemanager.identity.roles import Action
 from resourcemanager.resources import credentials, failures, services
 from resourcemanager.resources.models import Resource
 from resourcemanager.ui.admin.backups import backup_panel, report_backup
+from resourcemanager.ui.admin.data_copies import data_copy_panel, data_copy_urls
 from resourcemanager.ui.admin.permissions import apply_each, can_anywhere, can_on, history
 from resourcemanager.ui.admin.schema import SchemaAddAdmin
 from resourcemanager.ui.adminscope import CurrentScopeAdmin, current_scope
@@ -41,7 +42,7 @@ from resourcemanager.ui.snippets import ShownValue, masked, shown_values
 ISSUED_SHOWN = 20
 #: The audit actions of a resource's operations, and how the page words their outcomes.
 OPERATIONS = ["resource.create", "resource.update", "resource.check", "resource.delete",
-              "resource.backup", "resource.restore"]
+              "resource.backup", "resource.restore", "resource.cleanup", "resource.clone"]
 OUTCOME_WORDS = {AuditEntry.Outcome.ACCEPTED: "requested", AuditEntry.Outcome.SUCCESS: "done",
                  AuditEntry.Outcome.FAILURE: "failed"}
 
@@ -130,6 +131,7 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
             path("<path:object_id>/issue-credential/",
                  self.admin_site.admin_view(self.issue_credential_view),
                  name="{}_{}_issue_credential".format(*info)),
+            *data_copy_urls(self, self._visible),
         ]
         return own + super().get_urls()
 
@@ -175,6 +177,7 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
             ),
             "rm_check_url": reverse("admin:resourcemanager_resource_check", args=[pk]),
             **backup_panel(request, resource),
+            **data_copy_panel(request, resource),
             "rm_can_delete": (
                 resource.status != Resource.Status.DELETED
                 and self.has_delete_permission(request, resource)
