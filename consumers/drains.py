@@ -10,9 +10,13 @@ Queueing: whoever adds deliveries (``fan_out``, a sync, the stalled sweep) asks 
 drain of their consumers (``request``). A consumer with none queued (``drain_queued_at``
 empty, or so old that its message is taken as lost) has one queued; the drain empties
 the mark before it claims, so a delivery committed after that asks for another drain and
-one committed before is claimed by this one. Two drains of a consumer at once (two
-requests racing) are harmless: a claim locks the rows it takes (``SKIP LOCKED``), so each
-delivery is attempted once.
+one committed before is claimed by this one.
+
+One drain at a time per consumer: a drain holds the consumer (``draining_until``), and
+one that finds it held ends at once. The holder lets go only if no drain was asked for
+meanwhile, in the same statement that reads the mark; else it goes on. So a tool that
+times out holds one worker process, never all of them, and the claims (which lock the
+rows they take, ``SKIP LOCKED``) never hand one delivery to two drains anyway.
 
 Fairness and failures: a drain delivers ``ROUNDS`` batches at most, then queues itself
 again behind the other consumers' drains. A consumer that is held back
@@ -75,42 +79,88 @@ def queue(consumer_ids: Iterable[UUID], *, countdown: float | None = None,
 def drain(consumer_id: UUID | str, *, in_process: bool, backoff: attempts.Backoff
           ) -> float | None:
     """Deliver the consumer's due deliveries, ``ROUNDS`` batches at most (in-process, all
-    of them). Returns in how many seconds to drain it again (``queue`` it ``again``): 0
-    when more are due now; after a transient failure or while the consumer is held back,
-    when the first waiting one is due; None when nothing is left to it (a delivery waiting
-    for its retry is the business of the drain whose attempt failed, queued again for it;
-    the stalled sweep catches one whose message was lost)."""
-    Consumer.objects.filter(pk=consumer_id).update(drain_queued_at=None)
+    of them), unless another drain of it runs. Returns in how many seconds to drain it
+    again (``queue`` it ``again``): 0 when more are due now; after a transient failure or
+    while the consumer is held back, when the first waiting one is due; None when nothing
+    is left to it (a delivery waiting for its retry is the business of the drain whose
+    attempt failed, queued again for it; the stalled sweep catches one whose message was
+    lost)."""
+    if not _take(consumer_id):
+        return None  # the drain running looks for a request before it lets go
     rounds = 0
     while in_process or rounds < ROUNDS:
         rounds += 1
-        try:  # not first(): composing its ORDER BY costs more than reading the row
-            consumer = Consumer.objects.get(pk=consumer_id)
-        except Consumer.DoesNotExist:
-            return None
-        limit = 1 if consumer.failures_in_a_row else BATCH
-        batch, lease = _claim(consumer, limit)
-        if not batch:  # a retry waiting is the drain's that failed it
-            return None
-        if not consumer.enabled:
-            skipped = [attempts.Attempt(each, skipped="the consumer was disabled")
-                       for each in batch]
-            attempts.record(consumer, skipped, lease, in_process=in_process, backoff=backoff)
+        outcome = _round(consumer_id, in_process=in_process, backoff=backoff)
+        if outcome is _MORE:
             continue
-        if (wait := breaker.wait_before(consumer)) is not None:
-            if not in_process:
-                _release(batch, lease)
-                return wait
-            why = breaker.why_waiting(consumer, wait)  # no queue to wait in: they fail
-            attempts.record(consumer, [attempts.Attempt(each, error=why) for each in batch],
-                            lease, in_process=True, backoff=backoff, attempted=False)
-            continue
-        done = _deliver(consumer, batch, lease, in_process=in_process, backoff=backoff)
-        if done[-1].transient and not in_process:
-            return _next_due(consumer)  # held back now: the rest waits for the retry
-        if len(done) == len(batch) < limit:
-            return None  # all that was due: what came since asked for another drain
+        if outcome is not None:  # held back: drained again once the wait is over
+            _let_go(consumer_id)
+            return outcome
+        if _let_go(consumer_id, unless_asked=True):
+            return None
+        if not _take(consumer_id, held=True):  # asked for meanwhile: go on
+            return None  # the consumer is gone
+    _let_go(consumer_id)
     return 0
+
+
+#: What ``_round`` returns when it claimed a full batch: there may be more.
+_MORE = -1.0
+
+
+def _round(consumer_id: UUID | str, *, in_process: bool, backoff: attempts.Backoff
+           ) -> float | None:
+    """Claim a batch of the consumer's due deliveries and attempt them. Returns ``_MORE``
+    after a full batch, None when that was all, or the seconds to wait when the
+    consumer is held back."""
+    try:  # not first(): composing its ORDER BY costs more than reading the row
+        consumer = Consumer.objects.get(pk=consumer_id)
+    except Consumer.DoesNotExist:
+        return None
+    limit = 1 if consumer.failures_in_a_row else BATCH
+    batch, lease = _claim(consumer, limit)
+    if not batch:
+        return None
+    if not consumer.enabled:
+        skipped = [attempts.Attempt(each, skipped="the consumer was disabled")
+                   for each in batch]
+        attempts.record(consumer, skipped, lease, in_process=in_process, backoff=backoff)
+        return _MORE
+    if (wait := breaker.wait_before(consumer)) is not None:
+        if not in_process:
+            _release(batch, lease)
+            return wait
+        why = breaker.why_waiting(consumer, wait)  # no queue to wait in: they fail
+        attempts.record(consumer, [attempts.Attempt(each, error=why) for each in batch],
+                        lease, in_process=True, backoff=backoff, attempted=False)
+        return _MORE
+    done = _deliver(consumer, batch, lease, in_process=in_process, backoff=backoff)
+    if done[-1].transient and not in_process:
+        return _next_due(consumer)  # held back now: the rest waits for the retry
+    if len(done) == len(batch) < limit:
+        return None  # all that was due: what came since asked for another drain
+    return _MORE
+
+
+def _take(consumer_id: UUID | str, *, held: bool = False) -> bool:
+    """Hold the consumer for this drain (``held``: already), for ``RM_OPERATION_TIMEOUT``
+    at most (a lost worker's hold lapses), and empty its mark: a delivery committed from
+    now on asks for another drain. False when another drain holds it (or it is gone)."""
+    now = timezone.now()
+    mine = Consumer.objects.filter(pk=consumer_id)
+    if not held:
+        mine = mine.filter(Q(draining_until__isnull=True) | Q(draining_until__lt=now))
+    return bool(mine.update(drain_queued_at=None,
+                            draining_until=now + timedelta(seconds=settings.RM_OPERATION_TIMEOUT)))
+
+
+def _let_go(consumer_id: UUID | str, *, unless_asked: bool = False) -> bool:
+    """Let go of the consumer; ``unless_asked``: only if no drain was asked for meanwhile
+    (then this one goes on: the one queued would find it held). Whether it let go."""
+    mine = Consumer.objects.filter(pk=consumer_id)
+    if unless_asked:
+        mine = mine.filter(drain_queued_at__isnull=True)
+    return bool(mine.update(draining_until=None))
 
 
 def _deliver(consumer: Consumer, batch: list[Delivery], lease: datetime, *,

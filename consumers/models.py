@@ -40,6 +40,8 @@ class Consumer(models.Model):
     paused_until = models.DateTimeField(null=True, blank=True, editable=False)
     #: When the drain queued for it is to run (``consumers.drains``); null: none queued.
     drain_queued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    #: A drain holds it until then (one drain at a time); null: none runs.
+    draining_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

@@ -1,4 +1,5 @@
-"""A consumer records when the drain queued for it is to run (``consumers.drains``)."""
+"""A consumer records when the drain queued for it is to run, and until when a drain
+holds it (``consumers.drains``)."""
 
 from django.db import migrations, models
 
@@ -10,6 +11,11 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="consumer",
             name="drain_queued_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True),
+        ),
+        migrations.AddField(
+            model_name="consumer",
+            name="draining_until",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
     ]

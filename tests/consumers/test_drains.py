@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from consumers import drains
+from consumers.builders.webhook import WebhookBuilder
 from consumers.models import Consumer, Delivery
 from resourcemanager.outbox import queueing
 from tests.consumers.conftest import in_30s, pending_delivery
@@ -35,10 +36,10 @@ def test_a_drain_delivers_a_batch_with_a_statement_or_two_for_all(
         again = drains.drain(first.consumer_id, in_process=False, backoff=in_30s)
 
     assert again is None
-    # The mark; the consumer; the batch, locked, and its claim; the outcomes and their
-    # audit entries.
+    # The hold (the mark emptied); the consumer; the batch, locked, and its claim; the
+    # outcomes and their audit entries; letting go.
     assert statements(captured) == ["UPDATE", "SELECT", "SELECT", "UPDATE", "UPDATE",
-                                    "INSERT"]
+                                    "INSERT", "UPDATE"]
     assert webhook_server.events() == ["resource.created"] + ["resource.updated"] * 9
     ids = [first.pk, *(each.pk for each in others)]
     assert set(Delivery.objects.filter(pk__in=ids).values_list("status", "attempts")) == {
@@ -117,3 +118,29 @@ def test_a_batch_stops_once_half_its_lease_is_gone_and_the_drain_goes_on(
     assert list(Delivery.objects.filter(consumer=first.consumer_id).order_by("pk")
                 .values_list("status", "attempts")) == [
         ("delivered", 1), ("delivered", 1), ("delivered", 1)]
+
+
+def test_a_drain_finding_another_one_at_work_ends_and_that_one_goes_on(
+    owner, pg_provider, webhook_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One drain per consumer at a time: a delivery made while one runs is its to take."""
+    first = pending_delivery(owner, webhook_server)
+    consumer = Consumer.objects.filter(pk=first.consumer_id)
+    send, made = WebhookBuilder.deliver, []
+
+    def meanwhile(builder, event) -> None:
+        send(builder, event)
+        if not made:  # an event while the drain runs: a delivery, and a drain asked for
+            made.extend(more_like(first, 1))
+            consumer.update(drain_queued_at=timezone.now())
+            assert drains.drain(first.consumer_id, in_process=False, backoff=in_30s) is None
+            assert len(webhook_server.requests) == 1  # it ended: this one is at work
+
+    monkeypatch.setattr(WebhookBuilder, "deliver", meanwhile)
+
+    assert drains.drain(first.consumer_id, in_process=False, backoff=in_30s) is None
+
+    assert webhook_server.events() == ["resource.created", "resource.updated"]
+    assert list(Delivery.objects.filter(consumer=first.consumer_id).values_list(
+        "status", flat=True)) == ["delivered", "delivered"]
+    assert consumer.values_list("drain_queued_at", "draining_until").get() == (None, None)
