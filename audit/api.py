@@ -8,11 +8,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from audit import export
 from audit.models import AuditEntry
-from resourcemanager.api.scoping import ScopedViewMixin
+from resourcemanager.api.scoping import ScopedAPIView
 from resourcemanager.api.views import SCOPE_HEADER
 from resourcemanager.identity.roles import Action
 
@@ -21,15 +20,9 @@ CURSOR_HEADER = "X-Audit-Cursor"
 MORE_HEADER = "X-Audit-More"
 
 
-class AuditExportView(ScopedViewMixin, APIView):
+class AuditExportView(ScopedAPIView):
     required_actions = {"get": Action.VIEW_ALL_AUDIT, "head": Action.VIEW_ALL_AUDIT,
                         "options": Action.VIEW_ALL_AUDIT}
-
-    def initial(self, request: Request, *args, **kwargs) -> None:
-        """The method is the action the permission reads; None (405) for undeclared ones."""
-        method = request.method.lower()
-        self.action = method if method in self.required_actions else None
-        super().initial(request, *args, **kwargs)
 
     @extend_schema(
         parameters=[

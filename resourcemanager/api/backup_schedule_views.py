@@ -10,9 +10,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from resourcemanager.api.scoping import ScopedViewMixin
+from resourcemanager.api.scoping import ScopedAPIView
 from resourcemanager.api.strict import StrictInput
 from resourcemanager.api.views import SCOPE_HEADER
 from resourcemanager.backups import schedules
@@ -55,19 +54,13 @@ class BackupScheduleSerializer(StrictInput, serializers.ModelSerializer):
                             "updated_by", "updated_at"]
 
 
-class BackupScheduleView(ScopedViewMixin, APIView):
+class BackupScheduleView(ScopedAPIView):
     required_actions = {"get": Action.VIEW_RESOURCE,
                         "head": Action.VIEW_RESOURCE,
                         "options": Action.VIEW_RESOURCE,
                         "put": Action.MANAGE_RESOURCE,
                         "delete": Action.MANAGE_RESOURCE}
     serializer_class = BackupScheduleSerializer
-
-    def initial(self, request: Request, *args, **kwargs) -> None:
-        """The method is the action the permission reads; None (405) for undeclared ones."""
-        method = request.method.lower()
-        self.action = method if method in self.required_actions else None
-        super().initial(request, *args, **kwargs)
 
     @cached_property
     def resource(self) -> Resource:

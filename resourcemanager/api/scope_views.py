@@ -9,9 +9,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from resourcemanager.api.scoping import ScopedViewMixin
+from resourcemanager.api.scoping import ScopedAPIView
 from resourcemanager.api.strict import StrictInput
 from resourcemanager.api.views import SCOPE_HEADER
 from resourcemanager.identity.roles import Action
@@ -42,18 +41,12 @@ class ScopeSettingsSerializer(StrictInput, serializers.ModelSerializer):
         read_only_fields = ["scope", "updated_by", "updated_at"]
 
 
-class ScopeSettingsView(ScopedViewMixin, APIView):
+class ScopeSettingsView(ScopedAPIView):
     required_actions = {"get": Action.VIEW_SCOPE_SETTINGS,
                         "head": Action.VIEW_SCOPE_SETTINGS,
                         "options": Action.VIEW_SCOPE_SETTINGS,
                         "patch": Action.MANAGE_SCOPE_SETTINGS}
     serializer_class = ScopeSettingsSerializer
-
-    def initial(self, request: Request, *args, **kwargs) -> None:
-        """The method is the action the permission reads; None (405) for undeclared ones."""
-        method = request.method.lower()
-        self.action = method if method in self.required_actions else None
-        super().initial(request, *args, **kwargs)
 
     @extend_schema(parameters=[SCOPE_HEADER], summary="The scope's settings")
     def get(self, request: Request, *args, **kwargs) -> Response:

@@ -2,6 +2,9 @@
 
 from functools import cached_property
 
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
 from resourcemanager.api.permissions import ScopeRolePermission
 from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action, Principal, resolve_scope
@@ -20,3 +23,14 @@ class ScopedViewMixin:
     @cached_property
     def principal(self) -> Principal | None:
         return principal_of(self.request)
+
+
+class ScopedAPIView(ScopedViewMixin, APIView):
+    """A scoped view of plain methods: ``required_actions`` maps each method (``get`` …)
+    to the Action it needs."""
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        """The method is the action the permission reads; None (405) for undeclared ones."""
+        method = request.method.lower()
+        self.action = method if method in self.required_actions else None
+        super().initial(request, *args, **kwargs)

@@ -13,10 +13,9 @@ from rest_framework import status
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from resourcemanager.api.backup_serializers import BackupSerializer
-from resourcemanager.api.scoping import ScopedViewMixin
+from resourcemanager.api.scoping import ScopedAPIView
 from resourcemanager.api.views import SCOPE_HEADER
 from resourcemanager.backups import transfers
 from resourcemanager.identity.roles import Action
@@ -31,13 +30,7 @@ PATH = [
 ]
 
 
-class _OfResource(ScopedViewMixin, APIView):
-    def initial(self, request: Request, *args, **kwargs) -> None:
-        """The method is the action the permission reads; None (405) for undeclared ones."""
-        method = request.method.lower()
-        self.action = method if method in self.required_actions else None
-        super().initial(request, *args, **kwargs)
-
+class _OfResource(ScopedAPIView):
     @cached_property
     def resource(self) -> Resource:
         return services.get_resource(self.principal, self.scope, self.kwargs["resource_pk"])

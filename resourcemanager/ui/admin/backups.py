@@ -22,7 +22,7 @@ from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action
 from resourcemanager.resources import failures
 from resourcemanager.resources.models import Resource
-from resourcemanager.ui.admin.permissions import can_on
+from resourcemanager.ui.admin.permissions import ResourceRunPages, can_on
 from resourcemanager.ui.adminscope import CurrentScopeAdmin
 
 #: Backups listed on a resource's page; the rest are in the backups list.
@@ -67,7 +67,7 @@ class RestoreForm(forms.Form):
 
 
 @admin.register(Backup)
-class BackupAdmin(CurrentScopeAdmin, admin.ModelAdmin):
+class BackupAdmin(ResourceRunPages, CurrentScopeAdmin, admin.ModelAdmin):
     view_action = Action.VIEW_RESOURCE
     list_display = ["created_at", "resource_shown", "status", "origin", "size", "duration",
                     "created_by", "scope"]
@@ -144,18 +144,3 @@ class BackupAdmin(CurrentScopeAdmin, admin.ModelAdmin):
     def _may_restore(request: HttpRequest, backup: Backup) -> bool:
         return backup.status == RunStatus.COMPLETED and can_on(
             request, Action.MANAGE_RESOURCE, backup.resource)
-
-    def has_module_permission(self, request):
-        return can_on(request, Action.VIEW_RESOURCE, None)
-
-    def has_view_permission(self, request, obj=None):
-        return can_on(request, Action.VIEW_RESOURCE, obj)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

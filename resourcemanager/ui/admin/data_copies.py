@@ -24,7 +24,7 @@ from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action
 from resourcemanager.resources import failures
 from resourcemanager.resources.models import Resource
-from resourcemanager.ui.admin.permissions import can_on
+from resourcemanager.ui.admin.permissions import ResourceRunPages, can_on
 from resourcemanager.ui.adminscope import CurrentScopeAdmin
 
 Visible = Callable[[HttpRequest, str], Resource]
@@ -153,7 +153,7 @@ def _may_copy(request: HttpRequest, resource: Resource) -> bool:
             and can_on(request, Action.MANAGE_RESOURCE, resource))
 
 
-class _RunAdmin(CurrentScopeAdmin, admin.ModelAdmin):
+class _RunAdmin(ResourceRunPages, CurrentScopeAdmin, admin.ModelAdmin):
     """A read-only list of runs of the current scope."""
 
     view_action = Action.VIEW_RESOURCE
@@ -170,21 +170,6 @@ class _RunAdmin(CurrentScopeAdmin, admin.ModelAdmin):
     @admin.display(description="status message")
     def message(self, run: Cleanup | Clone) -> str:
         return failures.tenant_message(run.status_message, run.resource.provider)
-
-    def has_module_permission(self, request):
-        return can_on(request, Action.VIEW_RESOURCE, None)
-
-    def has_view_permission(self, request, obj=None):
-        return can_on(request, Action.VIEW_RESOURCE, obj)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Cleanup)

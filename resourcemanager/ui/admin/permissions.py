@@ -36,6 +36,26 @@ def can_on(
     return principal is not None and principal.can(action, obj.scope)
 
 
+class ResourceRunPages:
+    """Pages of a resource's runs (backups, cleanups, clones): seen by whoever may see the
+    resource; made by the resource's actions, never added, changed or deleted here."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return can_on(request, Action.VIEW_RESOURCE, None)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return can_on(request, Action.VIEW_RESOURCE, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 def apply_each(
     model_admin: admin.ModelAdmin,
     request: HttpRequest,
