@@ -2,15 +2,22 @@
 CLONE), and the backup sweep. Thin: the runners, the schedules and the retention do the
 work."""
 
+import logging
+
 from celery import shared_task
 
 from resourcemanager.backups import cleanups, clones, retention, runs, schedules
+from resourcemanager.backups.models import Backup, Cleanup, Clone, Restore
 from resourcemanager.outbox import queueing
-from resourcemanager.resources.operations import Operation
+from resourcemanager.resources.operations import Operation, RetryLater
 from resourcemanager.resources.tasks import run_with_retries
 
+logger = logging.getLogger(__name__)
 #: The runner of each data operation but BACKUP and RESTORE (``runs``).
 _RUNNERS = {Operation.CLEANUP: cleanups.run_cleanup, Operation.CLONE: clones.run_clone}
+#: The record of each data operation's run.
+_RUNS = {Operation.BACKUP: Backup, Operation.RESTORE: Restore, Operation.CLEANUP: Cleanup,
+         Operation.CLONE: Clone}
 
 
 @shared_task(bind=True, name=queueing.RUN_DATA_OPERATION, acks_late=True, max_retries=None)
@@ -23,11 +30,23 @@ def run_data_operation(
     runner = _RUNNERS.get(Operation(operation))
 
     def run(last_attempt: bool) -> None:
-        if runner is None:
-            runs.run_data_operation(resource_id, run_id, operation, actor=actor,
-                                    last_attempt=last_attempt)
-        else:
-            runner(resource_id, run_id, actor=actor, last_attempt=last_attempt)
+        try:
+            if runner is None:
+                runs.run_data_operation(resource_id, run_id, operation, actor=actor,
+                                        last_attempt=last_attempt)
+            else:
+                runner(resource_id, run_id, actor=actor, last_attempt=last_attempt)
+        except RetryLater:
+            raise
+        except Exception as exc:
+            # A bug must not leave the run under way for ever, which would answer every
+            # later request of it: it fails, naming only the exception's type.
+            found = _RUNS[Operation(operation)].objects.filter(pk=run_id).first()
+            if found is not None and runs.settle(
+                    found, f"unexpected {type(exc).__name__} in the {operation} run"):
+                logger.exception("%s %s of resource %s failed unexpectedly",
+                                 operation, run_id, resource_id)
+            raise
 
     run_with_retries(self, run, f"{operation} {run_id} of resource {resource_id}", message_id)
 

@@ -206,3 +206,26 @@ def test_a_damaged_mysql_backup_is_refused_and_the_data_left_alone(
     with mysql_login(resource["credentials"]) as conn, conn.cursor() as cur:
         cur.execute("SELECT id FROM orders ORDER BY id")
         assert cur.fetchall() == ((1,), (2,))
+
+
+def test_an_unexpected_error_fails_the_run_and_the_next_backup_runs(
+    make_client, scram_provider, bucket, monkeypatch: pytest.MonkeyPatch
+):
+    """A bug in a run (here: sealing raising what nothing expects) must not leave the
+    backup under way for ever, answering every later request of one."""
+    client = make_client(team_a="RESOURCE_ADMIN")
+    resource = ready_resource(client, "pg-scram")
+    seal = runs.seal
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a detail for no one's eyes")
+
+    monkeypatch.setattr(runs, "seal", broken)
+    first = back_up(client, resource).json()
+
+    assert first["status"] == "failed"
+    assert first["status_message"] == "unexpected RuntimeError in the backup run"
+    monkeypatch.setattr(runs, "seal", seal)
+    second = back_up(client, resource).json()
+    assert second["id"] != first["id"]
+    assert bucket.unfinished_uploads() == []
