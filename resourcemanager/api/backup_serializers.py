@@ -17,8 +17,8 @@ class BackupSerializer(serializers.ModelSerializer):
     class Meta:
         model = Backup
         fields = ["id", "resource", "status", "status_message", "format", "size", "sha256",
-                  "dump_size", "origin", "duration", "scheduled", "created_by", "created_at",
-                  "started_at", "completed_at"]
+                  "dump_size", "origin", "duration", "scheduled", "template_name",
+                  "created_by", "created_at", "started_at", "completed_at"]
         read_only_fields = fields
 
     def get_status_message(self, backup: Backup) -> str:
@@ -38,10 +38,18 @@ class RestoreSerializer(serializers.ModelSerializer):
         return failures.tenant_message(restore.status_message, restore.resource.provider)
 
 
+class TemplateRequestSerializer(StrictInput, serializers.Serializer):
+    name = serializers.CharField(
+        allow_null=True, allow_blank=True,
+        help_text="The template's name, unique in the scope; null or empty: the backup is "
+                  "no longer a template.")
+
+
 class RestoreRequestSerializer(StrictInput, serializers.Serializer):
     backup = serializers.CharField(
-        help_text="Id of a completed backup of this resource, or of another resource of the "
-                  "scope whose dump format this one takes (same provider class).")
+        help_text="Id (or template name) of a completed backup of this resource, or of "
+                  "another resource of the scope whose dump format this one takes (same "
+                  "provider class).")
     confirm = serializers.CharField(
         required=False,
         help_text="The resource's name: the restore replaces its data with the backup's.")

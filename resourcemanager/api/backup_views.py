@@ -10,16 +10,20 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from resourcemanager.api.backup_serializers import (
     BackupSerializer,
     CleanupSerializer,
     CloneSerializer,
     RestoreSerializer,
+    TemplateRequestSerializer,
 )
 from resourcemanager.api.scoping import ScopedViewMixin
 from resourcemanager.api.views import SCOPE_HEADER
-from resourcemanager.backups import cleanups, clones
+from resourcemanager.backups import cleanups, clones, templates
 from resourcemanager.backups import services as backups
 from resourcemanager.backups.models import Backup, Cleanup, Clone, Restore
 from resourcemanager.core.errors import NotFound
@@ -52,10 +56,23 @@ class _OfResource(ScopedViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
 @extend_schema_view(
     list=extend_schema(parameters=PATH, summary="Backups of a resource, newest first"),
     retrieve=extend_schema(parameters=ONE, summary="One backup (never its key)"),
+    template=extend_schema(
+        parameters=ONE, request=TemplateRequestSerializer, responses=BackupSerializer,
+        summary="Name the backup as a template of the scope, or take the name away "
+                "(RESOURCE_ADMIN, ADMIN; audited); retention keeps it"),
 )
 class BackupViewSet(_OfResource):
     serializer_class = BackupSerializer
     queryset = Backup.objects.none()  # the model, for the schema; get_queryset scopes
+    required_actions = {**_OfResource.required_actions, "template": Action.MANAGE_RESOURCE}
+
+    @action(detail=True, methods=["post"])
+    def template(self, request: Request, *args, **kwargs) -> Response:
+        serializer = TemplateRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        named = templates.name_template(self.principal, self.resource, self.kwargs["pk"],
+                                        serializer.validated_data["name"])
+        return Response(BackupSerializer(named).data)
 
     def get_queryset(self) -> QuerySet[Backup]:
         return backups.backups_of(self.principal, self.resource).select_related(

@@ -70,10 +70,14 @@ def restorable_backup(principal: Principal | None, resource: Resource, backup_id
 
 def scope_backup(principal: Principal | None, scope: str, backup_id: object, *,
                  field: str) -> Backup:
-    """The completed backup ``backup_id`` of ``scope`` that ``principal`` may see; another
-    scope's backup is as unknown as one that does not exist."""
-    found = Backup.objects.visible_to(principal, Action.VIEW_RESOURCE, scope).filter(
-        scope=scope).with_id(backup_id)
+    """The completed backup ``backup_id`` (its id, or its template name) of ``scope`` that
+    ``principal`` may see; another scope's backup is as unknown as one that does not
+    exist."""
+    visible = Backup.objects.visible_to(principal, Action.VIEW_RESOURCE, scope).filter(
+        scope=scope)
+    found = visible.with_id(backup_id)
+    if found is None and isinstance(backup_id, str) and backup_id:
+        found = visible.filter(template_name=backup_id).first()
     if found is None:
         raise NotFound("no such backup in this scope", field=field)
     if found.status != RunStatus.COMPLETED:

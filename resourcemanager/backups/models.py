@@ -81,9 +81,16 @@ class Backup(Run):
     #: What the database held when it was backed up, ``{"tables": {name: rows}}``, which
     #: the restore drill (``verify_backups``) compares a restored copy with.
     manifest = models.JSONField(null=True, blank=True, editable=False)
+    #: A name of the scope's own for the backup (a template, e.g. a seed for CLEANUP);
+    #: a named backup is restored by that name and retention never removes it.
+    template_name = models.CharField(max_length=63, blank=True, default="", editable=False)
 
     class Meta(Run.Meta):
-        pass
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "template_name"],
+                                    condition=~models.Q(template_name=""),
+                                    name="unique_backup_template_name"),
+        ]
 
 
 class Restore(Run):

@@ -73,7 +73,7 @@ def prune_expired(now: datetime | None = None) -> PruneReport:
 
 def expired(schedule: BackupSchedule, now: datetime) -> list[Backup]:
     """The scheduled backups of ``schedule``'s resource its retention lets go at ``now``."""
-    scheduled = Backup.objects.filter(resource_id=schedule.pk, scheduled=True)
+    scheduled = Backup.objects.filter(resource_id=schedule.pk, scheduled=True, template_name="")
     completed = list(scheduled.filter(status=RunStatus.COMPLETED))
     keep = kept(completed, keep_daily=schedule.keep_daily, keep_weekly=schedule.keep_weekly)
     reach = max(timedelta(days=schedule.keep_daily), timedelta(weeks=schedule.keep_weekly))

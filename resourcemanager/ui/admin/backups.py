@@ -69,13 +69,13 @@ class RestoreForm(forms.Form):
 @admin.register(Backup)
 class BackupAdmin(ResourceRunPages, CurrentScopeAdmin, admin.ModelAdmin):
     view_action = Action.VIEW_RESOURCE
-    list_display = ["created_at", "resource_shown", "status", "origin", "size", "duration",
-                    "created_by", "scope"]
+    list_display = ["created_at", "resource_shown", "status", "origin", "template_name", "size",
+                    "duration", "created_by", "scope"]
     list_filter = ["status", "origin", ("resource", admin.RelatedOnlyFieldListFilter), "scope"]
     actions = None
-    fields = ["id", "scope", "resource_shown", "status", "message", "origin", "format", "size",
-              "dump_size", "sha256", "duration", "created_by", "created_at", "started_at",
-              "completed_at"]
+    fields = ["id", "scope", "resource_shown", "status", "message", "origin", "template_name",
+              "format", "size", "dump_size", "sha256", "duration", "created_by", "created_at",
+              "started_at", "completed_at"]
     readonly_fields = fields
 
     def get_queryset(self, request):
