@@ -16,21 +16,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from providers.adapters.base import Credentials, ProviderError
+from providers.adapters.base import Credentials
 from resourcemanager.backups import checks
 from resourcemanager.backups.models import Cleanup, RunStatus
 from resourcemanager.backups.runs import (
-    LeaseLost,
-    Refused,
+    RESTORE_FAILURES,
     claim_run,
     record_failure,
     record_success,
     restore_backup,
     settle,
 )
-from resourcemanager.backups.sealing import SealError
 from resourcemanager.backups.services import require_confirmation
-from resourcemanager.backups.store import StoreError
 from resourcemanager.core.errors import Conflict
 from resourcemanager.identity.roles import Action, Principal, require
 from resourcemanager.outbox import events, relay
@@ -89,7 +86,7 @@ def run_cleanup(resource_id: str, cleanup_id: str, *, actor: str,
                                           owner=resource.backend_name)
         if cleanup.template is not None:
             restore_backup(cleanup.template, claim)
-    except (ProviderError, StoreError, SealError, Refused, LeaseLost) as exc:
+    except RESTORE_FAILURES as exc:
         message = failures.log_failure(
             f"cleanup {cleanup.pk} of resource {resource.pk} failed", str(exc))
         record_outcome(claim, lambda resource: record_failure(

@@ -25,15 +25,13 @@ from providers.adapters.base import Credentials, ProviderError
 from resourcemanager.backups import checks
 from resourcemanager.backups.models import UNFINISHED, Clone, RunStatus
 from resourcemanager.backups.runs import (
+    RESTORE_FAILURES,
     LeaseLost,
-    Refused,
     kept_alive,
     record_success,
     restore_backup,
     settle,
 )
-from resourcemanager.backups.sealing import SealError
-from resourcemanager.backups.store import StoreError
 from resourcemanager.core.errors import Conflict, InvalidInput
 from resourcemanager.identity.roles import Action, Principal, require
 from resourcemanager.outbox import events, relay
@@ -187,7 +185,7 @@ def _restore(clone: Clone, actor: str, last_attempt: bool) -> None:
     started = time.monotonic()
     try:
         restore_backup(clone.backup, claim)
-    except (ProviderError, StoreError, SealError, Refused, LeaseLost) as exc:
+    except RESTORE_FAILURES as exc:
         message = failures.log_failure(
             f"clone {clone.pk} of backup {clone.backup_id} failed", str(exc))
         record_outcome(claim, lambda resource: _discard(resource, clone, actor, message))

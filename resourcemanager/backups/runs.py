@@ -54,6 +54,11 @@ class LeaseLost(Exception):
     """The run's lease was taken over (it ran past ``RM_OPERATION_TIMEOUT`` unseen)."""
 
 
+#: What fails a restoring run with its reason (anything else is a bug: the task fails
+#: the run naming only its type).
+RESTORE_FAILURES = (ProviderError, StoreError, SealError, Refused, LeaseLost)
+
+
 def run_data_operation(resource_id: str, run_id: str, operation: str, *, actor: str,
                        last_attempt: bool = True) -> None:
     """Carry out the BACKUP or RESTORE recorded as ``run_id`` and record its outcome.
@@ -110,7 +115,7 @@ def _run_restore(resource_id: str, restore_id: str, actor: str, last_attempt: bo
     resource, started = claim.resource, time.monotonic()
     try:
         restore_backup(restore.backup, claim)
-    except (ProviderError, StoreError, SealError, Refused, LeaseLost) as exc:
+    except RESTORE_FAILURES as exc:
         message = failures.log_failure(
             f"restore {restore.pk} of resource {resource.pk} failed", str(exc))
         record_outcome(claim, lambda resource: record_failure(resource, restore, actor, message))
