@@ -92,6 +92,7 @@ def drain(consumer_id: UUID | str, *, in_process: bool, backoff: attempts.Backof
         rounds += 1
         outcome = _round(consumer_id, in_process=in_process, backoff=backoff)
         if outcome is _MORE:
+            _take(consumer_id, held=True)  # the hold lasts as long as the batches
             continue
         if outcome is not None:  # held back: drained again once the wait is over
             _let_go(consumer_id)
