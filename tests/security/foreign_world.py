@@ -26,7 +26,7 @@ from resourcemanager.identity.models import ApiToken, ScopeRole
 from resourcemanager.identity.roles import Role
 from resourcemanager.identity.tokens import issue_token
 from resourcemanager.resources.models import Credential, Resource
-from resourcemanager.scopes.models import ScopeSettings
+from resourcemanager.scopes.models import ScopeQuota, ScopeSettings
 from tests.security.conftest import Tenant, create_tenant
 from tests.security.isolation_checks import (
     assert_intact_on_the_server,
@@ -50,6 +50,7 @@ class World:
     bravo_consumer: Consumer  # a webhook with a secret, registered in team-b
     bravo_credential: Credential  # a read-only credential on team-b's resource
     bravo_settings: ScopeSettings  # team-b's own credential defaults
+    bravo_quota: ScopeQuota  # team-b's limits
     bravo_backup: Backup  # a completed backup of team-b's resource
     bravo_cleanup: Cleanup  # a cleanup of team-b's resource, from that backup
     bravo_clone: Clone  # a clone of team-b's resource into itself, as records go
@@ -91,6 +92,7 @@ class World:
             Consumer: self.bravo_consumer,
             Credential: self.bravo_credential,
             ScopeSettings: self.bravo_settings,
+            ScopeQuota: self.bravo_quota,
             Backup: self.bravo_backup,
             Cleanup: self.bravo_cleanup,
             Clone: self.bravo_clone,
@@ -128,6 +130,7 @@ class World:
             "consumers of team-b": list(Consumer.objects.filter(scope="team-b").values()),
             "credentials of team-b": list(Credential.objects.filter(scope="team-b").values()),
             "settings of team-b": list(ScopeSettings.objects.filter(scope="team-b").values()),
+            "quota of team-b": list(ScopeQuota.objects.filter(scope="team-b").values()),
             "backups of team-b": list(Backup.objects.filter(scope="team-b").values()),
             "backup schedules of team-b": list(
                 BackupSchedule.objects.filter(scope="team-b").values()),
@@ -195,6 +198,8 @@ def foreign_world(memory_provider, make_client, django_user_model) -> World:
         bravo_settings=ScopeSettings.objects.create(
             scope="team-b", credential_self_service="read-only",
             credential_default_ttl=4321, updated_by=owner.username),
+        bravo_quota=ScopeQuota.objects.create(
+            scope="team-b", max_resources=4321, updated_by=owner.username),
         bravo_backup=(bravo_backup := create_bravo_backup(owner)),
         bravo_cleanup=Cleanup.objects.create(
             scope="team-b", resource=bravo_backup.resource, template=bravo_backup,

@@ -1,5 +1,5 @@
 """The admin of resources, backups and their schedules, cleanups and clones, credentials,
-memberships, scope settings, API tokens and accounts, one module each.
+memberships, scope settings and quotas, API tokens and accounts, one module each.
 
 Importing the package registers them all. Every change goes through a service, and what
 each user may see or do is decided by the access rules (``resourcemanager.identity.roles``).
@@ -12,6 +12,7 @@ from resourcemanager.ui.admin import (  # noqa: F401
     credentials,
     data_copies,
     memberships,
+    quotas,
     resources,
     scope_settings,
     tokens,
