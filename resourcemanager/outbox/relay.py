@@ -76,8 +76,8 @@ def enqueue_credential_operation(
 def enqueue_data_operation(
     resource: Resource, operation: str, run_id: object, actor: str
 ) -> OutboxMessage:
-    """Ask for a BACKUP or RESTORE of ``resource`` (its record ``run_id``) after the
-    commit."""
+    """Ask for a data operation of ``resource`` (BACKUP, RESTORE, CLEANUP, CLONE; its
+    record ``run_id``) after the commit."""
     return _add(Kind.OPERATION, operation, resource, {"actor": actor, "run_id": str(run_id)})
 
 
@@ -211,42 +211,15 @@ def _add(kind: str, name: str, resource: Resource, payload: dict[str, Any]) -> O
 def _publish(message: OutboxMessage) -> None:
     # The task works for the request that wrote the row, whoever publishes it (the relay).
     headers = task_headers(message.payload.get("request_id"), message.payload.get("source_ip"))
-    if message.kind == Kind.OPERATION and "credential_id" in message.payload:
-        result = queueing.send(
-            queueing.RUN_CREDENTIAL_OPERATION,
-            kwargs={
-                "message_id": message.pk,
-                "resource_id": str(message.resource_id),
-                "credential_id": message.payload["credential_id"],
-                "operation": message.name,
-                "actor": message.payload["actor"],
-            },
-            headers=headers,
-        )
-    elif message.kind == Kind.OPERATION and "run_id" in message.payload:
-        result = queueing.send(
-            queueing.RUN_DATA_OPERATION,
-            kwargs={
-                "message_id": message.pk,
-                "resource_id": str(message.resource_id),
-                "run_id": message.payload["run_id"],
-                "operation": message.name,
-                "actor": message.payload["actor"],
-            },
-            headers=headers,
-        )
-    elif message.kind == Kind.OPERATION:
-        result = queueing.send(
-            queueing.RUN_RESOURCE_OPERATION,
-            kwargs={
-                "message_id": message.pk,
-                "resource_id": str(message.resource_id),
-                "operation": message.name,
-                "actor": message.payload["actor"],
-                "repair": message.payload.get("repair", True),
-            },
-            headers=headers,
-        )
+    if message.kind == Kind.OPERATION:
+        task, own = _operation_task(message.payload)
+        result = queueing.send(task, kwargs={
+            "message_id": message.pk,
+            "resource_id": str(message.resource_id),
+            "operation": message.name,
+            "actor": message.payload["actor"],
+            **own,
+        }, headers=headers)
     else:
         result = queueing.send(
             queueing.DELIVER_EVENT, kwargs={"message_id": message.pk}, headers=headers
@@ -254,6 +227,16 @@ def _publish(message: OutboxMessage) -> None:
     if isinstance(result, EagerResult) and result.failed():
         # In-process mode ran the task right here; a worker would have logged this.
         logger.error("task for %s failed", message, exc_info=result.result)
+
+
+def _operation_task(payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The task that runs an operation's message, and the arguments of its own: a
+    credential's, a data operation's run, or the resource's own (with ``repair``)."""
+    if "credential_id" in payload:
+        return queueing.RUN_CREDENTIAL_OPERATION, {"credential_id": payload["credential_id"]}
+    if "run_id" in payload:
+        return queueing.RUN_DATA_OPERATION, {"run_id": payload["run_id"]}
+    return queueing.RUN_RESOURCE_OPERATION, {"repair": payload.get("repair", True)}
 
 
 def _note_failure(message: OutboxMessage, error: str) -> None:
