@@ -3,22 +3,18 @@ of the scope, set (PUT) and removed (DELETE) by RESOURCE_ADMIN and ADMIN."""
 
 from __future__ import annotations
 
-from functools import cached_property
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from resourcemanager.api.scoping import ScopedAPIView
+from resourcemanager.api.scoping import OfResourceMixin, ScopedAPIView
 from resourcemanager.api.strict import StrictInput
 from resourcemanager.api.views import SCOPE_HEADER
 from resourcemanager.backups import schedules
 from resourcemanager.backups.models import BackupSchedule, Interval
 from resourcemanager.identity.roles import Action
-from resourcemanager.resources import services
-from resourcemanager.resources.models import Resource
 
 PATH = [
     SCOPE_HEADER,
@@ -54,17 +50,13 @@ class BackupScheduleSerializer(StrictInput, serializers.ModelSerializer):
                             "updated_by", "updated_at"]
 
 
-class BackupScheduleView(ScopedAPIView):
+class BackupScheduleView(OfResourceMixin, ScopedAPIView):
     required_actions = {"get": Action.VIEW_RESOURCE,
                         "head": Action.VIEW_RESOURCE,
                         "options": Action.VIEW_RESOURCE,
                         "put": Action.MANAGE_RESOURCE,
                         "delete": Action.MANAGE_RESOURCE}
     serializer_class = BackupScheduleSerializer
-
-    @cached_property
-    def resource(self) -> Resource:
-        return services.get_resource(self.principal, self.scope, self.kwargs["resource_pk"])
 
     @extend_schema(parameters=PATH, summary="The resource's backup schedule")
     def get(self, request: Request, *args, **kwargs) -> Response:

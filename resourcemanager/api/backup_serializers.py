@@ -11,9 +11,16 @@ from resourcemanager.backups.models import Backup, Cleanup, Clone, Restore
 from resourcemanager.resources import failures
 
 
-class BackupSerializer(serializers.ModelSerializer):
+class _RunSerializer(serializers.ModelSerializer):
+    """A run of a resource's data operation: its status message as tenants read it."""
+
     status_message = serializers.SerializerMethodField(help_text=FAILURE_HELP)
 
+    def get_status_message(self, run: Backup | Restore | Cleanup | Clone) -> str:
+        return failures.tenant_message(run.status_message, run.resource.provider)
+
+
+class BackupSerializer(_RunSerializer):
     class Meta:
         model = Backup
         fields = ["id", "resource", "status", "status_message", "format", "size", "sha256",
@@ -21,21 +28,13 @@ class BackupSerializer(serializers.ModelSerializer):
                   "created_by", "created_at", "started_at", "completed_at"]
         read_only_fields = fields
 
-    def get_status_message(self, backup: Backup) -> str:
-        return failures.tenant_message(backup.status_message, backup.resource.provider)
 
-
-class RestoreSerializer(serializers.ModelSerializer):
-    status_message = serializers.SerializerMethodField(help_text=FAILURE_HELP)
-
+class RestoreSerializer(_RunSerializer):
     class Meta:
         model = Restore
         fields = ["id", "resource", "backup", "status", "status_message", "duration",
                   "created_by", "created_at", "started_at", "completed_at"]
         read_only_fields = fields
-
-    def get_status_message(self, restore: Restore) -> str:
-        return failures.tenant_message(restore.status_message, restore.resource.provider)
 
 
 class TemplateRequestSerializer(StrictInput, serializers.Serializer):
@@ -55,22 +54,15 @@ class RestoreRequestSerializer(StrictInput, serializers.Serializer):
         help_text="The resource's name: the restore replaces its data with the backup's.")
 
 
-class CleanupSerializer(serializers.ModelSerializer):
-    status_message = serializers.SerializerMethodField(help_text=FAILURE_HELP)
-
+class CleanupSerializer(_RunSerializer):
     class Meta:
         model = Cleanup
         fields = ["id", "resource", "template", "status", "status_message", "duration",
                   "created_by", "created_at", "started_at", "completed_at"]
         read_only_fields = fields
 
-    def get_status_message(self, cleanup: Cleanup) -> str:
-        return failures.tenant_message(cleanup.status_message, cleanup.resource.provider)
 
-
-class CloneSerializer(serializers.ModelSerializer):
-    status_message = serializers.SerializerMethodField(help_text=FAILURE_HELP)
-
+class CloneSerializer(_RunSerializer):
     class Meta:
         model = Clone
         fields = ["id", "resource", "source", "status", "status_message", "copied", "duration",
@@ -79,9 +71,6 @@ class CloneSerializer(serializers.ModelSerializer):
         extra_kwargs = {"resource": {"help_text": "The new resource, holding the copy."},
                         "source": {"help_text": "The resource whose data is copied."},
                         "copied": {"help_text": "Bytes of the dump copied so far."}}
-
-    def get_status_message(self, clone: Clone) -> str:
-        return failures.tenant_message(clone.status_message, clone.resource.provider)
 
 
 class CleanupRequestSerializer(StrictInput, serializers.Serializer):

@@ -4,8 +4,6 @@ CLONE themselves are actions of the resource)."""
 
 from __future__ import annotations
 
-from functools import cached_property
-
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -21,15 +19,13 @@ from resourcemanager.api.backup_serializers import (
     RestoreSerializer,
     TemplateRequestSerializer,
 )
-from resourcemanager.api.scoping import ScopedViewMixin
+from resourcemanager.api.scoping import OfResourceMixin, ScopedViewMixin
 from resourcemanager.api.views import SCOPE_HEADER
 from resourcemanager.backups import cleanups, clones, templates
 from resourcemanager.backups import services as backups
 from resourcemanager.backups.models import Backup, Cleanup, Clone, Restore
 from resourcemanager.core.errors import NotFound
 from resourcemanager.identity.roles import Action
-from resourcemanager.resources import services
-from resourcemanager.resources.models import Resource
 
 PATH = [
     SCOPE_HEADER,
@@ -40,17 +36,13 @@ ONE = [*PATH, OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH,
                                description="The backup's (restore's, cleanup's, clone's) id.")]
 
 
-class _OfResource(ScopedViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                  viewsets.GenericViewSet):
+class _OfResource(OfResourceMixin, ScopedViewMixin, mixins.ListModelMixin,
+                  mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     required_actions = {
         "list": Action.VIEW_RESOURCE,
         "retrieve": Action.VIEW_RESOURCE,
         "metadata": Action.VIEW_RESOURCE,
     }
-
-    @cached_property
-    def resource(self) -> Resource:
-        return services.get_resource(self.principal, self.scope, self.kwargs["resource_pk"])
 
 
 @extend_schema_view(

@@ -3,8 +3,6 @@ render; a secret is rendered in the answers to ISSUE, ROTATE and REVEAL only."""
 
 from __future__ import annotations
 
-from functools import cached_property
-
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -14,13 +12,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from providers.adapters.base import Credentials
-from resourcemanager.api.scoping import ScopedViewMixin
+from resourcemanager.api.scoping import OfResourceMixin, ScopedViewMixin
 from resourcemanager.api.serializers import FAILURE_HELP, CredentialsSerializer
 from resourcemanager.api.strict import StrictInput
 from resourcemanager.api.views import SCOPE_HEADER
 from resourcemanager.identity.roles import Action
-from resourcemanager.resources import credentials, failures, services
-from resourcemanager.resources.models import Credential, Resource
+from resourcemanager.resources import credentials, failures
+from resourcemanager.resources.models import Credential
 
 
 class CredentialSerializer(serializers.ModelSerializer):
@@ -122,6 +120,7 @@ ONE = [*PATH, OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH,
     ),
 )
 class CredentialViewSet(
+    OfResourceMixin,
     ScopedViewMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -144,10 +143,6 @@ class CredentialViewSet(
         "partial_update": Action.MANAGE_CREDENTIAL,
         "metadata": Action.VIEW_RESOURCE,
     }
-
-    @cached_property
-    def resource(self) -> Resource:
-        return services.get_resource(self.principal, self.scope, self.kwargs["resource_pk"])
 
     def get_queryset(self) -> QuerySet[Credential]:
         return credentials.credentials_of(self.principal, self.resource)

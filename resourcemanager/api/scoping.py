@@ -8,6 +8,8 @@ from rest_framework.views import APIView
 from resourcemanager.api.permissions import ScopeRolePermission
 from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action, Principal, resolve_scope
+from resourcemanager.resources import services
+from resourcemanager.resources.models import Resource
 
 
 class ScopedViewMixin:
@@ -34,3 +36,12 @@ class ScopedAPIView(ScopedViewMixin, APIView):
         method = request.method.lower()
         self.action = method if method in self.required_actions else None
         super().initial(request, *args, **kwargs)
+
+
+class OfResourceMixin:
+    """For views under ``/resources/{resource_pk}/`` (after a scoped view class): the
+    resource, if the principal may see it in the request's scope, else a 404."""
+
+    @cached_property
+    def resource(self) -> Resource:
+        return services.get_resource(self.principal, self.scope, self.kwargs["resource_pk"])

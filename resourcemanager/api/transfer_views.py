@@ -4,8 +4,6 @@ backup of the resource (then restored by ``POST /resources/{id}/restore``)."""
 
 from __future__ import annotations
 
-from functools import cached_property
-
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -15,12 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from resourcemanager.api.backup_serializers import BackupSerializer
-from resourcemanager.api.scoping import ScopedAPIView
+from resourcemanager.api.scoping import OfResourceMixin, ScopedAPIView
 from resourcemanager.api.views import SCOPE_HEADER
 from resourcemanager.backups import transfers
 from resourcemanager.identity.roles import Action
-from resourcemanager.resources import services
-from resourcemanager.resources.models import Resource
 
 DUMP_TYPE = "application/octet-stream"
 PATH = [
@@ -30,13 +26,7 @@ PATH = [
 ]
 
 
-class _OfResource(ScopedAPIView):
-    @cached_property
-    def resource(self) -> Resource:
-        return services.get_resource(self.principal, self.scope, self.kwargs["resource_pk"])
-
-
-class ExportView(_OfResource):
+class ExportView(OfResourceMixin, ScopedAPIView):
     required_actions = {"get": Action.MANAGE_RESOURCE, "head": Action.MANAGE_RESOURCE,
                         "options": Action.MANAGE_RESOURCE}
 
@@ -58,7 +48,7 @@ class ExportView(_OfResource):
         return response
 
 
-class ImportView(_OfResource):
+class ImportView(OfResourceMixin, ScopedAPIView):
     required_actions = {"post": Action.MANAGE_RESOURCE, "options": Action.MANAGE_RESOURCE}
 
     @extend_schema(
