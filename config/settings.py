@@ -432,6 +432,8 @@ RM_BACKUP_STORE_URL = env.str("RM_BACKUP_STORE_URL", default="")
 RM_BACKUP_PART_SIZE = max(env.int("RM_BACKUP_PART_SIZE_MB", default=8), 5) * 1024 * 1024
 #: The largest dump a tenant may upload by IMPORT, in MiB.
 RM_BACKUP_IMPORT_MAX_BYTES = env.int("RM_BACKUP_IMPORT_MAX_MB", default=2048) * 1024 * 1024
+#: Seconds an export link (POST …/export) downloads its dump without credentials.
+RM_EXPORT_LINK_SECONDS = min(max(env.int("RM_EXPORT_LINK_SECONDS", default=300), 1), 86400)
 
 # --- Sign-in: local accounts and an OpenID Connect provider ---------------------------
 RM_LOCAL_LOGIN = env.bool("RM_LOCAL_LOGIN", default=True)

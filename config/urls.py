@@ -9,6 +9,7 @@ from drf_spectacular.views import (
 from config import health, views
 from config.metrics import metrics_view
 from resourcemanager.api.auth_views import CurrentUserView
+from resourcemanager.api.transfer_views import ExportLinkView
 from resourcemanager.identity.oidc_login import CallbackView, LoginView, LogoutView
 
 api_routes = ("config.api_urls", "api")
@@ -38,6 +39,7 @@ urlpatterns = [
         SpectacularRedocView.as_view(url_name="schema", http_method_names=["get", "head"]),
         name="redoc",
     ),
+    path("api/exports/", ExportLinkView.as_view(), name="export-link"),
     path("api/c/<str:scope>/", include(api_routes, namespace="api-scoped")),
     path("api/", include(api_routes, namespace="api")),
 ]

@@ -63,20 +63,35 @@ class Export:
 def export_backup(principal: Principal | None, resource: Resource,
                   backup_id: object = None) -> Export:
     """The dump of ``backup_id`` (default: the resource's newest completed backup), to
-    stream to the client. Audited. Store and key problems surface here, as a clear
-    error, before anything is sent; a backup damaged further in ends the stream with an
-    error instead of handing over a dump cut short unnoticed."""
+    stream to the client. Audited."""
+    backup = exportable_backup(principal, resource, backup_id)
+    return open_export(principal.name, resource, backup)
+
+
+def exportable_backup(principal: Principal | None, resource: Resource,
+                      backup_id: object = None) -> Backup:
+    """The completed backup ``backup_id`` of ``resource`` (default: the newest), which
+    ``principal`` may export."""
     require(principal, Action.MANAGE_RESOURCE, resource.scope)
-    adapter_class = checks.data_class(resource)
+    checks.data_class(resource)
     if backup_id is None:
         backup = backups_of(principal, resource).filter(status=RunStatus.COMPLETED).first()
         if backup is None:
             raise NotFound("the resource has no completed backup to export", field="backup")
-    else:
-        backup = get_backup(principal, resource, backup_id)
-        if backup.status != RunStatus.COMPLETED:
-            raise Conflict(f"the backup is {backup.status}; only a completed backup is "
-                           "exported", code="backup_not_completed", field="backup")
+        return backup
+    backup = get_backup(principal, resource, backup_id)
+    if backup.status != RunStatus.COMPLETED:
+        raise Conflict(f"the backup is {backup.status}; only a completed backup is "
+                       "exported", code="backup_not_completed", field="backup")
+    return backup
+
+
+def open_export(actor: str, resource: Resource, backup: Backup) -> Export:
+    """``backup``'s dump, opened as it is read, exported on behalf of ``actor`` (audited).
+    Store and key problems surface here, as a clear error, before anything is sent; a
+    backup damaged further in ends the stream with an error instead of handing over a
+    dump cut short unnoticed."""
+    adapter_class = checks.data_class(resource)
     opened = unseal(backup_store().read(backup.object_key),
                     base64.b64decode(backup.data_key), compressed=backup.compressed)
     try:
@@ -86,7 +101,7 @@ def export_backup(principal: Principal | None, resource: Resource,
     except SealError as exc:
         raise Conflict(f"the backup cannot be opened: {exc}", code="backup_damaged",
                        field="backup") from None
-    audit_resource(principal.name, "resource.export", Outcome.SUCCESS, resource,
+    audit_resource(actor, "resource.export", Outcome.SUCCESS, resource,
                    f"backup {backup.pk} exported")
     stamp = backup.created_at.strftime("%Y%m%dT%H%M%SZ")
     return Export(backup, f"{resource.name}-{stamp}.{adapter_class.dump_extension}",

@@ -34,6 +34,9 @@ PUBLIC_API_ROUTES = {
     "api/auth/callback",
     # Ends the session: an anonymous caller has none and is redirected like everyone.
     "api/auth/logout",
+    # Export links: the signed token in the query string is the credential (its own
+    # tests: tests/api/test_export_links.py); without one the answer is a 404.
+    "api/exports/",
 }
 
 #: Routes under /api/c/<scope>/ that deliberately ignore the scope (full patterns).
