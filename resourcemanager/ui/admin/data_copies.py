@@ -11,39 +11,30 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, reverse
 from django.utils.html import format_html
 
 from providers.models import Provider
 from resourcemanager.backups import cleanups, clones
 from resourcemanager.backups.models import Backup, Cleanup, Clone, RunStatus
-from resourcemanager.core.errors import ServiceError
 from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action
 from resourcemanager.resources import failures
 from resourcemanager.resources.models import Resource
 from resourcemanager.ui.admin.permissions import ResourceRunPages, can_on
+from resourcemanager.ui.admin.resource_pages import (
+    Visible,
+    resource_form_page,
+    resource_page_path,
+)
 from resourcemanager.ui.adminscope import CurrentScopeAdmin
-
-Visible = Callable[[HttpRequest, str], Resource]
 
 
 def data_copy_urls(model_admin: admin.ModelAdmin, visible: Visible) -> list[URLPattern]:
-    """The resource admin's *Clean up…* and *Clone…* pages (``visible``: the resource
-    of an id, if the user may see it)."""
-    site = model_admin.admin_site
-    return [
-        path("<path:object_id>/cleanup/",
-             site.admin_view(lambda request, object_id: cleanup_page(
-                 model_admin, request, visible(request, object_id))),
-             name="resourcemanager_resource_cleanup"),
-        path("<path:object_id>/clone/",
-             site.admin_view(lambda request, object_id: clone_page(
-                 model_admin, request, visible(request, object_id))),
-             name="resourcemanager_resource_clone"),
-    ]
+    """The resource admin's *Clean up…* and *Clone…* pages."""
+    return [resource_page_path(model_admin, visible, "cleanup", cleanup_page),
+            resource_page_path(model_admin, visible, "clone", clone_page)]
 
 
 def data_copy_panel(request: HttpRequest, resource: Resource) -> dict[str, Any]:
@@ -119,24 +110,14 @@ def _page(model_admin: admin.ModelAdmin, request: HttpRequest, resource: Resourc
           context: dict[str, Any]) -> HttpResponse:
     if not _may_copy(request, resource):
         raise PermissionDenied
-    resource_url = reverse("admin:resourcemanager_resource_change", args=[quote(resource.pk)])
-    if request.method == "POST" and form.is_valid():
-        try:
-            run = request_it(form.cleaned_data)
-        except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            run.refresh_from_db()
-            _report(model_admin, request, run)
-            return HttpResponseRedirect(resource_url)
-    return TemplateResponse(request, "admin/resourcemanager/resource/data_copy.html", {
-        **model_admin.admin_site.each_context(request), **context, "opts": model_admin.opts,
-        "form": form, "rm_resource": resource, "rm_resource_url": resource_url,
-    })
+    return resource_form_page(model_admin, request, resource, form, request_it,
+                              lambda run: _report(model_admin, request, run), context)
 
 
 def _report(model_admin: admin.ModelAdmin, request: HttpRequest, run: Cleanup | Clone
             ) -> None:
+    """How the run went, as far as it went (it ran here, or it is queued)."""
+    run.refresh_from_db()
     what = "clone" if isinstance(run, Clone) else "cleanup"
     if run.status == RunStatus.COMPLETED:
         model_admin.message_user(request, f"The {what} is done.", messages.SUCCESS)
