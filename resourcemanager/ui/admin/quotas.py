@@ -1,17 +1,29 @@
-"""A scope's quota: its members read the limits beside what the scope holds; platform
-operators set them, through the service (audited), as through the API."""
+"""Quotas: a scope's, whose limits its members read beside what the scope holds, and a
+resource's own size limit, read on the resource's page and set from there on a page of
+its own. Platform operators set both, through the service (audited), as through the API."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
-from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.contrib import admin, messages
+from django.contrib.admin.utils import quote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, reverse
 
 from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action
 from resourcemanager.resources import quotas
+from resourcemanager.resources.models import Resource
 from resourcemanager.scopes.models import ScopeQuota
 from resourcemanager.ui.admin.permissions import can_anywhere, can_on
+from resourcemanager.ui.admin.resource_pages import (
+    Visible,
+    resource_form_page,
+    resource_page_path,
+)
 from resourcemanager.ui.adminscope import CurrentScopeAdmin
 
 
@@ -79,3 +91,56 @@ class ScopeQuotaAdmin(CurrentScopeAdmin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # empty limits are no limits: change them instead
+
+
+class ResourceLimitForm(forms.Form):
+    max_bytes = forms.IntegerField(
+        label="Size limit (bytes)", required=False, min_value=0, max_value=quotas.MAX_BYTES,
+        help_text="Bytes the resource may hold, as the CHECK sweep measures them; over it, "
+        "its writes are frozen. Empty: no limit of its own (the scope's still applies).")
+
+
+def resource_limit_urls(model_admin: admin.ModelAdmin, visible: Visible
+                        ) -> list[URLPattern]:
+    """The resource admin's *Set size limit…* page."""
+    return [resource_page_path(model_admin, visible, "limit", resource_limit_page)]
+
+
+def resource_limit_panel(request: HttpRequest, resource: Resource) -> dict[str, Any]:
+    """Whether a resource's page offers *Set size limit…*, and where it is."""
+    return {
+        "rm_can_limit": _may_limit(request, resource),
+        "rm_limit_url": reverse("admin:resourcemanager_resource_limit",
+                                args=[quote(resource.pk)]),
+    }
+
+
+def resource_limit_page(model_admin: admin.ModelAdmin, request: HttpRequest,
+                        resource: Resource) -> HttpResponse:
+    """GET: the resource's limit and size; POST: set the limit (empty: none), then the
+    resource's page."""
+    if not _may_limit(request, resource):
+        raise PermissionDenied
+    form = ResourceLimitForm(request.POST or None, initial={"max_bytes": resource.max_bytes})
+    measured = (f"{resource.size} bytes as measured at {resource.size_measured_at:%Y-%m-%d %H:%M}"
+                if resource.size_measured_at else "a size not measured yet")
+    return resource_form_page(
+        model_admin, request, resource, form,
+        lambda data: quotas.set_resource_limit(principal_of(request), resource.scope,
+                                               resource.pk, data["max_bytes"]),
+        lambda changed: model_admin.message_user(
+            request, f"Size limit of {changed}: " + (
+                "none of its own" if changed.max_bytes is None
+                else f"{changed.max_bytes} bytes") + "; the next CHECK sweep applies it.",
+            messages.SUCCESS), {
+            "title": f"Size limit of {resource}",
+            "rm_intro": f"{resource} holds {measured}. Over its limit, the CHECK sweep "
+                        "freezes its writes, and lifts the freeze once it is well under "
+                        "again (RM_QUOTA_UNFREEZE_RATIO).",
+            "rm_submit": "Set the limit",
+        })
+
+
+def _may_limit(request: HttpRequest, resource: Resource) -> bool:
+    return (resource.status != Resource.Status.DELETED
+            and can_on(request, Action.MANAGE_QUOTA, resource))

@@ -32,6 +32,7 @@ from resourcemanager.resources.models import Resource
 from resourcemanager.ui.admin.backups import backup_panel, report_backup
 from resourcemanager.ui.admin.data_copies import data_copy_panel, data_copy_urls
 from resourcemanager.ui.admin.permissions import apply_each, can_anywhere, can_on, history
+from resourcemanager.ui.admin.quotas import resource_limit_panel, resource_limit_urls
 from resourcemanager.ui.admin.schema import SchemaAddAdmin
 from resourcemanager.ui.adminscope import CurrentScopeAdmin, current_scope
 from resourcemanager.ui.credential_pages import issue_page, may_issue
@@ -132,6 +133,7 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
                  self.admin_site.admin_view(self.issue_credential_view),
                  name="{}_{}_issue_credential".format(*info)),
             *data_copy_urls(self, self._visible),
+            *resource_limit_urls(self, self._visible),
         ]
         return own + super().get_urls()
 
@@ -178,6 +180,7 @@ class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
             "rm_check_url": reverse("admin:resourcemanager_resource_check", args=[pk]),
             **backup_panel(request, resource),
             **data_copy_panel(request, resource),
+            **resource_limit_panel(request, resource),
             "rm_can_delete": (
                 resource.status != Resource.Status.DELETED
                 and self.has_delete_permission(request, resource)
