@@ -1,5 +1,5 @@
-"""BACKUP of a PostgreSQL database against ``pg_dump -Fc | gzip`` to the same store, and
-RESTORE.
+"""BACKUP of a PostgreSQL database against ``pg_dump -Fc | gzip`` to the same store,
+RESTORE, and CLONE against ``pg_dump -Fc | pg_restore``.
 
 Usage: .venv/bin/python bench/backup.py [--size-mb 200] [--repeat 2]
 
@@ -24,6 +24,16 @@ restored, its rows counted), and the peak RSS of this process through the backup
 (``ru_maxrss``, goal ≤ 200 MB; the baseline does not run in it). The issue's figure is
 1 GB: ``--size-mb 1024``.
 
+Then, once each, CLONE of the resource through the HTTP API (``POST
+/api/c/<scope>/resources/<id>/clone`` with a RESOURCE_ADMIN's personal API token, handled
+in-process by Django's test client, the clone then polled until it is completed: the new
+resource made and the data copied) against the raw pipe (a fresh database made by the
+instance's admin, ``pg_dump -Fc`` as the owner piped into ``pg_restore --no-owner
+--no-privileges --single-transaction`` as the admin), both checked to hold every row.
+Printed: ``clone S s (raw pipe R s, ratio X)``, X the raw time over the clone's (as R
+above: 1 or more, the clone is as fast or faster). The copy (through the service) and the
+raw database are dropped after.
+
 Everything made on either server carries a prefix of this run's own and is dropped at the
 end, whatever happened; the run fails if anything is left.
 """
@@ -38,24 +48,34 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import boto3
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.leftovers import dropped_afterwards, run_prefix  # noqa: E402
-from bench.scram import login, setup_app, superuser_url, throwaway_cluster  # noqa: E402
+from bench.scram import (  # noqa: E402
+    admin_connect,
+    login,
+    setup_app,
+    superuser_url,
+    throwaway_cluster,
+)
 from tests.support.pgcluster import ScramCluster  # noqa: E402
 
 PREFIX = run_prefix()
 SCOPE = "bench"
 BUCKET = "rm-bench-backups"
 KEY, SECRET = "bench", "bench-secret"
+#: The clone's name, and the most seconds it may take before the run gives up.
+COPY, CLONE_TIMEOUT = "orders-copy", 3600
 #: The baseline: the same dump, gzip'd, streamed into boto3's managed upload.
 BASELINE = """
 import sys, boto3
@@ -120,6 +140,7 @@ def run(args: argparse.Namespace, cluster: ScramCluster, endpoint: str) -> None:
     from resourcemanager.backups import services as backups
     from resourcemanager.identity.roles import Principal, Role
     from resourcemanager.resources import services
+    from resourcemanager.resources.models import Resource
 
     (provider,) = sync_declared_providers()
     principal = Principal(name="bench", roles={SCOPE: frozenset({Role.RESOURCE_ADMIN})})
@@ -154,8 +175,11 @@ def run(args: argparse.Namespace, cluster: ScramCluster, endpoint: str) -> None:
         print(f"peak RSS of this process through the backups {rss_peak:.0f} MB "
               f"(before them {rss_before:.0f} MB; goal <= 200 MB)")
         print(f"RESTORE: {restore_time(principal, resource, made):.1f} s")
+        cloned, raw = clone_time(resource), raw_copy(resource.credentials, cluster)
+        print(f"clone {cloned:.1f} s (raw pipe {raw:.1f} s, ratio {raw / cloned:.2f})")
     finally:
-        services.delete_resource(principal, resource)
+        for each in Resource.objects.filter(scope=SCOPE).live():  # the source and its copy
+            services.delete_resource(principal, each)
         empty_bucket()
         connections.close_all()
 
@@ -173,14 +197,19 @@ def fill(credentials: dict[str, Any], size_mb: int) -> int:
         return conn.execute("SELECT pg_table_size('ledger')").fetchone()[0]
 
 
-def raw_dump(credentials: dict[str, Any], cluster: ScramCluster, endpoint: str) -> float:
-    """Seconds of ``pg_dump -Fc | gzip`` streamed into ``upload_fileobj``."""
+def owner_dump(credentials: dict[str, Any], cluster: ScramCluster) -> subprocess.Popen:
+    """``pg_dump -Fc`` of the resource as its owner, to be read from its ``stdout``."""
     env = {"PATH": os.environ["PATH"], "PGPASSWORD": credentials["password"]}
-    started = time.monotonic()
-    dump = subprocess.Popen(["pg_dump", "-Fc", f"--host={cluster.host}",  # noqa: S603, S607
+    return subprocess.Popen(["pg_dump", "-Fc", f"--host={cluster.host}",  # noqa: S603, S607
                              f"--port={cluster.port}", f"--username={credentials['username']}",
                              f"--dbname={credentials['database']}"],
                             stdout=subprocess.PIPE, env=env)
+
+
+def raw_dump(credentials: dict[str, Any], cluster: ScramCluster, endpoint: str) -> float:
+    """Seconds of ``pg_dump -Fc | gzip`` streamed into ``upload_fileobj``."""
+    started = time.monotonic()
+    dump = owner_dump(credentials, cluster)
     gzip = subprocess.Popen(["gzip", "-c"], stdin=dump.stdout,  # noqa: S607
                             stdout=subprocess.PIPE)
     dump.stdout.close()
@@ -209,6 +238,79 @@ def restore_time(principal: Any, resource: Any, backup: Any) -> float:
         if conn.execute("SELECT count(*) FROM ledger").fetchone()[0] != rows:
             sys.exit("the restored table lacks rows")
     return elapsed
+
+
+def clone_time(resource: Any) -> float:
+    """Seconds from ``POST …/clone`` through the HTTP API until the clone is completed; the
+    copy is checked to hold the source's rows."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from resourcemanager.identity.models import ScopeRole
+    from resourcemanager.identity.roles import Role
+    from resourcemanager.identity.tokens import issue_token
+    from resourcemanager.resources.models import Resource
+
+    warnings.filterwarnings("ignore", "No directory at")  # whitenoise: no collectstatic
+    user = get_user_model().objects.create_user("bench-api")
+    ScopeRole.objects.create(user=user, scope=SCOPE, role=Role.RESOURCE_ADMIN)
+    _, token = issue_token(user, "bench", expires_in_days=1)
+    client = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Bearer {token}")
+    resources = f"/api/c/{SCOPE}/resources"
+    started = time.monotonic()
+    answer = client.post(f"{resources}/{resource.pk}/clone", {"name": COPY},
+                         content_type="application/json")
+    if answer.status_code != 202:
+        sys.exit(f"the clone was refused: {answer.status_code} {answer.content[:300]!r}")
+    run = answer.json()
+    while run["status"] not in ("completed", "failed"):
+        if time.monotonic() - started > CLONE_TIMEOUT:
+            sys.exit(f"the clone is still {run['status']} after {CLONE_TIMEOUT} s")
+        time.sleep(0.1)
+        run = client.get(f"{resources}/{run['resource']}/clones/{run['id']}").json()
+    elapsed = time.monotonic() - started
+    if run["status"] != "completed":
+        sys.exit(f"the clone ended {run['status']}: {run['status_message']}")
+    copy = Resource.objects.get(pk=run["resource"])
+    require_same_rows(resource.credentials, copy.credentials)
+    return elapsed
+
+
+def raw_copy(credentials: dict[str, Any], cluster: ScramCluster) -> float:
+    """Seconds of the raw copy into a fresh database of the instance's admin (its making
+    counted, as the clone's new resource is), which is dropped after."""
+    database = f"{PREFIX}rawcopy"
+    admin = {"host": cluster.host, "port": cluster.port, "username": cluster.admin_user,
+             "password": cluster.admin_password, "database": database}
+    started = time.monotonic()
+    with admin_connect(cluster) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    try:
+        dump = owner_dump(credentials, cluster)
+        restore = subprocess.Popen(  # noqa: S603
+            ["pg_restore", "--no-owner", "--no-privileges", "--single-transaction",  # noqa: S607
+             f"--host={cluster.host}", f"--port={cluster.port}",
+             f"--username={cluster.admin_user}", f"--dbname={database}"],
+            stdin=dump.stdout, env={"PATH": os.environ["PATH"],
+                                    "PGPASSWORD": cluster.admin_password})
+        dump.stdout.close()
+        if dump.wait() or restore.wait():
+            sys.exit("the raw copy failed")
+        elapsed = time.monotonic() - started
+        require_same_rows(credentials, admin)
+        return elapsed
+    finally:
+        with admin_connect(cluster) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(
+                sql.Identifier(database)))
+
+
+def require_same_rows(source: dict[str, Any], copy: dict[str, Any]) -> None:
+    with login(source) as conn:
+        rows = conn.execute("SELECT count(*) FROM ledger").fetchone()[0]
+    with login(copy) as conn:
+        if conn.execute("SELECT count(*) FROM ledger").fetchone()[0] != rows:
+            sys.exit(f"the copy in {copy['database']} lacks rows")
 
 
 def peak_rss_mb() -> float:
