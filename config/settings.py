@@ -297,6 +297,11 @@ RM_CONSUMER_RETRY_BACKOFF_MAX = env.int("RM_CONSUMER_RETRY_BACKOFF_MAX", default
 # A consumer whose deliveries fail transiently this many times in a row is paused, with
 # the same backoff, so that it does not hold the workers (consumers.breaker).
 RM_CONSUMER_BREAKER_FAILURES = max(1, env.int("RM_CONSUMER_BREAKER_FAILURES", default=5))
+# A worker process waits this many seconds for a drain of a consumer's deliveries; a
+# slower one goes on in one of its RM_CONSUMER_DRAIN_THREADS threads while the process
+# takes its next task (consumers.background).
+RM_CONSUMER_DRAIN_WAIT = max(0.0, env.float("RM_CONSUMER_DRAIN_WAIT", default=0.5))
+RM_CONSUMER_DRAIN_THREADS = max(1, env.int("RM_CONSUMER_DRAIN_THREADS", default=4))
 # Networks consumer requests (webhooks, tools) may not reach; the allowed list wins.
 RM_CONSUMER_BLOCKED_NETWORKS = env.list(
     "RM_CONSUMER_BLOCKED_NETWORKS",

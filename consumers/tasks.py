@@ -3,17 +3,24 @@
 from celery import shared_task
 from django.conf import settings
 
-from consumers import deliveries, drains
+from consumers import background, deliveries, drains
 from resourcemanager.outbox import queueing
 
 
 @shared_task(bind=True, name=queueing.DRAIN_CONSUMER, acks_late=True)
 def drain(self, consumer_id: str) -> None:
     """Deliver a consumer's due deliveries in batches; queued again for what is left or
-    waits for a retry. In-process mode delivers all, one attempt each."""
-    in_process = bool(self.request.is_eager)
-    again_in = drains.drain(consumer_id, in_process=in_process, backoff=backoff)
-    if again_in is not None and not in_process:
+    waits for a retry. A worker runs it in a thread that may outlast the task
+    (``consumers.background``); in-process mode delivers all here, one attempt each."""
+    if self.request.is_eager:
+        drains.drain(consumer_id, in_process=True, backoff=backoff)
+    else:
+        background.run(lambda: _drain_and_requeue(consumer_id))
+
+
+def _drain_and_requeue(consumer_id: str) -> None:
+    again_in = drains.drain(consumer_id, in_process=False, backoff=backoff)
+    if again_in is not None:
         drains.queue([consumer_id], countdown=again_in, again=True)
 
 
