@@ -80,19 +80,22 @@ def test_a_mysql_dump_goes_out_as_sql_and_back_in(make_client, mysql_provider, b
     with mysql_login(resource["credentials"]) as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE notes (id INT PRIMARY KEY, body TEXT)")
         cur.execute("INSERT INTO notes VALUES (1, 'kept')")
+        cur.execute("CREATE FUNCTION first_note() RETURNS TEXT READS SQL DATA "
+                    "RETURN (SELECT body FROM notes WHERE id = 1)")
     completed_backup(client, resource)
 
     dump = downloaded(export(client, resource))
-    assert b"INSERT INTO `notes`" in dump
+    assert b"INSERT INTO `notes`" in dump and b"FUNCTION `first_note`" in dump
 
     imported = upload(client, resource, dump)
     assert imported.status_code == 201, imported.json()
     with mysql_login(resource["credentials"]) as conn, conn.cursor() as cur:
         cur.execute("DROP TABLE notes")
+        cur.execute("DROP FUNCTION first_note")
     assert restore(client, resource, imported.json()).json()["status"] == "completed"
     with mysql_login(resource["credentials"]) as conn, conn.cursor() as cur:
-        cur.execute("SELECT body FROM notes")
-        assert cur.fetchall() == (("kept",),)
+        cur.execute("SELECT body, first_note() FROM notes")
+        assert cur.fetchall() == (("kept", "kept"),)
 
 
 def test_a_dump_that_needs_a_superuser_fails_and_leaves_the_database_as_it_was(

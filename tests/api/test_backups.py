@@ -128,6 +128,58 @@ def test_a_mysql_backup_brings_dropped_rows_back(make_client, mysql_provider, bu
         assert cur.fetchall() == ((1, "parcel one"), (2, "parcel two"))
 
 
+MYSQL_OBJECTS = (
+    "CREATE TABLE orders (id INT PRIMARY KEY, note TEXT)",
+    "INSERT INTO orders VALUES (1, 'parcel one'), (2, 'parcel two')",
+    "CREATE VIEW first_order AS SELECT * FROM orders WHERE id = 1",
+    "CREATE TRIGGER stamp BEFORE INSERT ON orders FOR EACH ROW "
+    "SET NEW.note = CONCAT(NEW.note, '!')",
+    "CREATE PROCEDURE count_orders(OUT n INT) SELECT COUNT(*) INTO n FROM orders",
+    "CREATE FUNCTION twice(x INT) RETURNS INT DETERMINISTIC RETURN x * 2",
+    "CREATE EVENT nightly ON SCHEDULE EVERY 1 DAY DO DELETE FROM orders WHERE id > 1000",
+)
+
+
+def assert_mysql_objects_work(owner: dict) -> None:
+    """What ``MYSQL_OBJECTS`` made is there, the owner's (its definer), and runs for it."""
+    with mysql_login(owner) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO orders VALUES (3, 'parcel three')")
+        cur.execute("CALL count_orders(@n)")
+        cur.execute("SELECT @n, twice(21), (SELECT note FROM orders WHERE id = 3), "
+                    "(SELECT note FROM first_order)")
+        assert cur.fetchone() == (3, 42, "parcel three!", "parcel one")
+        cur.execute("SELECT EVENT_NAME, INTERVAL_VALUE, INTERVAL_FIELD, DEFINER "
+                    "FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s", (owner["database"],))
+        assert cur.fetchall() == (("nightly", "1", "DAY", f"{owner['username']}@%"),)
+        cur.execute("SELECT ROUTINE_NAME, DEFINER FROM information_schema.ROUTINES "
+                    "WHERE ROUTINE_SCHEMA = %s ORDER BY 1", (owner["database"],))
+        assert cur.fetchall() == (("count_orders", f"{owner['username']}@%"),
+                                  ("twice", f"{owner['username']}@%"))
+
+
+def test_a_mysql_backup_brings_routines_events_triggers_and_views_back(
+    make_client, mysql_provider, bucket
+):
+    client = make_client(team_a="RESOURCE_ADMIN")
+    resource = ready_resource(client, "mysql")
+    owner = resource["credentials"]
+    with mysql_login(owner) as conn, conn.cursor() as cur:
+        for statement in MYSQL_OBJECTS:
+            cur.execute(statement)
+    backup = completed_backup(client, resource)
+    emptied = client.post(f"{TEAM_A}/{resource['id']}/cleanup", {"confirm": "orders"},
+                          format="json")
+    assert emptied.json()["status"] == "completed", emptied.json()
+
+    restored = restore(client, resource, backup)
+
+    assert restored.json()["status"] == "completed", restored.json()
+    assert_mysql_objects_work(owner)
+    again = restore(client, resource, backup)  # over the routines, event and view it made
+    assert again.json()["status"] == "completed", again.json()
+    assert_mysql_objects_work(owner)
+
+
 def test_a_failed_dump_leaves_a_failed_backup_no_object_and_no_password_anywhere(
     make_client, scram_provider, bucket, caplog, monkeypatch
 ):

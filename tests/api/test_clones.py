@@ -12,7 +12,12 @@ from resourcemanager.backups.models import Backup, Clone, Restore
 from resourcemanager.outbox.models import OutboxMessage
 from resourcemanager.resources.models import Resource
 from resourcemanager.scopes.models import ScopeQuota
-from tests.api.test_backups import completed_backup, mysql_login
+from tests.api.test_backups import (
+    MYSQL_OBJECTS,
+    assert_mysql_objects_work,
+    completed_backup,
+    mysql_login,
+)
 from tests.api.test_credentials import TEAM_A, TEAM_B, issue, pg_login, ready_resource
 from tests.support.backup_store import backup_bucket  # noqa: F401 (fixture bucket)
 
@@ -77,28 +82,42 @@ def test_a_postgresql_clone_holds_the_data_and_its_own_credential_reaches_only_i
         "status"] == "completed"
 
 
-def test_a_mysql_clone_holds_the_data(make_client, mysql_provider):
+def test_a_mysql_clone_holds_the_data_and_its_routines_run_as_its_own_owner(
+    make_client, mysql_provider
+):
     client = make_client(team_a="ADMIN")
     source = ready_resource(client, "mysql")
     with mysql_login(source["credentials"]) as conn, conn.cursor() as cur:
-        cur.execute("CREATE TABLE orders (id INT PRIMARY KEY, note TEXT)")
-        cur.execute("INSERT INTO orders VALUES (1, 'parcel one'), (2, 'parcel two')")
-        cur.execute("CREATE VIEW first_order AS SELECT * FROM orders WHERE id = 1")
-        cur.execute("CREATE TRIGGER stamp BEFORE INSERT ON orders FOR EACH ROW "
-                    "SET NEW.note = CONCAT(NEW.note, '!')")
+        for statement in MYSQL_OBJECTS:
+            cur.execute(statement)
 
     made = clone(client, source, name="orders-copy").json()
 
     assert made["status"] == "completed", made
     owner = owner_of(client, made["resource"])
+    assert owner["username"] != source["credentials"]["username"]
     with mysql_login(owner) as conn, conn.cursor() as cur:
         cur.execute("SELECT id, note FROM orders ORDER BY id")
         assert cur.fetchall() == ((1, "parcel one"), (2, "parcel two"))
-        cur.execute("SELECT note FROM first_order")
-        assert cur.fetchall() == (("parcel one",),)
-        cur.execute("INSERT INTO orders VALUES (3, 'parcel three')")
-        cur.execute("SELECT note FROM orders WHERE id = 3")
-        assert cur.fetchall() == (("parcel three!",),)
+    assert_mysql_objects_work(owner)
+
+
+def test_a_mysql_backup_restored_into_another_resource_runs_as_its_owner(
+    make_client, mysql_provider, bucket
+):
+    client = make_client(team_a="RESOURCE_ADMIN")
+    source = ready_resource(client, "mysql")
+    with mysql_login(source["credentials"]) as conn, conn.cursor() as cur:
+        for statement in MYSQL_OBJECTS:
+            cur.execute(statement)
+    backup = completed_backup(client, source)
+    target = client.post(TEAM_A, {"provider": "mysql", "name": "ledger"}, format="json").json()
+
+    answer = client.post(f"{TEAM_A}/{target['id']}/restore",
+                         {"backup": backup["id"], "confirm": "ledger"}, format="json")
+
+    assert answer.json()["status"] == "completed", answer.json()
+    assert_mysql_objects_work(target["credentials"])
 
 
 def test_a_failed_clone_deletes_the_resource_it_made_and_leaves_nothing_behind(

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from audit.models import AuditEntry
 from resourcemanager.backups.models import Backup
 from resourcemanager.resources.models import Resource
-from tests.api.test_backups import completed_backup, mysql_login
+from tests.api.test_backups import MYSQL_OBJECTS, completed_backup, mysql_login
 from tests.api.test_credentials import pg_login, ready_resource
 from tests.support.backup_store import backup_bucket  # noqa: F401 (fixture bucket)
 
@@ -59,19 +59,19 @@ def test_a_good_postgresql_backup_passes_and_leaves_no_scratch_database(
                                      outcome="success").count() == 1
 
 
-def test_a_good_mysql_backup_passes(make_client, mysql_provider, bucket):
+def test_a_good_mysql_backup_with_routines_and_events_passes(make_client, mysql_provider, bucket):
     client = make_client(team_a="RESOURCE_ADMIN")
     created = ready_resource(client, "mysql")
     with mysql_login(created["credentials"]) as conn, conn.cursor() as cur:
-        cur.execute("CREATE TABLE orders (id INT PRIMARY KEY, note TEXT)")
-        cur.execute("INSERT INTO orders VALUES (1, 'one'), (2, 'two'), (3, 'three')")
+        for statement in MYSQL_OBJECTS:
+            cur.execute(statement)
     backup = completed_backup(client, created)
-    assert Backup.objects.get(pk=backup["id"]).manifest == {"tables": {"orders": 3}}
+    assert Backup.objects.get(pk=backup["id"]).manifest == {"tables": {"orders": 2}}
 
     status, output = verify("--scope", "team-a")
 
     assert status == 0, output
-    assert "matches its manifest: 1 tables, 3 rows" in output
+    assert "matches its manifest: 1 tables, 2 rows" in output
     resource = Resource.objects.get()
     assert databases_on(resource) == {resource.backend_name}
 
