@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> None:
             warm_up(resources, receiver, args.consumers)
             alone = burst(resources, receiver, worker, args)
             if not args.profile:
-                sustained(resources, receiver, args)
+                sustained(resources, receiver, worker, args)
                 beside_a_slow_consumer(resources, receiver, worker, args, alone)
             print(f"worker (main + {args.concurrency} pool processes): RSS "
                   f"{stack.rss_mib(worker):.0f} MiB summed, PSS {stack.pss_mib(worker):.0f} MiB "
@@ -246,9 +246,11 @@ def beside_a_slow_consumer(resources: list, receiver: Receiver, worker: subproce
           f"{slow.failures_in_a_row} failures in a row, {paused}")
 
 
-def sustained(resources: list, receiver: Receiver, args: argparse.Namespace) -> None:
+def sustained(resources: list, receiver: Receiver, worker: subprocess.Popen,
+              args: argparse.Namespace) -> None:
     events = int(args.rate * args.duration)
     committed: dict[int, float] = {}
+    cpu_before = stack.cpu_seconds(worker), time.process_time(), machine_busy_seconds()
     started = time.monotonic()
     for number in range(events):
         time.sleep(max(0.0, started + number / args.rate - time.monotonic()))
@@ -256,13 +258,47 @@ def sustained(resources: list, receiver: Receiver, args: argparse.Namespace) -> 
         now = time.time()
         committed[_last_event_id()] = now
     wait_for(receiver, events * args.consumers, args.timeout)
+    elapsed = time.monotonic() - started
+    worker_cpu, bench_cpu, busy = (after - before for after, before in zip(
+        (stack.cpu_seconds(worker), time.process_time(), machine_busy_seconds()),
+        cpu_before, strict=True))
     time.sleep(2)
     received = list(receiver.received)
     print(f"sustained: {args.rate:g} events/s for {args.duration:g} s = "
           f"{args.rate * args.consumers:g} deliveries/s offered, {events * args.consumers} "
           "in all")
+    print(f"  CPU in use, in cores: worker {worker_cpu / elapsed:.2f}, this process (the "
+          f"events' producer) {bench_cpu / elapsed:.2f}, the whole machine "
+          f"{busy / elapsed:.2f} of {os.cpu_count()}")
     latencies(received, lambda event_id: committed[event_id])
+    stages(committed)
     losses(received, events * args.consumers)
+
+
+def stages(committed: dict[int, float]) -> None:
+    """Where the sustained phase's latency goes: from the event's commit to its
+    deliveries' rows (the relay and the fan-out), from there to their delivery (the
+    drains), as the worker's clock recorded them."""
+    from consumers.models import Delivery
+
+    rows = Delivery.objects.filter(event_id__in=list(committed), delivered_at__isnull=False)
+    fanned, drained = [], []
+    for event_id, created, delivered in rows.values_list("event_id", "created_at",
+                                                         "delivered_at"):
+        fanned.append((created.timestamp() - committed[event_id]) * 1000)
+        drained.append((delivered - created).total_seconds() * 1000)
+    for title, samples in (("commit -> delivery rows", fanned),
+                           ("delivery rows -> done", drained)):
+        if len(samples) > 1:
+            samples.sort()
+            print(f"    {title:23} p50 {statistics.median(samples):8.1f} ms   "
+                  f"p99 {statistics.quantiles(samples, n=100)[-1]:8.1f} ms")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the machine spent on anything but idling, since it started."""
+    ticks = [int(field) for field in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # idle, iowait
 
 
 def _last_event_id() -> int:
@@ -304,11 +340,15 @@ def profiled(path: str) -> None:
 
 
 def report_failures() -> None:
+    from django.db.models import Count
+
     from consumers.models import Delivery
 
-    failed = Delivery.objects.exclude(status=Delivery.Status.DELIVERED)
-    for status, error in failed.values_list("status", "last_error").distinct()[:5]:
-        print(f"not delivered ({status}): {error}")
+    failed = (Delivery.objects.exclude(status=Delivery.Status.DELIVERED).order_by()
+              .values_list("consumer__name", "status", "last_error")
+              .annotate(count=Count("pk")))
+    for name, status, error, count in failed[:5]:
+        print(f"not delivered to {name} ({status}, {count}): {error or 'not attempted yet'}")
 
 
 if __name__ == "__main__":

@@ -284,6 +284,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Fail fast when Redis is down: the outbox keeps the message for the next relay.
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
+    # A list per priority (kombu's default steps), the lowest number taken first
+    # (queueing.BULK_PRIORITY).
+    "priority_steps": [0, 3, 6, 9],
 }
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
 # Transient backend failures: retries with exponential backoff, then a terminal error.
@@ -302,6 +305,9 @@ RM_CONSUMER_BREAKER_FAILURES = max(1, env.int("RM_CONSUMER_BREAKER_FAILURES", de
 # takes its next task (consumers.background).
 RM_CONSUMER_DRAIN_WAIT = max(0.0, env.float("RM_CONSUMER_DRAIN_WAIT", default=0.5))
 RM_CONSUMER_DRAIN_THREADS = max(1, env.int("RM_CONSUMER_DRAIN_THREADS", default=4))
+# Seconds a drain asked for by new deliveries waits before it starts, so that the
+# deliveries of the events meanwhile go in its batch instead of a drain each.
+RM_CONSUMER_DRAIN_DELAY = max(0.0, env.float("RM_CONSUMER_DRAIN_DELAY", default=0.1))
 # Networks consumer requests (webhooks, tools) may not reach; the allowed list wins.
 RM_CONSUMER_BLOCKED_NETWORKS = env.list(
     "RM_CONSUMER_BLOCKED_NETWORKS",

@@ -53,7 +53,8 @@ def request(consumer_ids: Iterable[UUID]) -> None:
     stalled sweep; the request or event is not held up."""
     ids = set(consumer_ids)
     if ids:
-        transaction.on_commit(lambda: queue(ids), robust=True)
+        transaction.on_commit(
+            lambda: queue(ids, countdown=settings.RM_CONSUMER_DRAIN_DELAY), robust=True)
 
 
 def queue(consumer_ids: Iterable[UUID], *, countdown: float | None = None,
@@ -72,7 +73,7 @@ def queue(consumer_ids: Iterable[UUID], *, countdown: float | None = None,
         Consumer.objects.filter(pk__in=ids).update(drain_queued_at=due)
     for consumer_id in ids:  # the message headers carry the request's context
         queueing.send(queueing.DRAIN_CONSUMER, {"consumer_id": str(consumer_id)},
-                      countdown=countdown)
+                      countdown=countdown, priority=queueing.BULK_PRIORITY)
     return len(ids)
 
 

@@ -24,14 +24,22 @@ DELIVER_TO_CONSUMER = "consumers.deliver"
 DRAIN_CONSUMER = "consumers.drain"
 PROBE_PROVIDER = "providers.probe_provider"
 
+#: The priority of bulk work (drains of deliveries) on the Redis broker, where 0 (every
+#: other task's) comes first: an operation or an event's fan-out never waits behind a
+#: round of drains. One of the broker's ``priority_steps``.
+BULK_PRIORITY = 6
+
 
 def send(
     name: str, kwargs: dict[str, Any], headers: dict[str, Any] | None = None,
-    countdown: float | None = None,
+    countdown: float | None = None, priority: int | None = None,
 ) -> AsyncResult:
-    """Queue the task registered as ``name`` (to run ``countdown`` seconds from now); in
-    in-process mode, run it here and now."""
+    """Queue the task registered as ``name`` (to run ``countdown`` seconds from now, after
+    the waiting tasks of a higher ``priority``); in in-process mode, run it here and
+    now."""
     options: dict[str, Any] = {"headers": headers} if headers is not None else {}
+    if priority is not None:
+        options["priority"] = priority
     if countdown and not current_app.conf.task_always_eager:
         options["countdown"] = countdown
     app = current_app
