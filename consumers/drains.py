@@ -7,7 +7,9 @@ the consumer's builder one after another (one builder, its connection kept alive
 records their outcomes together (``consumers.attempts``).
 
 Queueing: whoever adds deliveries (``fan_out``, a sync, the stalled sweep) asks for a
-drain of their consumers (``request``). A consumer with none queued (``drain_queued_at``
+drain of their consumers (``request``), which starts ``RM_CONSUMER_DRAIN_DELAY`` later
+(a trickle of events then makes a batch, not a drain each), at the broker's bulk
+priority (operations and fan-outs go first). A consumer with none queued (``drain_queued_at``
 empty, or so old that its message is taken as lost) has one queued; the drain empties
 the mark before it claims, so a delivery committed after that asks for another drain and
 one committed before is claimed by this one.
@@ -15,8 +17,9 @@ one committed before is claimed by this one.
 One drain at a time per consumer: a drain holds the consumer (``draining_until``), and
 one that finds it held ends at once. The holder lets go only if no drain was asked for
 meanwhile, in the same statement that reads the mark; else it goes on. So a tool that
-times out holds one worker process, never all of them, and the claims (which lock the
-rows they take, ``SKIP LOCKED``) never hand one delivery to two drains anyway.
+times out holds one drain (a thread of a worker process: ``consumers.background``),
+never all of them, and the claims (which lock the rows they take, ``SKIP LOCKED``)
+never hand one delivery to two drains anyway.
 
 Fairness and failures: a drain delivers ``ROUNDS`` batches at most, then queues itself
 again behind the other consumers' drains. A consumer that is held back
