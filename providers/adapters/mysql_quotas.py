@@ -9,8 +9,10 @@ Freezing revokes, on the resource's database, what adds data (``FROZEN_PRIVILEGE
 each account's level) and ends the accounts' sessions: the server reads database
 privileges when a session selects its database. SELECT, DELETE, DROP (so TRUNCATE) stay,
 so a tenant can get back under its limit itself: DROP TABLE and TRUNCATE TABLE free the
-space at once, DELETE once the table is rebuilt. Unfreezing grants the level's privileges
-again.
+space at once, DELETE once the table is rebuilt. TRIGGER and EVENT stay too: they add no
+data (a trigger or an event writes with its definer's privileges, which are frozen as
+well), and a BACKUP of a frozen resource, run as its owner, needs them to read its
+triggers and events. Unfreezing grants the level's privileges again.
 """
 
 from __future__ import annotations
@@ -32,14 +34,13 @@ from providers.adapters.mysql_names import grant_target
 FROZEN_PRIVILEGES = {
     Access.READ_WRITE: ("INSERT", "UPDATE"),
     Access.OWNER: ("INSERT", "UPDATE", "CREATE", "ALTER", "INDEX", "CREATE VIEW",
-                   "CREATE ROUTINE", "ALTER ROUTINE", "TRIGGER", "EVENT",
-                   "CREATE TEMPORARY TABLES"),
+                   "CREATE ROUTINE", "ALTER ROUTINE", "CREATE TEMPORARY TABLES"),
 }
 #: The ``mysql.db`` columns of the owner's ``FROZEN_PRIVILEGES``.
 FROZEN_OWNER_COLUMNS = frozenset({
     "Insert_priv", "Update_priv", "Create_priv", "Alter_priv", "Index_priv",
-    "Create_view_priv", "Create_routine_priv", "Alter_routine_priv", "Trigger_priv",
-    "Event_priv", "Create_tmp_table_priv"})
+    "Create_view_priv", "Create_routine_priv", "Alter_routine_priv",
+    "Create_tmp_table_priv"})
 _SIZES = (
     "SELECT s.SCHEMA_NAME, COALESCE(SUM(t.DATA_LENGTH + t.INDEX_LENGTH), 0)"
     " FROM information_schema.SCHEMATA s LEFT JOIN information_schema.TABLES t"

@@ -9,6 +9,7 @@ import pytest
 
 from providers.adapters.base import Access, Credentials, Login
 from providers.adapters.mysql_dumps import _defined_by_restorer
+from providers.adapters.mysql_names import grant_target
 from providers.adapters.naming import new_login_name, new_password
 from tests.providers.mysql_support import (  # noqa: F401 (fixtures)
     connect,
@@ -115,15 +116,32 @@ def test_routines_another_login_defined_leave_the_routines_out_with_a_note(
         + other.username.encode() + b"@%)\n")
 
 
-def test_a_frozen_owner_dumps_without_events_with_a_note(adapter, resource):
+def test_a_frozen_owner_dumps_its_triggers_and_events_too(adapter, resource):
     _define(resource, "CREATE TABLE notes (id INT PRIMARY KEY)", "INSERT INTO notes VALUES (1)",
             "CREATE PROCEDURE tidy() DELETE FROM notes",
+            "CREATE TRIGGER stamp BEFORE INSERT ON notes FOR EACH ROW SET NEW.id = NEW.id",
             "CREATE EVENT nightly ON SCHEDULE EVERY 1 DAY DO DELETE FROM notes")
     adapter.freeze(resource.database, {resource.database: Access.OWNER})
 
     dump = _dump(adapter, resource)
 
     assert b"INSERT INTO `notes` VALUES" in dump and b"PROCEDURE `tidy`" in dump
-    assert b"EVENT `nightly`" not in dump
+    assert b"TRIGGER stamp BEFORE" in dump and b"EVENT `nightly`" in dump
+    assert b"Left out" not in dump
+    with pytest.raises(Exception, match="denied"):  # frozen all the same
+        _define(resource, "INSERT INTO notes VALUES (2)")
+
+
+def test_an_owner_without_the_event_privilege_dumps_without_events_with_a_note(
+    adapter, resource, root
+):
+    _define(resource, "CREATE TABLE notes (id INT PRIMARY KEY)",
+            "CREATE EVENT nightly ON SCHEDULE EVERY 1 DAY DO DELETE FROM notes")
+    root.execute(f"REVOKE EVENT ON {grant_target(resource.database)} FROM %s@'%%'",
+                 (resource.username,))
+
+    dump = _dump(adapter, resource)
+
+    assert b"CREATE TABLE `notes`" in dump and b"EVENT `nightly`" not in dump
     assert b"\n-- Left out of this dump: events: login " + resource.username.encode() + (
         b" lacks the EVENT privilege") in dump
