@@ -137,7 +137,9 @@ def run(args: argparse.Namespace) -> None:
                 beside_a_slow_consumer(resources, receiver, worker, args, alone)
             print(f"worker (main + {args.concurrency} pool processes): RSS "
                   f"{stack.rss_mib(worker):.0f} MiB summed, PSS {stack.pss_mib(worker):.0f} MiB "
-                  "(shared pages counted once)")
+                  "(shared pages counted once); per process: main "
+                  f"{stack.own_rss_mib(worker):.0f} MiB, the largest pool process "
+                  f"{stack.largest_rss_mib(worker):.0f} MiB RSS (goal ≤ 200 MiB)")
         report_failures()
         if args.profile:
             profiled(args.profile)

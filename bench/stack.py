@@ -156,6 +156,11 @@ def rss_mib(process: subprocess.Popen) -> float:
     return _summed(process, "status", "VmRSS:")
 
 
+def own_rss_mib(process: subprocess.Popen) -> float:
+    """Resident memory of the process alone, without its children."""
+    return _summed_over([process.pid], "status", "VmRSS:")
+
+
 def largest_rss_mib(process: subprocess.Popen) -> float:
     """Resident memory of the largest of a process's children (a web worker)."""
     return max(_summed_over([pid], "status", "VmRSS:") for pid in process_tree(process)[1:])
