@@ -27,14 +27,18 @@ class BackupSerializer(_RunSerializer):
                   "dump_size", "origin", "duration", "scheduled", "template_name",
                   "created_by", "created_at", "started_at", "completed_at"]
         read_only_fields = fields
+        extra_kwargs = {"dump_size": {"help_text": "Bytes of the dump itself (so far, while "
+                                      "the backup runs)."}}
 
 
 class RestoreSerializer(_RunSerializer):
     class Meta:
         model = Restore
-        fields = ["id", "resource", "backup", "status", "status_message", "duration",
-                  "created_by", "created_at", "started_at", "completed_at"]
+        fields = ["id", "resource", "backup", "status", "status_message", "restored",
+                  "duration", "created_by", "created_at", "started_at", "completed_at"]
         read_only_fields = fields
+        extra_kwargs = {"restored": {"help_text": "Bytes of the backup's dump restored so "
+                                     "far (its dump_size once it completed)."}}
 
 
 class TemplateRequestSerializer(StrictInput, serializers.Serializer):

@@ -14,7 +14,6 @@ database and logins dropped, its record ``deleted``); the clone keeps the reason
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
 
 from django.db import transaction
 from django.db.models import Q
@@ -24,6 +23,7 @@ from audit.models import AuditEntry
 from providers.adapters.base import Credentials, ProviderError
 from resourcemanager.backups import checks
 from resourcemanager.backups.models import UNFINISHED, Clone, RunStatus
+from resourcemanager.backups.progress import Progress
 from resourcemanager.backups.runs import (
     RESTORE_FAILURES,
     LeaseLost,
@@ -50,8 +50,6 @@ from resourcemanager.telemetry import metrics
 
 Outcome = AuditEntry.Outcome
 Status = Resource.Status
-#: Seconds between two records of a running clone's progress.
-_PROGRESS_EVERY = 5.0
 
 
 def request_clone(principal: Principal, source: Resource, *, name: object,
@@ -155,7 +153,7 @@ def _copy(clone: Clone, source_claim: Claim, claim: Claim, actor: str) -> None:
     """The source's dump into the new resource's restore, under both leases."""
     _started(clone)
     source, made, started = source_claim.resource, claim.resource, time.monotonic()
-    progress = _Progress(clone)
+    progress = Progress(clone, "copied")
     try:
         with source.provider.adapter().dump(Credentials.from_dict(source.credentials)) as dump:
             made.provider.adapter().restore(
@@ -170,7 +168,7 @@ def _copy(clone: Clone, source_claim: Claim, claim: Claim, actor: str) -> None:
         return
     duration = round(time.monotonic() - started, 3)
     _release(source_claim)
-    record_outcome(claim, lambda resource: _cloned(resource, clone, actor, progress.copied,
+    record_outcome(claim, lambda resource: _cloned(resource, clone, actor, progress.done,
                                                    duration))
     _settled(clone, actor)
 
@@ -182,17 +180,17 @@ def _restore(clone: Clone, actor: str, last_attempt: bool) -> None:
         _give_up(clone, actor, "the new resource is no longer ready")
         return
     _started(clone)
-    started = time.monotonic()
+    started, progress = time.monotonic(), Progress(clone, "copied")
     try:
-        restore_backup(clone.backup, claim)
+        restore_backup(clone.backup, claim, progress)
     except RESTORE_FAILURES as exc:
         message = failures.log_failure(
             f"clone {clone.pk} of backup {clone.backup_id} failed", str(exc))
         record_outcome(claim, lambda resource: _discard(resource, clone, actor, message))
         return
     duration = round(time.monotonic() - started, 3)
-    record_outcome(claim, lambda resource: _cloned(
-        resource, clone, actor, clone.backup.dump_size or 0, duration))
+    record_outcome(claim, lambda resource: _cloned(resource, clone, actor, progress.done,
+                                                   duration))
     _settled(clone, actor)
 
 
@@ -207,22 +205,6 @@ def _settled(clone: Clone, actor: str) -> None:
     lost = "its run lost the new resource's lease before it was recorded"
     if settle(clone, lost):
         _give_up(clone, actor, lost)
-
-
-class _Progress:
-    """Counts the bytes copied, recording them on the clone now and then."""
-
-    def __init__(self, clone: Clone) -> None:
-        self.clone, self.copied = clone, 0
-
-    def counted(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
-        last = time.monotonic()
-        for chunk in chunks:
-            self.copied += len(chunk)
-            if time.monotonic() - last > _PROGRESS_EVERY:
-                Clone.objects.filter(pk=self.clone.pk).update(copied=self.copied)
-                last = time.monotonic()
-            yield chunk
 
 
 def _release(claim: Claim) -> None:

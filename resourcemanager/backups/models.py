@@ -74,7 +74,7 @@ class Backup(Run):
     #: Bytes stored and their SHA-256, checked before a restore.
     size = models.BigIntegerField(null=True, blank=True, editable=False)
     sha256 = models.CharField(max_length=64, blank=True, editable=False)
-    #: Bytes of the dump itself.
+    #: Bytes of the dump itself (so far, while the backup runs).
     dump_size = models.BigIntegerField(null=True, blank=True, editable=False)
     #: Requested by the resource's backup schedule: its retention applies.
     scheduled = models.BooleanField(default=False, editable=False)
@@ -99,6 +99,8 @@ class Restore(Run):
     resource = models.ForeignKey(
         "resourcemanager.Resource", on_delete=models.CASCADE, related_name="restores")
     backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="restores")
+    #: Bytes of the backup's dump restored so far (the progress of a running restore).
+    restored = models.BigIntegerField(default=0, editable=False)
 
     class Meta(Run.Meta):
         pass

@@ -25,6 +25,7 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from providers.adapters.base import Credentials, ProviderError
 from resourcemanager.backups.models import UNFINISHED, Backup, Restore, RunStatus
+from resourcemanager.backups.progress import Progress
 from resourcemanager.backups.sealing import SealError, seal, unseal
 from resourcemanager.backups.store import Stored, StoreError, backup_store
 from resourcemanager.outbox import events, relay
@@ -76,20 +77,13 @@ def _run_backup(resource_id: str, backup_id: str, actor: str, last_attempt: bool
         return
     resource, started = claim.resource, time.monotonic()
     adapter = resource.provider.adapter()
-    dumped = 0
-
-    def counted(chunks: Iterable[bytes]) -> Iterator[bytes]:
-        nonlocal dumped
-        for chunk in chunks:
-            dumped += len(chunk)
-            yield chunk
-
+    dumped = Progress(backup, "dump_size")
     try:
         store = backup_store()
         credentials = Credentials.from_dict(resource.credentials)
         with adapter.dump(credentials) as chunks:
             manifest = adapter.manifest(credentials)  # as the dump's own snapshot begins
-            sealed = seal(kept_alive(counted(chunks), claim), data_key(backup),
+            sealed = seal(kept_alive(dumped.counted(chunks), claim), data_key(backup),
                           compress=not adapter.dump_compressed)
             stored = store.upload(backup.object_key, sealed)
     except (ProviderError, StoreError, LeaseLost) as exc:
@@ -101,7 +95,7 @@ def _run_backup(resource_id: str, backup_id: str, actor: str, last_attempt: bool
         return
     duration = round(time.monotonic() - started, 3)
     record_outcome(claim, lambda resource: _backed_up(
-        resource, backup, actor, stored, dumped, duration, {"tables": manifest}))
+        resource, backup, actor, stored, dumped.done, duration, {"tables": manifest}))
     if settle(backup, "its run lost the resource's lease before it was recorded"):
         store.delete(backup.object_key)
 
@@ -113,22 +107,25 @@ def _run_restore(resource_id: str, restore_id: str, actor: str, last_attempt: bo
     if claim is None:
         return
     resource, started = claim.resource, time.monotonic()
+    restored = Progress(restore, "restored")
     try:
-        restore_backup(restore.backup, claim)
+        restore_backup(restore.backup, claim, restored)
     except RESTORE_FAILURES as exc:
         message = failures.log_failure(
             f"restore {restore.pk} of resource {resource.pk} failed", str(exc))
         record_outcome(claim, lambda resource: record_failure(resource, restore, actor, message))
         return
     duration = round(time.monotonic() - started, 3)
-    record_outcome(claim, lambda resource: _restored(resource, restore, actor, duration))
+    record_outcome(claim, lambda resource: _restored(resource, restore, actor, restored.done,
+                                                     duration))
     settle(restore, "its run lost the resource's lease before it was recorded")
 
 
-def restore_backup(backup: Backup, claim: Claim) -> None:
+def restore_backup(backup: Backup, claim: Claim, progress: Progress | None = None) -> None:
     """Restore ``backup`` into the claimed resource as its owner, once it proves a
-    completed backup of the resource's scope and format, stored whole. Raises
-    ``Refused``, ``ProviderError``, ``StoreError``, ``SealError`` or ``LeaseLost``."""
+    completed backup of the resource's scope and format, stored whole; its dump's bytes
+    counted by ``progress``. Raises ``Refused``, ``ProviderError``, ``StoreError``,
+    ``SealError`` or ``LeaseLost``."""
     resource = claim.resource
     adapter = resource.provider.adapter()
     if backup.status != RunStatus.COMPLETED or backup.scope != resource.scope:
@@ -142,6 +139,8 @@ def restore_backup(backup: Backup, claim: Claim) -> None:
                       "nothing was restored")
     opened = unseal(store.read(backup.object_key), data_key(backup),
                     compressed=backup.compressed)
+    if progress is not None:
+        opened = progress.counted(opened)
     adapter.restore(Credentials.from_dict(resource.credentials), kept_alive(opened, claim),
                     owner=resource.backend_name)
 
@@ -198,9 +197,11 @@ def _backed_up(resource: Resource, backup: Backup, actor: str, stored: Stored, d
                f"backup {backup.pk}: {stored.size} bytes stored in {duration} s")
 
 
-def _restored(resource: Resource, restore: Restore, actor: str, duration: float) -> None:
+def _restored(resource: Resource, restore: Restore, actor: str, restored: int,
+              duration: float) -> None:
     Restore.objects.filter(pk=restore.pk).update(
-        status=RunStatus.COMPLETED, duration=duration, completed_at=timezone.now())
+        status=RunStatus.COMPLETED, restored=restored, duration=duration,
+        completed_at=timezone.now())
     record_success(resource, Operation.RESTORE, actor, events.RESTORED,
                f"backup {restore.backup_id} restored in {duration} s")
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import psycopg
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
 from resourcemanager.backups.models import Backup, Restore
@@ -53,8 +54,11 @@ def test_back_up_now_then_restore_after_naming_the_resource(
 
     done = browser.post(restore_url, {"confirm": resource.name}, follow=True)
 
-    assert Restore.objects.get().status == "completed"
+    restored = Restore.objects.get()
+    assert restored.status == "completed" and restored.restored == backup.dump_size > 0
     assert f"Restored backup {backup.pk}" in done.content.decode()
+    panel = done.content.decode().split('class="rm-restores"', 1)[1].split("</table>")[0]
+    assert "Completed" in panel and filesizeformat(backup.dump_size) in panel
     with owner_login(resource) as conn:
         assert conn.execute("SELECT id FROM orders").fetchone() == (7,)
 

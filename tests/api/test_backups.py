@@ -71,6 +71,7 @@ def test_a_postgresql_backup_brings_a_dropped_table_back_for_every_credential(
 
     assert restored.status_code == 202, restored.json()
     assert restored.json()["status"] == "completed", restored.json()
+    assert restored.json()["restored"] == backup["dump_size"] > 0
     with pg_login(reader) as conn:
         assert conn.execute("SELECT count(*), max(note) FROM orders").fetchone() == (
             500, "parcel 99")

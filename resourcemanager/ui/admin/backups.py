@@ -30,11 +30,13 @@ BACKUPS_SHOWN = 5
 
 
 def backup_panel(request: HttpRequest, resource: Resource) -> dict[str, Any]:
-    """What a resource's page shows of its backups, and whether *Back up now* is there."""
+    """What a resource's page shows of its backups and restores (how far a running one
+    got), and whether *Back up now* is there."""
     pk = quote(resource.pk)
     changelist = reverse("admin:resourcemanager_backup_changelist")
     return {
         "rm_backups": backups.backups_of(principal_of(request), resource)[:BACKUPS_SHOWN],
+        "rm_restores": backups.restores_of(principal_of(request), resource)[:BACKUPS_SHOWN],
         "rm_backups_url": f"{changelist}?resource__id__exact={pk}",
         "rm_can_backup": (
             resource.managed and resource.status == Resource.Status.READY
