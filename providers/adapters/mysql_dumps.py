@@ -40,7 +40,7 @@ import pymysql
 
 from providers.adapters.base import Credentials, InstanceConfig, ProviderError
 from providers.adapters.dumps import dump_stream, program_environment, restore_stream
-from providers.adapters.mysql_names import quote_identifier
+from providers.adapters.mysql_names import printable, quote_identifier
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +64,6 @@ _KINDS = frozenset({"VIEW", "TABLE", "PROCEDURE", "FUNCTION", "EVENT"})
 _DEFINER = re.compile(
     rb"\A((?:/\*!50013 |/\*!50003 CREATE\*/ /\*!500(?:17|20) |/\*!50106 CREATE\*/ /\*!50117 "
     rb"|CREATE )DEFINER=)`(?:[^`]|``)*`@`(?:[^`]|``)*`")
-#: What a comment line must not hold.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: The routines whose definition the login may not read (bound: the database).
 _UNREADABLE_ROUTINES = (
     "SELECT ROUTINE_TYPE, ROUTINE_NAME, DEFINER FROM information_schema.ROUTINES"
@@ -196,14 +194,10 @@ def _noted(dump: AbstractContextManager[Iterator[bytes]], left_out: list[str]
            ) -> Iterator[Iterator[bytes]]:
     """``dump``, then a comment line for each thing in ``left_out`` (control characters
     escaped, so that no name ends the comment)."""
-    note = "".join(f"\n-- Left out of this dump: {_CONTROL.sub(_escaped, each)}"
+    note = "".join(f"\n-- Left out of this dump: {printable(each)}"
                    for each in left_out)
     with dump as chunks:
         yield chain(chunks, [note.encode() + b"\n"] if note else [])
-
-
-def _escaped(control: re.Match[str]) -> str:
-    return f"\\x{ord(control.group()):02x}"
 
 
 def _defined_by_restorer(chunks: Iterable[bytes]) -> Iterator[bytes]:
