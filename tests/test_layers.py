@@ -10,7 +10,7 @@ ADAPTERS = frozenset(
     "providers.adapters" + name
     for name in ("", ".base", ".naming", ".checkpoints", ".properties", ".postgresql",
                  ".postgresql_logins", ".postgresql_connections", ".postgresql_dialects",
-                 ".mysql", ".mysql_logins",
+                 ".mysql", ".mysql_logins", ".mysql_definers",
                  ".mysql_names", ".idle_connections", ".mongodb", ".s3", ".s3_names",
                  ".s3_logins", ".aws_errors", ".registry", ".dumps", ".postgresql_dumps",
                  ".mysql_dumps", ".s3_dumps", ".postgresql_connections", ".postgresql_quotas",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -298,6 +298,13 @@ class ProviderAdapter(ABC):
         """The resource's original owner account may no longer log in, and its open
         sessions end; what it owns stays its own. Done already: nothing to do."""
         raise ProviderError(f"{self.label} does not rotate the owner's login yet")
+
+    def hand_over_definitions(self, backend_name: str, logins: Sequence[str],
+                              heir: str) -> list[str]:
+        """Before ``logins`` are dropped: make ``heir``, a login of the same resource, the
+        definer of the objects they defined there, where objects run as their definer.
+        Returns what was not handed over, each with why (its definer is kept then)."""
+        return []
 
     #: ``sizes``, ``freeze`` and ``unfreeze`` are implemented: resources of this class are
     #: measured by the CHECK sweep and frozen when over a size limit.

@@ -18,7 +18,11 @@ Optionally ``GRANT PROCESS, CONNECTION ADMIN ON *.*`` (MySQL 8: ``CONNECTION_ADM
 ``delete`` and ``remove_login`` end a tenant's open sessions; without it they last until
 they disconnect.
 
-Logins of their own: ``providers.adapters.mysql_logins``.
+Logins of their own: ``providers.adapters.mysql_logins``. Handing what a rotation's replaced
+logins defined over to the new login (``providers.adapters.mysql_definers``) also takes::
+
+    GRANT SET USER ON *.* TO 'rm_admin'@'%';
+    GRANT SELECT ON mysql.proc TO 'rm_admin'@'%';
 
 TiDB speaks the protocol and these statements too; ``TiDBAdapter`` replaces the few that
 differ (the class attributes under "dialect" below). Only MySQL/MariaDB are tested on a server.
@@ -47,6 +51,7 @@ from providers.adapters.base import (
 )
 from providers.adapters.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
 from providers.adapters.idle_connections import IdleConnections, instance_key
+from providers.adapters.mysql_definers import MySQLDefiners
 from providers.adapters.mysql_dumps import MySQLDumps
 from providers.adapters.mysql_logins import MySQLLogins
 from providers.adapters.mysql_names import escape_wildcards, grant_target, quote_identifier
@@ -81,7 +86,7 @@ def _reason(exc: pymysql.MySQLError) -> str:
     return text[:_MAX_REASON]
 
 
-class MySQLAdapter(MySQLLogins, MySQLQuotas, MySQLDumps, ProviderAdapter):
+class MySQLAdapter(MySQLLogins, MySQLDefiners, MySQLQuotas, MySQLDumps, ProviderAdapter):
     key = "mysql"
     label = "MySQL / MariaDB"
     resource_type = "sql"

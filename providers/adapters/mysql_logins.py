@@ -5,10 +5,12 @@ A login is an account named after the resource with database-level grants by acc
 deletion drops them. The server cannot expire an account here: the service's sweep ends
 it.
 
-Views, routines, triggers and events run as their definer: an account that defines some
-is locked on removal, not dropped, so that they keep working; the resource's deletion
-drops it. The owner's own account is locked the same way once a rotation of the owner
-replaced it.
+Views, routines, triggers and events run as their definer: before the logins a rotation
+replaced are removed, what they defined is handed over to the login that replaced them
+(``mysql_definers``). An account that still defines some (a revoked credential's, or
+what could not be handed over) is locked on removal, not dropped, so that they keep
+working; the resource's deletion drops it. The owner's own account is locked, not dropped,
+once a rotation of the owner replaced it.
 """
 
 from __future__ import annotations

@@ -58,6 +58,8 @@ def mysql_admin_config(root: pymysql.cursors.Cursor) -> Iterator[InstanceConfig]
         root.execute(r"GRANT ALL PRIVILEGES ON `rm\_%%`.* TO %s@'%%' WITH GRANT OPTION", (name,))
         root.execute("GRANT SELECT ON mysql.user TO %s@'%%'", (name,))
         root.execute("GRANT SELECT ON mysql.db TO %s@'%%'", (name,))
+        root.execute("GRANT SET USER ON *.* TO %s@'%%'", (name,))
+        root.execute("GRANT SELECT ON mysql.proc TO %s@'%%'", (name,))
         yield InstanceConfig(host=HOST, port=PORT, username=name, password=password,
                              options={"user_host": "%"})
     finally:
