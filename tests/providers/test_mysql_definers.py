@@ -15,6 +15,7 @@ import pytest
 from providers.adapters.base import Access, Credentials, Login
 from providers.adapters.naming import new_login_name, new_password
 from tests.providers.mysql_support import (  # noqa: F401 (fixtures)
+    TABLE_ACCESS_DENIED,
     connect,
     mysql_adapter,
     mysql_admin_config,
@@ -23,9 +24,9 @@ from tests.providers.mysql_support import (  # noqa: F401 (fixtures)
     mysql_root,
 )
 
-#: Defined by the login to be replaced. The triggers fire in the order they are listed
-#: (``first`` is placed before the others), two of them named with a backtick, a newline
-#: and a percent sign.
+#: Defined by the login to be replaced (``noted`` writes as its definer). The triggers
+#: fire in the order they are listed (``first`` is placed before the others), two of them
+#: named with a backtick, a newline and a percent sign.
 _OBJECTS = (
     "CREATE TABLE items (note TEXT)",
     "CREATE TABLE log (note TEXT)",
@@ -41,6 +42,7 @@ _OBJECTS = (
     "CREATE FUNCTION slashed() RETURNS INT DETERMINISTIC RETURN LENGTH('a\\b')",
     "CREATE PROCEDURE `odd``\nproc`(OUT n INT) COMMENT 'counts' "
     "BEGIN SELECT COUNT(*) INTO n FROM items; END",
+    "CREATE PROCEDURE noted() INSERT INTO log VALUES ('noted')",
     "SET SESSION time_zone = '+05:00'",
     "CREATE EVENT nightly ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 02:00:00' "
     "DO DELETE FROM log",
@@ -109,7 +111,7 @@ def test_the_replaced_logins_objects_are_the_heirs_and_it_is_dropped(
     assert [row[:2] + row[3:] for row in after] == [row[:2] + row[3:] for row in before]
     assert {row[2] for row in before} == {f"{replaced.username}@%"}
     assert {row[2] for row in after} == {f"{heir.username}@%"}
-    assert len(after) == 8
+    assert len(after) == 9
     _assert_working(heir)
     root.execute("SELECT count(*) FROM mysql.user WHERE User = %s", (replaced.username,))
     assert root.fetchone() == (0,)
@@ -132,7 +134,8 @@ def test_without_set_user_nothing_is_handed_over_and_the_replaced_login_is_kept_
     adapter.remove_login(resource.database, replaced.username)
 
     assert [each.split(" is still defined by its old login: ")[0] for each in left] == [
-        "event `nightly`", "function `slashed`", "procedure `odd``\\x0aproc`",
+        "event `nightly`", "function `slashed`", "procedure `noted`",
+        "procedure `odd``\\x0aproc`",
         "view `odd``\\x0aview %s`", "trigger `first`", "trigger `second``\\x0a%s`",
         "trigger `third`", "trigger `stamped`"]
     assert all("SET USER" in each for each in left)
@@ -153,5 +156,8 @@ def test_a_frozen_resource_is_handed_over_too(adapter, root, resource, logins):
 
     assert left == []
     assert {row[2] for row in _defined(root, resource.database)} == {f"{heir.username}@%"}
+    with _session(heir) as cur, pytest.raises(pymysql.MySQLError) as refused:
+        cur.execute("CALL noted()")  # runs as the heir, frozen: no writing through it
+    assert refused.value.args[0] == TABLE_ACCESS_DENIED
     adapter.unfreeze(resource.database, {heir.username: Access.OWNER})
     _assert_working(heir)
