@@ -1,7 +1,8 @@
 """Running a credential's operations against its backend.
 
 ISSUE makes its login; RENEW moves the login's expiry; ROTATE makes the new login of a
-rotation; RETIRE drops the logins a rotation replaced once their grace is over; REVOKE
+rotation; RETIRE drops the logins a rotation replaced once their grace is over, an owner's
+after handing what they defined over to its current login (``hand_over_definitions``); REVOKE
 drops every login of the credential and ends their sessions. All run under the
 resource's lease (``operations.claim_resource``), so never while the resource is created,
 updated, checked or deleted, with no transaction open while the backend is asked; the
@@ -141,12 +142,14 @@ def _carry_out(adapter: ProviderAdapter, backend_name: str, credential: Credenti
         return issued
     if operation == Operation.RETIRE:
         dropped = due_logins(credential, timezone.now())
+        kept = adapter.hand_over_definitions(backend_name, dropped, credential.login) \
+            if access == Access.OWNER and dropped else []  # only owners define objects
         for login in dropped:
             if login == backend_name:  # the owner's own account: closed, it owns the data
                 adapter.close_owner_login(backend_name)
             else:
                 adapter.remove_login(backend_name, login)
-        return dropped
+        return dropped, kept
     logins = [credential.login, *(each["login"] for each in credential.retiring)]
     if credential.pending_secret:
         logins.append(credential.pending_secret["username"])
@@ -173,10 +176,14 @@ def _succeeded(credential_id: object, operation: Operation, outcome: Any,
             resource.credentials = credential.secret
             resource.save(update_fields=["credentials", "updated_at"])
     elif operation == Operation.RETIRE:
+        dropped, kept = outcome
         credential.retiring = [each for each in credential.retiring
-                               if each["login"] not in outcome]
+                               if each["login"] not in dropped]
         credential.retire_at = _first_until(credential.retiring)
-        message = f"dropped {', '.join(outcome)}"
+        not_handed_over = [failures.tenant_message(failures.log_failure(
+            f"credential.retire of credential {credential.pk}", each),
+            credential.resource.provider) for each in kept]
+        message = "; ".join([f"dropped {', '.join(dropped)}", *not_handed_over])
     elif operation == Operation.REVOKE:
         credential.status, credential.revoked_at = Status.REVOKED, now
         credential.pending_secret, credential.retiring, credential.retire_at = None, [], None

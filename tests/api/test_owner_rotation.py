@@ -6,6 +6,7 @@ one. The owner's credential is listed, and never revoked on its own."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,11 +16,16 @@ import pytest
 from django.utils import timezone
 
 from providers.adapters.base import Credentials
+from resourcemanager.backups.models import Backup
+from resourcemanager.backups.sealing import unseal
 from resourcemanager.resources import credential_sweeps
 from resourcemanager.resources.models import OWNER_HOLDER, Credential
+from tests.api.test_backups import completed_backup
 from tests.api.test_credential_lifecycle import past_grace, refused
 from tests.api.test_credentials import TEAM_A, pg_login, ready_resource
+from tests.conftest import MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER
 from tests.providers.s3_support import can_list, tenant
+from tests.support.backup_store import backup_bucket  # noqa: F401 (fixture bucket)
 
 
 def owner_credential(client, resource: dict) -> dict:
@@ -144,10 +150,93 @@ def test_a_mariadb_owner_rotates_and_its_views_keep_working(make_client, mysql_p
     latest = rotate_owner(client, resource, grace=0)["credentials"]
 
     with _mysql(latest) as cur:
-        cur.execute("SELECT count(*) FROM mine")  # its definer was locked, not dropped
+        cur.execute("SELECT count(*) FROM mine")  # its definer is the latest login now
         assert cur.fetchall() == ((1,),)
     with pytest.raises(pymysql.OperationalError), _mysql(new):
         pass
+    assert checked(client, resource)["ok"] is True
+
+
+#: What a tenant defines as the owner: a view, triggers (one named with a backtick and a
+#: newline, fired after another), routines (one so named) and an event.
+_DEFINED = (
+    "CREATE TABLE items (note TEXT)",
+    "CREATE TABLE log (note TEXT)",
+    "CREATE VIEW notes AS SELECT note FROM items",
+    "CREATE TRIGGER logged AFTER INSERT ON items FOR EACH ROW INSERT INTO log VALUES ('a')",
+    "CREATE TRIGGER `odd``\nname` AFTER INSERT ON items FOR EACH ROW "
+    "INSERT INTO log VALUES ('b %s')",
+    "CREATE PROCEDURE counted(OUT n INT) SELECT COUNT(*) INTO n FROM items",
+    "CREATE PROCEDURE `odd``\nproc`() SQL SECURITY INVOKER SELECT 'percent %s'",
+    "CREATE FUNCTION twice(x INT) RETURNS INT DETERMINISTIC RETURN x * 2",
+    "CREATE EVENT nightly ON SCHEDULE EVERY 1 DAY DO DELETE FROM log",
+)
+
+
+def _definers(cur: pymysql.cursors.Cursor, database: str) -> set[str]:
+    cur.execute("SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = %s "
+                "UNION SELECT DEFINER FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s "
+                "UNION SELECT DEFINER FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s "
+                "UNION SELECT DEFINER FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s",
+                (database,) * 4)
+    return {definer for (definer,) in cur.fetchall()}
+
+
+def _assert_defined_by(fields: dict, inserted: int) -> None:
+    """What ``_DEFINED`` made works for ``fields``' login, which defines it all."""
+    with _mysql(fields) as cur:
+        cur.execute("INSERT INTO items VALUES ('kept')")  # fires both triggers, in order
+        cur.execute("SELECT note FROM notes")
+        assert cur.fetchall() == (("kept",),) * inserted
+        cur.execute("SELECT note FROM log")
+        assert cur.fetchall() == (("a",), ("b %s",)) * inserted
+        cur.execute("CALL counted(@n)")
+        cur.execute("SELECT @n, twice(21)")
+        assert cur.fetchone() == (inserted, 42)
+        cur.execute("CALL `odd``\nproc`()")
+        assert cur.fetchall() == (("percent %s",),)
+        cur.execute("SHOW CREATE PROCEDURE counted")  # its definer reads its definition
+        assert "SELECT COUNT(*) INTO n FROM items" in cur.fetchone()[2]
+        assert _definers(cur, fields["database"]) == {f"{fields['username']}@%"}
+
+
+def test_a_mariadb_owner_rotation_hands_what_the_old_login_defined_to_the_new_one(
+    make_client, mysql_provider, bucket
+):
+    client = make_client(team_a="RESOURCE_ADMIN")
+    resource = ready_resource(client, "mysql")
+    old = revealed(client, resource)
+    with _mysql(old) as cur:
+        for statement in _DEFINED:
+            cur.execute(statement)
+    owner_id = owner_credential(client, resource)["id"]
+
+    new = rotate_owner(client, resource, grace=600)["credentials"]
+    past_grace(owner_id)
+    assert credential_sweeps.sweep_credentials() == 1
+
+    with pytest.raises(pymysql.OperationalError), _mysql(old):
+        pass
+    _assert_defined_by(new, inserted=1)
+    backup = completed_backup(client, resource)
+    stored = Backup.objects.get(pk=backup["id"])
+    dump = b"".join(unseal([bucket.read(stored.object_key)],
+                           base64.b64decode(stored.data_key), compressed=stored.compressed))
+    assert b"Left out" not in dump
+    for routine in (b"PROCEDURE `counted`", b"PROCEDURE `odd``\nproc`", b"FUNCTION `twice`",
+                    b"EVENT `nightly`", b"TRIGGER `odd``\nname`"):
+        assert routine in dump
+
+    latest = rotate_owner(client, resource, grace=0)["credentials"]  # a login replaces one
+
+    _assert_defined_by(latest, inserted=2)
+    admin = {"host": MYSQL_HOST, "port": MYSQL_PORT, "username": MYSQL_USER,
+             "password": MYSQL_PASSWORD, "database": "mysql"}
+    with _mysql(admin) as cur:  # the replaced logins are gone, not kept locked
+        cur.execute("SELECT User FROM mysql.user WHERE User IN %s",
+                    ((old["username"], new["username"]),))
+        assert cur.fetchall() == ((old["username"],),)  # the owner's own account: locked
+    assert not Credential.objects.get(pk=owner_id).retiring
     assert checked(client, resource)["ok"] is True
 
 
