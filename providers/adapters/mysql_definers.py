@@ -13,12 +13,13 @@ server's own definition (``SHOW CREATE``; a trigger's from ``information_schema`
 at its place among its table's triggers), under the object's ``sql_mode`` (and an event's
 time zone), so a failure leaves that object as it was: still defined by the old login,
 which is then locked rather than dropped (``mysql_logins``), and the failure is reported.
-Nothing is dropped first. MySQL has no ``CREATE OR REPLACE`` for triggers, routines and
-events: there they stay with their old, locked, definer.
+Nothing is dropped first. MySQL 8 has no ``CREATE OR REPLACE`` for triggers, routines
+and events: there only views are handed over, the rest keeps its old, locked, definer.
 
-Naming another account as definer takes ``SET USER`` (or ``SUPER``) and reading a
-routine's definition ``SELECT`` on ``mysql.proc``, beyond the admin's usual grants
-(``providers.adapters.mysql``): without them, nothing is handed over.
+On MariaDB naming another account as definer takes ``SET USER`` (or ``SUPER``; MySQL 8:
+``SET_USER_ID``) and reading a routine's definition ``SELECT`` on ``mysql.proc`` (MySQL
+8: ``SHOW_ROUTINE``), beyond the admin's usual grants (``providers.adapters.mysql``):
+without them, nothing is handed over.
 """
 
 from __future__ import annotations
@@ -133,8 +134,7 @@ def _shown_again(cur: Cursor, kind: str, obj: str, definer: str) -> list[tuple[s
     shown = cur.fetchone()
     statement = shown[statement_at] if shown else None
     if statement is None:
-        raise _Unreadable("its definition is not readable (the admin lacks SELECT on "
-                          "mysql.proc)")
+        raise _Unreadable("the admin may not read its definition (SELECT on mysql.proc)")
     again, found = _DEFINER_CLAUSE.subn(
         lambda clause: f"CREATE OR REPLACE {clause.group(1)}DEFINER={definer} ", statement)
     if not found:

@@ -161,3 +161,25 @@ def test_a_frozen_resource_is_handed_over_too(adapter, root, resource, logins):
     assert refused.value.args[0] == TABLE_ACCESS_DENIED
     adapter.unfreeze(resource.database, {heir.username: Access.OWNER})
     _assert_working(heir)
+
+
+def test_routines_the_admin_may_not_read_stay_and_the_rest_is_handed_over(
+    adapter, admin_config, root, resource, logins
+):
+    replaced, heir = logins
+    root.execute("REVOKE SELECT ON mysql.proc FROM %s@'%%'", (admin_config.username,))
+    try:
+        left = adapter.hand_over_definitions(resource.database, [replaced.username],
+                                             heir.username)
+    finally:
+        root.execute("GRANT SELECT ON mysql.proc TO %s@'%%'", (admin_config.username,))
+    adapter.remove_login(resource.database, replaced.username)
+
+    assert left == [
+        f"{routine} is still defined by its old login: the admin may not read its definition "
+        "(SELECT on mysql.proc)"
+        for routine in ("function `slashed`", "procedure `noted`", "procedure `odd``\\x0aproc`")]
+    definers = {row[1]: row[2] for row in _defined(root, resource.database)}
+    assert {name for name, by in definers.items() if by != f"{heir.username}@%"} == {
+        "slashed", "noted", "odd`\nproc"}
+    _assert_working(heir)  # the routines still run, as their locked definer
