@@ -32,7 +32,7 @@ from itertools import groupby
 import pymysql
 from pymysql.cursors import Cursor
 
-from providers.adapters.base import require_backend_name, require_login_name
+from providers.adapters.base import require_backend_name, require_login_name, scrub
 from providers.adapters.mysql_names import printable, quote_identifier
 
 #: The views, routines and events of a database defined by some accounts, as (kind, name);
@@ -89,8 +89,9 @@ class MySQLDefiners:
                         error = self._error(exc, f"re-defining {what}")
                         if error.transient:  # all of it is tried again later
                             raise error from None
+                        said = scrub(f"({exc.args[0]}) {exc.args[-1]}", self.config.password)
                         left.append(printable(f"{what} is still defined by its old login: "
-                                              f"{error.message}"))
+                                              f"the server said {said}"))
         except pymysql.MySQLError as exc:
             raise self._error(exc, action) from None
         return left

@@ -15,6 +15,7 @@ import pymysql
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditEntry
 from providers.adapters.base import Credentials
 from resourcemanager.backups.models import Backup
 from resourcemanager.backups.sealing import unseal
@@ -238,6 +239,34 @@ def test_a_mariadb_owner_rotation_hands_what_the_old_login_defined_to_the_new_on
         assert cur.fetchall() == ((old["username"],),)  # the owner's own account: locked
     assert not Credential.objects.get(pk=owner_id).retiring
     assert checked(client, resource)["ok"] is True
+
+
+def test_what_cannot_be_handed_over_keeps_its_locked_definer_and_is_audited(
+    make_client, mysql_provider
+):
+    client = make_client(team_a="RESOURCE_ADMIN")
+    resource = ready_resource(client, "mysql")
+    old = revealed(client, resource)
+    with _mysql(old) as cur:
+        cur.execute("CREATE TABLE items (note TEXT)")
+        cur.execute("CREATE TABLE gone (note TEXT)")
+        cur.execute("CREATE VIEW notes AS SELECT note FROM items")
+        cur.execute("CREATE VIEW `broken``\nview` AS SELECT note FROM gone")
+        cur.execute("DROP TABLE gone")  # the view no longer compiles: not defined again
+
+    new = rotate_owner(client, resource, grace=0)["credentials"]
+
+    with _mysql(new) as cur:
+        assert _definers(cur, new["database"]) == {f"{old['username']}@%",
+                                                   f"{new['username']}@%"}
+        cur.execute("SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_NAME = 'notes'")
+        assert cur.fetchone() == (f"{new['username']}@%",)
+    retired = AuditEntry.objects.get(action="credential.retire")
+    assert retired.message == (
+        f"dropped {old['username']}; view `broken``\\x0aview` is still defined by its old "
+        f"login: the server said (1146) Table '{old['database']}.gone' doesn't exist")
+    with pytest.raises(pymysql.OperationalError), _mysql(old):
+        pass
 
 
 @contextmanager
