@@ -11,10 +11,11 @@ freeze (``mysql_quotas``) applies to it.
 Each object is replaced in one statement (MariaDB's ``CREATE OR REPLACE``) from the
 server's own definition (``SHOW CREATE``; a trigger's from ``information_schema``, kept
 at its place among its table's triggers), under the object's ``sql_mode`` (and an event's
-time zone), so a failure leaves that object as it was: still defined by the old login,
-which is then locked rather than dropped (``mysql_logins``), and the failure is reported.
-Nothing is dropped first. MySQL 8 has no ``CREATE OR REPLACE`` for triggers, routines
-and events: there only views are handed over, the rest keeps its old, locked, definer.
+time zone; a view has none), so a failure leaves that object as it was: still defined by
+the old login, which is then locked rather than dropped (``mysql_logins``), and the
+failure is reported. Nothing is dropped first. MySQL 8 has no ``CREATE OR REPLACE`` for
+triggers, routines and events: there only views are handed over, the rest keeps its old,
+locked, definer.
 
 On MariaDB naming another account as definer takes ``SET USER`` (or ``SUPER``; MySQL 8:
 ``SET_USER_ID``) and reading a routine's definition ``SELECT`` on ``mysql.proc`` (MySQL
@@ -49,9 +50,11 @@ _TRIGGERS = (
     "SELECT EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, TRIGGER_NAME, DEFINER,"
     " SQL_MODE, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s"
     " ORDER BY 1, 2, 3, ACTION_ORDER")
+#: A name as ``SHOW CREATE`` quotes it: with backticks, or double quotes in a routine
+#: defined under ``ANSI_QUOTES``.
+_QUOTED = r'(?:`(?:[^`]|``)*`|"(?:[^"]|"")*")'
 #: Where a ``SHOW CREATE`` statement names its definer: the server writes it first.
-_DEFINER_CLAUSE = re.compile(
-    r"\ACREATE ((?:ALGORITHM=[A-Z]+ )?)DEFINER=`(?:[^`]|``)*`@`(?:[^`]|``)*` ")
+_DEFINER_CLAUSE = re.compile(rf"\ACREATE ((?:ALGORITHM=[A-Z]+ )?)DEFINER={_QUOTED}@{_QUOTED} ")
 #: ``SHOW CREATE`` of each kind: (the column of its sql_mode or None, of its time zone or
 #: None, of the statement).
 _SHOWN = {"VIEW": (None, None, 1), "PROCEDURE": (1, None, 2), "FUNCTION": (1, None, 2),
@@ -131,6 +134,9 @@ def _redefinitions(cur: Cursor, name: str, accounts: tuple[str, ...],
 def _shown_again(cur: Cursor, kind: str, obj: str, definer: str) -> list[tuple[str, tuple | None]]:
     """A view, routine or event defined again by ``definer``, from ``SHOW CREATE``."""
     mode_at, zone_at, statement_at = _SHOWN[kind]
+    # Views and events are printed, and a view is defined again, the plain way (string
+    # literals with backslash escapes); a routine is shown as it was written.
+    cur.execute("SET SESSION sql_mode = ''")
     cur.execute(f"SHOW CREATE {kind} {quote_identifier(obj)}")
     shown = cur.fetchone()
     statement = shown[statement_at] if shown else None
