@@ -334,6 +334,9 @@ class ProviderAdapter(ABC):
     dump_compressed: ClassVar[bool] = False
     #: The file name extension of an exported dump.
     dump_extension: ClassVar[str] = "dump"
+    #: ``restore`` changes all or nothing (a dump that fails midway leaves the resource
+    #: as it was); else a dump uploaded by a tenant is first tried on a scratch copy.
+    restores_atomically: ClassVar[bool] = False
 
     @classmethod
     def is_dump(cls, head: bytes) -> bool:

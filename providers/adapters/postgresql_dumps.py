@@ -60,6 +60,7 @@ class PostgreSQLDumps:
     label: str
     dump_format: ClassVar[str] = "postgresql-custom"
     dump_compressed: ClassVar[bool] = True
+    restores_atomically: ClassVar[bool] = True  # pg_restore --single-transaction
 
     @classmethod
     def is_dump(cls, head: bytes) -> bool:

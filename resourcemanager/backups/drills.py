@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, QuerySet
@@ -96,18 +96,7 @@ def _restored_as_recorded(resource: Resource, backup: Backup) -> str:
     if backup.format != adapter.dump_format:
         raise DrillFailed(f"the backup is a {backup.format} dump; the instance takes "
                           f"{adapter.dump_format or 'none'}")
-    scratch = new_backend_name(resource.provider.options.get("name_prefix", "rm_"))
-    problems = []
-    try:
-        found = _restore_into(adapter, backup, scratch)
-    except (ProviderError, StoreError, SealError, DrillFailed) as exc:
-        problems.append(str(exc))
-    try:
-        adapter.delete(scratch)
-    except ProviderError as exc:  # named, so that an operator (or find_orphans) drops it
-        problems.append(f"the scratch database {scratch} could not be dropped: {exc}")
-    if problems:
-        raise DrillFailed("; ".join(problems))
+    found = restored_on_scratch(resource, backup)
     if backup.manifest is None:
         return f"restored ({len(found)} tables); the backup has no manifest to compare with"
     differences = compare(backup.manifest.get("tables", {}), found)
@@ -131,14 +120,39 @@ def compare(expected: dict[str, int], found: dict[str, int]) -> list[str]:
     return differences + counts[:_NAMED]
 
 
-def _restore_into(adapter: ProviderAdapter, backup: Backup, scratch: str) -> dict[str, int]:
+def restored_on_scratch(resource: Resource, backup: Backup,
+                        through: Callable[[Iterator[bytes]], Iterator[bytes]] | None = None
+                        ) -> dict[str, int]:
+    """Restore ``backup`` into a scratch database (or bucket) of ``resource``'s instance,
+    as its own owner login, the dump passed ``through`` on its way, and drop it whatever
+    happened. Returns the tables and row counts it held; raises ``DrillFailed`` saying
+    what went wrong."""
+    adapter = resource.provider.adapter()
+    scratch = new_backend_name(resource.provider.options.get("name_prefix", "rm_"))
+    problems = []
+    try:
+        found = _restore_into(adapter, backup, scratch, through)
+    except (ProviderError, StoreError, SealError, DrillFailed) as exc:
+        problems.append(str(exc))
+    try:
+        adapter.delete(scratch)
+    except ProviderError as exc:  # named, so that an operator (or find_orphans) drops it
+        problems.append(f"the scratch database {scratch} could not be dropped: {exc}")
+    if problems:
+        raise DrillFailed("; ".join(problems))
+    return found
+
+
+def _restore_into(adapter: ProviderAdapter, backup: Backup, scratch: str,
+                  through: Callable[[Iterator[bytes]], Iterator[bytes]] | None
+                  ) -> dict[str, int]:
     """Check the stored object, restore it into a new scratch database named ``scratch``,
     and return the tables and row counts found there."""
     store = backup_store()
     if store.checksum(backup.object_key) != backup.sha256:
         raise DrillFailed("the stored backup does not match its checksum: it is damaged")
     credentials = adapter.create(scratch, secrets.token_urlsafe(24), {})
-    adapter.restore(credentials, unseal(store.read(backup.object_key),
-                                        base64.b64decode(backup.data_key),
-                                        compressed=backup.compressed), owner=scratch)
+    opened = unseal(store.read(backup.object_key), base64.b64decode(backup.data_key),
+                    compressed=backup.compressed)
+    adapter.restore(credentials, through(opened) if through else opened, owner=scratch)
     return adapter.manifest(credentials)

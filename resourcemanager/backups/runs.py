@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from providers.adapters.base import Credentials, ProviderError
+from resourcemanager.backups import drills
 from resourcemanager.backups.models import UNFINISHED, Backup, Restore, RunStatus
 from resourcemanager.backups.progress import Progress
 from resourcemanager.backups.sealing import SealError, seal, unseal
@@ -137,6 +138,12 @@ def restore_backup(backup: Backup, claim: Claim, progress: Progress | None = Non
     if store.checksum(backup.object_key) != backup.sha256:
         raise Refused("the stored backup does not match its checksum: it is damaged; "
                       "nothing was restored")
+    if backup.origin == Backup.Origin.IMPORT and not adapter.restores_atomically:
+        try:  # a server that cannot undo a restore halfway tries an upload aside first
+            drills.restored_on_scratch(resource, backup, lambda opened: kept_alive(opened, claim))
+        except drills.DrillFailed as exc:
+            raise Refused(f"the uploaded dump does not restore on a scratch copy, so the "
+                          f"resource was left as it was: {exc}") from None
     opened = unseal(store.read(backup.object_key), data_key(backup),
                     compressed=backup.compressed)
     if progress is not None:

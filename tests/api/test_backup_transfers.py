@@ -17,7 +17,15 @@ from resourcemanager.identity.roles import SYSTEM
 from resourcemanager.resources.models import Resource
 from tests.api.test_backups import completed_backup, mysql_login, restore
 from tests.api.test_credentials import TEAM_A, TEAM_B, issue, pg_login, ready_resource
-from tests.conftest import NAME_PREFIX, PG_HOST, PG_PASSWORD, PG_PORT, PG_USER, pg_admin_connect
+from tests.conftest import (
+    NAME_PREFIX,
+    PG_HOST,
+    PG_PASSWORD,
+    PG_PORT,
+    PG_USER,
+    mysql_admin_connect,
+    pg_admin_connect,
+)
 from tests.support.backup_store import backup_bucket  # noqa: F401 (fixture bucket)
 
 DUMP = "application/octet-stream"
@@ -133,6 +141,49 @@ def test_a_dump_that_needs_a_superuser_fails_and_leaves_the_database_as_it_was(
         tables = {row[0] for row in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert tables == {"before_import"}
+
+
+def test_a_mysql_dump_that_fails_halfway_leaves_the_resource_as_it_was(
+    make_client, mysql_provider, bucket
+):
+    """MySQL cannot undo a restore halfway: an uploaded dump is tried on a scratch copy
+    first, and one that fails there never reaches the resource."""
+    client = make_client(team_a="RESOURCE_ADMIN")
+    resource = ready_resource(client, "mysql")
+    with mysql_login(resource["credentials"]) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE notes (id INT PRIMARY KEY, body TEXT)")
+        cur.execute("INSERT INTO notes VALUES (1, 'in the dump')")
+    completed_backup(client, resource)
+    dump = downloaded(export(client, resource))
+    with mysql_login(resource["credentials"]) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO notes VALUES (2, 'written after the export')")
+    tampered = dump + (b"\nCREATE TABLE smuggled (id INT);\n"
+                       b"CREATE USER 'intruder'@'%' IDENTIFIED BY 'pw';\n")
+    databases_before = _mysql_databases()
+
+    imported = upload(client, resource, tampered)
+    assert imported.status_code == 201, imported.json()
+    failed = restore(client, resource, imported.json())
+
+    assert failed.json()["status"] == "failed", failed.json()
+    assert "left as it was" in failed.json()["status_message"]
+    with mysql_login(resource["credentials"]) as conn, conn.cursor() as cur:
+        cur.execute("SELECT id FROM notes ORDER BY id")
+        assert cur.fetchall() == ((1,), (2,))  # not replaced by the dump's table
+        cur.execute("SHOW TABLES")
+        assert cur.fetchall() == (("notes",),)
+    assert _mysql_databases() == databases_before  # no scratch copy left
+    good = upload(client, resource, dump).json()  # an upload that restores goes through
+    assert restore(client, resource, good).json()["status"] == "completed"
+    with mysql_login(resource["credentials"]) as conn, conn.cursor() as cur:
+        cur.execute("SELECT id FROM notes")
+        assert cur.fetchall() == ((1,),)
+
+
+def _mysql_databases() -> set[str]:
+    with mysql_admin_connect() as conn, conn.cursor() as cur:
+        cur.execute("SHOW DATABASES")
+        return {name for (name,) in cur.fetchall()}
 
 
 def test_bad_uploads_are_refused_and_leave_nothing(make_client, scram_provider, bucket,
