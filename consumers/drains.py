@@ -10,9 +10,11 @@ Queueing: whoever adds deliveries (``fan_out``, a sync, the stalled sweep) asks 
 drain of their consumers (``request``), which starts ``RM_CONSUMER_DRAIN_DELAY`` later
 (a trickle of events then makes a batch, not a drain each), at the broker's bulk
 priority (operations and fan-outs go first). A consumer with none queued (``drain_queued_at``
-empty, or so old that its message is taken as lost) has one queued; the drain empties
-the mark before it claims, so a delivery committed after that asks for another drain and
-one committed before is claimed by this one.
+empty, or so old that its message is taken as lost) has one queued, unless a drain holds
+it: then the mark is set and no message sent, since the holder looks at the mark before
+it lets go (a message would only find the consumer held, at the cost of a task). The
+drain empties the mark before it claims, so a delivery committed after that asks for
+more and one committed before is claimed by this one.
 
 One drain at a time per consumer: a drain holds the consumer (``draining_until``), and
 one that finds it held ends at once. The holder lets go only if no drain was asked for
@@ -64,16 +66,21 @@ def queue(consumer_ids: Iterable[UUID], *, countdown: float | None = None,
           again: bool = False) -> int:
     """Queue a drain of each consumer of ``consumer_ids`` (``countdown`` seconds from now)
     that has none queued, or whose queued one is older than ``RM_OPERATION_TIMEOUT``
-    (lost); ``again``: of each, whatever is queued. Returns how many were queued."""
+    (lost); ``again``: of each, whatever is queued. A consumer that a drain holds is only
+    marked: that drain sees the mark before it lets go, and goes on. Returns how many
+    drains were queued."""
     now = timezone.now()
     due = now + timedelta(seconds=countdown or 0)
     waiting = Consumer.objects.filter(pk__in=list(consumer_ids))
     if not again:
         stale = now - timedelta(seconds=settings.RM_OPERATION_TIMEOUT)
         waiting = waiting.filter(Q(drain_queued_at__isnull=True) | Q(drain_queued_at__lt=stale))
-    ids = list(waiting.values_list("pk", flat=True))
-    if ids:
-        Consumer.objects.filter(pk__in=ids).update(drain_queued_at=due)
+    with transaction.atomic():  # the holder lets go before or after this, never between
+        marked = list(waiting.select_for_update().values_list("pk", "draining_until"))
+        if marked:
+            Consumer.objects.filter(pk__in=[pk for pk, _ in marked]).update(
+                drain_queued_at=due)
+    ids = [pk for pk, held_until in marked if held_until is None or held_until < now]
     for consumer_id in ids:  # the message headers carry the request's context
         queueing.send(queueing.DRAIN_CONSUMER, {"consumer_id": str(consumer_id)},
                       countdown=countdown, priority=queueing.BULK_PRIORITY)
