@@ -3,7 +3,8 @@
 ISSUE makes its login; RENEW moves the login's expiry; ROTATE makes the new login of a
 rotation; RETIRE drops the logins a rotation replaced once their grace is over, an owner's
 after handing what they defined over to its current login (``hand_over_definitions``); REVOKE
-drops every login of the credential and ends their sessions. All run under the
+drops every login of the credential (an owner-level one's after handing what they defined
+over to the resource's owner) and ends their sessions. All run under the
 resource's lease (``operations.claim_resource``), so never while the resource is created,
 updated, checked or deleted, with no transaction open while the backend is asked; the
 outcome is recorded on the credential in the short transaction that releases the lease.
@@ -153,9 +154,12 @@ def _carry_out(adapter: ProviderAdapter, backend_name: str, credential: Credenti
     logins = [credential.login, *(each["login"] for each in credential.retiring)]
     if credential.pending_secret:
         logins.append(credential.pending_secret["username"])
+    kept = adapter.hand_over_definitions(  # to the owner, whose login stays
+        backend_name, logins, credential.resource.credentials["username"]) \
+        if access == Access.OWNER else []
     for login in logins:
         adapter.remove_login(backend_name, login)
-    return None
+    return kept
 
 
 def _succeeded(credential_id: object, operation: Operation, outcome: Any,
@@ -180,13 +184,12 @@ def _succeeded(credential_id: object, operation: Operation, outcome: Any,
         credential.retiring = [each for each in credential.retiring
                                if each["login"] not in dropped]
         credential.retire_at = _first_until(credential.retiring)
-        not_handed_over = [failures.tenant_message(failures.log_failure(
-            f"credential.retire of credential {credential.pk}", each),
-            credential.resource.provider) for each in kept]
-        message = "; ".join([f"dropped {', '.join(dropped)}", *not_handed_over])
+        message = "; ".join([f"dropped {', '.join(dropped)}",
+                             *_not_handed_over(credential, operation, kept)])
     elif operation == Operation.REVOKE:
         credential.status, credential.revoked_at = Status.REVOKED, now
         credential.pending_secret, credential.retiring, credential.retire_at = None, [], None
+        message = "; ".join(_not_handed_over(credential, operation, outcome))
     credential.status_message = ""
     credential.save()
     # A consumer's own logins are its deliveries' plumbing: only their rotation is told,
@@ -199,6 +202,15 @@ def _succeeded(credential_id: object, operation: Operation, outcome: Any,
         relay.enqueue_credential_operation(credential.resource, credential.pk,
                                            Operation.RETIRE, actor)
     audit_credential(actor, f"credential.{operation}", Outcome.SUCCESS, credential, message)
+
+
+def _not_handed_over(credential: Credential, operation: Operation, kept: list[str]
+                     ) -> list[str]:
+    """What a dropped login defined and could not hand over (it keeps that login, locked),
+    logged in full and said as tenants read failures."""
+    return [failures.tenant_message(failures.log_failure(
+        f"credential.{operation} of credential {credential.pk}", each),
+        credential.resource.provider) for each in kept]
 
 
 def describe_credential(credential: Credential) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from resourcemanager.resources import credential_sweeps
 from resourcemanager.resources.models import OWNER_HOLDER, Credential
 from tests.api.test_backups import completed_backup
 from tests.api.test_credential_lifecycle import past_grace, refused
-from tests.api.test_credentials import TEAM_A, pg_login, ready_resource
+from tests.api.test_credentials import TEAM_A, issue, pg_login, ready_resource
 from tests.conftest import MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER
 from tests.providers.s3_support import can_list, tenant
 from tests.support.backup_store import backup_bucket  # noqa: F401 (fixture bucket)
@@ -239,6 +239,28 @@ def test_a_mariadb_owner_rotation_hands_what_the_old_login_defined_to_the_new_on
         assert cur.fetchall() == ((old["username"],),)  # the owner's own account: locked
     assert not Credential.objects.get(pk=owner_id).retiring
     assert checked(client, resource)["ok"] is True
+
+
+def test_revoking_an_owner_level_credential_hands_what_it_defined_to_the_owner(
+    make_client, mysql_provider
+):
+    client = make_client(team_a="RESOURCE_ADMIN")
+    resource = ready_resource(client, "mysql")
+    app = issue(client, resource, holder="migrations", access="owner").json()
+    with _mysql(app["credentials"]) as cur:
+        for statement in _DEFINED:
+            cur.execute(statement)
+
+    revoked = client.delete(f"{TEAM_A}/{resource['id']}/credentials/{app['id']}")
+
+    assert revoked.json()["status"] == "revoked", revoked.json()
+    _assert_defined_by(revealed(client, resource), inserted=1)
+    admin = {"host": MYSQL_HOST, "port": MYSQL_PORT, "username": MYSQL_USER,
+             "password": MYSQL_PASSWORD, "database": "mysql"}
+    with _mysql(admin) as cur:  # dropped, not kept locked for what it had defined
+        cur.execute("SELECT User FROM mysql.user WHERE User = %s",
+                    (app["credentials"]["username"],))
+        assert cur.fetchall() == ()
 
 
 def test_what_cannot_be_handed_over_keeps_its_locked_definer_and_is_audited(
