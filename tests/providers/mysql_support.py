@@ -16,6 +16,7 @@ import pytest
 
 from providers.adapters.base import Credentials, InstanceConfig
 from providers.adapters.mysql import MySQLAdapter, quote_identifier
+from providers.adapters.mysql_names import escape_wildcards
 from providers.adapters.naming import new_backend_name, new_password
 from tests.support.naming import issued_names
 
@@ -79,10 +80,14 @@ def mysql_root_adapter(root: pymysql.cursors.Cursor) -> MySQLAdapter:
 
 @pytest.fixture(name="names")
 def mysql_names(root: pymysql.cursors.Cursor) -> Iterator[Callable[[], str]]:
-    """Hands out backend names; drops whatever database/account of that name is left."""
+    """Hands out backend names; drops whatever database and accounts of that name (the
+    resource's and its logins', ``<name>_…``) are left."""
 
     def remove(name: str) -> None:
-        root.execute("DROP USER IF EXISTS %s@'%%'", (name,))
+        root.execute("SELECT User FROM mysql.user WHERE Host = '%%' AND (User = %s OR User "
+                     "LIKE %s)", (name, escape_wildcards(name) + r"\_%"))
+        for (login,) in root.fetchall():  # the resource's own and its other logins
+            root.execute("DROP USER IF EXISTS %s@'%%'", (login,))
         root.execute(f"DROP DATABASE IF EXISTS {quote_identifier(name)}")
 
     with issued_names(remove) as issue:
