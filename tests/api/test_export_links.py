@@ -8,9 +8,11 @@ import subprocess
 import time
 import uuid
 
+from django.core import signing
 from rest_framework.test import APIClient
 
 from audit.models import AuditEntry
+from resourcemanager.backups import export_links
 from resourcemanager.backups.models import Backup
 from tests.api.test_backup_transfers import downloaded
 from tests.api.test_backups import completed_backup
@@ -81,6 +83,10 @@ def test_an_expired_forged_or_orphaned_link_downloads_nothing(
     url = ask_link(client, resource, {"backup": older["id"]}).json()["url"]
     anonymous = APIClient()
 
+    longest = signing.dumps({"scope": "team-a", "resource": resource["id"],
+                             "backup": newer["id"], "by": "u" * 150}, salt=export_links._SALT)
+    assert anonymous.get(f"/api/exports/?token={longest}").status_code == 200
+    assert AuditEntry.objects.filter(actor="u" * 136 + " (export link)").exists()
     forged = url[:-3] + ("AAA" if not url.endswith("AAA") else "BBB")
     assert anonymous.get(forged).status_code == 404
     assert anonymous.get("/api/exports/").json()["code"] == "not_found"
