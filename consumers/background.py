@@ -33,23 +33,22 @@ _lock = threading.Lock()
 _pool: tuple[int, ThreadPoolExecutor, threading.BoundedSemaphore] | None = None
 
 
-def run(work: Callable[[], None]) -> bool:
+def run(work: Callable[[], None]) -> None:
     """Run ``work`` in a thread of this process's pool and wait for it up to
     ``RM_CONSUMER_DRAIN_WAIT`` seconds; past that it goes on there. With no thread free,
-    run it here. Whether it has ended when this returns."""
+    run it here."""
     pool, free = _pool_of_this_process()
     if not free.acquire(blocking=False):
         work()
-        return True
+        return
     context = contextvars.copy_context()  # the task's request id, for its log lines
     try:
         running = pool.submit(context.run, _in_thread, work, free)
     except RuntimeError:  # the interpreter is shutting down
         free.release()
         work()
-        return True
-    done, _ = wait([running], timeout=settings.RM_CONSUMER_DRAIN_WAIT)
-    return bool(done)
+        return
+    wait([running], timeout=settings.RM_CONSUMER_DRAIN_WAIT)
 
 
 def _in_thread(work: Callable[[], None], free: threading.BoundedSemaphore) -> None:

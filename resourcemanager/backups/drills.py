@@ -96,6 +96,12 @@ def _restored_as_recorded(resource: Resource, backup: Backup) -> str:
     if backup.format != adapter.dump_format:
         raise DrillFailed(f"the backup is a {backup.format} dump; the instance takes "
                           f"{adapter.dump_format or 'none'}")
+    try:
+        intact = backup_store().checksum(backup.object_key) == backup.sha256
+    except StoreError as exc:
+        raise DrillFailed(str(exc)) from None
+    if not intact:
+        raise DrillFailed("the stored backup does not match its checksum: it is damaged")
     found = restored_on_scratch(resource, backup)
     if backup.manifest is None:
         return f"restored ({len(found)} tables); the backup has no manifest to compare with"
@@ -123,10 +129,10 @@ def compare(expected: dict[str, int], found: dict[str, int]) -> list[str]:
 def restored_on_scratch(resource: Resource, backup: Backup,
                         through: Callable[[Iterator[bytes]], Iterator[bytes]] | None = None
                         ) -> dict[str, int]:
-    """Restore ``backup`` into a scratch database (or bucket) of ``resource``'s instance,
-    as its own owner login, the dump passed ``through`` on its way, and drop it whatever
-    happened. Returns the tables and row counts it held; raises ``DrillFailed`` saying
-    what went wrong."""
+    """Restore ``backup`` (whose stored object the caller checked against its checksum)
+    into a scratch database (or bucket) of ``resource``'s instance, as its own owner
+    login, the dump passed ``through`` on its way, and drop it whatever happened. Returns
+    the tables and row counts it held; raises ``DrillFailed`` saying what went wrong."""
     adapter = resource.provider.adapter()
     scratch = new_backend_name(resource.provider.options.get("name_prefix", "rm_"))
     problems = []
@@ -146,11 +152,9 @@ def restored_on_scratch(resource: Resource, backup: Backup,
 def _restore_into(adapter: ProviderAdapter, backup: Backup, scratch: str,
                   through: Callable[[Iterator[bytes]], Iterator[bytes]] | None
                   ) -> dict[str, int]:
-    """Check the stored object, restore it into a new scratch database named ``scratch``,
-    and return the tables and row counts found there."""
+    """Restore the stored object, its checksum checked already, into a new scratch
+    database named ``scratch``, and return the tables and row counts found there."""
     store = backup_store()
-    if store.checksum(backup.object_key) != backup.sha256:
-        raise DrillFailed("the stored backup does not match its checksum: it is damaged")
     credentials = adapter.create(scratch, secrets.token_urlsafe(24), {})
     opened = unseal(store.read(backup.object_key), base64.b64decode(backup.data_key),
                     compressed=backup.compressed)
