@@ -296,10 +296,14 @@ class PostgreSQLAdapter(PostgreSQLLogins, PostgreSQLQuotas, PostgreSQLDumps,
         cur.execute(sql.SQL("GRANT {} ON DATABASE {} TO {}")
                     .format(self._database_privileges, database, role))
 
-    def _verifier(self, cur: psycopg.Cursor, user: str, password: str) -> sql.Literal:
-        """The password hashed by libpq as the server stores it (SCRAM unless set to md5)."""
+    def _verifier(self, cur: psycopg.Cursor, user: str, password: str,
+                  algorithm: str | None = None) -> sql.Literal:
+        """The password hashed by libpq as the server stores it (SCRAM unless set to md5).
+        ``algorithm``: the server's ``password_encryption`` when read already (else libpq
+        asks the server, a round trip)."""
+        method = self._password_algorithm or (algorithm.encode() if algorithm else None)
         hashed = cur.connection.pgconn.encrypt_password(password.encode(), user.encode(),
-                                                        self._password_algorithm)
+                                                        method)
         return sql.Literal(hashed.decode("ascii"))
 
     @staticmethod

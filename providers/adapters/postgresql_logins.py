@@ -45,15 +45,16 @@ _SCHEMAS_OF_OWNER = (
     "SELECT nspname FROM pg_namespace WHERE nspowner = %s::regrole OR nspname = 'public'"
 )
 #: What adding a login needs to know, in one round trip: whether the database, the login
-#: and the level's group role exist, and whether the database grants CONNECT to the group
-#: itself, which completes it (``_complete_group``).
+#: and the level's group role exist, whether the database grants CONNECT to the group
+#: itself, which completes it (``_complete_group``), and how the server hashes passwords.
 _BEFORE_ADDING = (
     "SELECT EXISTS (SELECT FROM pg_database WHERE datname = %(database)s),"
     " EXISTS (SELECT FROM pg_roles WHERE rolname = %(login)s),"
     " EXISTS (SELECT FROM pg_roles WHERE rolname = %(group)s),"
     " EXISTS (SELECT FROM pg_database, aclexplode(datacl) AS acl, pg_roles AS r"
     " WHERE datname = %(database)s AND r.rolname = %(group)s AND acl.grantee = r.oid"
-    " AND acl.privilege_type = 'CONNECT')"
+    " AND acl.privilege_type = 'CONNECT'),"
+    " current_setting('password_encryption')"
 )
 
 
@@ -79,12 +80,12 @@ class PostgreSQLLogins:
         with self._admin(f"adding login {user} to {name}", login.password) as cur:
             cur.execute(_BEFORE_ADDING, {"database": name, "login": user,
                                          "group": _group_of(name, login.access)})
-            database, exists, group_made, group_complete = cur.fetchone()
+            database, exists, group_made, group_complete, algorithm = cur.fetchone()
             if not database:
                 raise ProviderError(f"database {name} does not exist")
             if login.access != Access.OWNER and not group_complete:
                 self._complete_group(cur, name, login.access, made=group_made)
-            self._put_login(cur, name, login, exists=exists)
+            self._put_login(cur, name, login, exists=exists, algorithm=algorithm)
         return self.credentials(name, login.password, login=user)
 
     def remove_login(self, backend_name: str, login_name: str) -> None:
@@ -117,28 +118,33 @@ class PostgreSQLLogins:
                 self._end_sessions_of(cur, name)
 
     def _put_login(self, cur: psycopg.Cursor, name: str, login: Login, *,
-                   exists: bool | None = None) -> None:
+                   exists: bool | None = None, algorithm: str | None = None) -> None:
         """Make ``login`` exactly so: its password, validity, level (whose group role is
-        complete) and whether it is frozen. ``exists``: whether the login does, when that
-        was read already."""
+        complete) and whether it is frozen. ``exists``: whether the login does, and
+        ``algorithm``: the server's ``password_encryption``, when these were read already.
+
+        A new login is made in one statement, its membership included (``IN ROLE``), so
+        that issuing costs the server one commit; one that exists (a retry, a repair) is
+        altered back into shape."""
         user = login.name
         role = sql.Identifier(user)
         until = sql.Literal(login.valid_until.isoformat() if login.valid_until else "infinity")
-        secret = self._verifier(cur, user, login.password)
+        group = sql.Identifier(_group_of(name, login.access))
+        secret = self._verifier(cur, user, login.password, algorithm)
         if exists is None:
             exists = self._role(cur, user) is not None
         if not exists:
             cur.execute(sql.SQL(
                 "CREATE ROLE {} LOGIN PASSWORD {} VALID UNTIL {} NOSUPERUSER NOCREATEDB "
-                "NOCREATEROLE INHERIT").format(role, secret, until))
-        else:  # a retry, or a repair
+                "NOCREATEROLE INHERIT IN ROLE {}").format(role, secret, until, group))
+        else:
             cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN INHERIT PASSWORD {} VALID UNTIL {}")
                         .format(role, secret, until))
-        cur.execute(sql.SQL("GRANT {} TO {}")
-                    .format(sql.Identifier(_group_of(name, login.access)), role))
+            cur.execute(sql.SQL("GRANT {} TO {}").format(group, role))
         if login.access == Access.OWNER:
             cur.execute(sql.SQL("ALTER ROLE {} SET role = {}").format(role, sql.Literal(name)))
-        self._apply_read_only(cur, user, read_only=login.frozen)
+        if exists or login.frozen:  # a new role has no defaults to reset
+            self._apply_read_only(cur, user, read_only=login.frozen)
 
     def _owner_login_problem(self, cur: psycopg.Cursor, name: str, user: str,
                              can_login: bool | None) -> str | None:
