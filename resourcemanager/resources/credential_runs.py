@@ -68,7 +68,7 @@ def run_credential_operation(
     if claim is None:
         _not_runnable(credential.pk, operation)
         return
-    resource = claim.resource
+    resource = credential.resource = claim.resource
     adapter = resource.provider.adapter()
     try:
         require_data_key(resource.scope)
@@ -88,7 +88,8 @@ def run_credential_operation(
         record_outcome(claim, lambda resource: _failed(credential.pk, operation, actor, message))
         metrics.provider_operation(resource, operation, "failure")
         return
-    record_outcome(claim, lambda resource: _succeeded(credential.pk, operation, outcome, actor))
+    record_outcome(claim, lambda resource: _succeeded(resource, credential.pk, operation,
+                                                      outcome, actor))
     metrics.provider_operation(resource, operation, "success")
 
 
@@ -162,12 +163,11 @@ def _carry_out(adapter: ProviderAdapter, backend_name: str, credential: Credenti
     return kept
 
 
-def _succeeded(credential_id: object, operation: Operation, outcome: Any,
-               actor: str) -> None:
-    # The resource and its provider come along for the event, unlocked (the run holds the
-    # resource's lease; a lock on the provider would serialize its every operation).
-    credential = (Credential.objects.select_for_update(of=("self",))
-                  .select_related("resource__provider").get(pk=credential_id))
+def _succeeded(resource: Resource, credential_id: object, operation: Operation,
+               outcome: Any, actor: str) -> None:
+    """Record the outcome on the credential, with ``resource`` locked by the caller."""
+    credential = Credential.objects.select_for_update().get(pk=credential_id)
+    credential.resource = resource
     if not wanted(operation, credential):
         return  # revoked meanwhile: its REVOKE runs next and drops the logins
     now, message = timezone.now(), ""
@@ -176,7 +176,6 @@ def _succeeded(credential_id: object, operation: Operation, outcome: Any,
     elif operation == Operation.ROTATE:
         _rotated(credential, outcome, now)
         if credential.holder == OWNER_HOLDER:  # the resource's credentials are the owner's
-            resource = credential.resource
             resource.credentials = credential.secret
             resource.save(update_fields=["credentials", "updated_at"])
     elif operation == Operation.RETIRE:

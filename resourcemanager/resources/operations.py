@@ -186,7 +186,10 @@ def claim_resource(
     if operation == Operation.CREATE:
         changes.update(status=Status.CREATING, updated_at=now)
     claimed = claimable.update(**changes)
-    resource = Resource.objects.select_related("provider").filter(pk=resource_id).first()
+    try:  # not first(): its ORDER BY costs composing more than the row costs reading
+        resource = Resource.objects.select_related("provider").get(pk=resource_id)
+    except Resource.DoesNotExist:
+        resource = None
     if not claimed:
         if resource is None or resource.status not in RUNS_IN[operation] or (
                 operation == Operation.CHECK and resource.credentials is None):
@@ -214,7 +217,9 @@ def record_outcome(
     operation is over, its attempt count starts again)."""
 
     def write() -> None:
-        resource = locked_resource(claim.resource.pk)
+        resource = Resource.objects.select_for_update().get(pk=claim.resource.pk)
+        # A resource never changes provider: the claim's copy spares a join and a decryption.
+        resource.provider = claim.resource.provider
         if resource.lease_id != claim.lease_id:
             logger.warning("%s of resource %s took too long; its outcome is dropped",
                            claim.operation, resource.pk)
