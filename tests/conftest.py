@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 
 from providers.adapters.base import ProviderAdapter, ProviderError
 from providers.models import Provider
+from resourcemanager.core import datakeys
 from resourcemanager.identity.models import ScopeRole
 from resourcemanager.identity.roles import Role
 from resourcemanager.identity.tokens import issue_token
@@ -112,6 +113,13 @@ def no_backend_leaks() -> Iterator[None]:
             cluster.leftovers())
     if found := report(leaks):
         pytest.fail(f"the test session left backend objects behind:\n{found}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def fresh_current_data_keys() -> None:
+    """Each test reads its scopes' current data keys from its own database: a flushed or
+    rolled-back one of an earlier test is not current here."""
+    datakeys.forget_current()
 
 
 @pytest.fixture(scope="session")

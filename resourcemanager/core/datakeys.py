@@ -25,6 +25,8 @@ from resourcemanager.core import kms
 
 #: The scope of platform-level secrets; no scope name is empty.
 PLATFORM = ""
+#: Seconds a process keeps using the key it last read as a scope's current one.
+CURRENT_SECONDS = 2.0
 
 
 class DataKey(models.Model):
@@ -61,8 +63,17 @@ def scope_label(scope: str) -> str:
 def current_key(scope: str) -> tuple[str, Fernet]:
     """The id and cipher of the scope's current key, made on the scope's first secret.
 
-    Making one calls the KMS; a KMSError leaves nothing written.
+    Which key is current is read again after ``CURRENT_SECONDS``: an operation encrypts
+    several times within that (its request, its run, its outcome), and a key retired
+    meanwhile still decrypts (``key_rotation``). Only a key read outside a transaction is
+    kept so, never one a rollback could still take back. Making one calls the KMS; a
+    KMSError leaves nothing written.
     """
+    known = _current.get(scope)
+    if known is not None and time.monotonic() - known[1] < CURRENT_SECONDS:
+        found = _cache.fresh(known[0])
+        if found is not None:
+            return known[0], found
     row = DataKey.objects.filter(scope=scope, current=True).first()
     if row is None:
         row = new_key(scope)
@@ -71,7 +82,19 @@ def current_key(scope: str) -> tuple[str, Fernet]:
                 row.save(force_insert=True)
         except IntegrityError:  # another process made it meanwhile
             row = DataKey.objects.get(scope=scope, current=True)
-    return row.id, cipher_of(row)
+    found = cipher_of(row)
+    if not transaction.get_connection().in_atomic_block:  # a committed row, which stays
+        _current[scope] = (row.id, time.monotonic())
+    return row.id, found
+
+
+def forget_current(scopes: list[str] | None = None) -> None:
+    """Read the current key of ``scopes`` (None: all) again at their next use: after a
+    rotation retired them, or their scope's keys were destroyed."""
+    if scopes is None:
+        _current.clear()
+    for scope in scopes or ():
+        _current.pop(scope, None)
 
 
 def cipher(key_id: str) -> Fernet:
@@ -114,9 +137,16 @@ def destroy(keys: models.QuerySet[DataKey]) -> int:
     ``RM_KMS_CACHE_SECONDS``."""
     ids = list(keys.values_list("pk", flat=True))
     DataKey.objects.filter(pk__in=ids).delete()
-    transaction.on_commit(lambda: _cache.forget(ids))
-    _cache.forget(ids)
+    transaction.on_commit(lambda: _forget_keys(ids))
+    _forget_keys(ids)
     return len(ids)
+
+
+def _forget_keys(ids: list[str]) -> None:
+    _cache.forget(ids)
+    for scope, (key_id, _) in list(_current.items()):
+        if key_id in ids:
+            _current.pop(scope, None)
 
 
 @dataclass
@@ -166,3 +196,5 @@ class _Cache:
 
 
 _cache = _Cache()
+#: The current key's id by scope, and when it was read (``time.monotonic``).
+_current: dict[str, tuple[str, float]] = {}

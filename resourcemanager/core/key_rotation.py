@@ -130,6 +130,9 @@ def rekey(
             DataKey.objects.filter(scope=row.scope, current=True).update(
                 current=None, retired_at=timezone.now())
             row.save(force_insert=True)
+        if fresh_keys:  # read now and after the commit; others follow within seconds
+            datakeys.forget_current(targets)
+            transaction.on_commit(lambda: datakeys.forget_current(targets))
         current = dict(DataKey.objects.filter(scope__in=targets, current=True)
                        .values_list("scope", "pk"))
         failures: list[str] = []

@@ -10,6 +10,7 @@ import io
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from django.core.management import CommandError, call_command
+from django.db import transaction
 
 from audit.models import AuditEntry
 from consumers.models import Consumer
@@ -128,6 +129,19 @@ def test_update_and_bulk_update_must_name_the_scope(tenants):
         pending_secret=Sealed("team-a", {"password": "p"}))
     assert crypto.key_id(raw(Credential, "pending_secret", credential.pk)) == key_of("team-a").pk
     assert misplaced() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scope_s_first_key_rolled_back_with_its_transaction_is_not_used_afterwards():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        crypto.encrypt("team-z", "first")  # makes the scope's first key, then rolls back
+        raise RuntimeError("the caller failed")
+    token = crypto.encrypt("team-z", "second")
+    again = crypto.encrypt("team-z", "third")  # the current key, as read outside a transaction
+    forget_unwrapped_keys()
+
+    assert crypto.key_id(token) == crypto.key_id(again) == key_of("team-z").pk
+    assert (crypto.decrypt(token), crypto.decrypt(again)) == ("second", "third")
 
 
 @pytest.mark.django_db
