@@ -20,7 +20,8 @@ after the head and moves the head, so the chain never forks and has no gaps; an 
 committed later than one with a higher id is simply sealed after it.
 
 A seal costs a transaction of its own; made after every audited commit it would cost
-every action that much again. So a process seals after a commit only when its last seal
+every action that much again. So a request seals once, at its end, however many times it
+committed (``sealing_once``), and a process seals only when its last seal
 is ``RM_AUDIT_SEAL_INTERVAL`` seconds old or more; the entries of the commits between
 are taken by the next seal, its own or another process's, at the latest by the sealing
 sweep (``audit.seal``, as often). ``verify_audit``, the export and the pruning seal first.
@@ -41,7 +42,9 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,8 +98,35 @@ def append_many(rows: list[dict[str, Any]]) -> list[AuditEntry]:
 
 
 def _seal_soon() -> None:
-    if time.monotonic() - _last_seal[0] >= settings.RM_AUDIT_SEAL_INTERVAL:
+    waiting = _one_seal.get()
+    if waiting is not None:  # inside ``sealing_once``: its end seals
+        waiting.append(True)
+    elif _seal_due():
         transaction.on_commit(seal_waiting, robust=True)
+
+
+def _seal_due() -> bool:
+    return time.monotonic() - _last_seal[0] >= settings.RM_AUDIT_SEAL_INTERVAL
+
+
+@contextmanager
+def sealing_once() -> Iterator[None]:
+    """Within the block, the commits that write entries leave them to one seal at its end
+    (after the commit of any transaction still open then), instead of one each. A request
+    commits several times when its operations run in-process: its request, each run's
+    outcome, each event's fan-out."""
+    waiting: list[bool] = []
+    token = _one_seal.set(waiting)
+    try:
+        yield
+    finally:
+        _one_seal.reset(token)
+        if waiting and _seal_due():
+            transaction.on_commit(seal_waiting, robust=True)
+
+
+#: The entries written inside ``sealing_once`` (one mark per write), else None.
+_one_seal: ContextVar[list[bool] | None] = ContextVar("audit_one_seal", default=None)
 
 
 def seal_waiting() -> int:

@@ -133,6 +133,8 @@ MIDDLEWARE = [
     # Probes and scrapes: answered next, without access-log lines or Host validation.
     "config.health.ProbeMiddleware",
     "resourcemanager.telemetry.middleware.RequestIdMiddleware",
+    # Inside the request id (entries carry it); outside every writer of audit entries.
+    "audit.middleware.SealOncePerRequestMiddleware",
     # Errors under /api/ in the API's JSON, whichever view (or none) answered.
     "resourcemanager.api.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -65,6 +65,46 @@ def test_a_process_seals_at_most_once_per_interval_and_the_sweep_takes_the_rest(
     assert verify_audit()[0] == 0
 
 
+def counted_seals(monkeypatch) -> list[int]:
+    """How many entries each seal of this process sealed, from now on."""
+    sealed: list[int] = []
+    real = chain.seal
+
+    def counting(**options) -> int:
+        sealed.append(real(**options))
+        return sealed[-1]
+    monkeypatch.setattr(chain, "seal", counting)
+    return sealed
+
+
+def test_commits_inside_sealing_once_are_sealed_together_at_its_end(trail, monkeypatch):
+    seals = counted_seals(monkeypatch)
+    with chain.sealing_once():
+        first = record("alice", "resource.update", "success", scope="team-a")
+        with transaction.atomic():
+            second = record("alice", "resource.update", "success", scope="team-a")
+        assert not AuditEntry.objects.filter(seq__isnull=False).exists()
+
+    assert seals == [2]
+    assert list(AuditEntry.objects.order_by("seq").values_list("pk", flat=True)) == [
+        first.pk, second.pk]
+    assert verify_audit()[0] == 0
+
+
+def test_a_request_whose_operation_runs_in_process_seals_once(
+        make_client, memory_provider, monkeypatch):
+    client = make_client(team_a="RESOURCE_ADMIN")
+    seals = counted_seals(monkeypatch)
+
+    answer = client.post("/api/c/team-a/resources", {"provider": memory_provider.key,
+                                                    "name": "orders"}, format="json")
+
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["status"] == "ready"  # its run, its outcome, its event: in-process
+    assert len(seals) == 1 and seals[0] >= 2
+    assert not AuditEntry.objects.filter(seq__isnull=True).exists()
+
+
 def test_an_entry_rolled_back_with_its_transaction_leaves_no_gap(trail):
     trail(1)
     with pytest.raises(RuntimeError), transaction.atomic():
