@@ -49,6 +49,10 @@ def fan_out(event: events.Event) -> None:
     """Event handler: one delivery per matching consumer of the event's scope, then a
     drain of each of those consumers. Idempotent: the same event again makes no delivery
     twice, and asks for drains of the consumers whose deliveries were never attempted."""
+    enabled = list(Consumer.objects.visible_to(SYSTEM, Action.VIEW_CONSUMER, event.scope)
+                   .filter(enabled=True))
+    if not enabled and event.name in events.CREDENTIAL_EVENTS:
+        return  # nobody to tell, and a credential's event changes no match
     try:  # not first(): its ORDER BY costs composing more than the row costs reading
         resource = Resource.objects.select_related("provider").get(pk=event.resource.get("id"))
     except Resource.DoesNotExist:
@@ -56,7 +60,6 @@ def fan_out(event: events.Event) -> None:
         return
     provider_class = resource.provider.provider_class
     with transaction.atomic():
-        consumers = Consumer.objects.visible_to(SYSTEM, Action.VIEW_CONSUMER, event.scope)
         # One INSERT for all; those of an earlier hand-over of the event stay as they are.
         Delivery.objects.bulk_create([
             Delivery(consumer=consumer, event_id=event.id, event=name,
@@ -64,7 +67,7 @@ def fan_out(event: events.Event) -> None:
                      credential=event.credential if name in events.CREDENTIAL_EVENTS else {},
                      provider_class=provider_class, actor=event.actor,
                      occurred_at=event.occurred_at)
-            for consumer in consumers.filter(enabled=True)
+            for consumer in enabled
             if matches(consumer, event.resource, provider_class)
             and (name := _delivered_as(event, consumer))
         ], ignore_conflicts=True)
