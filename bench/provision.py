@@ -1,5 +1,5 @@
-"""Provisioning overhead: CREATE and DELETE through the HTTP API to the end state, against
-the same DDL run directly, on PostgreSQL and MariaDB, in one run.
+"""Provisioning overhead: CREATE, DELETE and a credential's ISSUE through the HTTP API to
+the end state, against the same DDL run directly, on PostgreSQL and MariaDB, in one run.
 
 Usage: .venv/bin/python bench/provision.py [-n 20] [--backends postgresql,mysql]
                                            [--redis-url redis://127.0.0.1:6379/12]
@@ -18,7 +18,11 @@ direct path opens a connection as the adapter does and runs the adapter's statem
 the same driver; its connect and DDL are timed apart, so *run* minus both is the worker's
 own bookkeeping. The servers are the local ones (``RM_BENCH_POSTGRESQL_URL``,
 ``RM_BENCH_MYSQL_URL``); everything made on them carries a prefix of this run's own and is
-dropped at the end, whatever happened (the run fails if anything is left). The Redis
+dropped at the end, whatever happened (the run fails if anything is left). ISSUE: ``-n``
+read-write credentials on one resource, ``POST …/credentials`` until the credential is
+``active``, split likewise, against a login made and granted its access by hand on a new
+connection (PostgreSQL: ``CREATE ROLE … LOGIN PASSWORD``, ``GRANT <group>``; MariaDB:
+``CREATE USER``, ``GRANT … ON <db>.*``). The Redis
 database must be empty and is emptied at the end. Last, ``--requests`` more API reads,
 then the largest web worker's resident memory.
 """
@@ -95,6 +99,9 @@ def run(args: argparse.Namespace, backends: list[str]) -> None:
                 through_api = [api.lifecycle(KEYS[backend], f"r{i}") for i in range(args.n)]
                 direct = [DIRECT[backend](f"{PREFIX}raw{i:04d}") for i in range(args.n)]
                 report(LABELS[backend], through_api, direct)
+                issued = api.issues(KEYS[backend], args.n)
+                direct = [ISSUE_DIRECT[backend](f"{PREFIX}login{i:04d}") for i in range(args.n)]
+                report_issue(LABELS[backend], issued, direct)
             web_memory(api, web, KEYS[backends[0]], args.requests)
     finally:
         from django.db import connections
@@ -139,20 +146,47 @@ class Api:
         return {f"{op} {phase}": value for op, phases in times.items()
                 for phase, value in phases.items()}
 
+    def issues(self, provider: str, count: int) -> list[dict[str, float]]:
+        """``count`` read-write credentials ISSUEd one at a time on one resource (after one
+        more to warm up), each to ``active``; the resource is deleted afterwards, its
+        logins with it."""
+        answer = self.http.post(self.base, json={"provider": provider, "name": "issuing"})
+        assert answer.status_code == 201, answer.text
+        resource_id = answer.json()["id"]
+        self._phases(time.perf_counter(), time.perf_counter(), resource_id, "ready")
+        times = [self._issue(resource_id, f"app-{number}") for number in range(count + 1)]
+        assert self.http.delete(f"{self.base}/{resource_id}").status_code == 202
+        self._phases(time.perf_counter(), time.perf_counter(), resource_id, "deleted")
+        return times[1:]
+
+    def _issue(self, resource_id: str, holder: str) -> dict[str, float]:
+        started = time.perf_counter()
+        answer = self.http.post(f"{self.base}/{resource_id}/credentials",
+                                json={"holder": holder, "access": "read-write"})
+        assert answer.status_code == 202, answer.text
+        return self._phases(started, time.perf_counter(), resource_id, "active",
+                            credential_id=answer.json()["id"])
+
     def _phases(self, started: float, answered: float, resource_id: str,
-                end: str) -> dict[str, float]:
+                end: str, credential_id: str | None = None) -> dict[str, float]:
+        """Watch the resource (or its credential ``credential_id``) until its status is
+        ``end``; the claim is when the resource's lease is taken (or the end)."""
+        query = ("SELECT status, lease_id IS NOT NULL, status_message "
+                 "FROM resourcemanager_resource WHERE id = %s", (resource_id,))
+        if credential_id is not None:
+            query = ("SELECT c.status, r.lease_id IS NOT NULL, c.status_message "
+                     "FROM resourcemanager_credential c JOIN resourcemanager_resource r "
+                     "ON r.id = c.resource_id WHERE c.id = %s", (credential_id,))
         claimed = None
         while True:
-            status, leased, message = self.watcher.execute(
-                "SELECT status, lease_id IS NOT NULL, status_message "
-                "FROM resourcemanager_resource WHERE id = %s", (resource_id,)).fetchone()
+            status, leased, message = self.watcher.execute(*query).fetchone()
             now = time.perf_counter()
             if claimed is None and (leased or status == end):
                 claimed = now
             if status == end:
                 break
             if status == "error":
-                sys.exit(f"resource {resource_id} ended in error: {message}")
+                sys.exit(f"{credential_id or resource_id} ended in error: {message}")
             time.sleep(0.001)
         return {"total": now - started, "request": answered - started,
                 "pickup": claimed - answered, "run": now - claimed}
@@ -234,14 +268,49 @@ def mysql_direct(name: str) -> dict[str, float]:
 DIRECT = {"postgresql": postgresql_direct, "mysql": mysql_direct}
 
 
+def postgresql_issue_direct(name: str) -> dict[str, float]:
+    """What ISSUE asks of PostgreSQL, by hand: a login joining a group role (made once),
+    on a connection of its own."""
+    group = sql.Identifier(f"{PREFIX}group")
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("DO $$ BEGIN CREATE ROLE {} NOLOGIN; "
+                             "EXCEPTION WHEN duplicate_object THEN NULL; END $$").format(group))
+    return _timed_steps(lambda: psycopg.connect(PG_URL, autocommit=True), lambda conn: [
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+            sql.Identifier(name), sql.Literal(f"pw-{name}"))),
+        conn.execute(sql.SQL("GRANT {} TO {}").format(group, sql.Identifier(name)))])
+
+
+def mysql_issue_direct(name: str) -> dict[str, float]:
+    """What ISSUE asks of MariaDB, by hand: an account with read-write grants on a
+    database, on a connection of its own."""
+    def steps(conn: pymysql.Connection) -> None:
+        with conn.cursor() as cur:
+            cur.execute("CREATE USER %s@%s IDENTIFIED BY %s", (name, "%", f"pw-{name}"))
+            cur.execute(f"GRANT SELECT, SHOW VIEW, INSERT, UPDATE, DELETE ON `{PREFIX}db`.* "
+                        "TO %s@%s", (name, "%"))
+    return _timed_steps(lambda: pymysql.connect(**mysql_args(), autocommit=True), steps)
+
+
+def _timed_steps(connect: Callable[[], object], steps: Callable[[object], object]
+                 ) -> dict[str, float]:
+    started = time.perf_counter()
+    conn = connect()
+    times = {"connect": time.perf_counter() - started}
+    try:
+        times["DDL"] = timed(lambda: steps(conn))
+    finally:
+        conn.close()
+    times["total"] = time.perf_counter() - started
+    return times
+
+
+ISSUE_DIRECT = {"postgresql": postgresql_issue_direct, "mysql": mysql_issue_direct}
+
+
 def report(label: str, through_api: list[dict[str, float]],
            direct: list[dict[str, float]]) -> None:
-    def line(title: str, samples: list[float]) -> float:
-        p50 = statistics.median(samples) * 1000
-        p95 = statistics.quantiles(samples, n=20)[-1] * 1000 if len(samples) > 1 else p50
-        print(f"  {title:<34} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms")
-        return p50
-
+    line = _line
     print(f"{label}:")
     for op in ("create", "delete"):
         end = "ready" if op == "create" else "deleted"
@@ -254,6 +323,26 @@ def report(label: str, through_api: list[dict[str, float]],
         ddl = line("  DDL", [t[f"{op} DDL"] for t in direct])
         print(f"  {op}: API / direct {api / raw:.2f}x (p50); the run beyond connect + DDL "
               f"{run - connect - ddl:.1f} ms, outside the run {api - run:.1f} ms")
+
+
+def report_issue(label: str, through_api: list[dict[str, float]],
+                 direct: list[dict[str, float]]) -> None:
+    print(f"{label} ISSUE (read-write credentials, one at a time):")
+    api = _line("issue via HTTP API to active", [t["total"] for t in through_api])
+    _line("  request (answer)", [t["request"] for t in through_api])
+    _line("  pickup (answer to claim)", [t["pickup"] for t in through_api])
+    _line("  run (claim to outcome)", [t["run"] for t in through_api])
+    raw = _line("login + grant direct (connect + DDL)", [t["total"] for t in direct])
+    _line("  connect", [t["connect"] for t in direct])
+    _line("  DDL", [t["DDL"] for t in direct])
+    print(f"  issue: API / direct {api / raw:.2f}x (p50)")
+
+
+def _line(title: str, samples: list[float]) -> float:
+    p50 = statistics.median(samples) * 1000
+    p95 = statistics.quantiles(samples, n=20)[-1] * 1000 if len(samples) > 1 else p50
+    print(f"  {title:<36} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms")
+    return p50
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ request's backend work is part of what is timed. Printed:
   Goal: no authentication failure while the refresh is shorter than the grace.
 - REVOKE to a dead session: a session open with a credential, the credential revoked, the
   time until that session's next query fails (polled every 5 ms); p50/p99 (goal p99 ≤ 5 s).
-- ISSUE: ``issue_credential`` end to end against ``CREATE ROLE … LOGIN PASSWORD …; GRANT
+- ISSUE: ``issue_credential`` end to end, as a request runs it (its entries sealed once,
+  at its end), against ``CREATE ROLE … LOGIN PASSWORD …; GRANT
   <group> TO …`` with psycopg, on a new admin connection each (as the service's adapter
   does) and on one kept open; medians and ratios (goal ≤ 1.3x against the former), and
   how much of the service's time the adapter's ``add_login`` and the app database's
@@ -314,6 +315,7 @@ def issue_against_direct_ddl(args: argparse.Namespace, principal: Any, resource:
                              cluster: ScramCluster) -> None:
     from django.db import connection
 
+    from audit.chain import sealing_once
     from providers.adapters.naming import new_login_name, new_password
     from providers.adapters.postgresql import PostgreSQLAdapter
     from resourcemanager.resources.credentials import issue_credential
@@ -329,7 +331,7 @@ def issue_against_direct_ddl(args: argparse.Namespace, principal: Any, resource:
         in_adapter.append(0.0)
         in_app_db.append(0.0)
         begin = time.perf_counter()
-        with connection.execute_wrapper(on_app_db):
+        with connection.execute_wrapper(on_app_db), sealing_once():  # as a request
             credential, _ = issue_credential(principal, resource, holder=f"issued-{number}",
                                              access="read-write")
         seconds = time.perf_counter() - begin
