@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import psycopg
 from psycopg import sql
 
+from providers.adapters import scram
 from providers.adapters.base import (
     Access,
     CheckResult,
@@ -298,10 +299,15 @@ class PostgreSQLAdapter(PostgreSQLLogins, PostgreSQLQuotas, PostgreSQLDumps,
 
     def _verifier(self, cur: psycopg.Cursor, user: str, password: str,
                   algorithm: str | None = None) -> sql.Literal:
-        """The password hashed by libpq as the server stores it (SCRAM unless set to md5).
-        ``algorithm``: the server's ``password_encryption`` when read already (else libpq
-        asks the server, a round trip)."""
+        """The password hashed as the server stores it (SCRAM unless set to md5), with the
+        server's iteration count. ``algorithm``: the server's ``password_encryption`` when
+        read already (else libpq asks the server, a round trip)."""
         method = self._password_algorithm or (algorithm.encode() if algorithm else None)
+        if method == b"scram-sha-256":
+            iterations = cur.connection.info.parameter_status("scram_iterations")
+            made = scram.verifier(password, int(iterations or scram.DEFAULT_ITERATIONS))
+            if made is not None:
+                return sql.Literal(made)
         hashed = cur.connection.pgconn.encrypt_password(password.encode(), user.encode(),
                                                         method)
         return sql.Literal(hashed.decode("ascii"))
