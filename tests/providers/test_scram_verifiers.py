@@ -27,9 +27,10 @@ def log_in(cluster: ScramCluster, user: str, password: str) -> None:
                     dbname="postgres", connect_timeout=5).close()
 
 
-@pytest.mark.parametrize("password", [new_password(), "p a$s:w~o'r\"d\\1"])
+@pytest.mark.parametrize("password", [None, "p a$s:w~o'r\"d\\1"], ids=["generated", "printable"])
 def test_the_server_accepts_the_password_of_a_verifier_and_refuses_another(
-        scram_cluster: ScramCluster, role: str, password: str):
+        scram_cluster: ScramCluster, role: str, password: str | None):
+    password = password or new_password()
     made = scram.verifier(password)
     assert made is not None and made.startswith("SCRAM-SHA-256$4096:")
     assert password not in made
