@@ -14,7 +14,7 @@ ADAPTERS = frozenset(
                  ".mysql_names", ".idle_connections", ".mongodb", ".s3", ".s3_names",
                  ".s3_logins", ".aws_errors", ".registry", ".dumps", ".postgresql_dumps",
                  ".mysql_dumps", ".s3_dumps", ".postgresql_connections", ".postgresql_quotas",
-                 ".mysql_quotas", ".s3_quotas")
+                 ".mysql_quotas", ".s3_quotas", ".scram")
 )
 BUILDERS = frozenset(
     "consumers.builders" + name

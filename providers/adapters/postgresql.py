@@ -299,11 +299,12 @@ class PostgreSQLAdapter(PostgreSQLLogins, PostgreSQLQuotas, PostgreSQLDumps,
 
     def _verifier(self, cur: psycopg.Cursor, user: str, password: str,
                   algorithm: str | None = None) -> sql.Literal:
-        """The password hashed as the server stores it (SCRAM unless set to md5), with the
-        server's iteration count. ``algorithm``: the server's ``password_encryption`` when
-        read already (else libpq asks the server, a round trip)."""
+        """The password hashed as the server stores it (SCRAM unless set to md5).
+        ``algorithm``: the server's ``password_encryption`` when read already; SCRAM then
+        comes from ``scram`` (faster than libpq) with the server's iteration count. Else
+        libpq hashes, asking the server (a round trip) unless the dialect says how."""
         method = self._password_algorithm or (algorithm.encode() if algorithm else None)
-        if method == b"scram-sha-256":
+        if algorithm == "scram-sha-256":
             iterations = cur.connection.info.parameter_status("scram_iterations")
             made = scram.verifier(password, int(iterations or scram.DEFAULT_ITERATIONS))
             if made is not None:
