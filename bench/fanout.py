@@ -44,7 +44,6 @@ import asyncio
 import json
 import multiprocessing
 import os
-import pstats
 import statistics
 import subprocess
 import sys
@@ -172,7 +171,7 @@ def run(args: argparse.Namespace) -> None:
                   f"{stack.largest_rss_mib(worker):.0f} MiB RSS (goal ≤ 200 MiB)")
         report_failures()
         if args.profile:
-            profiled(args.profile)
+            stack.print_profile(args.profile)
     finally:
         receiver.close()
         from django.db import connections
@@ -354,21 +353,6 @@ def losses(received: list, expected: int) -> None:
     unique = set(pairs)
     print(f"  received {len(received)}, lost {expected - len(unique)}, "
           f"duplicates {len(pairs) - len(unique)}")
-
-
-def profiled(path: str) -> None:
-    """The worker's own CPU time by function, then by package: where a delivery's CPU
-    goes (the warm-up and the idle loop included)."""
-    stats = pstats.Stats(path)
-    stats.sort_stats("tottime").print_stats(25)
-    by_module: dict[str, float] = {}
-    for (filename, _, _), (_, _, own, _, _) in stats.stats.items():
-        module = filename.split("site-packages/")[-1].split("/lib/python3")[-1]
-        package = "/".join(module.split("/")[:2]) if "/" in module else module
-        by_module[package] = by_module.get(package, 0.0) + own
-    print("own time by package:")
-    for package, seconds in sorted(by_module.items(), key=lambda item: -item[1])[:20]:
-        print(f"  {seconds:8.2f} s  {package}")
 
 
 def report_failures() -> None:

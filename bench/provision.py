@@ -3,7 +3,7 @@ the end state, against the same DDL run directly, on PostgreSQL and MariaDB, in 
 
 Usage: .venv/bin/python bench/provision.py [-n 20] [--backends postgresql,mysql]
                                            [--redis-url redis://127.0.0.1:6379/12]
-                                           [--requests 1000]
+                                           [--requests 1000] [--profile FILE]
 
 The API path is the deployed one: gunicorn serving the app, a ``celery worker`` (prefork)
 over Redis, a PostgreSQL app database of the run's own. One resource at a time: ``POST
@@ -24,7 +24,8 @@ read-write credentials on one resource, ``POST …/credentials`` until the crede
 connection (PostgreSQL: ``CREATE ROLE … LOGIN PASSWORD``, ``GRANT <group>``; MariaDB:
 ``CREATE USER``, ``GRANT … ON <db>.*``). The Redis
 database must be empty and is emptied at the end. Last, ``--requests`` more API reads,
-then the largest web worker's resident memory.
+then the largest web worker's resident memory. ``--profile``: one worker process (the solo
+pool) under cProfile, and where its CPU time went.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
     parser.add_argument("--requests", type=int, default=1000,
                         help="API requests before the web workers' memory is read")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="run one worker process under cProfile, keep its statistics "
+                        "in FILE and print where its CPU time goes")
     args = parser.parse_args()
     backends = args.backends.split(",")
     with stack.empty_redis(args.redis_url), dropped_afterwards(
@@ -89,7 +93,7 @@ def run(args: argparse.Namespace, backends: list[str]) -> None:
     token = setup()
     try:
         with stack.web(env, args.web_workers) as (base, web), \
-                stack.worker(env, args.concurrency), \
+                stack.worker(env, 1 if args.profile else args.concurrency, args.profile), \
                 psycopg.connect(env["DATABASE_URL"], autocommit=True) as watcher:
             api = Api(base, token, watcher)
             print(f"{args.n} resources per backend, one at a time; gunicorn "
@@ -103,6 +107,8 @@ def run(args: argparse.Namespace, backends: list[str]) -> None:
                 direct = [ISSUE_DIRECT[backend](f"{PREFIX}login{i:04d}") for i in range(args.n)]
                 report_issue(LABELS[backend], issued, direct)
             web_memory(api, web, KEYS[backends[0]], args.requests)
+        if args.profile:
+            stack.print_profile(args.profile)
     finally:
         from django.db import connections
 

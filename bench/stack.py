@@ -9,6 +9,7 @@ with the bench's environment, and what /proc says of their CPU time and memory.
 from __future__ import annotations
 
 import os
+import pstats
 import socket
 import subprocess
 import sys
@@ -183,3 +184,18 @@ def _summed_over(pids: list[int], proc_file: str, field: str) -> float:
         total += next(int(line.split()[1]) for line in text.splitlines()
                       if line.startswith(field))
     return total / 1024
+
+
+def print_profile(path: str) -> None:
+    """A profiled worker's (``worker(profile=...)``) own CPU time by function, then by
+    package: where its tasks' CPU goes (the warm-up and the idle loop included)."""
+    stats = pstats.Stats(path)
+    stats.sort_stats("tottime").print_stats(25)
+    by_module: dict[str, float] = {}
+    for (filename, _, _), (_, _, own, _, _) in stats.stats.items():
+        module = filename.split("site-packages/")[-1].split("/lib/python3")[-1]
+        package = "/".join(module.split("/")[:2]) if "/" in module else module
+        by_module[package] = by_module.get(package, 0.0) + own
+    print("own time by package:")
+    for package, seconds in sorted(by_module.items(), key=lambda item: -item[1])[:20]:
+        print(f"  {seconds:8.2f} s  {package}")
