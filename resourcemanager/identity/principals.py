@@ -154,13 +154,16 @@ def store_claim_roles(user: AbstractBaseUser, claims: Mapping[str, Any]) -> None
 
 
 def fresh_claim_roles(user: AbstractBaseUser) -> dict[str, list[str]]:
-    """The stored claim roles of ``user`` while fresh, else none."""
-    stored = (
-        ExternalIdentity.objects.filter(user=user, claim_roles_until__gt=timezone.now())
-        .values_list("claim_roles", flat=True)
-        .first()
-    )
-    return stored if isinstance(stored, dict) else {}
+    """The stored claim roles of ``user`` while fresh, else none. Its external identity
+    is read unless it came with the user (``authenticate_token`` brings it)."""
+    try:
+        link = user.external_identity
+    except ObjectDoesNotExist:
+        return {}
+    until = link.claim_roles_until
+    if until is None or until <= timezone.now():
+        return {}
+    return link.claim_roles if isinstance(link.claim_roles, dict) else {}
 
 
 def principal_of(request: HttpRequest) -> Principal | None:

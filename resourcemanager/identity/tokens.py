@@ -32,10 +32,12 @@ def issue_token(
 
 
 def authenticate_token(plaintext: str) -> ApiToken | None:
-    """The usable token matching ``plaintext`` (its last use noted), else None."""
+    """The usable token matching ``plaintext`` (its last use noted), else None. Its user
+    comes with it, and the user's external identity (claim roles) if any: one read for
+    who is acting."""
     token = (
         ApiToken.objects.usable()
-        .select_related("user")
+        .select_related("user__external_identity")
         .filter(digest=ApiToken.digest_of(plaintext), user__is_active=True)
         .first()
     )
