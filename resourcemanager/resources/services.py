@@ -114,11 +114,9 @@ def register_resource(
     except PropertyError as exc:
         raise InvalidInput(str(exc), code="invalid_uri", field="uri") from None
     name, tags = validate_name(name), validate_tags(tags)
-    if _name_taken(scope, instance, name):
-        raise _name_conflict()
     try:
         with transaction.atomic():
-            quotas.require_room(scope, resources=1)
+            _require_room(scope, instance, name)
             resource = Resource.objects.create(
                 scope=scope,
                 provider=instance,
@@ -141,11 +139,9 @@ def register_resource(
 def create_resource(principal: Principal, request: ResourceRequest) -> Resource:
     """Record a new managed resource and schedule its creation on the backend."""
     require(principal, Action.MANAGE_RESOURCE, request.scope)
-    if _name_taken(request.scope, request.provider, request.name):
-        raise _name_conflict()
     try:
         with transaction.atomic():
-            quotas.require_room(request.scope, resources=1)
+            _require_room(request.scope, request.provider, request.name)
             resource = Resource.objects.create(
                 scope=request.scope,
                 provider=request.provider,
@@ -302,6 +298,19 @@ def _require_managed(resource: Resource, verb: str) -> None:
             f"an unmanaged resource is read-only and cannot be {verb}; remove and add it again",
             code="unmanaged",
         )
+
+
+def _require_room(scope: str, provider: Provider, name: str) -> None:
+    """Room in the scope's quota for one more resource, in the transaction that adds it.
+    A taken name is not looked up beforehand: the live-name constraint refuses the row
+    (``IntegrityError``, answered as ``name_taken``). Refused over quota, a taken name is
+    still the answer, as it comes first."""
+    try:
+        quotas.require_room(scope, resources=1)
+    except Conflict:
+        if _name_taken(scope, provider, name):
+            raise _name_conflict() from None
+        raise
 
 
 def _name_taken(scope: str, provider: Provider, name: str) -> bool:
