@@ -15,7 +15,7 @@ from providers.adapters.base import Credentials
 from resourcemanager.api.scoping import OfResourceMixin, ScopedViewMixin
 from resourcemanager.api.serializers import FAILURE_HELP, CredentialsSerializer
 from resourcemanager.api.strict import StrictInput
-from resourcemanager.api.views import SCOPE_HEADER
+from resourcemanager.api.views import SCOPE_HEADER, as_it_is_now
 from resourcemanager.identity.roles import Action
 from resourcemanager.resources import credentials, failures
 from resourcemanager.resources.models import Credential
@@ -192,14 +192,14 @@ class CredentialViewSet(
 
     @staticmethod
     def _accepted(credential: Credential) -> Response:
-        credential.refresh_from_db()  # a task run in-process may have finished already
+        as_it_is_now(credential)
         return Response(CredentialSerializer(credential).data, status=status.HTTP_202_ACCEPTED)
 
     @staticmethod
     def _with_secret(credential: Credential, secret: Credentials | None, code: int) -> Response:
         """``secret`` None: the backend makes it; shown here when the run is done already
         (tasks in-process), else by a reveal once the credential is active."""
-        credential.refresh_from_db()
+        as_it_is_now(credential)
         if secret is None and credential.status == Credential.Status.ACTIVE:
             secret = Credentials.from_dict(credential.secret)
         credential.credentials = secret

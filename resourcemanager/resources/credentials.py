@@ -289,8 +289,10 @@ def _stored(secret: Credentials | None, login: str) -> dict[str, object]:
 
 
 def _locked(credential: Credential) -> Credential:
-    return Credential.objects.select_for_update().select_related("resource").get(
-        pk=credential.pk)
+    """The credential and its resource, locked; the provider comes along unlocked (the
+    answer names its failures in the provider's terms)."""
+    return (Credential.objects.select_for_update(of=("self", "resource"))
+            .select_related("resource__provider").get(pk=credential.pk))
 
 
 def _ready(resource: Resource) -> Resource:
