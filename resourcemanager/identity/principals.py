@@ -170,17 +170,20 @@ def principal_of(request: HttpRequest) -> Principal | None:
     """The acting principal of a web request: local roles plus the provider's claims.
 
     API bearer tokens of the provider carry their claims (``request.auth.claims``);
-    personal API tokens act with the user's fresh stored claim roles; browser sessions keep
-    the roles of their login. Computed once per request.
+    personal API tokens act with the user's fresh stored claim roles, and bring its local
+    memberships (``authenticate_token``); browser sessions keep the roles of their login.
+    Computed once per request.
     """
     if not hasattr(request, "_rm_principal"):
         auth = getattr(request, "auth", None)
         claims = getattr(auth, "claims", None)
+        local_roles = None
         if claims is not None:
             claim_roles: Mapping[str, Iterable[str]] = roles_from_claims(claims)
         elif isinstance(auth, ApiToken):
             claim_roles = fresh_claim_roles(request.user)
+            local_roles = auth.scope_roles
         else:
             claim_roles = getattr(request, "session", {}).get(SESSION_ROLES_KEY, {})
-        request._rm_principal = principal_for(request.user, claim_roles)
+        request._rm_principal = principal_for(request.user, claim_roles, local_roles)
     return request._rm_principal

@@ -4,6 +4,7 @@ import secrets
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import F
 from django.utils import timezone
 
 from audit.models import AuditEntry
@@ -32,20 +33,28 @@ def issue_token(
 
 
 def authenticate_token(plaintext: str) -> ApiToken | None:
-    """The usable token matching ``plaintext`` (its last use noted), else None. Its user
-    comes with it, and the user's external identity (claim roles) if any: one read for
-    who is acting."""
-    token = (
+    """The usable token matching ``plaintext`` (its last use noted), else None.
+
+    One read tells who is acting: the token with its user, the user's external identity
+    (claim roles) if any, and its local memberships as ``token.scope_roles`` (scope, role)
+    pairs, a row per membership.
+    """
+    rows = list(
         ApiToken.objects.usable()
         .select_related("user__external_identity")
         .filter(digest=ApiToken.digest_of(plaintext), user__is_active=True)
-        .first()
+        .annotate(role_scope=F("user__scope_roles__scope"),
+                  role_name=F("user__scope_roles__role"))
     )
-    if token is not None:
-        now = timezone.now()
-        if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
-            token.last_used_at = now
-            token.save(update_fields=["last_used_at"])
+    if not rows:
+        return None
+    token = rows[0]
+    token.scope_roles = [(row.role_scope, row.role_name) for row in rows
+                         if row.role_scope is not None]
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
+        token.last_used_at = now
+        token.save(update_fields=["last_used_at"])
     return token
 
 

@@ -42,9 +42,12 @@ def test_a_create_queued_for_a_worker_answers_the_row_it_wrote(make_client, memo
     shown = client.get(f"{TEAM_A}/{body['id']}").json()
     assert {**shown, "credentials": None} == body
     # Nothing read back: no name looked up first (the constraint refuses a taken one),
-    # no re-read for the answer; the token brings its user and external identity.
+    # no re-read for the answer; the token brings its user, its external identity and
+    # its memberships.
     assert "resourcemanager_resource" not in read
+    assert read["resourcemanager_apitoken"] == 1
     assert "resourcemanager_externalidentity" not in read
+    assert "resourcemanager_scoperole" not in read
     assert read["providers_provider"] == 1
 
 

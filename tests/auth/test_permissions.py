@@ -3,6 +3,9 @@
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from resourcemanager.identity.models import ScopeRole
+from resourcemanager.identity.roles import Role
+
 
 def test_a_local_user_sees_its_scopes_roles_and_actions(make_client):
     client = make_client(team_a="CONSUMER_ADMIN", team_b="RESOURCE_ADMIN")
@@ -17,6 +20,22 @@ def test_a_local_user_sees_its_scopes_roles_and_actions(make_client):
     assert "resource.manage" not in scopes["team-a"]["actions"]
     assert "resource.manage" in scopes["team-b"]["actions"]
     assert "consumer.view" not in scopes["team-b"]["actions"]
+
+
+def test_a_token_acts_with_every_membership_as_it_is_at_each_request(make_client):
+    client = make_client(team_a="USER", team_b="RESOURCE_ADMIN")
+    ScopeRole.objects.create(user=client.user, scope="team-a", role=Role.CONSUMER_ADMIN)
+
+    def roles() -> dict[str, list[str]]:
+        answer = client.get("/api/permissions")
+        assert answer.status_code == 200
+        return {s["scope"]: s["roles"] for s in answer.json()["scopes"]}
+
+    assert roles() == {"team-a": ["CONSUMER_ADMIN", "USER"], "team-b": ["RESOURCE_ADMIN"]}
+    ScopeRole.objects.filter(user=client.user, scope="team-b").delete()
+    assert roles() == {"team-a": ["CONSUMER_ADMIN", "USER"]}
+    ScopeRole.objects.filter(user=client.user).delete()
+    assert roles() == {}  # still authenticated, member of nothing
 
 
 def test_the_scoped_form_answers_the_same(make_client):
