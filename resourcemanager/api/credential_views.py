@@ -13,7 +13,11 @@ from rest_framework.response import Response
 
 from providers.adapters.base import Credentials
 from resourcemanager.api.scoping import OfResourceMixin, ScopedViewMixin
-from resourcemanager.api.serializers import FAILURE_HELP, CredentialsSerializer
+from resourcemanager.api.serializers import (
+    FAILURE_HELP,
+    CredentialsSerializer,
+    FieldsWorkedOutOnce,
+)
 from resourcemanager.api.strict import StrictInput
 from resourcemanager.api.views import SCOPE_HEADER, as_it_is_now
 from resourcemanager.identity.roles import Action
@@ -21,7 +25,7 @@ from resourcemanager.resources import credentials, failures
 from resourcemanager.resources.models import Credential
 
 
-class CredentialSerializer(serializers.ModelSerializer):
+class CredentialSerializer(FieldsWorkedOutOnce, serializers.ModelSerializer):
     username = serializers.CharField(source="login", read_only=True)
     status_message = serializers.SerializerMethodField(help_text=FAILURE_HELP)
 

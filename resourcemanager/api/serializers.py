@@ -1,6 +1,7 @@
 """Serializers only parse input and render output; the service decides and changes."""
 
-from typing import Any
+import copy
+from typing import Any, ClassVar
 
 from rest_framework import serializers
 
@@ -16,6 +17,20 @@ FAILURE_HELP = (
 )
 
 
+class FieldsWorkedOutOnce:
+    """For model serializers that render rows: the fields DRF works out from the model on
+    every instance are the same for every instance of a class. They are worked out once per
+    class and copied for each instance, as DRF copies declared fields."""
+
+    _worked_out: ClassVar[dict[type, dict[str, serializers.Field]]] = {}
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = self._worked_out.get(type(self))
+        if fields is None:
+            fields = self._worked_out[type(self)] = super().get_fields()
+        return copy.deepcopy(fields)
+
+
 class LastCheckSerializer(serializers.Serializer):
     at = serializers.DateTimeField(source="last_check_at", allow_null=True)
     ok = serializers.BooleanField(source="last_check_ok", allow_null=True)
@@ -25,7 +40,7 @@ class LastCheckSerializer(serializers.Serializer):
         return failures.check_shown(resource, operator=False)
 
 
-class ResourceSerializer(serializers.ModelSerializer):
+class ResourceSerializer(FieldsWorkedOutOnce, serializers.ModelSerializer):
     provider = serializers.SlugRelatedField(slug_field="key", read_only=True)
     status_message = serializers.SerializerMethodField(help_text=FAILURE_HELP)
     last_check = LastCheckSerializer(source="*", read_only=True)
@@ -175,7 +190,7 @@ class ResourcePropertySerializer(serializers.Serializer):
         return data
 
 
-class ProviderSerializer(serializers.ModelSerializer):
+class ProviderSerializer(FieldsWorkedOutOnce, serializers.ModelSerializer):
     label = serializers.CharField(source="adapter_class.label")
     resource_type = serializers.CharField()
     reachability = ReachabilitySerializer(source="*", read_only=True)
