@@ -87,3 +87,15 @@ def test_a_taken_name_is_the_answer_over_quota_too(make_client, memory_provider)
     assert refused("other") == (409, "quota_exceeded")
     ScopeQuota.objects.filter(scope="team-a").update(max_resources=None)
     assert refused("orders") == (409, "name_taken")
+
+
+def test_a_delete_queued_for_a_worker_answers_the_row_it_wrote(make_client, memory_provider):
+    client = make_client(team_a="RESOURCE_ADMIN")
+    made = client.post(TEAM_A, {"provider": "mem", "name": "orders"}, format="json").json()
+    with publishing_to("memory://"):
+        answer = client.delete(f"{TEAM_A}/{made['id']}")
+
+    assert answer.status_code == 202
+    assert answer.json()["status"] == "deleting"
+    shown = client.get(f"{TEAM_A}/{made['id']}").json()
+    assert answer.json() == {name: shown[name] for name in answer.json()}
