@@ -85,7 +85,8 @@ def run_credential_operation(
                                      credential.pending_secret["username"])
         message = failures.log_failure(
             f"credential.{operation} of credential {credential.pk} failed", exc.message)
-        record_outcome(claim, lambda resource: _failed(credential.pk, operation, actor, message))
+        record_outcome(claim, lambda resource: _failed(resource, credential.pk, operation,
+                                                       actor, message))
         metrics.provider_operation(resource, operation, "failure")
         return
     record_outcome(claim, lambda resource: _succeeded(resource, credential.pk, operation,
@@ -241,12 +242,14 @@ def _first_until(retiring: list[dict[str, str]]) -> datetime | None:
     return min((datetime.fromisoformat(each["until"]) for each in retiring), default=None)
 
 
-def _failed(credential_id: object, operation: Operation, actor: str, message: str) -> None:
+def _failed(resource: Resource, credential_id: object, operation: Operation, actor: str,
+            message: str) -> None:
     """Keep the detail for operators; the audit trail, which tenants read, gets what a
     tenant may read of it. A failed ISSUE or REVOKE leaves the credential in error; a
-    failed RENEW, ROTATE or RETIRE leaves it working as it was, and says so."""
-    credential = (Credential.objects.select_for_update().select_related("resource__provider")
-                  .get(pk=credential_id))
+    failed RENEW, ROTATE or RETIRE leaves it working as it was, and says so. ``resource``:
+    locked by the caller."""
+    credential = Credential.objects.select_for_update().get(pk=credential_id)
+    credential.resource = resource
     if operation in (Operation.ISSUE, Operation.REVOKE):
         credential.status, credential.status_message = Status.ERROR, message
     else:

@@ -419,8 +419,10 @@ def _note_check(resource: Resource, *, ok: bool, message: str) -> None:
 
 
 def locked_resource(resource_id: object) -> Resource:
-    """The resource, locked until the end of the transaction."""
-    return Resource.objects.select_for_update().select_related("provider").get(pk=resource_id)
+    """The resource, locked until the end of the transaction, with its provider (not
+    locked: every operation on any of its resources would wait for the others)."""
+    return (Resource.objects.select_for_update(of=("self",)).select_related("provider")
+            .get(pk=resource_id))
 
 
 def audit_resource(

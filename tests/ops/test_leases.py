@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
@@ -198,3 +198,18 @@ def test_a_delete_requested_while_the_backend_creates_runs_when_the_creation_end
     resource.refresh_from_db()
     assert resource.status == "deleted"
     assert pg_objects(name) == (0, 0)
+
+
+def test_a_locked_resource_leaves_its_provider_free(make_client, memory_provider):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    client = make_client(team_a="RESOURCE_ADMIN")
+    resource_id = client.post(f"{TEAM_A}/resources", {"provider": memory_provider.key,
+                                                     "name": "orders"},
+                              format="json").json()["id"]
+
+    with transaction.atomic():
+        locked = operations.locked_resource(resource_id)
+        assert locked.provider == memory_provider
+        assert not lockable("resourcemanager_resource", resource_id)
+        assert lockable("providers_provider", memory_provider.pk)  # others' runs go on
