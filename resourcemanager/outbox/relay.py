@@ -1,13 +1,13 @@
 """The transactional outbox: work and events are rows first, queue messages second.
 
 Services call ``enqueue_operation`` and ``emit_event`` inside the transaction that changes a
-resource, so the row exists exactly when the change does. When that transaction commits,
-the process tries to publish its own rows at once (claimed by one UPDATE, given back if
-the broker refuses them); whatever could not be published (the broker is down, the
-process died) is picked up by ``relay``, which Celery beat runs every
-``RM_OUTBOX_RELAY_INTERVAL`` seconds, and a row claimed but never handled is published
-again after ``RM_OPERATION_TIMEOUT``. Delivery is at least once; the receiving tasks are
-idempotent.
+resource, so the row exists exactly when the change does. The process writes its rows
+claimed for itself and publishes them as soon as that transaction commits (given back if
+the broker refuses them); whatever could not be published (the broker is down) is picked
+up by ``relay``, which Celery beat runs every ``RM_OUTBOX_RELAY_INTERVAL`` seconds, and a
+row claimed but never handled (the broker lost it, or the process died before publishing
+it) is published again after ``RM_OPERATION_TIMEOUT``. Delivery is at least once; the
+receiving tasks are idempotent.
 """
 
 from __future__ import annotations
@@ -167,44 +167,50 @@ def prune() -> int:
     return deleted
 
 
-def publish_on_commit(message: OutboxMessage) -> None:
-    """Try to publish ``message`` right after the current transaction commits."""
-    transaction.on_commit(lambda: _publish_now(message), robust=True)
-
-
 def _publish_now(message: OutboxMessage) -> None:
-    """The committing process publishes its own row at once. One conditional UPDATE
-    claims it (a concurrent relay gets it or nothing); a broker that refuses it gives
-    it back to the periodic relay."""
-    in_process = bool(current_app.conf.task_always_eager)
-    if time.monotonic() < _broker_down_until and not in_process:
-        return  # the periodic relay will publish it
-    lost_after = timezone.now() - timedelta(seconds=settings.RM_OPERATION_TIMEOUT)
-    mine = OutboxMessage.objects.due(lost_after).filter(pk=message.pk)
-    if not mine.update(published_at=timezone.now()):
-        return  # published by a relay meanwhile
-    if in_process:
+    """The committing process publishes its own row at once: it wrote it claimed (no relay
+    takes it before ``RM_OPERATION_TIMEOUT``), and gives it back to the periodic relay if
+    the broker refuses it, or was found down meanwhile."""
+    if current_app.conf.task_always_eager:
         _publish(message)  # runs the task here
+        return
+    if time.monotonic() < _broker_down_until:
+        _give_back(message, error="")
         return
     try:
         _publish(message)
     except Exception as exc:  # kombu raises several types for a broker outage
         error = f"{type(exc).__name__}: {exc}"[:500]
-        OutboxMessage.objects.filter(pk=message.pk).update(
-            published_at=None, publish_attempts=F("publish_attempts") + 1, last_error=error)
+        _give_back(message, error=error)
         _pause_fast_path()
         logger.warning("publishing %s failed, the relay will: %s", message, error)
 
 
+def _give_back(message: OutboxMessage, *, error: str) -> None:
+    """Leave a row this process claimed to the periodic relay (``error``: of its try)."""
+    unclaimed = OutboxMessage.objects.filter(pk=message.pk, handled_at__isnull=True)
+    if error:
+        unclaimed.update(published_at=None, publish_attempts=F("publish_attempts") + 1,
+                         last_error=error)
+    else:
+        unclaimed.update(published_at=None)
+
+
 def _add(kind: str, name: str, resource: Resource, payload: dict[str, Any]) -> OutboxMessage:
+    """The row, claimed for this process to publish right after the commit (one write
+    instead of an insert and a claim), unless the broker was found down: then the periodic
+    relay publishes it."""
+    claimed = bool(current_app.conf.task_always_eager) or time.monotonic() >= _broker_down_until
     message = OutboxMessage.objects.create(
         kind=kind,
         name=name,
         scope=resource.scope,
         resource_id=resource.pk,
         payload={**payload, "request_id": get_request_id(), "source_ip": get_source_ip()},
+        published_at=timezone.now() if claimed else None,
     )
-    publish_on_commit(message)
+    if claimed:
+        transaction.on_commit(lambda: _publish_now(message), robust=True)
     return message
 
 

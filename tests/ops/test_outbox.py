@@ -182,6 +182,22 @@ def test_a_message_published_but_never_handled_is_published_again(
     assert len(queued_tasks(broker)) == 1
 
 
+def test_a_message_whose_process_died_before_publishing_it_is_published_later(
+    make_client, pg_provider, broker, settings, monkeypatch
+):
+    settings.RM_OPERATION_TIMEOUT = 60
+    monkeypatch.setattr(relay, "_publish_now", lambda message: None)  # died after its commit
+    client = make_client(team_a="RESOURCE_ADMIN")
+    create(client)
+    [message] = OutboxMessage.objects.all()
+    assert message.published_at is not None and queued_tasks(broker) == []
+
+    assert relay.relay().published == 0  # written claimed: its process may still publish it
+    OutboxMessage.objects.update(published_at=timezone.now() - timedelta(seconds=61))
+    assert relay.relay().published == 1
+    assert [t["kwargs"]["message_id"] for t in queued_tasks(broker)] == [message.pk]
+
+
 def test_handled_messages_are_pruned_after_the_retention(make_client, pg_provider, settings):
     settings.RM_OUTBOX_RETENTION_DAYS = 7
     client = make_client(team_a="RESOURCE_ADMIN")
