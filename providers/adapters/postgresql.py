@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from typing import Any, ClassVar
 
 import psycopg
@@ -103,7 +103,8 @@ class PostgreSQLAdapter(PostgreSQLLogins, PostgreSQLQuotas, PostgreSQLDumps,
     _end_sessions: ClassVar[str] = (
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
         "AND pid <> pg_backend_pid() AND pg_has_role(usesysid, 'USAGE')")
-    #: Sessions the admin may not end are ended by FORCE (PostgreSQL 13+).
+    #: FORCE (PostgreSQL 13+) ends the sessions left, which the admin must be allowed to
+    #: end too: it is a member of the owner and of the logins meanwhile.
     _drop_database: ClassVar[sql.SQL] = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
     #: libpq's password hashing; None follows the server's ``password_encryption``.
     _password_algorithm: ClassVar[bytes | None] = None
@@ -146,19 +147,30 @@ class PostgreSQLAdapter(PostgreSQLLogins, PostgreSQLQuotas, PostgreSQLDumps,
         name = require_backend_name(backend_name)
         with self._admin(f"deleting {name}") as cur:
             role_exists = self._role(cur, name) is not None
+            cur.execute(sql.SQL("SELECT rolname FROM pg_roles WHERE {}")
+                        .format(self._starts_with.format(sql.SQL("rolname"))), (f"{name}_",))
+            roles = [row[0] for row in cur.fetchall()]
+            logins = [role for role in roles if is_login_of(role, name)]
+            groups = [role for role in roles if role in group_names(name)]
             if self._database(cur, name) is not None:
-                with self._member_of(cur, name, needed=role_exists):
+                with self._member_of_all(cur, logins), \
+                        self._member_of(cur, name, needed=role_exists):
                     # A session ending meanwhile may refuse the signal; FORCE ends the rest.
                     with suppress(psycopg.errors.InsufficientPrivilege):
                         cur.execute(self._end_sessions, (name,))
                     cur.execute(self._drop_database.format(sql.Identifier(name)))
             checkpoint(DELETE_HALF_DONE)
-            cur.execute(sql.SQL("SELECT rolname FROM pg_roles WHERE {}")
-                        .format(self._starts_with.format(sql.SQL("rolname"))), (f"{name}_",))
-            own = [row[0] for row in cur.fetchall() if is_login_of(row[0], name)
-                   or row[0] in group_names(name)]  # its logins, then their groups
-            for role in [name, *sorted(own, key=lambda role: role in group_names(name))]:
+            for role in [name, *logins, *groups]:  # its logins, then their groups
                 cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+    @contextmanager
+    def _member_of_all(self, cur: psycopg.Cursor, logins: list[str]) -> Iterator[None]:
+        """A member of every one of ``logins`` for the block: a non-superuser admin may end
+        a role's sessions, DROP DATABASE … FORCE's included, only as a member of it."""
+        with ExitStack() as memberships:
+            for login in logins:
+                memberships.enter_context(self._member_of(cur, login))
+            yield
 
     def check(
         self, credentials: Credentials, *, repair: bool, owner_login: str | None = None

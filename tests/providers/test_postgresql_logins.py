@@ -184,3 +184,19 @@ def test_logins_not_named_after_the_resource_are_refused_before_any_sql(adapter,
         adapter.add_login(backend_name, Login(login, "pw", Access.READ_ONLY))
     with pytest.raises(ProviderError, match="refusing login identifier"):
         adapter.remove_login(backend_name, login)
+
+
+def test_deleting_a_resource_ends_the_open_sessions_of_its_logins(adapter, cluster, names):
+    owner = adapter.create(names(), new_password(), {})
+    try:
+        reader = _add(adapter, owner, Access.READ_ONLY)
+        writer = _add(adapter, owner, Access.READ_WRITE)
+        sessions = [connect(cluster, reader), connect(cluster, writer), connect(cluster, owner)]
+    finally:
+        adapter.delete(owner.database)  # as a non-superuser admin, a member of none of them
+
+    for session in sessions:
+        with pytest.raises(psycopg.OperationalError):
+            session.execute("SELECT 1")
+    with pytest.raises(psycopg.OperationalError):
+        connect(cluster, reader)
