@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from typing import Any, ClassVar
 
 import psycopg
@@ -104,7 +104,7 @@ class PostgreSQLAdapter(PostgreSQLLogins, PostgreSQLQuotas, PostgreSQLDumps,
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
         "AND pid <> pg_backend_pid() AND pg_has_role(usesysid, 'USAGE')")
     #: FORCE (PostgreSQL 13+) ends the sessions left, which the admin must be allowed to
-    #: end too: it is a member of the owner and of the logins meanwhile.
+    #: end too: it is a member of the owner and of its logins meanwhile.
     _drop_database: ClassVar[sql.SQL] = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
     #: libpq's password hashing; None follows the server's ``password_encryption``.
     _password_algorithm: ClassVar[bytes | None] = None
@@ -153,8 +153,9 @@ class PostgreSQLAdapter(PostgreSQLLogins, PostgreSQLQuotas, PostgreSQLDumps,
             logins = [role for role in roles if is_login_of(role, name)]
             groups = [role for role in roles if role in group_names(name)]
             if self._database(cur, name) is not None:
-                with self._member_of_all(cur, logins), \
-                        self._member_of(cur, name, needed=role_exists):
+                # A non-superuser admin may end a role's sessions, DROP DATABASE … FORCE's
+                # included, only as a member of it.
+                with self._member_of(cur, *([name] if role_exists else []), *logins):
                     # A session ending meanwhile may refuse the signal; FORCE ends the rest.
                     with suppress(psycopg.errors.InsufficientPrivilege):
                         cur.execute(self._end_sessions, (name,))
@@ -162,15 +163,6 @@ class PostgreSQLAdapter(PostgreSQLLogins, PostgreSQLQuotas, PostgreSQLDumps,
             checkpoint(DELETE_HALF_DONE)
             for role in [name, *logins, *groups]:  # its logins, then their groups
                 cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
-
-    @contextmanager
-    def _member_of_all(self, cur: psycopg.Cursor, logins: list[str]) -> Iterator[None]:
-        """A member of every one of ``logins`` for the block: a non-superuser admin may end
-        a role's sessions, DROP DATABASE … FORCE's included, only as a member of it."""
-        with ExitStack() as memberships:
-            for login in logins:
-                memberships.enter_context(self._member_of(cur, login))
-            yield
 
     def check(
         self, credentials: Credentials, *, repair: bool, owner_login: str | None = None
@@ -276,18 +268,21 @@ class PostgreSQLAdapter(PostgreSQLLogins, PostgreSQLQuotas, PostgreSQLDumps,
     # -- helpers --------------------------------------------------------------------------
 
     @contextmanager
-    def _member_of(self, cur: psycopg.Cursor, role: str, *, needed: bool = True
-                   ) -> Iterator[None]:
-        """Make a non-superuser admin a member of ``role`` for the duration of the block."""
-        cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-        if not needed or self._scalar(cur):
+    def _member_of(self, cur: psycopg.Cursor, *roles: str) -> Iterator[None]:
+        """Make a non-superuser admin a member of ``roles`` for the duration of the block."""
+        if not roles:
             yield
             return
-        cur.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))
+        cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        if self._scalar(cur):
+            yield
+            return
+        granted = sql.SQL(", ").join(map(sql.Identifier, roles))
+        cur.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(granted))
         try:
             yield
         finally:  # always: a membership left behind by a crash is removed by the next call
-            cur.execute(sql.SQL("REVOKE {} FROM CURRENT_USER").format(sql.Identifier(role)))
+            cur.execute(sql.SQL("REVOKE {} FROM CURRENT_USER").format(granted))
 
     def _apply_properties(self, cur: psycopg.Cursor, role: sql.Identifier,
                           properties: dict[str, Any]) -> None:
