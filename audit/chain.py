@@ -20,11 +20,12 @@ after the head and moves the head, so the chain never forks and has no gaps; an 
 committed later than one with a higher id is simply sealed after it.
 
 A seal costs a transaction of its own; made after every audited commit it would cost
-every action that much again. So a request seals once, at its end, however many times it
-committed (``sealing_once``), and a process seals only when its last seal
-is ``RM_AUDIT_SEAL_INTERVAL`` seconds old or more; the entries of the commits between
-are taken by the next seal, its own or another process's, at the latest by the sealing
-sweep (``audit.seal``, as often). ``verify_audit``, the export and the pruning seal first.
+every action that much again. So a request seals once, however many times it committed,
+and only after its answer has been delivered (``audit.middleware``); and a process seals
+only when its last seal is ``RM_AUDIT_SEAL_INTERVAL`` seconds old or more; the entries of
+the commits between are taken by the next seal, its own or another process's, at the
+latest by the sealing sweep (``audit.seal``, as often). ``verify_audit``, the export and
+the pruning seal first.
 
 After its commit a process does not queue for the head: if another process holds it
 (``SKIP LOCKED``), it leaves its entry to that one, which looks for unsealed entries again
@@ -115,14 +116,28 @@ def sealing_once() -> Iterator[None]:
     (after the commit of any transaction still open then), instead of one each. A request
     commits several times when its operations run in-process: its request, each run's
     outcome, each event's fan-out."""
+    with seals_waiting() as waiting:
+        yield
+    seal_if_waiting(waiting)
+
+
+@contextmanager
+def seals_waiting() -> Iterator[list[bool]]:
+    """Within the block, the commits that write entries only mark (in the list yielded)
+    that a seal is due; the caller seals later with ``seal_if_waiting``."""
     waiting: list[bool] = []
     token = _one_seal.set(waiting)
     try:
-        yield
+        yield waiting
     finally:
         _one_seal.reset(token)
-        if waiting and _seal_due():
-            transaction.on_commit(seal_waiting, robust=True)
+
+
+def seal_if_waiting(waiting: list[bool]) -> None:
+    """The one seal ``seals_waiting`` put off, if its block wrote entries (and unless this
+    process sealed within ``RM_AUDIT_SEAL_INTERVAL``)."""
+    if waiting and _seal_due():
+        transaction.on_commit(seal_waiting, robust=True)
 
 
 #: The entries written inside ``sealing_once`` (one mark per write), else None.

@@ -17,12 +17,13 @@ request's backend work is part of what is timed. Printed:
   Goal: no authentication failure while the refresh is shorter than the grace.
 - REVOKE to a dead session: a session open with a credential, the credential revoked, the
   time until that session's next query fails (polled every 5 ms); p50/p99 (goal p99 ≤ 5 s).
-- ISSUE: ``issue_credential`` end to end, as a request runs it (its entries sealed once,
-  at its end), against ``CREATE ROLE … LOGIN PASSWORD …; GRANT
-  <group> TO …`` with psycopg, on a new admin connection each (as the service's adapter
-  does) and on one kept open; medians and ratios (goal ≤ 1.3x against the former), and
-  how much of the service's time the adapter's ``add_login`` and the app database's
-  statements take (``--profile``: cProfile's account of 20 more).
+- ISSUE: ``issue_credential`` end to end, as a request runs it until its answer (its
+  entries are sealed once, after the answer, as a request's are: not timed), against
+  ``CREATE ROLE … LOGIN PASSWORD …; GRANT <group> TO …`` with psycopg, on a new admin
+  connection each (as the service's adapter does) and on one kept open; medians and
+  ratios (goal ≤ 1.3x against the former), and how much of the service's time the
+  adapter's ``add_login`` and the app database's statements take (``--profile``:
+  cProfile's account of 20 more).
 
 Everything made on either server carries a prefix of this run's own and is dropped at the
 end, whatever happened; the run fails if anything is left.
@@ -315,7 +316,7 @@ def issue_against_direct_ddl(args: argparse.Namespace, principal: Any, resource:
                              cluster: ScramCluster) -> None:
     from django.db import connection
 
-    from audit.chain import sealing_once
+    from audit.chain import seal_if_waiting, seals_waiting
     from providers.adapters.naming import new_login_name, new_password
     from providers.adapters.postgresql import PostgreSQLAdapter
     from resourcemanager.resources.credentials import issue_credential
@@ -331,10 +332,11 @@ def issue_against_direct_ddl(args: argparse.Namespace, principal: Any, resource:
         in_adapter.append(0.0)
         in_app_db.append(0.0)
         begin = time.perf_counter()
-        with connection.execute_wrapper(on_app_db), sealing_once():  # as a request
+        with connection.execute_wrapper(on_app_db), seals_waiting() as waiting:  # a request
             credential, _ = issue_credential(principal, resource, holder=f"issued-{number}",
                                              access="read-write")
         seconds = time.perf_counter() - begin
+        seal_if_waiting(waiting)  # once answered
         status = Credential.objects.values_list("status", flat=True).get(pk=credential.pk)
         if status != Credential.Status.ACTIVE:
             sys.exit(f"ISSUE {number + 1} ended {status}")

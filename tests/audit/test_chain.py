@@ -10,9 +10,11 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import transaction
+from django.http import HttpResponse
 
 from audit import chain, checkpoints
 from audit.chain import CONTENT, GENESIS, entry_hash, seal
+from audit.middleware import SealOncePerRequestMiddleware
 from audit.models import AuditCheckpoint, AuditEntry
 from audit.services import record
 from audit.signing import new_private_key, public_key_text
@@ -103,6 +105,22 @@ def test_a_request_whose_operation_runs_in_process_seals_once(
     assert answer.json()["status"] == "ready"  # its run, its outcome, its event: in-process
     assert len(seals) == 1 and seals[0] >= 2
     assert not AuditEntry.objects.filter(seq__isnull=True).exists()
+
+
+def test_a_request_seals_after_its_answer_is_delivered_not_before(trail, rf):
+    written: list[AuditEntry] = []
+
+    def view(request):
+        written.append(record("alice", "resource.update", "success", scope="team-a"))
+        return HttpResponse("done")
+
+    response = SealOncePerRequestMiddleware(view)(rf.get("/"))
+
+    entry = AuditEntry.objects.filter(pk=written[0].pk)
+    assert entry.get().seq is None  # answered: the client waits no longer
+    response.close()  # the server has delivered it
+    assert entry.get().seq is not None
+    assert verify_audit()[0] == 0
 
 
 def test_an_entry_rolled_back_with_its_transaction_leaves_no_gap(trail):
