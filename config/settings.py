@@ -133,6 +133,8 @@ MIDDLEWARE = [
     # Probes and scrapes: answered next, without access-log lines or Host validation.
     "config.health.ProbeMiddleware",
     "resourcemanager.telemetry.middleware.RequestIdMiddleware",
+    # Work left until the answer has been delivered (the audit seal, in-process events).
+    "resourcemanager.telemetry.after_answer.AfterAnswerMiddleware",
     # Inside the request id (entries carry it); outside every writer of audit entries.
     "audit.middleware.SealOncePerRequestMiddleware",
     # Errors under /api/ in the API's JSON, whichever view (or none) answered.

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from resourcemanager.outbox import queueing
 from resourcemanager.outbox.models import OutboxMessage
+from resourcemanager.telemetry.after_answer import after_answer
 from resourcemanager.telemetry.context import get_request_id, get_source_ip, task_headers
 
 if TYPE_CHECKING:  # the outbox reads a resource's fields; it needs no import of the model
@@ -171,8 +172,11 @@ def _publish_now(message: OutboxMessage) -> None:
     """The committing process publishes its own row at once: it wrote it claimed (no relay
     takes it before ``RM_OPERATION_TIMEOUT``), and gives it back to the periodic relay if
     the broker refuses it, or was found down meanwhile."""
-    if current_app.conf.task_always_eager:
-        _publish(message)  # runs the task here
+    if current_app.conf.task_always_eager:  # publishing runs the task here
+        if message.kind == Kind.EVENT:  # its handlers need not hold up a request's answer
+            after_answer(lambda: _publish(message))
+        else:
+            _publish(message)
         return
     if time.monotonic() < _broker_down_until:
         _give_back(message, error="")

@@ -9,7 +9,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.core.signals import request_finished
+from django.db import close_old_connections, transaction
 from django.http import HttpResponse
 
 from audit import chain, checkpoints
@@ -20,6 +21,7 @@ from audit.services import record
 from audit.signing import new_private_key, public_key_text
 from audit.tasks import seal as seal_task
 from audit.tasks import sweep
+from resourcemanager.telemetry.after_answer import AfterAnswerMiddleware
 from tests.audit.conftest import id_at, sql, verify_audit
 
 MANUAL = AuditCheckpoint.Reason.MANUAL
@@ -114,11 +116,15 @@ def test_a_request_seals_after_its_answer_is_delivered_not_before(trail, rf):
         written.append(record("alice", "resource.update", "success", scope="team-a"))
         return HttpResponse("done")
 
-    response = SealOncePerRequestMiddleware(view)(rf.get("/"))
+    response = AfterAnswerMiddleware(SealOncePerRequestMiddleware(view))(rf.get("/"))
 
     entry = AuditEntry.objects.filter(pk=written[0].pk)
     assert entry.get().seq is None  # answered: the client waits no longer
-    response.close()  # the server has delivered it
+    request_finished.disconnect(close_old_connections)  # as the test client does
+    try:
+        response.close()  # the server has delivered it
+    finally:
+        request_finished.connect(close_old_connections)
     assert entry.get().seq is not None
     assert verify_audit()[0] == 0
 

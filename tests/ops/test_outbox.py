@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.core.signals import request_finished
+from django.db import close_old_connections, connection, transaction
+from django.http import HttpResponse
 from django.utils import timezone
 
 from config.celery import app as celery_app
@@ -20,6 +22,7 @@ from resourcemanager.outbox import relay
 from resourcemanager.outbox.models import OutboxMessage
 from resourcemanager.resources import operations, services, stuck
 from resourcemanager.resources.models import Resource
+from resourcemanager.telemetry.after_answer import AfterAnswerMiddleware
 from tests.conftest import MYSQL_HOST, MYSQL_PORT, mysql_admin_connect
 from tests.support.workers import drop_connection_pools, queued_tasks
 
@@ -59,6 +62,31 @@ def test_every_change_is_published_and_handled_and_announced(
     ]
     assert recorded_events[1].resource["tags"] == ["sales"]
     assert {e.scope for e in recorded_events} == {"team-a"}
+
+
+def test_in_process_a_request_is_answered_before_its_events_are_handled(
+    pg_provider, recorded_events, rf
+):
+    """Handlers (consumers' deliveries among them) never hold up the answer."""
+    def view(request) -> HttpResponse:
+        wanted = services.prepare_resource(SYSTEM, "team-a", provider="pg", name="orders")
+        with transaction.atomic():
+            made.append(services.create_resource(SYSTEM, wanted))
+        return HttpResponse(status=201)
+
+    made: list[Resource] = []
+    response = AfterAnswerMiddleware(view)(rf.post(TEAM_A))
+
+    assert Resource.objects.get(pk=made[0].pk).status == "ready"  # its run: in the request
+    assert recorded_events == []
+    request_finished.disconnect(close_old_connections)  # as the test client does
+    try:
+        response.close()  # the server has delivered the answer
+    finally:
+        request_finished.connect(close_old_connections)
+    assert [event.name for event in recorded_events] == ["resource.created"]
+    assert OutboxMessage.objects.filter(resource_id=made[0].pk, handled_at=None).count() == 0
+    services.delete_resource(SYSTEM, Resource.objects.get(pk=made[0].pk))
 
 
 def test_events_carry_no_credentials(make_client, pg_provider, recorded_events):
