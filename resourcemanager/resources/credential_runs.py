@@ -23,6 +23,7 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from audit.services import record
 from providers.adapters.base import Access, Credentials, Login, ProviderAdapter, ProviderError
+from resourcemanager.core.fields import Sealed
 from resourcemanager.outbox import events, relay
 from resourcemanager.resources import failures
 from resourcemanager.resources.models import (
@@ -55,19 +56,21 @@ _ANNOUNCED = {
 
 def run_credential_operation(
     resource_id: str, credential_id: str, operation: str, *, actor: str,
-    last_attempt: bool = True,
-) -> None:
+    last_attempt: bool = True, message_id: int | None = None,
+) -> bool:
     """Carry out ``operation`` for one credential and record the outcome. Raises
     ``RetryLater`` after a transient failure (not on the ``last_attempt``) and
-    ``OperationBusy`` while another run holds the resource."""
+    ``OperationBusy`` while another run holds the resource. True when the outbox message
+    ``message_id`` was marked handled with the outcome."""
     operation = Operation(operation)
     credential = Credential.objects.filter(pk=credential_id, resource_id=resource_id).first()
     if credential is None or not wanted(operation, credential):
-        return  # done, or superseded (revoked meanwhile)
-    claim = claim_resource(resource_id, operation, last_attempt=last_attempt)
+        return False  # done, or superseded (revoked meanwhile)
+    claim = claim_resource(resource_id, operation, last_attempt=last_attempt,
+                           message_id=message_id)
     if claim is None:
         _not_runnable(credential.pk, operation)
-        return
+        return False
     resource = credential.resource = claim.resource
     adapter = resource.provider.adapter()
     try:
@@ -85,13 +88,14 @@ def run_credential_operation(
                                      credential.pending_secret["username"])
         message = failures.log_failure(
             f"credential.{operation} of credential {credential.pk} failed", exc.message)
-        record_outcome(claim, lambda resource: _failed(resource, credential.pk, operation,
-                                                       actor, message))
+        handled = record_outcome(claim, lambda resource: _failed(
+            resource, credential.pk, operation, actor, message))
         metrics.provider_operation(resource, operation, "failure")
-        return
-    record_outcome(claim, lambda resource: _succeeded(resource, credential.pk, operation,
-                                                      outcome, actor))
+        return handled
+    handled = record_outcome(claim, lambda resource: _succeeded(
+        resource, credential, operation, outcome, actor))
     metrics.provider_operation(resource, operation, "success")
+    return handled
 
 
 def wanted(operation: Operation, credential: Credential) -> bool:
@@ -164,21 +168,60 @@ def _carry_out(adapter: ProviderAdapter, backend_name: str, credential: Credenti
     return kept
 
 
-def _succeeded(resource: Resource, credential_id: object, operation: Operation,
-               outcome: Any, actor: str) -> None:
-    """Record the outcome on the credential, with ``resource`` locked by the caller."""
-    credential = Credential.objects.select_for_update().get(pk=credential_id)
-    credential.resource = resource
-    if not wanted(operation, credential):
-        return  # revoked meanwhile: its REVOKE runs next and drops the logins
-    now, message = timezone.now(), ""
+def _succeeded(resource: Resource, read: Credential, operation: Operation,
+               outcome: Any, actor: str) -> list[str] | None:
+    """Record the outcome on the credential (``read`` before the run), with ``resource``
+    locked by the caller; the resource's fields it changed, as ``record_outcome`` takes
+    them."""
+    message, changed = "", None
     if operation == Operation.ISSUE:
-        credential.status, credential.secret = Status.ACTIVE, outcome.as_dict()
-    elif operation == Operation.ROTATE:
+        credential = _issued(read, outcome)
+    else:
+        credential = Credential.objects.select_for_update().get(pk=read.pk)
+        credential.resource = resource
+        if wanted(operation, credential):
+            message, changed = _recorded(credential, operation, outcome)
+        else:
+            credential = None
+    if credential is None:
+        return None  # revoked meanwhile: its REVOKE runs next and drops the logins
+    credential.resource = resource
+    # A consumer's own logins are its deliveries' plumbing: only their rotation is told,
+    # to that consumer, which must hold the new login before the replaced one goes.
+    if operation in _ANNOUNCED and (operation == Operation.ROTATE
+                                    or not credential.holder.startswith(CONSUMER_HOLDER)):
+        relay.emit_event(resource, _ANNOUNCED[operation], actor,
+                         credential=describe_credential(credential))
+    if operation == Operation.ROTATE and credential.rotation_grace == 0:
+        relay.enqueue_credential_operation(resource, credential.pk, Operation.RETIRE, actor)
+    audit_credential(actor, f"credential.{operation}", Outcome.SUCCESS, credential, message)
+    return changed
+
+
+def _issued(read: Credential, issued: Credentials) -> Credential | None:
+    """The credential with its ISSUEd login recorded, in one conditional UPDATE that finds
+    it still issuing; None when it no longer is. Only its status and secret change: what
+    else a request may change meanwhile (its rotation schedule) is left as it is."""
+    now, secret = timezone.now(), issued.as_dict()
+    if not Credential.objects.filter(pk=read.pk, status=Status.ISSUING).update(
+            status=Status.ACTIVE, secret=Sealed(read.scope, secret), status_message="",
+            updated_at=now):
+        return None
+    read.status, read.secret, read.status_message, read.updated_at = (
+        Status.ACTIVE, secret, "", now)
+    return read
+
+
+def _recorded(credential: Credential, operation: Operation, outcome: Any
+              ) -> tuple[str, list[str] | None]:
+    """The outcome of a RENEW, ROTATE, RETIRE or REVOKE saved on the locked credential:
+    the audit entry's message, and the resource's fields it changed."""
+    now, message, changed = timezone.now(), "", None
+    if operation == Operation.ROTATE:
         _rotated(credential, outcome, now)
         if credential.holder == OWNER_HOLDER:  # the resource's credentials are the owner's
-            resource.credentials = credential.secret
-            resource.save(update_fields=["credentials", "updated_at"])
+            credential.resource.credentials = credential.secret
+            changed = ["credentials", "updated_at"]
     elif operation == Operation.RETIRE:
         dropped, kept = outcome
         credential.retiring = [each for each in credential.retiring
@@ -192,16 +235,7 @@ def _succeeded(resource: Resource, credential_id: object, operation: Operation,
         message = "; ".join(_not_handed_over(credential, operation, outcome))
     credential.status_message = ""
     credential.save()
-    # A consumer's own logins are its deliveries' plumbing: only their rotation is told,
-    # to that consumer, which must hold the new login before the replaced one goes.
-    if operation in _ANNOUNCED and (operation == Operation.ROTATE
-                                    or not credential.holder.startswith(CONSUMER_HOLDER)):
-        relay.emit_event(credential.resource, _ANNOUNCED[operation], actor,
-                         credential=describe_credential(credential))
-    if operation == Operation.ROTATE and credential.rotation_grace == 0:
-        relay.enqueue_credential_operation(credential.resource, credential.pk,
-                                           Operation.RETIRE, actor)
-    audit_credential(actor, f"credential.{operation}", Outcome.SUCCESS, credential, message)
+    return message, changed
 
 
 def _not_handed_over(credential: Credential, operation: Operation, kept: list[str]

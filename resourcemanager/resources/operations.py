@@ -133,6 +133,8 @@ class Claim:
     operation: Operation
     lease_id: uuid.UUID
     last_attempt: bool
+    #: The outbox message the run carries out, marked handled with its final outcome.
+    message_id: int | None = None
 
 
 def run_operation(
@@ -142,7 +144,8 @@ def run_operation(
     actor: str,
     repair: bool = True,
     last_attempt: bool = True,
-) -> None:
+    message_id: int | None = None,
+) -> bool:
     """Carry out one provider operation for a resource and record its outcome.
 
     No transaction is open while the backend is asked: the run claims the resource (a
@@ -151,21 +154,23 @@ def run_operation(
     retries and re-queues: a transient failure raises ``RetryLater`` until the run is the
     ``RM_TASK_MAX_RETRIES``-th retry, or the ``last_attempt`` the caller can make; then, as
     for any other failure, the resource goes to ``error`` with the reason. Raises
-    ``OperationBusy`` while another run holds the lease.
+    ``OperationBusy`` while another run holds the lease. True when the outbox message
+    ``message_id`` was marked handled with the outcome (``record_outcome``).
     """
-    handlers = {
+    handlers: dict[Operation, Callable[..., bool]] = {
         Operation.CREATE: _run_create,
         Operation.UPDATE: _run_update,
         Operation.CHECK: _run_check,
         Operation.DELETE: _run_delete,
     }
-    claim = claim_resource(resource_id, Operation(operation), last_attempt=last_attempt)
-    if claim is not None:
-        handlers[claim.operation](claim, actor, repair=repair)
+    claim = claim_resource(resource_id, Operation(operation), last_attempt=last_attempt,
+                           message_id=message_id)
+    return claim is not None and handlers[claim.operation](claim, actor, repair=repair)
 
 
 def claim_resource(
-    resource_id: str, operation: Operation, *, last_attempt: bool
+    resource_id: str, operation: Operation, *, last_attempt: bool,
+    message_id: int | None = None,
 ) -> Claim | None:
     """Take the resource's lease for ``operation``; None when there is nothing to do.
 
@@ -198,7 +203,7 @@ def claim_resource(
     if resource is None or resource.lease_id != lease_id:
         return None  # taken over since, by the stuck-operation sweep
     final = last_attempt or resource.attempts > settings.RM_TASK_MAX_RETRIES
-    return Claim(resource, operation, lease_id, final)
+    return Claim(resource, operation, lease_id, final, message_id)
 
 
 def extend_lease(claim: Claim) -> bool:
@@ -210,31 +215,40 @@ def extend_lease(claim: Claim) -> bool:
 
 
 def record_outcome(
-    claim: Claim, apply: Callable[[Resource], None], *, finished: bool = True
-) -> None:
+    claim: Claim, apply: Callable[[Resource], list[str] | None], *, finished: bool = True
+) -> bool:
     """Record an outcome with ``apply`` on the locked resource, if the lease is still ours
     and the resource still wants the operation, and release the lease (``finished``: the
-    operation is over, its attempt count starts again)."""
+    operation is over, its attempt count starts again).
+
+    ``apply`` returns the resource's fields it changed, written with the lease's release
+    in one UPDATE (or saves the resource itself and returns None). A ``finished`` outcome,
+    recorded or dropped (the lease lost), marks the claim's outbox message handled in the
+    same transaction: a crash before its commit leaves the message to the relay. Returns
+    whether it did.
+    """
 
     def write() -> None:
         resource = Resource.objects.select_for_update().get(pk=claim.resource.pk)
         # A resource never changes provider: the claim's copy spares a join and a decryption.
         resource.provider = claim.resource.provider
+        if finished:
+            relay.mark_handled(claim.message_id)
         if resource.lease_id != claim.lease_id:
             logger.warning("%s of resource %s took too long; its outcome is dropped",
                            claim.operation, resource.pk)
             return
         wanted = resource.status in RUNS_IN[claim.operation]
-        if wanted:
-            apply(resource)
-        elif resource.status == Status.DELETING:  # requested meanwhile: its turn now
+        changed = apply(resource) if wanted else None
+        if not wanted and resource.status == Status.DELETING:  # requested meanwhile
             relay.enqueue_operation(resource, Operation.DELETE.value, SYSTEM.name)
         if finished or not wanted:
             resource.operation, resource.attempts = "", 0
         resource.lease_id = resource.lease_expires_at = None
-        resource.save(update_fields=_LEASE_FIELDS)
+        resource.save(update_fields=[*_LEASE_FIELDS, *(changed or ())])
 
     in_short_transaction(write, what=f"the {claim.operation} of resource {claim.resource.pk}")
+    return finished and claim.message_id is not None
 
 
 def require_data_key(scope: str) -> None:
@@ -247,54 +261,55 @@ def require_data_key(scope: str) -> None:
         raise ProviderError(exc.message, transient=True) from None
 
 
-def _run_create(claim: Claim, actor: str, *, repair: bool) -> None:
+def _run_create(claim: Claim, actor: str, *, repair: bool) -> bool:
     resource = claim.resource
     adapter = resource.provider.adapter()
     try:
         require_data_key(resource.scope)
     except ProviderError as exc:
-        _record_error(claim, actor, "resource.create", exc)
-        return
+        return _record_error(claim, actor, "resource.create", exc)
     try:
         credentials = adapter.create(resource.backend_name, new_password(), resource.properties)
     except ProviderError as exc:
-        _record_error(claim, actor, "resource.create", exc, cleanup=adapter)
-        return
+        return _record_error(claim, actor, "resource.create", exc, cleanup=adapter)
 
-    def succeed(resource: Resource) -> None:
+    def succeed(resource: Resource) -> list[str]:
+        # Only a created resource has credentials, and its owner's credential with them.
+        created_before = resource.credentials is not None
         resource.credentials = credentials.as_dict()
         resource.status = Status.READY
         resource.status_message = ""
+        changed = ["credentials", "status", "status_message", "updated_at"]
         if resource.last_check_at is not None:  # the repair a CHECK asked for
             _note_check(resource, ok=True, message="created again (repaired: creation)")
-        resource.save()
-        open_owner_credential(resource, actor)
+            changed += _CHECK_FIELDS
+        open_owner_credential(resource, actor, created_before=created_before)
         audit_resource(actor, "resource.create", Outcome.SUCCESS, resource)
         metrics.provider_operation(resource, Operation.CREATE, "success")
         relay.emit_event(resource, events.CREATED, actor)
+        return changed
 
-    record_outcome(claim, succeed)
+    return record_outcome(claim, succeed)
 
 
-def _run_update(claim: Claim, actor: str, *, repair: bool) -> None:
+def _run_update(claim: Claim, actor: str, *, repair: bool) -> bool:
     resource = claim.resource
     adapter = resource.provider.adapter()
     try:
         adapter.update(resource.backend_name, resource.properties,
                        owner_login=current_owner_login(resource))
     except ProviderError as exc:
-        _record_error(claim, actor, "resource.update", exc)
-        return
+        return _record_error(claim, actor, "resource.update", exc)
 
     def succeed(resource: Resource) -> None:
         audit_resource(actor, "resource.update", Outcome.SUCCESS, resource, "properties applied")
         metrics.provider_operation(resource, Operation.UPDATE, "success")
         relay.emit_event(resource, events.UPDATED, actor)
 
-    record_outcome(claim, succeed)
+    return record_outcome(claim, succeed)
 
 
-def _run_check(claim: Claim, actor: str, *, repair: bool) -> None:
+def _run_check(claim: Claim, actor: str, *, repair: bool) -> bool:
     """CHECK and record the outcome; an unreachable backend is a failing check, not a retry."""
     resource = claim.resource
     adapter = resource.provider.adapter()
@@ -311,15 +326,17 @@ def _run_check(claim: Claim, actor: str, *, repair: bool) -> None:
     if result.repaired:
         message = f"{message} (repaired: {', '.join(result.repaired)})"
 
-    def note(resource: Resource) -> None:
+    def note(resource: Resource) -> list[str]:
         _note_check(resource, ok=result.ok, message=message)
+        changed = [*_CHECK_FIELDS, "updated_at"]
         if result.credentials is not None:
             resource.credentials = result.credentials.as_dict()
+            changed.append("credentials")
             follow_owner_secret(resource)
         if result.ok and resource.status == Status.ERROR:
             resource.status = Status.READY
             resource.status_message = ""
-        resource.save()
+            changed += ["status", "status_message"]
         outcome = Outcome.SUCCESS if result.ok else Outcome.FAILURE
         audit_resource(actor, "resource.check", outcome, resource,
                failures.check_shown(resource, operator=False))
@@ -327,31 +344,31 @@ def _run_check(claim: Claim, actor: str, *, repair: bool) -> None:
             resource, Operation.CHECK, "success" if result.ok else "failure"
         )
         relay.emit_event(resource, events.CHECKED, actor)
+        return changed
 
-    record_outcome(claim, note)
+    return record_outcome(claim, note)
 
 
-def _run_delete(claim: Claim, actor: str, *, repair: bool) -> None:
+def _run_delete(claim: Claim, actor: str, *, repair: bool) -> bool:
     resource = claim.resource
     try:
         resource.provider.adapter().delete(resource.backend_name)
     except ProviderError as exc:
-        _record_error(claim, actor, "resource.delete", exc)
-        return
+        return _record_error(claim, actor, "resource.delete", exc)
 
-    def succeed(resource: Resource) -> None:
+    def succeed(resource: Resource) -> list[str]:
         resource.status = Status.DELETED
         resource.status_message = ""
         resource.credentials = None
-        resource.save()
         # The backend dropped their logins with the resource.
         resource.issued_credentials.exclude(status=Credential.Status.REVOKED).update(
             status=Credential.Status.REVOKED, revoked_at=timezone.now(), status_message="")
         audit_resource(actor, "resource.delete", Outcome.SUCCESS, resource)
         metrics.provider_operation(resource, Operation.DELETE, "success")
         relay.emit_event(resource, events.DELETED, actor)
+        return ["status", "status_message", "credentials", "updated_at"]
 
-    record_outcome(claim, succeed)
+    return record_outcome(claim, succeed)
 
 
 def _record_error(
@@ -361,22 +378,23 @@ def _record_error(
     exc: ProviderError,
     *,
     cleanup: ProviderAdapter | None = None,
-) -> None:
+) -> bool:
     """Record a failed run: a retry to come (raises ``RetryLater``) if it was transient and
-    attempts remain, else the failure; ``cleanup`` first drops what a failed CREATE left."""
+    attempts remain, else the failure (as ``record_outcome``); ``cleanup`` first drops what
+    a failed CREATE left."""
     if exc.transient and not claim.last_attempt:
         record_outcome(claim, lambda resource: _note_retry(resource, action, exc), finished=False)
         raise RetryLater(exc.message, attempt=claim.resource.attempts)
     if cleanup is not None:
         _remove_partial_creation(cleanup, claim.resource)
-    record_outcome(claim, lambda resource: _record_failure(resource, actor, action, exc))
+    return record_outcome(claim, lambda resource: _record_failure(resource, actor, action, exc))
 
 
-def _note_retry(resource: Resource, action: str, exc: ProviderError) -> None:
+def _note_retry(resource: Resource, action: str, exc: ProviderError) -> list[str]:
     failures.log_failure(f"{action} of resource {resource.pk} will be retried", exc.message)
     resource.status_message = f"{failures.RETRYING}{exc.message}"
-    resource.save(update_fields=["status_message", "updated_at"])
     metrics.provider_operation(resource, action.removeprefix("resource."), "retry")
+    return ["status_message", "updated_at"]
 
 
 def _remove_partial_creation(adapter: ProviderAdapter, resource: Resource) -> None:
@@ -392,7 +410,9 @@ def _remove_partial_creation(adapter: ProviderAdapter, resource: Resource) -> No
         )
 
 
-def _record_failure(resource: Resource, actor: str, action: str, exc: ProviderError) -> None:
+def _record_failure(
+    resource: Resource, actor: str, action: str, exc: ProviderError
+) -> list[str]:
     failures.log_failure(f"{action} of resource {resource.pk} failed", exc.message)
     resource.status = Status.ERROR
     resource.status_message = exc.message
@@ -400,10 +420,10 @@ def _record_failure(resource: Resource, actor: str, action: str, exc: ProviderEr
     if action == "resource.create" and resource.last_check_at is not None:
         _note_check(resource, ok=False, message=exc.message)  # the repair a CHECK asked for
         fields += _CHECK_FIELDS
-    resource.save(update_fields=fields)
     audit_resource(actor, action, Outcome.FAILURE, resource,
            failures.status_shown(resource, operator=False))
     metrics.provider_operation(resource, action.removeprefix("resource."), "failure")
+    return fields
 
 
 #: What a CHECK of a resource whose creation failed finds (the creation is run again).

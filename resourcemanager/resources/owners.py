@@ -16,12 +16,13 @@ from resourcemanager.core.fields import Sealed
 from resourcemanager.resources.models import OWNER_HOLDER, Credential, Resource
 
 
-def open_owner_credential(resource: Resource, actor: str) -> None:
+def open_owner_credential(resource: Resource, actor: str, *, created_before: bool) -> None:
     """In the caller's transaction, after CREATE: the owner's credential is the owner's
-    own account and its new secret. After a re-create, a login that had taken over is
+    own account and its new secret. It is looked for only on a resource ``created_before``
+    (one never created has none); after a re-create, a login that had taken over is
     dropped by the next sweep."""
     found = Credential.objects.select_for_update().filter(
-        resource=resource, holder=OWNER_HOLDER).first()
+        resource=resource, holder=OWNER_HOLDER).first() if created_before else None
     if found is None:
         Credential.objects.create(
             scope=resource.scope, resource=resource, holder=OWNER_HOLDER,

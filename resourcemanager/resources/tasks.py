@@ -38,7 +38,8 @@ def run_resource_operation(
     """
     run_with_retries(
         self, lambda last_attempt: operations.run_operation(
-            resource_id, operation, actor=actor, repair=repair, last_attempt=last_attempt),
+            resource_id, operation, actor=actor, repair=repair, last_attempt=last_attempt,
+            message_id=message_id),
         f"{operation} of resource {resource_id}", message_id)
 
 
@@ -53,18 +54,21 @@ def run_credential_operation(
     resource operations are."""
     run_with_retries(
         self, lambda last_attempt: credential_runs.run_credential_operation(
-            resource_id, credential_id, operation, actor=actor, last_attempt=last_attempt),
+            resource_id, credential_id, operation, actor=actor, last_attempt=last_attempt,
+            message_id=message_id),
         f"{operation} of credential {credential_id}", message_id)
 
 
 def run_with_retries(
-    task: Task, run: Callable[[bool], None], what: str, message_id: int | None
+    task: Task, run: Callable[[bool], bool | None], what: str, message_id: int | None
 ) -> None:
     """Run ``run(last_attempt)``; a transient failure comes back after a backoff, a busy
     resource too. In-process mode (no broker) makes one attempt: there is no queue to wait
-    in, and a busy resource's message stays unhandled for the relay to publish again."""
+    in, and a busy resource's message stays unhandled for the relay to publish again.
+    The message is marked handled afterwards unless ``run`` says it did so itself (with
+    the outcome it recorded)."""
     try:
-        run(bool(task.request.is_eager))
+        handled = run(bool(task.request.is_eager))
     except operations.RetryLater as exc:
         if task.request.is_eager:
             logger.info("%s not run now: %s", what, exc)
@@ -73,7 +77,8 @@ def run_with_retries(
     except Exception:
         relay.mark_handled(message_id)  # publishing it again would fail the same way
         raise
-    relay.mark_handled(message_id)
+    if not handled:
+        relay.mark_handled(message_id)
 
 
 @shared_task(name="providers.sweep_checks")
