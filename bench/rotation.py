@@ -23,8 +23,8 @@ request's backend work is part of what is timed. Printed:
   ``CREATE ROLE … LOGIN PASSWORD …; GRANT <group> TO …`` with psycopg, on a new admin
   connection each (as the service's adapter does) and on one kept open; medians and
   ratios (goal ≤ 1.3x against the former), and how much of the service's time the
-  adapter's ``add_login`` and the app database's statements take (``--profile``:
-  cProfile's account of 20 more).
+  adapter's ``add_login`` and the app database's statements take, and how many these are
+  (``--profile``: cProfile's account of 20 more).
 
 Everything made on either server carries a prefix of this run's own and is dropped at the
 end, whatever happened; the run fails if anything is left.
@@ -330,8 +330,13 @@ def issue_against_direct_ddl(args: argparse.Namespace, principal: Any, resource:
     group = sql.Identifier(f"{resource.backend_name}_rw")  # made by the first rw credential
     in_adapter: list[float] = []
     in_app_db: list[float] = []
+    statements: list[int] = []
     add_login = PostgreSQLAdapter.add_login
-    on_app_db = adding_time(in_app_db, lambda execute, *call: execute(*call))
+    timed_statement = adding_time(in_app_db, lambda execute, *call: execute(*call))
+
+    def on_app_db(execute: Callable[..., Any], *call: Any) -> Any:
+        statements[-1] += 1
+        return timed_statement(execute, *call)
 
     def service(number: int) -> float:
         """The ISSUE as a request runs it: through the middlewares that leave work until
@@ -345,6 +350,7 @@ def issue_against_direct_ddl(args: argparse.Namespace, principal: Any, resource:
 
         in_adapter.append(0.0)
         in_app_db.append(0.0)
+        statements.append(0)
         begin = time.perf_counter()
         with connection.execute_wrapper(on_app_db):
             answer = AfterAnswerMiddleware(SealOncePerRequestMiddleware(view))(request)
@@ -383,7 +389,8 @@ def issue_against_direct_ddl(args: argparse.Namespace, principal: Any, resource:
                (service_s, connecting_s, open_s, in_adapter, in_app_db)]
     print(f"\nISSUE ({args.n} each, read-write)")
     print(f"  issue_credential (end to end)          p50 {medians[0]:7.1f} ms   of which "
-          f"add_login {medians[3]:.1f} ms, app database statements {medians[4]:.1f} ms")
+          f"add_login {medians[3]:.1f} ms, app database statements {medians[4]:.1f} ms "
+          f"({statistics.median(statements):.0f} of them)")
     print(f"  CREATE ROLE + GRANT, new connection    p50 {medians[1]:7.1f} ms")
     print(f"  CREATE ROLE + GRANT, open connection   p50 {medians[2]:7.1f} ms")
     print(f"  ratio {medians[0] / medians[1]:.2f}x against a new connection (goal ≤ 1.3x), "
