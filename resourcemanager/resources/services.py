@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.models import AuditEntry
@@ -79,13 +80,13 @@ def resolve_provider(scope: str, provider: object) -> Provider:
     """The instance named ``provider``, or for a class name (``postgresql``) its default.
 
     Among several usable instances of a class, the one marked default wins, else the first
-    by key.
+    by key. One read: the instance so named and those of the class so named, chosen here.
     """
-    usable = Provider.objects.usable_in(scope)
     key = str(provider)
-    instance = usable.filter(key=key).first() or (
-        usable.filter(provider_class=key).order_by("-is_default", "key").first()
-    )
+    candidates = Provider.objects.usable_in(scope).filter(
+        Q(key=key) | Q(provider_class=key)).order_by()
+    instance = min(candidates, default=None,
+                   key=lambda found: (found.key != key, not found.is_default, found.key))
     if instance is None:
         raise InvalidInput(
             f"no provider {key[:63]!r} is available in this scope",

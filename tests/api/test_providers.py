@@ -1,7 +1,11 @@
 """GET /providers: the instances a scope may use, never their secrets."""
 
+import pytest
+
 from providers.models import Provider
 from providers.services import probe_providers
+from resourcemanager.core.errors import InvalidInput
+from resourcemanager.resources.services import resolve_provider
 
 CANARY = "admin-secret-canary-0f9d"
 
@@ -94,3 +98,32 @@ def test_instances_route_by_allowed_scope(make_client, pg_provider):
     assert by_class_b.json()["provider"] == "pg-b"
     assert refused.status_code == 400
     assert refused.json()["code"] == "unknown_provider"
+
+
+def test_the_instance_a_request_names_is_chosen_in_one_read(db, django_assert_num_queries):
+    def make(key: str, provider_class: str = "postgresql", **fields) -> Provider:
+        return Provider.objects.create(key=key, provider_class=provider_class,
+                                       host="127.0.0.1", port=1, username="admin", **fields)
+
+    make("pg-b")
+    make("pg-a")
+    make("pg-main", is_default=True)
+    make("pg-off", is_default=True, enabled=False)
+    make("pg-elsewhere", is_default=True, allowed_scopes=["team-b"])
+    make("postgresql", provider_class="mysql")  # an instance named like a class
+    make("my-a", provider_class="mysql")
+    make("mongo-b", provider_class="mongodb")
+    make("mongo-a", provider_class="mongodb")
+
+    def chosen(name: str) -> str:
+        with django_assert_num_queries(1):
+            return resolve_provider("team-a", name).key
+
+    assert chosen("pg-b") == "pg-b"  # by key, default or not
+    assert chosen("postgresql") == "postgresql"  # the named instance comes first
+    assert chosen("mysql") == "my-a"  # the first by key, without a default
+    assert chosen("mongodb") == "mongo-a"
+    assert resolve_provider("team-b", "pg-elsewhere").key == "pg-elsewhere"
+    for refused in ("pg-off", "pg-elsewhere", "s3", "PG-B"):
+        with pytest.raises(InvalidInput):
+            resolve_provider("team-a", refused)
