@@ -165,7 +165,8 @@ class ResourceViewSet(
         return self._render(resource, status.HTTP_200_OK)
 
     def destroy(self, request: Request, *args, **kwargs) -> Response:
-        resource = services.delete_resource(self.principal, self.get_object())
+        resource = services.delete_visible_resource(self.principal, self.scope,
+                                                    self.kwargs["pk"])
         return self._render(resource, status.HTTP_202_ACCEPTED, detail=False)
 
     @action(detail=True, methods=["post"])

@@ -253,30 +253,44 @@ def delete_resource(principal: Principal, resource: Resource) -> Resource:
     """
     require(principal, Action.MANAGE_RESOURCE, resource.scope)
     with transaction.atomic():
-        resource = locked_resource(resource.pk)
-        if resource.status == Status.DELETED:
-            return resource
-        if not resource.managed:
-            resource.status = Status.DELETED
-            resource.credentials = None
-            resource.save(update_fields=["status", "credentials", "updated_at"])
-            audit_resource(principal.name, "resource.remove", Outcome.SUCCESS, resource)
-            relay.emit_event(resource, events.DELETED, principal.name)
-            return resource
-        resource.status = Status.DELETING
-        resource.save(update_fields=["status", "updated_at"])
-        audit_resource(principal.name, "resource.delete", Outcome.ACCEPTED, resource)
-        _schedule(resource, Operation.DELETE, principal)
+        return _delete(principal, locked_resource(resource.pk))
+
+
+def delete_visible_resource(principal: Principal | None, scope: str,
+                            resource_id: object) -> Resource:
+    """``delete_resource`` of the resource with ``resource_id`` in ``scope`` if
+    ``principal`` may see it (else NotFound), read once: locked."""
+    require(principal, Action.MANAGE_RESOURCE, scope)
+    with transaction.atomic():
+        return _delete(principal, get_resource(principal, scope, resource_id, locked=True))
+
+
+def _delete(principal: Principal, resource: Resource) -> Resource:
+    """DELETE (or REMOVE) of ``resource``, locked in the current transaction."""
+    if resource.status == Status.DELETED:
+        return resource
+    if not resource.managed:
+        resource.status = Status.DELETED
+        resource.credentials = None
+        resource.save(update_fields=["status", "credentials", "updated_at"])
+        audit_resource(principal.name, "resource.remove", Outcome.SUCCESS, resource)
+        relay.emit_event(resource, events.DELETED, principal.name)
+        return resource
+    resource.status = Status.DELETING
+    resource.save(update_fields=["status", "updated_at"])
+    audit_resource(principal.name, "resource.delete", Outcome.ACCEPTED, resource)
+    _schedule(resource, Operation.DELETE, principal)
     return resource
 
 
-def get_resource(principal: Principal | None, scope: str, resource_id: object) -> Resource:
-    """The resource with ``resource_id`` in ``scope`` if ``principal`` may see it."""
-    found = (
-        Resource.objects.visible_to(principal, Action.VIEW_RESOURCE, scope)
-        .select_related("provider")
-        .with_id(resource_id)
-    )
+def get_resource(principal: Principal | None, scope: str, resource_id: object, *,
+                 locked: bool = False) -> Resource:
+    """The resource with ``resource_id`` in ``scope`` if ``principal`` may see it, with
+    its provider; ``locked``: locked until the transaction ends (its provider is not)."""
+    visible = Resource.objects.visible_to(principal, Action.VIEW_RESOURCE, scope)
+    if locked:
+        visible = visible.select_for_update(of=("self",))
+    found = visible.select_related("provider").with_id(resource_id)
     if found is None:
         raise NotFound("no such resource in this scope")
     return found

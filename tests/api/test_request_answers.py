@@ -92,10 +92,14 @@ def test_a_taken_name_is_the_answer_over_quota_too(make_client, memory_provider)
 def test_a_delete_queued_for_a_worker_answers_the_row_it_wrote(make_client, memory_provider):
     client = make_client(team_a="RESOURCE_ADMIN")
     made = client.post(TEAM_A, {"provider": "mem", "name": "orders"}, format="json").json()
-    with publishing_to("memory://"):
+    with publishing_to("memory://"), captured_statements() as captured:
         answer = client.delete(f"{TEAM_A}/{made['id']}")
+    read = reads(captured)
 
     assert answer.status_code == 202
     assert answer.json()["status"] == "deleting"
     shown = client.get(f"{TEAM_A}/{made['id']}").json()
     assert answer.json() == {name: shown[name] for name in answer.json()}
+    # Looked up in the scope and locked by one read, which brings its provider.
+    assert read["resourcemanager_resource"] == 1
+    assert "providers_provider" not in read
