@@ -157,8 +157,8 @@ class CredentialViewSet(
     def create(self, request: Request, *args, **kwargs) -> Response:
         parsed = IssueRequestSerializer(data=request.data)
         parsed.is_valid(raise_exception=True)
-        credential, secret = credentials.issue_credential(
-            self.principal, self.resource, **parsed.validated_data)
+        credential, secret = credentials.issue_visible_credential(
+            self.principal, self.scope, self.kwargs["resource_pk"], **parsed.validated_data)
         return self._with_secret(credential, secret, status.HTTP_202_ACCEPTED)
 
     def destroy(self, request: Request, *args, **kwargs) -> Response:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -22,6 +23,7 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from providers.adapters.base import Access, Credentials, ProviderAdapter
 from providers.adapters.naming import new_login_name, new_password
+from resourcemanager.core import datakeys
 from resourcemanager.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from resourcemanager.core.validation import validate_seconds
 from resourcemanager.identity.access import principal_for
@@ -38,6 +40,7 @@ from resourcemanager.resources.models import (
     Resource,
 )
 from resourcemanager.resources.operations import Operation, locked_resource
+from resourcemanager.resources.services import get_resource
 from resourcemanager.scopes.models import ScopeSettings
 from resourcemanager.scopes.services import (
     MIN_TTL,
@@ -65,7 +68,29 @@ def issue_credential(
     With a ``ttl`` it expires that many seconds from now; RENEW extends it, never past
     ``max_ttl`` (default: the ceiling) from now. ``rotation_period`` rotates it on schedule.
     """
-    require_member(principal, resource.scope)
+    _member_with_key(principal, resource.scope)
+    with transaction.atomic():
+        return _issue(principal, locked_resource(resource.pk), holder=holder, access=access,
+                      ttl=ttl, max_ttl=max_ttl, rotation_period=rotation_period)
+
+
+def issue_visible_credential(
+    principal: Principal, scope: str, resource_id: object, **request: Any
+) -> tuple[Credential, Credentials | None]:
+    """``issue_credential`` on the resource with ``resource_id`` in ``scope`` if
+    ``principal`` may see it (else NotFound), read once: locked."""
+    _member_with_key(principal, scope)
+    with transaction.atomic():
+        return _issue(principal, get_resource(principal, scope, resource_id, locked=True),
+                      **request)
+
+
+def _issue(
+    principal: Principal, resource: Resource, *, holder: str, access: str,
+    ttl: int | None = None, max_ttl: int | None = None, rotation_period: int | None = None,
+) -> tuple[Credential, Credentials | None]:
+    """ISSUE on ``resource``, locked in the current transaction (``_member_with_key``
+    before it)."""
     policy = settings_of(resource.scope)
     holder = _valid_holder(holder, resource.scope, principal)
     adapter = resource.provider.adapter()
@@ -77,24 +102,31 @@ def issue_credential(
     period = None if rotation_period is None else validate_seconds(
         rotation_period, "rotation_period", minimum=MIN_TTL)
     now = timezone.now()
-    with transaction.atomic():
-        resource = _ready(locked_resource(resource.pk))
-        quotas.require_room(resource.scope, credentials=1)
-        login = new_login_name(resource.backend_name)
-        secret = _new_secret(adapter, resource, login)
-        credential = Credential.objects.create(
-            scope=resource.scope, resource=resource, holder=holder, access=access,
-            login=login, secret=_stored(secret, login), issued_by=principal.name,
-            ttl=lifetime and lifetime[0],
-            expires_at=lifetime and now + timedelta(seconds=lifetime[0]),
-            max_expires_at=lifetime and now + timedelta(seconds=lifetime[1]),
-            rotation_period=period,
-            next_rotation_at=period and now + timedelta(seconds=period),
-        )
-        audit_credential(principal.name, "credential.issue", Outcome.ACCEPTED, credential)
-        relay.enqueue_credential_operation(resource, credential.pk, Operation.ISSUE,
-                                           principal.name)
+    resource = _ready(resource)
+    quotas.require_room(resource.scope, credentials=1)
+    login = new_login_name(resource.backend_name)
+    secret = _new_secret(adapter, resource, login)
+    credential = Credential.objects.create(
+        scope=resource.scope, resource=resource, holder=holder, access=access,
+        login=login, secret=_stored(secret, login), issued_by=principal.name,
+        ttl=lifetime and lifetime[0],
+        expires_at=lifetime and now + timedelta(seconds=lifetime[0]),
+        max_expires_at=lifetime and now + timedelta(seconds=lifetime[1]),
+        rotation_period=period,
+        next_rotation_at=period and now + timedelta(seconds=period),
+    )
+    audit_credential(principal.name, "credential.issue", Outcome.ACCEPTED, credential)
+    relay.enqueue_credential_operation(resource, credential.pk, Operation.ISSUE,
+                                       principal.name)
     return credential, secret
+
+
+def _member_with_key(principal: Principal, scope: str) -> None:
+    """Refuse a non-member of ``scope``; then read the scope's current data key, before
+    the ISSUE's transaction: read outside one, a process keeps it for its next ISSUEs
+    (``datakeys.current_key``), so that encrypting the secret reads nothing."""
+    require_member(principal, scope)
+    datakeys.current_key(scope)
 
 
 def revoke_credential(principal: Principal, credential: Credential) -> Credential:

@@ -69,8 +69,9 @@ def test_an_issue_queued_for_a_worker_answers_the_credential_it_wrote(make_clien
     shown = client.get(f"{url}/{body['id']}").json()
     assert {**shown, "credentials": body["credentials"]} == body
     assert "resourcemanager_credential" not in read
-    assert read["resourcemanager_resource"] == 2  # seen, then locked
-    assert "providers_provider" not in read  # it comes with the resource
+    # Looked up in the scope and locked by one read, which brings its provider.
+    assert read["resourcemanager_resource"] == 1
+    assert "providers_provider" not in read
 
 
 def test_a_taken_name_is_the_answer_over_quota_too(make_client, memory_provider):
