@@ -17,10 +17,16 @@ FAILURE_HELP = (
 )
 
 
+#: Fields bound to fields of their own (nested serializers, lists, mappings).
+_HOLDING_FIELDS = (serializers.BaseSerializer, serializers.ListField, serializers.DictField)
+
+
 class FieldsWorkedOutOnce:
-    """For model serializers that render rows: the fields DRF works out from the model on
-    every instance are the same for every instance of a class. They are worked out once per
-    class and copied for each instance, as DRF copies declared fields."""
+    """For serializers that render rows: the fields DRF works out (from the model) on every
+    instance are the same for every instance of a class. They are worked out once per class
+    and copied for each instance: a plain field by a shallow copy, which binding to the
+    instance changes alone (DRF's deep copy builds it anew from its arguments); one holding
+    fields of its own as DRF copies it."""
 
     _worked_out: ClassVar[dict[type, dict[str, serializers.Field]]] = {}
 
@@ -28,10 +34,11 @@ class FieldsWorkedOutOnce:
         fields = self._worked_out.get(type(self))
         if fields is None:
             fields = self._worked_out[type(self)] = super().get_fields()
-        return copy.deepcopy(fields)
+        return {name: copy.deepcopy(field) if isinstance(field, _HOLDING_FIELDS)
+                else copy.copy(field) for name, field in fields.items()}
 
 
-class LastCheckSerializer(serializers.Serializer):
+class LastCheckSerializer(FieldsWorkedOutOnce, serializers.Serializer):
     at = serializers.DateTimeField(source="last_check_at", allow_null=True)
     ok = serializers.BooleanField(source="last_check_ok", allow_null=True)
     message = serializers.SerializerMethodField(help_text=FAILURE_HELP)
@@ -74,7 +81,7 @@ class ResourceSerializer(FieldsWorkedOutOnce, serializers.ModelSerializer):
         return failures.status_shown(resource, operator=False)
 
 
-class CredentialsSerializer(serializers.Serializer):
+class CredentialsSerializer(FieldsWorkedOutOnce, serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField()
     host = serializers.CharField()
@@ -83,7 +90,7 @@ class CredentialsSerializer(serializers.Serializer):
     uri = serializers.CharField()
 
 
-class ConnectionSerializer(serializers.Serializer):
+class ConnectionSerializer(FieldsWorkedOutOnce, serializers.Serializer):
     """Where and as whom to connect, without the secret."""
 
     username = serializers.CharField()
