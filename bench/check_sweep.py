@@ -76,7 +76,7 @@ def run(count: int, databases: int, admin_url: str) -> None:
 
     from providers.adapters.naming import new_backend_name, new_password
     from providers.services import sync_declared_providers
-    from resourcemanager.resources import operations, sweeps
+    from resourcemanager.resources import resource_runs, sweeps
     from resourcemanager.resources.models import Resource
 
     (provider,) = sync_declared_providers()
@@ -116,7 +116,7 @@ def run(count: int, databases: int, admin_url: str) -> None:
     ids = list(Resource.objects.filter(scope="bench").values_list("pk", flat=True))
     started = time.perf_counter()
     for resource_id in ids:
-        operations.run_operation(str(resource_id), "check", actor="bench", repair=False)
+        resource_runs.run_operation(str(resource_id), "check", actor="bench", repair=False)
     naive = time.perf_counter() - started
     assert Resource.objects.filter(pk__in=ids, last_check_ok=True).count() == databases
 

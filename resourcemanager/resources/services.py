@@ -25,13 +25,8 @@ from resourcemanager.identity.roles import Action, Principal, require
 from resourcemanager.outbox import events, relay
 from resourcemanager.resources import quotas
 from resourcemanager.resources.models import Resource
-from resourcemanager.resources.operations import (
-    RECREATING,
-    Operation,
-    audit_resource,
-    locked_resource,
-    run_operation,
-)
+from resourcemanager.resources.operations import Operation, audit_resource, locked_resource
+from resourcemanager.resources.resource_runs import RECREATING, run_operation
 
 logger = logging.getLogger(__name__)
 Status = Resource.Status

@@ -28,7 +28,7 @@ from providers.models import Provider
 from providers.services import record_reachability
 from resourcemanager.core.errors import ServiceError
 from resourcemanager.identity.roles import SYSTEM, Action
-from resourcemanager.resources import freezing, operations, services
+from resourcemanager.resources import freezing, operations, resource_runs, services
 from resourcemanager.resources.failures import tenant_message
 from resourcemanager.resources.models import Resource
 
@@ -250,7 +250,7 @@ def _check_one(
     """The operation runner's CHECK for one resource (its own lock, rules and audit)."""
     if resource.has_credentials:
         try:
-            operations.run_operation(str(resource.pk), operations.Operation.CHECK,
+            resource_runs.run_operation(str(resource.pk), operations.Operation.CHECK,
                                    actor=SYSTEM.name, repair=repair)
         except operations.OperationBusy as exc:
             return _outcome(instance, resource, ok=False, repaired=False,

@@ -6,7 +6,14 @@ from collections.abc import Callable
 from celery import Task, shared_task
 
 from resourcemanager.outbox import queueing, relay
-from resourcemanager.resources import credential_runs, credential_sweeps, operations, stuck, sweeps
+from resourcemanager.resources import (
+    credential_runs,
+    credential_sweeps,
+    operations,
+    resource_runs,
+    stuck,
+    sweeps,
+)
 from resourcemanager.telemetry import context
 
 logger = logging.getLogger(__name__)
@@ -37,7 +44,7 @@ def run_resource_operation(
     ``source_ip`` are accepted, unused, from messages queued by earlier versions.
     """
     run_with_retries(
-        self, lambda last_attempt: operations.run_operation(
+        self, lambda last_attempt: resource_runs.run_operation(
             resource_id, operation, actor=actor, repair=repair, last_attempt=last_attempt,
             message_id=message_id),
         f"{operation} of resource {resource_id}", message_id)

@@ -20,7 +20,7 @@ from consumers.models import Delivery
 from providers.adapters.checkpoints import CREATE_HALF_DONE
 from providers.adapters.naming import new_backend_name
 from resourcemanager.outbox import events
-from resourcemanager.resources import operations, stuck
+from resourcemanager.resources import operations, resource_runs, stuck
 from resourcemanager.resources.models import Resource
 from tests.conftest import pg_admin_connect
 from tests.support.workers import (
@@ -178,7 +178,7 @@ def test_a_delete_requested_while_the_backend_creates_runs_when_the_creation_end
 
         def create() -> None:
             try:
-                operations.run_operation(str(resource.pk), "create", actor="tests")
+                resource_runs.run_operation(str(resource.pk), "create", actor="tests")
             finally:
                 connection.close()
 

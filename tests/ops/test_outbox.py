@@ -20,7 +20,7 @@ from providers.models import Provider
 from resourcemanager.identity.roles import SYSTEM
 from resourcemanager.outbox import relay
 from resourcemanager.outbox.models import OutboxMessage
-from resourcemanager.resources import operations, services, stuck
+from resourcemanager.resources import operations, resource_runs, services, stuck
 from resourcemanager.resources.models import Resource
 from resourcemanager.telemetry.after_answer import AfterAnswerMiddleware
 from tests.conftest import MYSQL_HOST, MYSQL_PORT, mysql_admin_connect
@@ -252,12 +252,12 @@ def test_a_transient_failure_is_retried_and_the_last_attempt_records_the_error(p
     Resource.objects.filter(pk=resource.pk).update(status="pending", status_message="")
 
     with pytest.raises(operations.RetryLater):
-        operations.run_operation(str(resource.pk), "create", actor="tests", last_attempt=False)
+        resource_runs.run_operation(str(resource.pk), "create", actor="tests", last_attempt=False)
     resource.refresh_from_db()
     assert resource.status == "creating"
     assert resource.status_message.startswith("retrying: cannot reach PostgreSQL")
 
-    operations.run_operation(str(resource.pk), "create", actor="tests", last_attempt=True)
+    resource_runs.run_operation(str(resource.pk), "create", actor="tests", last_attempt=True)
     resource.refresh_from_db()
     assert resource.status == "error"
     assert "cannot reach PostgreSQL at 127.0.0.1:1" in resource.status_message
@@ -334,7 +334,7 @@ def test_concurrent_runs_of_one_operation_do_the_work_once(pg_provider):
 
     def run() -> None:
         try:
-            operations.run_operation(str(resource.pk), "create", actor="tests")
+            resource_runs.run_operation(str(resource.pk), "create", actor="tests")
         except BaseException as exc:
             errors.append(exc)
         finally:

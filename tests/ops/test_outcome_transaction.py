@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from providers.adapters.base import ProviderError
 from resourcemanager.outbox.models import OutboxMessage
-from resourcemanager.resources import credential_runs, operations, tasks
+from resourcemanager.resources import credential_runs, operations, resource_runs, tasks
 from resourcemanager.resources.models import Credential, Resource
 from tests.support.workers import publishing_to
 
@@ -149,7 +149,7 @@ def test_a_worker_dying_before_the_outcome_commits_leaves_the_message_to_the_rel
     def die(*args, **kwargs):
         raise WorkerKilled
 
-    monkeypatch.setattr(operations, "audit_resource", die)  # inside the outcome's transaction
+    monkeypatch.setattr(resource_runs, "audit_resource", die)  # inside the outcome's transaction
     with pytest.raises(WorkerKilled):
         tasks.run_resource_operation(str(message.resource_id), message.name,
                                      message.payload["actor"], message_id=message.pk)
@@ -190,7 +190,7 @@ def test_a_dropped_outcome_still_ends_its_message(make_client, memory_provider, 
     def lease_taken_over(scope: str) -> None:  # by the sweep, while the backend works
         Resource.objects.filter(pk=body["id"]).update(lease_id=taken_over)
 
-    monkeypatch.setattr(operations, "require_data_key", lease_taken_over)
+    monkeypatch.setattr(resource_runs, "require_data_key", lease_taken_over)
     run(message)
 
     resource = Resource.objects.get(pk=body["id"])
@@ -207,9 +207,9 @@ def test_a_retry_to_come_leaves_its_message_unhandled(make_client, memory_provid
     def unreachable(scope: str) -> None:
         raise ProviderError("the KMS does not answer", transient=True)
 
-    monkeypatch.setattr(operations, "require_data_key", unreachable)
+    monkeypatch.setattr(resource_runs, "require_data_key", unreachable)
     with pytest.raises(operations.RetryLater):
-        operations.run_operation(body["id"], "create", actor="user0", last_attempt=False,
+        resource_runs.run_operation(body["id"], "create", actor="user0", last_attempt=False,
                                  message_id=message.pk)
 
     message.refresh_from_db()

@@ -17,7 +17,7 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from consumers import deliveries
 from consumers.models import Consumer, Delivery
-from resourcemanager.resources import operations
+from resourcemanager.resources import operations, resource_runs
 from resourcemanager.resources.models import Resource
 from tests.support.workers import OPERATION_TIMEOUT, Worker, wait_for_status
 
@@ -43,9 +43,10 @@ def test_runs_are_counted_in_the_database_across_tasks(unreachable_pg, settings)
 
     for attempt in (1, 2):  # each a new task message, as after a re-queue
         with pytest.raises(operations.RetryLater) as raised:
-            operations.run_operation(str(resource.pk), "create", actor="tests", last_attempt=False)
+            resource_runs.run_operation(str(resource.pk), "create", actor="tests",
+                                        last_attempt=False)
         assert raised.value.attempt == attempt
-    operations.run_operation(str(resource.pk), "create", actor="tests", last_attempt=False)
+    resource_runs.run_operation(str(resource.pk), "create", actor="tests", last_attempt=False)
 
     resource.refresh_from_db()
     assert resource.status == "error"
