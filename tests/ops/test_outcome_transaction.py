@@ -34,6 +34,13 @@ def queued(client, url: str, body: dict) -> tuple[dict, OutboxMessage]:
     return answer.json(), OutboxMessage.objects.filter(kind="operation").latest("id")
 
 
+def queued_issue(client) -> tuple[dict, OutboxMessage]:
+    """A MariaDB resource made (in-process), and a read-write ISSUE on it queued."""
+    made = client.post(TEAM_A, {"provider": "mysql", "name": "orders"}, format="json").json()
+    return queued(client, f"{TEAM_A}/{made['id']}/credentials",
+                  {"holder": "billing", "access": "read-write"})
+
+
 def run(message: OutboxMessage) -> list[str]:
     """Run the message's task as a worker would, and return the statements it ran."""
     task, own = ((tasks.run_credential_operation,
@@ -96,9 +103,7 @@ def test_an_issue_records_the_credential_in_one_write_with_its_message(
     make_client, mysql_provider, recorded_events
 ):
     client = make_client(team_a="RESOURCE_ADMIN")
-    made = client.post(TEAM_A, {"provider": "mysql", "name": "orders"}, format="json").json()
-    body, message = queued(client, f"{TEAM_A}/{made['id']}/credentials",
-                           {"holder": "billing", "access": "read-write"})
+    body, message = queued_issue(client)
 
     statements = run(message)
 
@@ -119,9 +124,7 @@ def test_an_issue_revoked_while_the_login_is_made_is_not_recorded(
     make_client, mysql_provider, recorded_events, monkeypatch
 ):
     client = make_client(team_a="RESOURCE_ADMIN")
-    made = client.post(TEAM_A, {"provider": "mysql", "name": "orders"}, format="json").json()
-    body, message = queued(client, f"{TEAM_A}/{made['id']}/credentials",
-                           {"holder": "billing", "access": "read-write"})
+    body, message = queued_issue(client)
     carry_out = credential_runs._carry_out
 
     def revoked_meanwhile(*args, **kwargs):
@@ -137,7 +140,7 @@ def test_an_issue_revoked_while_the_login_is_made_is_not_recorded(
     assert "credential.issued" not in [each.name for each in recorded_events]
     message.refresh_from_db()
     assert message.handled_at is not None
-    assert Resource.objects.get(pk=made["id"]).lease_id is None
+    assert Resource.objects.get(pk=message.resource_id).lease_id is None
 
 
 def test_a_worker_dying_before_the_outcome_commits_leaves_the_message_to_the_relay(
@@ -165,9 +168,7 @@ def test_a_worker_dying_after_the_outcome_committed_leaves_nothing_to_run_again(
     make_client, mysql_provider, monkeypatch
 ):
     client = make_client(team_a="RESOURCE_ADMIN")
-    made = client.post(TEAM_A, {"provider": "mysql", "name": "orders"}, format="json").json()
-    body, message = queued(client, f"{TEAM_A}/{made['id']}/credentials",
-                           {"holder": "billing", "access": "read-write"})
+    body, message = queued_issue(client)
 
     def die(*args, **kwargs):
         raise WorkerKilled
