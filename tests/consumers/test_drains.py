@@ -103,6 +103,8 @@ def test_a_batch_stops_once_half_its_lease_is_gone_and_the_drain_goes_on(
     owner, pg_provider, webhook_server, settings
 ) -> None:
     """Deliveries waiting their turn in a slow batch would outlive their lease."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a batch is counted by its claim's FOR UPDATE, which SQLite has not")
     first = pending_delivery(owner, webhook_server)
     more_like(first, 2)
     settings.RM_OPERATION_TIMEOUT = 0  # half of it is gone after the first attempt
