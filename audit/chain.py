@@ -100,7 +100,7 @@ def append_many(rows: list[dict[str, Any]]) -> list[AuditEntry]:
 
 def _seal_soon() -> None:
     waiting = _one_seal.get()
-    if waiting is not None:  # inside ``sealing_once``: its end seals
+    if waiting is not None:  # inside ``seals_waiting``: its caller seals
         waiting.append(True)
     elif _seal_due():
         transaction.on_commit(seal_waiting, robust=True)
@@ -111,20 +111,11 @@ def _seal_due() -> bool:
 
 
 @contextmanager
-def sealing_once() -> Iterator[None]:
-    """Within the block, the commits that write entries leave them to one seal at its end
-    (after the commit of any transaction still open then), instead of one each. A request
-    commits several times when its operations run in-process: its request, each run's
-    outcome, each event's fan-out."""
-    with seals_waiting() as waiting:
-        yield
-    seal_if_waiting(waiting)
-
-
-@contextmanager
 def seals_waiting() -> Iterator[list[bool]]:
     """Within the block, the commits that write entries only mark (in the list yielded)
-    that a seal is due; the caller seals later with ``seal_if_waiting``."""
+    that a seal is due, instead of sealing one each; the caller seals once, later, with
+    ``seal_if_waiting``. A request commits several times when its operations run
+    in-process: its request, each run's outcome."""
     waiting: list[bool] = []
     token = _one_seal.set(waiting)
     try:
@@ -140,7 +131,7 @@ def seal_if_waiting(waiting: list[bool]) -> None:
         transaction.on_commit(seal_waiting, robust=True)
 
 
-#: The entries written inside ``sealing_once`` (one mark per write), else None.
+#: The entries written inside ``seals_waiting`` (one mark per write), else None.
 _one_seal: ContextVar[list[bool] | None] = ContextVar("audit_one_seal", default=None)
 
 

@@ -81,13 +81,14 @@ def counted_seals(monkeypatch) -> list[int]:
     return sealed
 
 
-def test_commits_inside_sealing_once_are_sealed_together_at_its_end(trail, monkeypatch):
+def test_commits_inside_seals_waiting_are_sealed_together_by_its_caller(trail, monkeypatch):
     seals = counted_seals(monkeypatch)
-    with chain.sealing_once():
+    with chain.seals_waiting() as waiting:
         first = record("alice", "resource.update", "success", scope="team-a")
         with transaction.atomic():
             second = record("alice", "resource.update", "success", scope="team-a")
         assert not AuditEntry.objects.filter(seq__isnull=False).exists()
+    chain.seal_if_waiting(waiting)
 
     assert seals == [2]
     assert list(AuditEntry.objects.order_by("seq").values_list("pk", flat=True)) == [
