@@ -280,6 +280,24 @@ def test_any_other_word_runs_as_given_in_the_app_directory(app_env):
     assert repr(str(ROOT)) in path
 
 
+def test_an_empty_metrics_directory_turns_multiprocess_mode_off(app_env, tmp_path):
+    """prometheus_client turns the mode on when the variable is present at all: set to ""
+    it would write its files into the working directory, the image's read-only /app."""
+    port = free_port()
+    env = {**app_env, "PROMETHEUS_MULTIPROC_DIR": "", "GUNICORN_BIND": f"127.0.0.1:{port}",
+           "WEB_CONCURRENCY": "1"}
+    server = start(env, tmp_path / "web.log", "web")
+    try:
+        server.wait_for("Booting worker")
+        environment = Path(f"/proc/{server.popen.pid}/environ").read_bytes().split(b"\0")
+        assert server.terminate() == 0
+    finally:
+        if server.popen.poll() is None:
+            server.popen.kill()
+    assert not any(each.startswith(b"PROMETHEUS_MULTIPROC_DIR=") for each in environment)
+    assert not list(ROOT.glob("*.db"))
+
+
 def test_web_stops_cleanly_on_sigterm(web):
     # Last of the web tests (pytest keeps the file's order).
     assert web.process.terminate() == 0
