@@ -1,4 +1,5 @@
-"""Settings, read from the environment (12-factor). Every variable is listed in the README."""
+"""Settings, read from the environment (12-factor). Every variable is listed in
+docs/operations.md."""
 
 import contextlib
 import ipaddress
@@ -31,8 +32,8 @@ def _secret(name: str, dev_file: str, generate: Callable[[], str]) -> str:
         return value
     if not DEBUG:
         raise ImproperlyConfigured(
-            f"{name} is not set. Set it in the environment (see the README's configuration "
-            "table), or run with DEBUG=true to use generated development secrets."
+            f"{name} is not set. Set it in the environment (see docs/operations.md), or run "
+            "with DEBUG=true to use generated development secrets."
         )
     path = DATA_DIR / dev_file
     if not path.exists():
