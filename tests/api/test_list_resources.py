@@ -129,6 +129,22 @@ def test_a_page_size_that_is_not_a_whole_number_is_refused_by_name(
     assert "page_size" in answer.json()["fields"]
 
 
+@pytest.mark.parametrize("page", ["abc", "0", "-1", "1.5", "", "١"])
+def test_a_page_that_is_not_a_whole_number_is_refused_by_name(client_with_resources, page):
+    answer = client_with_resources.get(TEAM_A, {"page": page})
+
+    assert answer.status_code == 400, answer.content
+    assert "page" in answer.json()["fields"]
+
+
+def test_a_page_past_the_last_is_not_found_and_says_which(client_with_resources):
+    answer = client_with_resources.get(TEAM_A, {"page": 99})
+
+    assert answer.status_code == 404
+    assert answer.json()["message"].startswith("no page 99")
+    assert client_with_resources.get(TEAM_A, {"page": "last"}).status_code == 200
+
+
 def test_a_page_size_above_the_most_is_the_most(client_with_resources):
     answer = client_with_resources.get(TEAM_A, {"page_size": 100_000})
 
