@@ -26,5 +26,6 @@ def test_the_root_guides_an_anonymous_visitor_to_sign_in(page: Page):
     page.goto("/")
 
     expect(page.get_by_text("(sign in first)")).to_be_visible()
+    expect(page.get_by_text("permission to view or edit anything")).to_have_count(0)
     page.get_by_role("link", name="Dashboard and admin").click()
     expect(page.get_by_role("button", name="Log in")).to_be_visible()
