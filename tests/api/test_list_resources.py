@@ -129,7 +129,7 @@ def test_a_page_size_that_is_not_a_whole_number_is_refused_by_name(
     assert "page_size" in answer.json()["fields"]
 
 
-@pytest.mark.parametrize("page", ["abc", "0", "-1", "1.5", "", "١"])
+@pytest.mark.parametrize("page", ["abc", "0", "-1", "1.5", "", "١٢"])
 def test_a_page_that_is_not_a_whole_number_is_refused_by_name(client_with_resources, page):
     answer = client_with_resources.get(TEAM_A, {"page": page})
 
