@@ -15,11 +15,14 @@ from psycopg import sql
 
 from audit.models import AuditEntry
 from providers.adapters.s3_quotas import FREEZE_SID
+from resourcemanager.backups import runs
+from resourcemanager.backups.models import Backup, Restore, RunStatus
 from resourcemanager.outbox.models import OutboxMessage
 from resourcemanager.resources import freezing, sweeps
 from resourcemanager.resources.models import Resource
 from resourcemanager.scopes.models import ScopeQuota
 from tests.api.test_credentials import TEAM_A, issue, owner_id, pg_login, ready_resource
+from tests.support.backup_store import backup_bucket  # noqa: F401 (fixture bucket)
 
 QUOTA_A = "/api/c/team-a/quota"
 
@@ -221,3 +224,39 @@ def test_a_freeze_is_lifted_below_the_share_of_every_limit(
 
     assert freezing.under_limit(resource, ScopeQuota(max_bytes=scope_limit), total) is lifted
     assert freezing.over_limit(resource, ScopeQuota(max_bytes=scope_limit), total) == ""
+
+
+def test_a_frozen_resource_is_not_restored_into_and_keeps_every_object(
+        make_client, mysql_provider, bucket):
+    """A frozen MySQL owner keeps DROP but loses CREATE VIEW: a restore would drop the view
+    and fail to make it again. It is refused when asked, and by its run when the freeze
+    came after the request, before anything is dropped."""
+    client, operator = make_client(team_a="RESOURCE_ADMIN"), make_client(operator=True)
+    resource = ready_resource(client, "mysql")
+    owner = resource["credentials"]
+    with mysql_login(owner) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE items (id int PRIMARY KEY, note text)")
+        cur.execute("INSERT INTO items VALUES (1, 'one'), (2, 'two')")
+        cur.execute("CREATE VIEW first_item AS SELECT note FROM items WHERE id = 1")
+    backup = client.post(f"{TEAM_A}/{resource['id']}/backup", format="json").json()
+    assert backup["status"] == "completed", backup
+    limit(operator, resource, 1)
+    assert sweeps.sweep().limits.frozen == [resource["id"]]
+
+    restored = client.post(f"{TEAM_A}/{resource['id']}/restore",
+                           {"backup": backup["id"], "confirm": "orders"}, format="json")
+    templated = client.post(f"{TEAM_A}/{resource['id']}/cleanup",
+                            {"confirm": "orders", "template": backup["id"]}, format="json")
+    late = Restore.objects.create(scope="team-a", resource_id=resource["id"],
+                                  backup=Backup.objects.get(pk=backup["id"]), created_by="ana")
+    runs.run_data_operation(resource["id"], str(late.pk), "restore", actor="ana")
+
+    for refused in (restored, templated):
+        assert (refused.status_code, refused.json()["code"]) == (409, "frozen")
+        assert "frozen" in refused.json()["message"]
+    late.refresh_from_db()
+    assert late.status == RunStatus.FAILED
+    assert "frozen" in late.status_message and "nothing was restored" in late.status_message
+    with mysql_login(owner) as conn, conn.cursor() as cur:
+        cur.execute("SELECT note FROM first_item")
+        assert cur.fetchall() == (("one",),)

@@ -7,8 +7,8 @@ events, as far as the owner login may read them (``_readable``). Only a routine'
 or a reader of ``mysql.proc`` (every database's routines: no tenant is given that), may
 read its definition: when another login defined one (the owner's login before a
 rotation, another owner-level login), the dump leaves the routines out. Events take the
-EVENT privilege on the database, which a frozen owner lacks (``mysql_quotas``): the dump
-leaves them out then. A comment at the dump's end says what it left out, and why.
+EVENT privilege on the database (an owner keeps it, frozen too: ``mysql_quotas``); a
+login without it leaves them out. A comment at the dump's end says what it left out, and why.
 
 A restore runs the dump's statements: each table it holds is dropped and made again with
 its rows, each routine, event and view too; objects made since the backup stay. The dump

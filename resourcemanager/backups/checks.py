@@ -41,6 +41,16 @@ def ready(resource: Resource, verb: str) -> Resource:
     return resource
 
 
+def require_unfrozen(resource: Resource, what: str) -> None:
+    """409 for a frozen resource: its logins may still drop objects but no longer make
+    them, so ``what`` (a restore into it) would lose the objects it replaces."""
+    if resource.frozen:
+        raise Conflict(f"the resource is frozen ({resource.frozen_reason}): {what} would "
+                       "drop objects it could not make again; once it is under its limit "
+                       "again (an operator raises it, or its data shrinks), try again",
+                       code="frozen")
+
+
 def require_idle(resource: Resource) -> None:
     """409 while a run holds the resource, or a restore, cleanup or clone of it waits."""
     if resource.lease_expires_at is not None and resource.lease_expires_at > timezone.now():

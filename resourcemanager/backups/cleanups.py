@@ -24,6 +24,7 @@ from resourcemanager.backups.runs import (
     claim_run,
     record_failure,
     record_success,
+    require_writable,
     restore_backup,
     settle,
 )
@@ -56,6 +57,8 @@ def request_cleanup(principal: Principal, resource: Resource, *, confirm: object
         principal, resource, template, field="template")
     with transaction.atomic():
         resource = checks.ready(locked_resource(resource.pk), "cleaned up")
+        if chosen is not None:  # without a template a cleanup only drops: that it may
+            checks.require_unfrozen(resource, "restoring the template")
         checks.require_idle(resource)
         cleanup = Cleanup.objects.create(scope=resource.scope, resource=resource,
                                          template=chosen, created_by=principal.name)
@@ -82,6 +85,8 @@ def run_cleanup(resource_id: str, cleanup_id: str, *, actor: str,
         return
     resource, started = claim.resource, time.monotonic()
     try:
+        if cleanup.template is not None:
+            require_writable(resource)
         resource.provider.adapter().empty(Credentials.from_dict(resource.credentials),
                                           owner=resource.backend_name)
         if cleanup.template is not None:

@@ -129,6 +129,7 @@ def restore_backup(backup: Backup, claim: Claim, progress: Progress | None = Non
     ``SealError`` or ``LeaseLost``."""
     resource = claim.resource
     adapter = resource.provider.adapter()
+    require_writable(resource)
     if backup.status != RunStatus.COMPLETED or backup.scope != resource.scope:
         raise Refused("the backup is not a completed backup of this resource's scope")
     if backup.format != adapter.dump_format:
@@ -150,6 +151,15 @@ def restore_backup(backup: Backup, claim: Claim, progress: Progress | None = Non
         opened = progress.counted(opened)
     adapter.restore(Credentials.from_dict(resource.credentials), kept_alive(opened, claim),
                     owner=resource.backend_name)
+
+
+def require_writable(resource: Resource) -> None:
+    """Refuse to restore into ``resource`` (as claimed) while it is frozen, before anything
+    is dropped: its logins keep DROP but lose CREATE, so the objects a restore replaces
+    would be gone for good (a freeze may come between the request and its run)."""
+    if resource.frozen:
+        raise Refused(f"the resource is frozen ({resource.frozen_reason}), so nothing was "
+                      "restored: a restore would drop objects it could not make again")
 
 
 def claim_run(run: Any, operation: Operation, last_attempt: bool) -> Claim | None:

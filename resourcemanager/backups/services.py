@@ -68,6 +68,7 @@ def request_restore(principal: Principal, resource: Resource, *, backup: object,
         under_way = resource.restores.filter(status__in=UNFINISHED).first()
         if under_way is not None and under_way.backup_id == chosen.pk:
             return under_way
+        checks.require_unfrozen(resource, "a restore")
         checks.require_idle(resource)
         restore = Restore.objects.create(scope=resource.scope, resource=resource,
                                          backup=chosen, created_by=principal.name)
