@@ -96,6 +96,10 @@ def _issue(
     adapter = resource.provider.adapter()
     access = _valid_access(access, adapter.login_access, adapter.label)
     _require_manager_or_self_service(principal, resource.scope, holder, access, policy)
+    if rotation_period is not None and not principal.can(Action.MANAGE_CREDENTIAL,
+                                                         resource.scope):
+        raise Forbidden("rotation schedules are set by the scope's RESOURCE_ADMIN or ADMIN; "
+                        "issue without rotation_period")
     if ttl is None and not holder.startswith(CONSUMER_HOLDER):  # lives as its consumer
         ttl = policy.credential_default_ttl
     lifetime = _valid_lifetime(ttl, max_ttl, credential_ceiling(policy))

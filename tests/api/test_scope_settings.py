@@ -78,6 +78,9 @@ def test_self_service_lets_a_user_issue_renew_and_revoke_its_own_credential_only
     assert issue(user, resource, holder=own, access="read-only").status_code == 403
     admin.patch(SETTINGS_A, {"credential_self_service": "read-only"}, format="json")
 
+    scheduled = issue(user, resource, holder=own, access="read-only", rotation_period=3600)
+    assert scheduled.status_code == 403 and "rotation" in scheduled.json()["message"]
+    assert not Credential.objects.filter(holder=own).exists()
     mine = issue(user, resource, holder=own, access="read-only", ttl=600)
     assert mine.status_code == 202, mine.json()
     pg_login(mine.json()["credentials"]).close()
