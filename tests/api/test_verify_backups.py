@@ -51,7 +51,7 @@ def test_a_good_postgresql_backup_passes_and_leaves_no_scratch_database(
     assert status == 0, output
     assert "[1/1] OK   team-a/orders (pg-scram" in output
     assert "matches its manifest: 2 tables, 300 rows" in output
-    assert "1 verified, 0 failed" in output
+    assert "1 drilled: 1 passed, 0 failed" in output
     assert databases_on(resource) == {resource.backend_name}
     with pg_login(created["credentials"]) as conn:
         assert conn.execute("SELECT count(*) FROM orders").fetchone() == (301,)
@@ -126,13 +126,16 @@ def test_a_resource_without_a_backup_fails_when_named_and_is_skipped_otherwise(
     ready_resource(client, "pg-scram")
     resource = Resource.objects.get()
 
-    assert verify("--all") == (0, "\n0 verified, 0 failed\n")
+    assert verify("--all") == (0, "\n0 drilled: 0 passed, 0 failed\n")
     status, output = verify("--resource", str(resource.pk))
     assert status == 1 and "no completed backup to verify" in output
 
 
-def test_the_selection_is_required_and_checked(api_db):
+def test_the_selection_and_the_store_are_required_and_checked(api_db, settings):
     with pytest.raises(CommandError, match="choose the resources"):
         call_command("verify_backups")
+    with pytest.raises(CommandError, match="RM_BACKUP_STORE_URL is empty"):
+        call_command("verify_backups", "--all")
+    settings.RM_BACKUP_STORE_URL = "s3://key:secret@127.0.0.1:9/bucket"
     with pytest.raises(CommandError, match="no such resource"):
         call_command("verify_backups", "--resource", "0f0e0d0c-0000-4000-8000-000000000000")

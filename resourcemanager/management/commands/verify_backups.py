@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from resourcemanager.backups import drills
+from resourcemanager.backups.store import configured
 
 
 class Command(BaseCommand):
@@ -28,6 +29,9 @@ class Command(BaseCommand):
     def handle(self, *args, scope, resources, every, **options):
         if not (scope or resources or every):
             raise CommandError("choose the resources: --scope S, --resource ID … or --all")
+        if not configured():
+            raise CommandError("backups are not configured here (RM_BACKUP_STORE_URL is "
+                               "empty): set it as the server has it")
         selected = list(drills.select_resources(scope, resources))
         missing = set(resources) - {str(resource.pk) for resource in selected}
         if missing:
@@ -46,6 +50,7 @@ class Command(BaseCommand):
 
         outcomes = drills.drill_all(selected, progress=report)
         failed = sum(not outcome.ok for outcome in outcomes)
-        self.stdout.write(f"\n{len(outcomes)} verified, {failed} failed")
+        self.stdout.write(f"\n{len(outcomes)} drilled: {len(outcomes) - failed} passed, "
+                          f"{failed} failed")
         if failed:
             raise CommandError(f"{failed} restore drill(s) failed", returncode=1)
