@@ -135,7 +135,7 @@ def import_dump(principal: Principal | None, resource: Resource, upload: BinaryI
                     compressed=not adapter_class.dump_compressed,
                     data_key=base64.b64encode(new_data_key()).decode())
     backup.object_key = store_key(f"{resource.scope}/{resource.pk}/{backup.pk}.rmbackup")
-    started, digest = time.monotonic(), hashlib.sha256()
+    began, started, digest = timezone.now(), time.monotonic(), hashlib.sha256()
     body = _exactly(itertools.chain([head], _chunks(upload)), length, digest)
     try:
         stored = backup_store().upload(
@@ -147,12 +147,14 @@ def import_dump(principal: Principal | None, resource: Resource, upload: BinaryI
     except _CutShort as exc:
         audit_resource(principal.name, "resource.import", Outcome.FAILURE, resource, str(exc))
         raise InvalidInput(str(exc), code="upload_cut_short") from None
-    now = timezone.now()
     backup.status, backup.size, backup.sha256, backup.dump_size = (
         RunStatus.COMPLETED, stored.size, stored.sha256, length)
-    backup.started_at, backup.completed_at = now, now
+    backup.started_at, backup.completed_at = began, timezone.now()
     backup.duration = round(time.monotonic() - started, 3)
     backup.save()
+    # Recorded once stored, but asked for when the upload began, as a backup is.
+    backup.created_at = began
+    Backup.objects.filter(pk=backup.pk).update(created_at=began)
     audit_resource(principal.name, "resource.import", Outcome.SUCCESS, resource,
                    f"backup {backup.pk}: a {length}-byte dump uploaded (SHA-256 "
                    f"{digest.hexdigest()})")

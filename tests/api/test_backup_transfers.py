@@ -72,6 +72,8 @@ def test_a_postgresql_dump_goes_out_and_into_another_resource_for_its_credential
     assert imported.json()["origin"] == "import"
     assert imported.json()["status"] == "completed"
     assert imported.json()["dump_size"] == len(dump)
+    times = [imported.json()[name] for name in ("created_at", "started_at", "completed_at")]
+    assert times == sorted(times) and len(set(times)) == 2, times  # asked when it began
     restored = restore(client, target, imported.json(), confirm="copy")
     assert restored.json()["status"] == "completed", restored.json()
     with pg_login(reader) as conn:
