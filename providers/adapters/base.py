@@ -383,14 +383,21 @@ class ProviderAdapter(ABC):
                 f"the URI must be at most {MAX_URI_LENGTH} characters, without spaces or "
                 "control characters"
             )
-        parts = urlsplit(uri)
+        try:
+            parts = urlsplit(uri)
+        except ValueError:  # an unclosed IPv6 bracket
+            raise PropertyError("the URI's host is not an address: an IPv6 address goes "
+                                "in brackets, [::1]") from None
         schemes = (cls.uri_scheme, *cls.uri_scheme_aliases)
         if parts.scheme.lower() not in schemes:
             raise PropertyError(f"{cls.label} URIs start with {cls.uri_scheme}://")
         try:
-            port = parts.port or cls.default_port
+            port = parts.port
         except ValueError:
-            raise PropertyError("the URI's port is not a number from 1 to 65535") from None
+            port = 0
+        if port == 0:
+            raise PropertyError("the URI's port is not a number from 1 to 65535")
+        port = port or cls.default_port
         database = unquote(parts.path.lstrip("/"))
         username, password = unquote(parts.username or ""), unquote(parts.password or "")
         if not parts.hostname or not username or not database or "/" in database:

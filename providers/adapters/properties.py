@@ -68,14 +68,19 @@ class PropertySpec:
 
 
 def is_http_url(value: object) -> bool:
-    """An absolute http(s) URL with a host, of at most ``MAX_URL_LENGTH`` characters."""
-    if not isinstance(value, str) or len(value) > MAX_URL_LENGTH:
+    """An absolute http(s) URL with a host name (at most 253 characters) and, if it names
+    one, a port from 1 to 65535; at most ``MAX_URL_LENGTH`` characters, without spaces or
+    control characters."""
+    if not isinstance(value, str) or len(value) > MAX_URL_LENGTH or any(
+            ord(char) < 0x21 or ord(char) == 0x7F for char in value):
         return False
     try:
         parts = urlsplit(value)
+        port = parts.port  # a ValueError past 65535
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    return (parts.scheme in ("http", "https") and bool(parts.hostname)
+            and len(parts.hostname) <= 253 and port != 0)
 
 
 def validate(

@@ -99,6 +99,8 @@ def test_remove_deletes_the_record_and_leaves_the_backend_alone(make_client, ext
         ("postgresql://u:p@:5432/db", "names a host, a user and a database"),
         ("postgresql://u:p@h:99999/db", "port is not a number"),
         ("postgresql://u:p@h:54x/db", "port is not a number"),
+        ("postgresql://u:p@h:0/db", "port is not a number"),
+        ("postgresql://u:p@[::1:5432/db", "an IPv6 address goes in brackets"),
         ("postgresql://u:p@h/db name", "without spaces or control characters"),
         ("postgresql://u:p@h/db\n", "without spaces or control characters"),
         ("not a uri at all", "without spaces"),

@@ -29,6 +29,12 @@ CONSUMER_CASES = [
     ("webhook", {**WEBHOOK, "include_credentials": "yes"},
      "property 'include_credentials' must be true or false"),
     ("webhook", {**WEBHOOK, "url": 5}, "property 'url' must be an http(s) URL"),
+    ("webhook", {**WEBHOOK, "url": "http://\u0000/"}, "property 'url' must be an http(s) URL"),
+    ("webhook", {**WEBHOOK, "url": "http://h:99999/"}, "property 'url' must be an http(s) URL"),
+    ("webhook", {**WEBHOOK, "url": "http://h:0/"}, "property 'url' must be an http(s) URL"),
+    ("webhook", {**WEBHOOK, "url": "http://[::1/"}, "property 'url' must be an http(s) URL"),
+    ("webhook", {**WEBHOOK, "url": f"http://{'h' * 300}/"},
+     "property 'url' must be an http(s) URL"),
     ("webhook", {**WEBHOOK, "secret": {"k": CANARY}}, "property 'secret' must be a string"),
     ("superset", {**SUPERSET, "username": "x" * 256}, "property 'username' must be a string of"),
     # unknown keys
