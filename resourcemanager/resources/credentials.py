@@ -162,14 +162,14 @@ def renew_credential(
     now = timezone.now()
     with transaction.atomic():
         credential = _locked(credential)
+        expired = credential.expires_at is not None and credential.expires_at <= now
+        if expired or credential.status not in (Status.ACTIVE, Status.ROTATING):
+            state = "expired" if expired else credential.status
+            raise Conflict(f"the credential is {state}; issue a new one",
+                           code="expired" if expired else "not_active")
         if credential.expires_at is None:
             raise Conflict("this credential does not expire; there is nothing to renew",
                            code="no_expiry")
-        if credential.status not in (Status.ACTIVE, Status.ROTATING) \
-                or credential.expires_at <= now:
-            state = "expired" if credential.expires_at <= now else credential.status
-            raise Conflict(f"the credential is {state}; issue a new one",
-                           code="expired" if state == "expired" else "not_active")
         wanted = now + timedelta(seconds=seconds or credential.ttl or 0)
         if credential.max_expires_at is not None and wanted > credential.max_expires_at:
             if seconds is not None:

@@ -142,6 +142,10 @@ def test_an_expired_or_endless_credential_is_not_renewed(issued, make_client):
 
     assert (expired.status_code, expired.json()["code"]) == (409, "expired")
     assert (forever.status_code, forever.json()["code"]) == (409, "no_expiry")
+    client.delete(url_of(resource, endless))
+    revoked = client.post(url_of(resource, endless, "renew"))
+    assert (revoked.status_code, revoked.json()["code"]) == (409, "not_active")
+    assert "revoked" in revoked.json()["message"]
 
 
 @pytest.mark.parametrize(("body", "field"), [
