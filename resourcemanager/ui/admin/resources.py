@@ -33,6 +33,7 @@ from resourcemanager.ui.admin.backups import backup_panel, report_backup
 from resourcemanager.ui.admin.data_copies import data_copy_panel, data_copy_urls
 from resourcemanager.ui.admin.permissions import apply_each, can_anywhere, can_on, history
 from resourcemanager.ui.admin.quotas import resource_limit_panel, resource_limit_urls
+from resourcemanager.ui.admin.refusals import ServiceSaveAdmin
 from resourcemanager.ui.admin.schema import SchemaAddAdmin
 from resourcemanager.ui.adminscope import CurrentScopeAdmin, current_scope
 from resourcemanager.ui.credential_pages import issue_page, may_issue
@@ -94,7 +95,7 @@ class TagListFilter(admin.SimpleListFilter):
 
 
 @admin.register(Resource)
-class ResourceAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
+class ResourceAdmin(ServiceSaveAdmin, SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
     """Resources of the current scope. The add and change forms show the provider's
     declared properties as fields (``resource_forms``); the add page follows the provider
     chosen in ``?provider=`` (``SchemaAddAdmin``)."""
