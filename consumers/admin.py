@@ -17,6 +17,7 @@ from resourcemanager.core.errors import ServiceError
 from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action
 from resourcemanager.ui.admin.permissions import apply_each, can_anywhere, can_on
+from resourcemanager.ui.admin.refusals import ServiceSaveAdmin
 from resourcemanager.ui.admin.schema import SchemaAddAdmin
 from resourcemanager.ui.adminscope import CurrentScopeAdmin
 
@@ -39,7 +40,7 @@ def _row(delivery: Delivery) -> tuple[object, ...]:
 
 
 @admin.register(Consumer)
-class ConsumerAdmin(SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
+class ConsumerAdmin(ServiceSaveAdmin, SchemaAddAdmin, CurrentScopeAdmin, admin.ModelAdmin):
     """Consumers of the current scope. The add and change forms show the builder's
     declared properties as fields (``consumers.forms``); the add page follows the builder
     chosen in ``?builder=`` (``SchemaAddAdmin``)."""

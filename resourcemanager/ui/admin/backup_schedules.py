@@ -14,6 +14,7 @@ from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action
 from resourcemanager.resources.models import Resource
 from resourcemanager.ui.admin.permissions import can_anywhere, can_on
+from resourcemanager.ui.admin.refusals import ServiceSaveAdmin
 from resourcemanager.ui.adminscope import CurrentScopeAdmin, current_scope
 
 EDITABLE = ("interval", "hours", "keep_daily", "keep_weekly")
@@ -46,7 +47,7 @@ class BackupScheduleForm(forms.ModelForm):
 
 
 @admin.register(BackupSchedule)
-class BackupScheduleAdmin(CurrentScopeAdmin, admin.ModelAdmin):
+class BackupScheduleAdmin(ServiceSaveAdmin, CurrentScopeAdmin, admin.ModelAdmin):
     view_action = Action.VIEW_RESOURCE
     form = BackupScheduleForm
     list_display = ["resource", "interval", "hours", "keep_daily", "keep_weekly",

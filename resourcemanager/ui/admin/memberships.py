@@ -12,6 +12,7 @@ from resourcemanager.identity.models import ScopeRole
 from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action
 from resourcemanager.ui.admin.permissions import apply_each, can_anywhere, can_on
+from resourcemanager.ui.admin.refusals import ServiceSaveAdmin
 from resourcemanager.ui.adminscope import CurrentScopeAdmin
 
 
@@ -39,7 +40,7 @@ class ScopeRoleForm(forms.ModelForm):
 
 
 @admin.register(ScopeRole)
-class ScopeRoleAdmin(CurrentScopeAdmin, admin.ModelAdmin):
+class ScopeRoleAdmin(ServiceSaveAdmin, CurrentScopeAdmin, admin.ModelAdmin):
     """Operators manage every scope's memberships, a scope's ADMINs their own scope's."""
 
     view_action = Action.MANAGE_MEMBERSHIP

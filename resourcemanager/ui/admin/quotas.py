@@ -19,6 +19,7 @@ from resourcemanager.resources import quotas
 from resourcemanager.resources.models import Resource
 from resourcemanager.scopes.models import ScopeQuota
 from resourcemanager.ui.admin.permissions import can_anywhere, can_on
+from resourcemanager.ui.admin.refusals import ServiceSaveAdmin
 from resourcemanager.ui.admin.resource_pages import (
     Visible,
     resource_form_page,
@@ -54,7 +55,7 @@ class ScopeQuotaForm(forms.ModelForm):
 
 
 @admin.register(ScopeQuota)
-class ScopeQuotaAdmin(CurrentScopeAdmin, admin.ModelAdmin):
+class ScopeQuotaAdmin(ServiceSaveAdmin, CurrentScopeAdmin, admin.ModelAdmin):
     """Every member reads its scope's quota and usage; operators set the limits."""
 
     view_action = Action.VIEW_QUOTA

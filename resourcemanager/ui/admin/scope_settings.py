@@ -12,6 +12,7 @@ from resourcemanager.identity.roles import Action
 from resourcemanager.scopes import services
 from resourcemanager.scopes.models import ScopeSettings
 from resourcemanager.ui.admin.permissions import can_anywhere, can_on
+from resourcemanager.ui.admin.refusals import ServiceSaveAdmin
 from resourcemanager.ui.adminscope import CurrentScopeAdmin
 
 
@@ -44,7 +45,7 @@ class ScopeSettingsForm(forms.ModelForm):
 
 
 @admin.register(ScopeSettings)
-class ScopeSettingsAdmin(CurrentScopeAdmin, admin.ModelAdmin):
+class ScopeSettingsAdmin(ServiceSaveAdmin, CurrentScopeAdmin, admin.ModelAdmin):
     """Every member reads its scope's settings; a scope's ADMINs change them (audited)."""
 
     view_action = Action.VIEW_SCOPE_SETTINGS
