@@ -95,3 +95,16 @@ def test_an_admin_cannot_remove_a_foreign_scopes_member(people):
 
     assert response.status_code in (302, 403, 404)
     assert ScopeRole.objects.filter(pk=dan.pk).exists()
+
+
+@pytest.mark.parametrize("viewer", ["ann", "operator"])
+def test_a_membership_s_page_names_its_user(people, viewer):
+    ben = ScopeRole.objects.get(user=people["ben"])
+    user = people.get(viewer) or type(people["ann"]).objects.create_superuser("op")
+
+    response = signed_in(user).get(f"{CHANGELIST}{ben.pk}/change/")
+
+    assert response.status_code == 200
+    shown = {field.field["name"]: field.contents() for fieldset in response.context["adminform"]
+             for line in fieldset for field in line}
+    assert shown["username"] == "ben"

@@ -58,6 +58,11 @@ class ScopeRoleAdmin(ServiceSaveAdmin, CurrentScopeAdmin, admin.ModelAdmin):
         form.request = request
         return form
 
+    @admin.display(description="username")
+    def username(self, membership: ScopeRole) -> str:
+        """A membership's page (read-only) names its user as the add form asks for it."""
+        return membership.user.get_username()
+
     def save_model(self, request, obj, form, change):
         saved = grant_role(principal_of(request), obj.user, obj.scope, obj.role)
         obj.pk = saved.pk
