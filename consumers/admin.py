@@ -16,7 +16,7 @@ from consumers.models import Consumer, Delivery
 from resourcemanager.core.errors import ServiceError
 from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action
-from resourcemanager.ui.admin.permissions import apply_each, can_anywhere, can_on
+from resourcemanager.ui.admin.permissions import apply_each, can_anywhere, can_in_view, can_on
 from resourcemanager.ui.admin.refusals import ServiceSaveAdmin
 from resourcemanager.ui.admin.schema import SchemaAddAdmin
 from resourcemanager.ui.adminscope import CurrentScopeAdmin
@@ -169,7 +169,8 @@ class ConsumerAdmin(ServiceSaveAdmin, SchemaAddAdmin, CurrentScopeAdmin, admin.M
     def delete_queryset(self, request, queryset):
         apply_each(self, request, queryset, services.delete_consumer)
 
-    @admin.action(description="Deliver all matching resources to the selected consumers again")
+    @admin.action(description="Deliver all matching resources to the selected consumers again",
+                  permissions=["sync"])
     def sync_selected(self, request, queryset):
         principal = principal_of(request)
         for consumer in queryset:
@@ -179,6 +180,9 @@ class ConsumerAdmin(ServiceSaveAdmin, SchemaAddAdmin, CurrentScopeAdmin, admin.M
                 self.message_user(request, f"{consumer}: {exc.message}", messages.ERROR)
             else:
                 self.message_user(request, f"{consumer}: {queued} resource(s) queued")
+
+    def has_sync_permission(self, request: HttpRequest) -> bool:
+        return can_in_view(request, Action.MANAGE_CONSUMER)
 
     def has_module_permission(self, request):
         return can_anywhere(request, Action.VIEW_CONSUMER)

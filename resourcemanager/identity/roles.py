@@ -118,8 +118,16 @@ def resolve_scope(header_scope: str | None, path_scope: str | None) -> str:
 def require(principal: Principal | None, action: Action, scope: str) -> Principal:
     """Raise Forbidden unless ``principal`` may perform ``action`` in ``scope``."""
     if principal is None or not principal.can(action, scope):
-        raise Forbidden("you have no role in this scope that allows this action")
+        raise Forbidden(needed_role(action))
     return principal
+
+
+def needed_role(action: Action) -> str:
+    """What a refusal of ``action`` says: the roles that allow it (the public matrix)."""
+    roles = [role.value for role in Role if role in MATRIX[action]]
+    if not roles:
+        return "only platform operators may do this"
+    return f"this needs the role {' or '.join(roles)} in this scope"
 
 
 def require_member(principal: Principal | None, scope: str) -> Principal:

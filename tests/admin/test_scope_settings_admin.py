@@ -56,7 +56,7 @@ def test_other_members_read_them_and_change_nothing(admin_browser, role):
 @pytest.mark.parametrize(("values", "error"), [
     ({"credential_default_ttl": "5"}, "at least 60"),
     ({"credential_max_ttl": "600", "credential_default_ttl": "3600"}, "at most 600"),
-    ({"scope": "team-b"}, "no role in this scope"),
+    ({"scope": "team-b"}, "this needs the role ADMIN in this scope"),
 ])
 def test_refused_values_are_shown_and_nothing_is_saved(admin_browser, values, error):
     browser = admin_browser(team_a=Role.ADMIN)

@@ -16,6 +16,7 @@ from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action, Principal
 from resourcemanager.resources.models import Credential, Resource
 from resourcemanager.scopes.models import ScopeSettings
+from resourcemanager.ui.adminscope import current_scope
 
 #: Audit entries shown on an object's page.
 HISTORY_LENGTH = 20
@@ -24,6 +25,16 @@ HISTORY_LENGTH = 20
 def can_anywhere(request: HttpRequest, action: Action) -> bool:
     principal = principal_of(request)
     return principal is not None and (principal.is_operator or bool(principal.scopes_for(action)))
+
+
+def can_in_view(request: HttpRequest, action: Action) -> bool:
+    """Whether ``action`` is allowed in a scope the admin shows: the current scope if one
+    is chosen, else any of the principal's (for offering a list's bulk actions)."""
+    scope = current_scope(request)
+    if scope is None:
+        return can_anywhere(request, action)
+    principal = principal_of(request)
+    return principal is not None and principal.can(action, scope)
 
 
 def can_on(

@@ -31,7 +31,13 @@ from resourcemanager.resources import credentials, failures, services
 from resourcemanager.resources.models import Resource
 from resourcemanager.ui.admin.backups import backup_panel, report_backup
 from resourcemanager.ui.admin.data_copies import data_copy_panel, data_copy_urls
-from resourcemanager.ui.admin.permissions import apply_each, can_anywhere, can_on, history
+from resourcemanager.ui.admin.permissions import (
+    apply_each,
+    can_anywhere,
+    can_in_view,
+    can_on,
+    history,
+)
 from resourcemanager.ui.admin.quotas import resource_limit_panel, resource_limit_urls
 from resourcemanager.ui.admin.refusals import ServiceSaveAdmin
 from resourcemanager.ui.admin.schema import SchemaAddAdmin
@@ -392,13 +398,20 @@ class ResourceAdmin(ServiceSaveAdmin, SchemaAddAdmin, CurrentScopeAdmin, admin.M
     def delete_queryset(self, request, queryset):
         apply_each(self, request, queryset, services.delete_resource)
 
-    @admin.action(description="Back up selected resources")
+    @admin.action(description="Back up selected resources", permissions=["backup"])
     def backup_selected(self, request, queryset):
         apply_each(self, request, queryset, backups.request_backup)
 
-    @admin.action(description="Check selected resources (and repair access)")
+    @admin.action(description="Check selected resources (and repair access)",
+                  permissions=["check"])
     def check_selected(self, request, queryset):
         apply_each(self, request, queryset, services.check_resource)
+
+    def has_backup_permission(self, request: HttpRequest) -> bool:
+        return can_in_view(request, Action.MANAGE_RESOURCE)
+
+    def has_check_permission(self, request: HttpRequest) -> bool:
+        return can_in_view(request, Action.CHECK_RESOURCE)
 
     def has_module_permission(self, request):
         return can_anywhere(request, Action.VIEW_RESOURCE)
@@ -418,4 +431,6 @@ class ResourceAdmin(ServiceSaveAdmin, SchemaAddAdmin, CurrentScopeAdmin, admin.M
         )
 
     def has_delete_permission(self, request, obj=None):
+        if obj is None:  # the bulk delete
+            return can_in_view(request, Action.MANAGE_RESOURCE)
         return can_on(request, Action.MANAGE_RESOURCE, obj)

@@ -1,0 +1,60 @@
+"""The resource list's bulk actions: offered to those whose roles allow them, a refused
+row says which role it needs."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from resourcemanager.identity.roles import Role
+from resourcemanager.ui.adminscope import SESSION_KEY
+from tests.admin.conftest import ready_resource
+
+CHANGELIST = reverse("admin:resourcemanager_resource_changelist")
+CONSUMERS = reverse("admin:consumers_consumer_changelist")
+
+
+def offered(browser, url: str = CHANGELIST) -> set[str]:
+    response = browser.get(url)
+    assert response.status_code == 200
+    form = response.context["action_form"]  # None: no action at all
+    return {name for name, _ in form.fields["action"].choices if name} if form else set()
+
+
+@pytest.mark.parametrize(("role", "actions"), [
+    (Role.USER, {"check_selected"}),
+    (Role.CONSUMER_ADMIN, {"check_selected"}),
+    (Role.RESOURCE_ADMIN, {"check_selected", "backup_selected", "delete_selected"}),
+    (Role.ADMIN, {"check_selected", "backup_selected", "delete_selected"}),
+])
+def test_each_role_is_offered_the_actions_it_may_run(admin_browser, role, actions):
+    assert offered(admin_browser(team_a=role)) == actions
+
+
+def test_consumer_redelivery_is_offered_to_those_who_manage_consumers(admin_browser):
+    assert "sync_selected" not in offered(admin_browser(team_a=Role.USER), CONSUMERS)
+    assert "sync_selected" in offered(admin_browser(team_a=Role.CONSUMER_ADMIN), CONSUMERS)
+
+
+def test_the_current_scope_decides_what_is_offered(admin_browser):
+    browser = admin_browser(team_a=Role.USER, team_b=Role.RESOURCE_ADMIN)
+    assert "backup_selected" in offered(browser)
+
+    session = browser.session
+    session[SESSION_KEY] = "team-a"
+    session.save()
+
+    assert offered(browser) == {"check_selected"}
+
+
+def test_a_refused_row_says_which_role_it_needs(admin_browser, memory_provider):
+    orders = ready_resource(memory_provider.key)
+    browser = admin_browser(team_a=Role.USER, team_b=Role.RESOURCE_ADMIN)
+
+    response = browser.post(CHANGELIST, {"action": "backup_selected",
+                                         "_selected_action": [orders.pk]})
+
+    shown = [str(message) for message in get_messages(response.wsgi_request)]
+    assert shown == ["team-a/orders: this needs the role ADMIN or RESOURCE_ADMIN in this "
+                     "scope"]
