@@ -8,6 +8,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from resourcemanager.identity.roles import Role
+from resourcemanager.resources.models import Resource
 from resourcemanager.ui.adminscope import SESSION_KEY
 from tests.admin.conftest import ready_resource
 
@@ -58,3 +59,24 @@ def test_a_refused_row_says_which_role_it_needs(admin_browser, memory_provider):
     shown = [str(message) for message in get_messages(response.wsgi_request)]
     assert shown == ["team-a/orders: this needs the role ADMIN or RESOURCE_ADMIN in this "
                      "scope"]
+
+
+def test_a_bulk_check_reports_the_rows_that_went_through(admin_browser, memory_provider):
+    orders, billing = (ready_resource(memory_provider.key, name)
+                       for name in ("orders", "billing"))
+    billing.status = Resource.Status.PENDING
+    billing.save(update_fields=["status"])
+    browser = admin_browser(team_a=Role.USER)
+
+    response = browser.post(CHANGELIST, {"action": "check_selected",
+                                         "_selected_action": [orders.pk, billing.pk]})
+
+    shown = [(message.level_tag, str(message))
+             for message in get_messages(response.wsgi_request)]
+    assert shown == [
+        ("error", "team-a/billing: a pending resource cannot be checked"),
+        ("success", "Check of 1 resource(s) requested: each one's result shows on its page "
+                    "once done."),
+    ]
+    orders.refresh_from_db()
+    assert orders.last_check_at is not None

@@ -72,15 +72,19 @@ def apply_each(
     request: HttpRequest,
     rows: Iterable[Any],
     operation: Callable[[Principal, Any], object],
-) -> None:
+) -> int:
     """Run a service ``operation`` on each row as the request's principal; a refused row
-    is reported as an error message and the others still go through."""
+    is reported as an error message and the others still go through. How many did."""
     principal = principal_of(request)
+    done = 0
     for row in rows:
         try:
             operation(principal, row)
         except ServiceError as exc:
             model_admin.message_user(request, f"{row}: {exc.message}", messages.ERROR)
+        else:
+            done += 1
+    return done
 
 
 def history(request: HttpRequest, obj: Resource | Credential) -> dict[str, Any]:

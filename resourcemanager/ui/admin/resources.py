@@ -405,7 +405,9 @@ class ResourceAdmin(ServiceSaveAdmin, SchemaAddAdmin, CurrentScopeAdmin, admin.M
     @admin.action(description="Check selected resources (and repair access)",
                   permissions=["check"])
     def check_selected(self, request, queryset):
-        apply_each(self, request, queryset, services.check_resource)
+        if checked := apply_each(self, request, queryset, services.check_resource):
+            self.message_user(request, f"Check of {checked} resource(s) requested: each "
+                              "one's result shows on its page once done.", messages.SUCCESS)
 
     def has_backup_permission(self, request: HttpRequest) -> bool:
         return can_in_view(request, Action.MANAGE_RESOURCE)
