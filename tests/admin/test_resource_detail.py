@@ -250,3 +250,20 @@ def test_a_bulk_delete_reaching_a_scope_without_the_right_deletes_nothing(admin_
     assert "Yes, I\u2019m sure" not in confirmation
     assert refused.status_code == 403
     assert Resource.objects.live().count() == 2
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.RESOURCE_ADMIN, Role.USER])
+def test_the_creator_links_to_the_user_s_page_for_operators_only(admin_browser, orders,
+                                                                  role):
+    member = admin_browser(team_a=role)
+    orders.created_by = member.user
+    orders.save(update_fields=["created_by"])
+    user_page = reverse("admin:auth_user_change", args=[member.user.pk])
+
+    seen = member.get(page(orders.pk)).content.decode()
+    operators = admin_browser(operator=True).get(page(orders.pk)).content.decode()
+
+    assert user_page not in seen
+    assert f'<div class="readonly">{member.user.username}</div>' in seen
+    assert f'<a href="{user_page}">{member.user.username}</a>' in operators
+    assert member.get(user_page).status_code in (302, 403, 404)  # not for members

@@ -60,3 +60,16 @@ def test_a_user_revokes_its_own_token(users):
 
     own.refresh_from_db()
     assert own.revoked_at is not None
+
+
+def test_the_token_s_user_links_to_its_page_for_operators_only(users, django_user_model):
+    token, _ = issue_token(users["ann"], "laptop", expires_in_days=None)
+    user_page = f"/admin/auth/user/{users['ann'].pk}/change/"
+    operator = django_user_model.objects.create_superuser("op", password=None)
+
+    own = signed_in(users["ann"]).get(f"{CHANGELIST}{token.pk}/change/").content.decode()
+    theirs = signed_in(operator).get(f"{CHANGELIST}{token.pk}/change/").content.decode()
+
+    assert user_page not in own
+    assert '<div class="readonly">ann</div>' in own
+    assert f'<a href="{user_page}">ann</a>' in theirs

@@ -3,10 +3,11 @@ actions that go through a service row by row, and an object's history."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 
 from audit.models import AuditEntry
@@ -45,6 +46,21 @@ def can_on(
         return can_anywhere(request, action)
     principal = principal_of(request)
     return principal is not None and principal.can(action, obj.scope)
+
+
+def users_shown(request: HttpRequest, fields: Sequence[str], users: Sequence[str]
+                ) -> list[str]:
+    """``fields`` of a read-only page as ``request``'s user sees them: a foreign key to a
+    user (one of ``users``) links to the user's page, which only operators may open;
+    anyone else reads the username, the admin's ``<field>_name`` display."""
+    principal = principal_of(request)
+    if principal is not None and principal.is_operator:
+        return list(fields)
+    return [f"{name}_name" if name in users else name for name in fields]
+
+
+def username(user: AbstractBaseUser | None) -> str:
+    return user.get_username() if user is not None else "-"
 
 
 class ResourceRunPages:

@@ -37,6 +37,8 @@ from resourcemanager.ui.admin.permissions import (
     can_in_view,
     can_on,
     history,
+    username,
+    users_shown,
 )
 from resourcemanager.ui.admin.quotas import resource_limit_panel, resource_limit_urls
 from resourcemanager.ui.admin.refusals import ServiceSaveAdmin
@@ -48,6 +50,8 @@ from resourcemanager.ui.snippets import ShownValue, masked, shown_values
 
 #: Credentials listed on a resource's page; the rest are in the credentials list.
 ISSUED_SHOWN = 20
+#: The page's foreign keys to users (``users_shown``).
+USERS = ["created_by"]
 #: The audit actions of a resource's operations, and how the page words their outcomes.
 OPERATIONS = ["resource.create", "resource.update", "resource.check", "resource.delete",
               "resource.backup", "resource.restore", "resource.cleanup", "resource.clone"]
@@ -328,8 +332,9 @@ class ResourceAdmin(ServiceSaveAdmin, SchemaAddAdmin, CurrentScopeAdmin, admin.M
             form = self.add_form(request)
             return [(None, {"fields": self.add_fields}), *self.property_fieldset(form.specs)]
         if not self.has_change_permission(request, obj):
-            return [(None, {"fields": self.readonly_fields})]
-        return [(None, {"fields": self.detail_fields}), ("Tags", {"fields": ["tags_text"]}),
+            return [(None, {"fields": self.get_readonly_fields(request, obj)})]
+        return [(None, {"fields": users_shown(request, self.detail_fields, USERS)}),
+                ("Tags", {"fields": ["tags_text"]}),
                 *self.property_fieldset(obj.provider.adapter_class.properties)]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -340,7 +345,11 @@ class ResourceAdmin(ServiceSaveAdmin, SchemaAddAdmin, CurrentScopeAdmin, admin.M
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.readonly_fields
+        return [] if obj is None else users_shown(request, self.readonly_fields, USERS)
+
+    @admin.display(description="created by")
+    def created_by_name(self, obj: Resource) -> str:
+        return username(obj.created_by)
 
     @admin.display(description="tags")
     def tags_shown(self, obj: Resource) -> str:

@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 
 from resourcemanager.identity.models import ApiToken
 from resourcemanager.identity.tokens import issue_token, revoke_token
+from resourcemanager.ui.admin.permissions import username, users_shown
 
 
 class IssueTokenForm(forms.ModelForm):
@@ -42,10 +43,15 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request, obj=None):
-        return ["name", "expires_in_days"] if obj is None else self.fields
+        return ["name", "expires_in_days"] if obj is None else self.get_readonly_fields(
+            request, obj)
 
     def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.readonly_fields
+        return [] if obj is None else users_shown(request, self.readonly_fields, ["user"])
+
+    @admin.display(description="user")
+    def user_name(self, token: ApiToken) -> str:
+        return username(token.user)
 
     def save_model(self, request, obj, form, change):
         token, plaintext = issue_token(
