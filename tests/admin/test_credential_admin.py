@@ -137,7 +137,6 @@ def test_reveal_shows_the_secret_and_is_audited(admin_browser, orders):
     detail = browser.get(page(credential)).content.decode()
     assert "Reveal secret" in detail and secret["password"] not in detail
 
-    assert browser.get(operation(credential, "reveal")).status_code == 405
     answer = browser.post(operation(credential, "reveal"))
 
     assert answer.status_code == 200
@@ -279,3 +278,22 @@ def test_an_s3_key_made_by_the_server_is_shown_once_with_its_aws_snippet(
     assert key["password"] not in browser.get(page(credential)).content.decode()
     revealed = browser.post(operation(credential, "reveal")).content.decode()
     assert shown_password(revealed) == key["password"]
+
+
+@pytest.mark.parametrize("name", ["reveal", "rotate", "renew"])
+def test_a_get_of_an_operation_goes_back_to_the_credential_and_does_nothing(
+    admin_browser, orders, name
+):
+    credential, secret = issued(orders, ttl=3600)
+    browser = admin_browser(team_a=Role.RESOURCE_ADMIN)
+
+    response = browser.get(operation(credential, name), follow=True)
+
+    assert response.redirect_chain == [(page(credential), 302)]
+    assert messages_of(response) == [
+        "Nothing was done: that address acts only from its button on this page."]
+    assert secret["password"] not in response.content.decode()
+    assert not AuditEntry.objects.filter(action__startswith="credential.",
+                                         target_id=str(credential.pk)).exclude(
+        action="credential.issue").exists()
+    assert admin_browser(team_b=Role.ADMIN).get(operation(credential, name)).status_code == 404

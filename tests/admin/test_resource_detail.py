@@ -142,12 +142,21 @@ def test_every_role_of_the_scope_checks_from_the_page(admin_browser, orders, rol
     assert "resource.check" in html  # the page's history shows it
 
 
-def test_the_check_url_takes_only_a_post(admin_browser, orders):
-    browser = admin_browser(team_a=Role.USER)
+@pytest.mark.parametrize("operation", ["check", "backup"])
+def test_a_get_of_an_operation_goes_back_to_the_page_and_does_nothing(admin_browser, orders,
+                                                                      operation):
+    browser = admin_browser(team_a=Role.ADMIN)
+    url = reverse(f"admin:resourcemanager_resource_{operation}", args=[orders.pk])
 
-    assert browser.get(check_url(orders.pk)).status_code == 405
+    response = browser.get(url, follow=True)
+
+    assert response.redirect_chain == [(page(orders.pk), 302)]
+    assert [str(message) for message in response.context["messages"]] == [
+        "Nothing was done: that address acts only from its button on this page."]
     orders.refresh_from_db()
     assert orders.last_check_at is None
+    assert not orders.backups.exists()
+    assert admin_browser(team_b=Role.ADMIN).get(url).status_code == 404
 
 
 def test_a_page_without_credentials_says_so(admin_browser, pg_provider):

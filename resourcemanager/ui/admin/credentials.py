@@ -19,7 +19,6 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseNotAllowed,
     HttpResponseRedirect,
 )
 from django.template.response import TemplateResponse
@@ -31,7 +30,7 @@ from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action, Principal
 from resourcemanager.resources import credentials, failures
 from resourcemanager.resources.models import OWNER_HOLDER, Credential
-from resourcemanager.ui.admin.permissions import can_anywhere, can_on, history
+from resourcemanager.ui.admin.permissions import back_from_get, can_anywhere, can_on, history
 from resourcemanager.ui.adminscope import CurrentScopeAdmin
 from resourcemanager.ui.credential_pages import (
     RenewForm,
@@ -189,10 +188,14 @@ class CredentialAdmin(CurrentScopeAdmin, admin.ModelAdmin):
                               messages.ERROR)
             return None
 
+    def _back_from_get(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """A GET of an operation (its secret page reloaded): the credential's page."""
+        return back_from_get(self, request, credential_url(self._visible(request, object_id)))
+
     def renew(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST ``ttl`` (optional): RENEW, then back to the credential's page."""
         if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+            return self._back_from_get(request, object_id)
         credential = self._changeable(request, object_id)
         form = RenewForm(request.POST)
         if not form.is_valid():
@@ -207,7 +210,7 @@ class CredentialAdmin(CurrentScopeAdmin, admin.ModelAdmin):
     def rotate(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST ``grace`` (optional): ROTATE, then the new secret, shown once."""
         if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+            return self._back_from_get(request, object_id)
         credential = self._rotatable(request, object_id)
         form = RotateForm(request.POST)
         if not form.is_valid():
@@ -229,7 +232,7 @@ class CredentialAdmin(CurrentScopeAdmin, admin.ModelAdmin):
     def reveal(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST: REVEAL (audited), then the current secret."""
         if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+            return self._back_from_get(request, object_id)
         credential = self._visible(request, object_id)
         secret = self._ask(request, credential, credentials.reveal_credential)
         if secret is None:

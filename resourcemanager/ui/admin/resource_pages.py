@@ -24,6 +24,11 @@ Page = Callable[[admin.ModelAdmin, HttpRequest, Resource], HttpResponse]
 Done = TypeVar("Done")
 
 
+def resource_url(resource: Resource) -> str:
+    """The resource's own page."""
+    return reverse("admin:resourcemanager_resource_change", args=[quote(resource.pk)])
+
+
 def resource_page_path(model_admin: admin.ModelAdmin, visible: Visible, name: str,
                        page: Page) -> URLPattern:
     """``<resource id>/<name>/`` of the resource admin (URL ``resource_<name>``): ``page``
@@ -42,7 +47,6 @@ def resource_form_page(
     """``submit`` the valid posted ``form`` (a service call), ``report`` what it made and go
     back to the resource's page; else show the form. ``context`` holds the page's
     ``title``, ``rm_intro`` and ``rm_submit``; the caller checks the user's right first."""
-    resource_url = reverse("admin:resourcemanager_resource_change", args=[quote(resource.pk)])
     if request.method == "POST" and form.is_valid():
         try:
             done = submit(form.cleaned_data)
@@ -50,8 +54,8 @@ def resource_form_page(
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             report(done)
-            return HttpResponseRedirect(resource_url)
+            return HttpResponseRedirect(resource_url(resource))
     return TemplateResponse(request, "admin/resourcemanager/resource/resource_form.html", {
         **model_admin.admin_site.each_context(request), **context, "opts": model_admin.opts,
-        "form": form, "rm_resource": resource, "rm_resource_url": resource_url,
+        "form": form, "rm_resource": resource, "rm_resource_url": resource_url(resource),
     })

@@ -33,6 +33,7 @@ from resourcemanager.ui.admin.backups import backup_panel, report_backup
 from resourcemanager.ui.admin.data_copies import data_copy_panel, data_copy_urls
 from resourcemanager.ui.admin.permissions import (
     apply_each,
+    back_from_get,
     can_anywhere,
     can_in_view,
     can_on,
@@ -42,6 +43,7 @@ from resourcemanager.ui.admin.permissions import (
 )
 from resourcemanager.ui.admin.quotas import resource_limit_panel, resource_limit_urls
 from resourcemanager.ui.admin.refusals import ServiceSaveAdmin
+from resourcemanager.ui.admin.resource_pages import resource_url
 from resourcemanager.ui.admin.schema import SchemaAddAdmin
 from resourcemanager.ui.adminscope import CurrentScopeAdmin, current_scope
 from resourcemanager.ui.credential_pages import issue_page, may_issue
@@ -219,9 +221,9 @@ class ResourceAdmin(ServiceSaveAdmin, SchemaAddAdmin, CurrentScopeAdmin, admin.M
 
     def check_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST: CHECK the resource now (repairing its access), then back to its page."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
         resource = self._visible(request, object_id)
+        if request.method != "POST":
+            return back_from_get(self, request, resource_url(resource))
         if not can_on(request, Action.CHECK_RESOURCE, resource):
             raise PermissionDenied
         before, recreate = resource.last_check_at, resource.credentials is None
@@ -232,9 +234,7 @@ class ResourceAdmin(ServiceSaveAdmin, SchemaAddAdmin, CurrentScopeAdmin, admin.M
         else:
             resource.refresh_from_db()
             self._report_check(request, resource, before, recreate=recreate)
-        return HttpResponseRedirect(
-            reverse("admin:resourcemanager_resource_change", args=[quote(resource.pk)])
-        )
+        return HttpResponseRedirect(resource_url(resource))
 
     def _report_check(
         self, request: HttpRequest, resource: Resource, before: datetime | None, *,
@@ -267,9 +267,9 @@ class ResourceAdmin(ServiceSaveAdmin, SchemaAddAdmin, CurrentScopeAdmin, admin.M
 
     def backup_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST: BACKUP the resource now, then back to its page with how it went."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
         resource = self._visible(request, object_id)
+        if request.method != "POST":
+            return back_from_get(self, request, resource_url(resource))
         if not can_on(request, Action.MANAGE_RESOURCE, resource):
             raise PermissionDenied
         try:
@@ -278,8 +278,7 @@ class ResourceAdmin(ServiceSaveAdmin, SchemaAddAdmin, CurrentScopeAdmin, admin.M
             self.message_user(request, f"{resource}: {exc.message}", messages.ERROR)
         else:
             report_backup(self, request, backup)
-        return HttpResponseRedirect(
-            reverse("admin:resourcemanager_resource_change", args=[quote(resource.pk)]))
+        return HttpResponseRedirect(resource_url(resource))
 
     def credentials_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST: the secret values of the page, for its "show" and "copy" buttons.
