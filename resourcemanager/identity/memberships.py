@@ -77,11 +77,16 @@ def revoke_role(principal: Principal, membership: ScopeRole) -> None:
 
 def can_revoke(principal: Principal | None, membership: ScopeRole) -> bool:
     """Whether ``revoke_role`` would be allowed (for showing or hiding the button)."""
+    return revoke_refusal(principal, membership) is None
+
+
+def revoke_refusal(principal: Principal | None, membership: ScopeRole) -> str | None:
+    """What ``revoke_role`` would answer refusing ``membership``; None if it would not."""
     try:
         _check_revoke(principal, membership)
-    except (Forbidden, Conflict):
-        return False
-    return True
+    except (Forbidden, Conflict) as refusal:
+        return refusal.message
+    return None
 
 
 def _check_revoke(principal: Principal | None, membership: ScopeRole, lock: bool = False):

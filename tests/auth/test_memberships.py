@@ -108,3 +108,24 @@ def test_a_membership_s_page_names_its_user(people, viewer):
     shown = {field.field["name"]: field.contents() for fieldset in response.context["adminform"]
              for line in fieldset for field in line}
     assert shown["username"] == "ben"
+
+
+def test_a_bulk_removal_the_rules_forbid_says_which_rule(people):
+    own, ben = (ScopeRole.objects.get(user=people[name]) for name in ("ann", "ben"))
+    lone_admin = ScopeRole.objects.get(user=people["dan"])
+    operator = type(people["ann"]).objects.create_superuser("op")
+
+    def remove(user, *memberships, post: bool = False):
+        data = {"action": "delete_selected", "_selected_action": [m.pk for m in memberships]}
+        return signed_in(user).post(CHANGELIST, {**data, "post": "yes"} if post else data)
+
+    ann_asks = remove(people["ann"], own, ben).content.decode()
+    operator_asks = remove(operator, lone_admin).content.decode()
+
+    assert "ann ADMIN in team-a: nobody changes their own roles" in ann_asks
+    assert "dan ADMIN in team-b: the last ADMIN of a scope cannot be removed" in operator_asks
+    for page in (ann_asks, operator_asks):
+        assert "doesn\u2019t have permission" not in page and "doesn't have permission" not in page
+        assert "Yes, I\u2019m sure" not in page
+    assert remove(people["ann"], own, ben, post=True).status_code == 403
+    assert ScopeRole.objects.filter(pk__in=[own.pk, ben.pk, lone_admin.pk]).count() == 3

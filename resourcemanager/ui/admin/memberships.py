@@ -7,7 +7,13 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from resourcemanager.core.errors import ServiceError
-from resourcemanager.identity.memberships import can_revoke, check_grant, grant_role, revoke_role
+from resourcemanager.identity.memberships import (
+    can_revoke,
+    check_grant,
+    grant_role,
+    revoke_refusal,
+    revoke_role,
+)
 from resourcemanager.identity.models import ScopeRole
 from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action
@@ -69,6 +75,16 @@ class ScopeRoleAdmin(ServiceSaveAdmin, CurrentScopeAdmin, admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         revoke_role(principal_of(request), obj)
+
+    def get_deleted_objects(self, objs, request):
+        """Why the membership rules keep any of the memberships to delete (the page says
+        it instead of a missing permission to delete scope roles)."""
+        memberships = list(objs)
+        deleted, counts, _, protected = super().get_deleted_objects(memberships, request)
+        principal = principal_of(request)
+        kept = [f"{membership}: {why}" for membership in memberships
+                if (why := revoke_refusal(principal, membership))]
+        return deleted, counts, kept, protected
 
     def delete_queryset(self, request, queryset):
         apply_each(self, request, queryset, revoke_role)
