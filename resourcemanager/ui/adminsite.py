@@ -4,10 +4,15 @@ What each user then sees and may do is decided per model admin by the access lay
 index is a dashboard of the user's scopes (``resourcemanager.ui.dashboard``).
 """
 
+from collections.abc import Callable
+from functools import wraps
+
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth.forms import AuthenticationForm
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, URLResolver, path
 
 from resourcemanager.identity import oidc
@@ -34,6 +39,9 @@ class ResourceManagerAdminSite(admin.AdminSite):
         principal = principal_of(request)
         return principal is not None and bool(principal.roles)
 
+    def admin_view(self, view: Callable, cacheable: bool = False) -> Callable:
+        return super().admin_view(_selection_checked(view), cacheable)
+
     def get_urls(self) -> list[URLPattern | URLResolver]:
         own = [path("scope/", self.admin_view(switch_scope), name="switch_scope")]
         return own + super().get_urls()
@@ -56,3 +64,27 @@ class ResourceManagerAdminSite(admin.AdminSite):
             **(extra_context or {}),
         }
         return super().index(request, context)
+
+
+def _selection_checked(view: Callable) -> Callable:
+    """``view``; when it is a model admin's and is posted a bulk action's selection, every
+    selected id must be one of that model's (a forged one would fail deep in the action):
+    otherwise the list is shown again, saying so."""
+    model_admin = getattr(view, "__self__", None)
+    if not isinstance(model_admin, admin.ModelAdmin):
+        return view
+
+    @wraps(view)
+    def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method == "POST":
+            key = model_admin.model._meta.pk
+            try:
+                for selected in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                    key.to_python(selected)
+            except ValidationError:
+                model_admin.message_user(request, "The selection names no such item; "
+                                         "nothing was done.", messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return checked

@@ -80,3 +80,21 @@ def test_a_bulk_check_reports_the_rows_that_went_through(admin_browser, memory_p
     ]
     orders.refresh_from_db()
     assert orders.last_check_at is not None
+
+
+@pytest.mark.parametrize(("changelist", "action"), [
+    (CHANGELIST, "delete_selected"),
+    (CHANGELIST, "check_selected"),
+    (CONSUMERS, "sync_selected"),
+    (reverse("admin:resourcemanager_apitoken_changelist"), "revoke_selected"),
+    (reverse("admin:resourcemanager_scoperole_changelist"), "delete_selected"),
+    (reverse("admin:auth_user_changelist"), "delete_selected"),
+])
+def test_a_forged_selection_is_refused_with_a_message(admin_browser, changelist, action):
+    browser = admin_browser(operator=True)
+
+    answer = browser.post(changelist, {"action": action, "_selected_action": ["not-an-id"]})
+
+    assert answer.status_code == 302
+    assert [str(each) for each in get_messages(answer.wsgi_request)] == [
+        "The selection names no such item; nothing was done."]
