@@ -66,3 +66,15 @@ def test_refused_values_are_shown_and_nothing_is_saved(admin_browser, values, er
     assert answer.status_code == 200
     assert error in answer.content.decode()
     assert not ScopeSettings.objects.exists()
+
+
+def test_another_scope_s_admin_is_refused_without_learning_whether_it_has_settings(
+        admin_browser):
+    admin_browser(team_a=Role.ADMIN).post(ADD, form(credential_default_ttl="3600"))
+    outsider = admin_browser(team_b=Role.ADMIN)
+
+    errors = [outsider.post(ADD, form(scope=scope)).context["adminform"].form.errors
+              for scope in ("team-a", "team-c")]
+
+    assert errors[0] == errors[1] and "already" not in str(errors[0])
+    assert ScopeSettings.objects.get(scope="team-a").credential_default_ttl == 3600

@@ -29,19 +29,26 @@ class ScopeSettingsForm(forms.ModelForm):
             "below the server's; empty: the server's.",
         }
 
+    refused = False
+
     def clean(self):
         data = super().clean()
         if self.errors:
             return data
         scope = data.get("scope") or self.instance.scope
-        if self.instance.pk is None and ScopeSettings.objects.filter(scope=scope).exists():
-            raise ValidationError("this scope has its settings already: change them there")
-        try:
+        try:  # first: whether another scope has settings is not told to its outsiders
             services.check_settings(principal_of(self.request), scope,
                                     **{name: data.get(name) for name in services.EDITABLE})
         except ServiceError as exc:
+            self.refused = True
             raise ValidationError(exc.message) from None
+        if self.instance.pk is None and ScopeSettings.objects.filter(scope=scope).exists():
+            raise ValidationError("this scope has its settings already: change them there")
         return data
+
+    def validate_unique(self) -> None:
+        if not self.refused:  # the model's own check would tell it as well
+            super().validate_unique()
 
 
 @admin.register(ScopeSettings)
