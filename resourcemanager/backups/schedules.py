@@ -89,8 +89,9 @@ def check_schedule(principal: Principal | None, resource: Resource, *, interval:
     """Refuse what ``set_schedule`` would refuse, changing nothing (for forms); the
     schedule's fields."""
     require(principal, Action.MANAGE_RESOURCE, resource.scope)
+    wanted = _validated(interval, hours, keep_daily, keep_weekly)  # what was sent, first
     data_class(resource)
-    return _validated(interval, hours, keep_daily, keep_weekly)
+    return wanted
 
 
 def delete_schedule(principal: Principal, resource: Resource) -> None:

@@ -104,9 +104,11 @@ def test_without_a_store_no_schedule_is_set(make_client, scram_provider):
     resource = ready_resource(client, "pg-scram")
 
     answer = client.put(schedule_url(resource), DAILY, format="json")
+    malformed = client.put(schedule_url(resource), {**DAILY, "keep_daily": -1}, format="json")
 
     assert answer.status_code == 409
     assert answer.json()["code"] == "backups_not_configured"
+    assert malformed.status_code == 400 and "keep_daily" in malformed.json()["fields"]
 
 
 def test_the_sweep_backs_up_what_is_due_and_keeps_the_cadence(
