@@ -1,5 +1,6 @@
 """A service's refusal when an admin form is saved (a full quota, a taken name) shows on
-the form again, as a validation error does, and nothing is saved."""
+the form again, as a validation error does, and nothing is saved; one when an object is
+deleted shows on its deletion page again, and nothing is deleted."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from resourcemanager.backups import schedules
 from resourcemanager.backups.models import BackupSchedule
 from resourcemanager.core.errors import Conflict
 from resourcemanager.identity.models import ScopeRole
-from resourcemanager.identity.roles import Role
+from resourcemanager.identity.roles import SYSTEM, Role
 from resourcemanager.resources import quotas, services
 from resourcemanager.resources.models import Resource
 from resourcemanager.scopes import services as scope_services
@@ -110,3 +111,52 @@ def test_a_refusal_at_save_time_shows_on_the_form(admin_browser, request, monkey
     assert not ScopeRole.objects.filter(user__username="newcomer").exists()
     assert not Consumer.objects.exists()
     assert not BackupSchedule.objects.exists()
+
+
+def refused_after(service):
+    """``service`` done, then refused, as when a later step of the deletion finds the
+    rules against it: whatever it changed must be rolled back."""
+
+    def run(*args, **kwargs):
+        service(*args, **kwargs)
+        raise Conflict("the resource is deleting", code="invalid_state")
+
+    return run
+
+
+@pytest.mark.parametrize("page", ["resource", "membership", "consumer", "schedule"])
+def test_a_refusal_at_delete_time_shows_on_the_page_and_deletes_nothing(
+        admin_browser, request, monkeypatch, page, django_user_model):
+    if page == "schedule":
+        request.getfixturevalue("bucket")
+    provider = request.getfixturevalue("pg_provider" if page == "schedule"
+                                       else "memory_provider")
+    resource = ready_resource(provider.key, "orders")
+    newcomer = django_user_model.objects.create_user("newcomer", password=None)
+    make, service, name = {
+        "resource": (lambda: resource, services, "delete_resource"),
+        "membership": (lambda: ScopeRole.objects.create(user=newcomer, scope="team-a",
+                                                        role=Role.USER),
+                       membership_admin, "revoke_role"),
+        "consumer": (lambda: consumer_services.create_consumer(
+            SYSTEM, "team-a", builder="webhook", name="hook",
+            properties={"url": "http://127.0.0.1:1/h", "secret": "whsec-x"}),
+            consumer_services, "delete_consumer"),
+        "schedule": (lambda: schedules.set_schedule(SYSTEM, resource, interval="weekly"),
+                     schedules, "delete_schedule"),
+    }[page]
+    target = make()
+    monkeypatch.setattr(service, name, refused_after(getattr(service, name)))
+    url = reverse(f"admin:{target._meta.app_label}_{target._meta.model_name}_delete",
+                  args=[target.pk])
+    browser = admin_browser(operator=True)
+
+    response = browser.post(url, {"post": "yes"}, follow=True)
+
+    assert response.status_code == 200
+    assert response.redirect_chain == [(url, 302)]
+    assert [str(message) for message in response.context["messages"]] == [
+        "the resource is deleting"]
+    assert type(target).objects.filter(pk=target.pk).exists()
+    resource.refresh_from_db()
+    assert resource.status == Resource.Status.READY

@@ -1,13 +1,14 @@
-"""Admin forms saved through a service: what the service refuses only when the change is
-made (a full quota, a name taken, a state changed since the form was read) shows on the
-form again as a validation error would, and nothing is saved."""
+"""Admin forms saved, and objects deleted, through a service: what the service refuses only
+when the change is made (a full quota, a name taken, a state changed since the page was
+read) shows on the page again, as a validation error would, and nothing is changed."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
-from django.http import HttpRequest, HttpResponse
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from resourcemanager.core.errors import ServiceError
 from resourcemanager.ui.schema_forms import raise_as_form_error
@@ -30,8 +31,9 @@ def refused_form(form: type[forms.BaseForm], refusal: ServiceError) -> type[form
 
 
 class ServiceSaveAdmin:
-    """Mixin of a model admin whose ``save_model`` calls a service: a refusal there rolls
-    back the save's transaction and shows the posted form again with it."""
+    """Mixin of a model admin whose ``save_model`` and ``delete_model`` call a service: a
+    refusal there rolls back the save's (or deletion's) transaction and shows the posted
+    form (or the deletion's confirmation page) again with it."""
 
     def changeform_view(
         self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
@@ -50,3 +52,13 @@ class ServiceSaveAdmin:
         form = super().get_form(request, obj, change=change, **kwargs)
         refusal = getattr(request, REFUSAL, None)
         return form if refusal is None else refused_form(form, refusal)
+
+    def delete_view(self, request: HttpRequest, object_id: str,
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ServiceError as refusal:
+            if request.method != "POST":
+                raise
+            self.message_user(request, refusal.message, messages.ERROR)
+        return HttpResponseRedirect(request.get_full_path())
