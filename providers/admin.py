@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -8,7 +11,14 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.urls import URLPattern, path, reverse
 
 from providers.models import Provider
-from providers.services import diagnose_provider, save_provider, validate_options
+from providers.services import (
+    diagnose_provider,
+    save_provider,
+    validate_allowed_scopes,
+    validate_key,
+    validate_options,
+    validate_port,
+)
 from resourcemanager.core.errors import ServiceError
 from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action
@@ -18,6 +28,9 @@ from resourcemanager.ui.adminscope import current_scope
 
 
 class ProviderForm(forms.ModelForm):
+    """The instance as declarations are checked (``providers.services``), each refusal
+    beside its field."""
+
     password = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
         required=False,
@@ -48,6 +61,22 @@ class ProviderForm(forms.ModelForm):
             except ServiceError as exc:
                 self.add_error("options", exc.message)
         return data
+
+    def clean_key(self):
+        return self._checked(validate_key, self.cleaned_data["key"], self.instance.pk)
+
+    def clean_port(self):
+        return self._checked(validate_port, self.cleaned_data["port"])
+
+    def clean_allowed_scopes(self):
+        return self._checked(validate_allowed_scopes, self.cleaned_data["allowed_scopes"])
+
+    @staticmethod
+    def _checked(check: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return check(*args)
+        except ServiceError as exc:
+            raise forms.ValidationError(exc.message) from None
 
     def clean_password(self):
         return self.cleaned_data["password"] or (self.instance.password if self.instance else "")

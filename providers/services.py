@@ -16,8 +16,10 @@ from audit.services import record
 from providers.adapters import registry
 from providers.adapters.base import ProviderError
 from providers.adapters.naming import PREFIX_RE
+from providers.adapters.properties import PropertyError, check_value, from_text
 from providers.models import Provider
 from resourcemanager.core.errors import Forbidden, InvalidInput, NotFound
+from resourcemanager.core.validation import SCOPE_RE
 from resourcemanager.identity.roles import Principal
 from resourcemanager.outbox import queueing
 from resourcemanager.resources.failures import log_failure, tenant_message
@@ -85,7 +87,9 @@ def _probe_after_commit(provider: Provider) -> None:
 
 
 def validate_options(provider_class: str, options: object) -> dict[str, Any]:
-    """Options must be known to the class; a name prefix must fit every backend's rules."""
+    """Options must be known to the class and of the kind it declares (text spelling an
+    integer or a boolean counts: declaration URLs give them so); a name prefix must fit
+    every backend's rules. Returned as given."""
     adapter = registry.adapter_class(provider_class)
     if not isinstance(options, dict):
         raise InvalidInput("options must be an object", field="options")
@@ -96,12 +100,44 @@ def validate_options(provider_class: str, options: object) -> dict[str, Any]:
             f"unknown options {', '.join(unknown)}; {adapter.label} knows {', '.join(known)}",
             field="options",
         )
+    for name, value in options.items():
+        try:
+            check_value(name, known[name], from_text(known[name], value), noun="option")
+        except PropertyError as exc:
+            raise InvalidInput(str(exc), field="options") from None
     if "name_prefix" in options and not PREFIX_RE.fullmatch(str(options["name_prefix"])):
         raise InvalidInput(
             "name_prefix is 1-16 lowercase letters, digits or '_', starting with a letter",
             field="options",
         )
     return options
+
+
+def validate_port(port: object) -> int:
+    """The instance's port: 1 to 65535."""
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise InvalidInput("port must be an integer from 1 to 65535", field="port")
+    return port
+
+
+def validate_allowed_scopes(scopes: object) -> list[str]:
+    """The scopes an instance accepts: a list of scope names (empty: every scope)."""
+    if not isinstance(scopes, list) or not all(
+            isinstance(scope, str) and SCOPE_RE.fullmatch(scope) for scope in scopes):
+        raise InvalidInput("allowed_scopes must be a list of scope names (lowercase "
+                           "letters, digits and '-'), or empty for every scope",
+                           field="allowed_scopes")
+    return scopes
+
+
+def validate_key(key: str, provider_id: int | None = None) -> str:
+    """A key no other instance has, even in another case (requests name instances by it);
+    ``provider_id``: the instance whose key it is."""
+    if Provider.objects.filter(key__iexact=key).exclude(key=key).exclude(
+            pk=provider_id).exists():
+        raise InvalidInput("another provider instance has this key in another case",
+                           field="key")
+    return key
 
 
 def reach(provider: Provider) -> str | None:
@@ -193,6 +229,7 @@ def sync_declared_providers() -> list[Provider]:
     synced = []
     with transaction.atomic():
         for item in declared:
+            validate_key(item.key)
             provider, _ = Provider.objects.update_or_create(
                 key=item.key,
                 defaults={
@@ -242,15 +279,19 @@ def _parse_declaration(entry: dict[str, Any]) -> DeclaredProvider:
         host = entry.get("host", "127.0.0.1")
         port = int(entry.get("port") or adapter.default_port)
         username, password = entry.get("username", ""), entry.get("password", "")
+    try:
+        valid = {"port": validate_port(port),
+                 "options": validate_options(provider_class, options),
+                 "allowed_scopes": validate_allowed_scopes(entry.get("allowed_scopes") or [])}
+    except InvalidInput as exc:
+        raise InvalidInput(f"provider {entry['key']!r}: {exc.message}") from None
     return DeclaredProvider(
         key=entry["key"],
         provider_class=provider_class,
         host=host,
-        port=port,
         username=username,
         password=password,
-        options=validate_options(provider_class, options),
-        allowed_scopes=list(entry.get("allowed_scopes") or []),
+        **valid,
         description=entry.get("description", ""),
         is_default=bool(entry.get("default", False)),
     )

@@ -55,11 +55,34 @@ def test_providers_no_longer_declared_are_disabled_not_deleted(db):
         ["nonsense"],
         [{"key": "x", "url": "postgresql://u@h/db?bogus=1"}],
         [{"key": "x", "class": "mysql", "options": {"name_prefix": "Bad-"}}],
+        [{"key": "x", "url": "postgresql://u@h/db?sslmode=bogus"}],
+        [{"key": "x", "url": "postgresql://u@h/db?public_port=-1"}],
+        [{"key": "x", "class": "postgresql", "options": {"database": "\u0000"}}],
+        [{"key": "x", "class": "postgresql", "port": 99999}],
+        [{"key": "x", "class": "postgresql", "allowed_scopes": ["TEAM A", 1]}],
     ],
 )
 def test_bad_declarations_are_clear_errors(db, declared):
     with override_settings(RM_PROVIDERS=declared), pytest.raises(InvalidInput):
         sync_declared_providers()
+
+
+def test_a_declared_key_differing_in_case_only_from_another_is_refused(db):
+    with override_settings(RM_PROVIDERS=[{"key": "postgresql", "url": "postgresql://u@h/db"}]):
+        sync_declared_providers()
+
+    with (override_settings(RM_PROVIDERS=[{"key": "POSTGRESQL", "url": "postgresql://u@h/db"}]),
+          pytest.raises(InvalidInput, match="another provider instance has this key")):
+        sync_declared_providers()
+    assert list(Provider.objects.values_list("key", flat=True)) == ["postgresql"]
+
+
+@override_settings(RM_PROVIDERS=[
+    {"key": "x", "url": "postgresql://u@h/db?sslmode=require&public_port=6432"}])
+def test_declared_options_given_as_text_are_read_as_their_kind(db):
+    [provider] = sync_declared_providers()
+
+    assert provider.options == {"database": "db", "sslmode": "require", "public_port": "6432"}
 
 
 def test_check_resources_reports_and_repairs(make_client, mysql_provider):

@@ -208,16 +208,19 @@ class ProviderAdapter(ABC):
     #: What the resource's dedicated account is on this backend, in messages.
     login_noun: ClassVar[str] = "login"
     default_port: ClassVar[int]
-    #: Options an operator may set on an instance of this class, one line each.
-    instance_options: ClassVar[dict[str, str]] = {}
+    #: Options an operator may set on an instance of this class (checked when the instance
+    #: is saved or declared: ``providers.services.validate_options``).
+    instance_options: ClassVar[dict[str, PropertySpec]] = {}
     #: Properties a resource of this class takes (validated, published, applied by
     #: ``create`` and ``update``).
     properties: ClassVar[dict[str, PropertySpec]] = {}
     #: Options every instance understands.
-    common_options: ClassVar[dict[str, str]] = {
-        "public_host": "Host written into tenants' URIs (default: the instance host)",
-        "public_port": "Port written into tenants' URIs (default: the instance port)",
-        "name_prefix": "Prefix of generated backend names (default 'rm_')",
+    common_options: ClassVar[dict[str, PropertySpec]] = {
+        "public_host": PropertySpec("Host written into tenants' URIs (default: the instance "
+                                    "host)", max_length=253),
+        "public_port": PropertySpec("Port written into tenants' URIs (default: the instance "
+                                    "port)", kind="integer", minimum=1, maximum=65535),
+        "name_prefix": PropertySpec("Prefix of generated backend names (default 'rm_')"),
     }
 
     def __init__(self, config: InstanceConfig) -> None:

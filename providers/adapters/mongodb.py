@@ -62,6 +62,7 @@ from providers.adapters.base import (
 )
 from providers.adapters.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
 from providers.adapters.naming import is_login_of
+from providers.adapters.properties import PropertySpec
 
 #: The collection that keeps a new, otherwise empty database listed.
 MARKER_COLLECTION = "_resourcemanager"
@@ -153,10 +154,14 @@ class MongoDBAdapter(ProviderAdapter):
     default_port = 27017
     url_path_option = "auth_source"
     instance_options = {
-        "auth_source": "Database the admin account is defined in (default 'admin')",
-        "tls": "'true': connect with TLS, verifying the server; tenants' URIs ask for TLS too",
-        "tls_ca_file": "CA certificate file to verify the server with (with tls)",
-        "replica_set": "Replica set name, for the admin's and tenants' connections",
+        "auth_source": PropertySpec("Database the admin account is defined in (default "
+                                    "'admin')"),
+        "tls": PropertySpec("true: connect with TLS, verifying the server; tenants' URIs ask "
+                            "for TLS too", kind="boolean"),
+        "tls_ca_file": PropertySpec("CA certificate file to verify the server with (with "
+                                    "tls)", max_length=4096),
+        "replica_set": PropertySpec("Replica set name, for the admin's and tenants' "
+                                    "connections"),
     }
 
     @property

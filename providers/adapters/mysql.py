@@ -93,9 +93,11 @@ class MySQLAdapter(MySQLLogins, MySQLDefiners, MySQLQuotas, MySQLDumps, Provider
     uri_scheme = "mysql"
     default_port = 3306
     instance_options = {
-        "user_host": "Host part of created accounts (default '%'); CHECK logs in as the "
-        "tenant, so it must also match the manager's address",
-        "ssl_ca": "CA certificate file; when set, connections use TLS and verify the server",
+        "user_host": PropertySpec("Host part of created accounts (default '%'); CHECK logs "
+                                  "in as the tenant, so it must also match the manager's "
+                                  "address"),
+        "ssl_ca": PropertySpec("CA certificate file; when set, connections use TLS and "
+                               "verify the server", max_length=4096),
     }
     properties = {
         "max_user_connections": PropertySpec(

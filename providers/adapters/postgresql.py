@@ -76,8 +76,12 @@ class PostgreSQLAdapter(PostgreSQLLogins, PostgreSQLQuotas, PostgreSQLDumps,
     url_path_option = "database"
     default_port = 5432
     instance_options = {
-        "database": "Maintenance database the admin connects to (default 'postgres')",
-        "sslmode": "libpq sslmode for every connection, e.g. 'require' or 'verify-full'",
+        "database": PropertySpec("Maintenance database the admin connects to (default "
+                                 "'postgres')", max_length=63),
+        "sslmode": PropertySpec("libpq sslmode for every connection, e.g. 'require' or "
+                                "'verify-full'", kind="choice", choices=(
+                                    "disable", "allow", "prefer", "require", "verify-ca",
+                                    "verify-full")),
     }
     properties = {
         "connection_limit": PropertySpec(

@@ -1,5 +1,5 @@
-"""Declared properties: the typed schema of what a resource of a provider class takes and
-of what a consumer of a builder is configured with.
+"""Declared properties: the typed schema of what a resource of a provider class takes, of
+what a consumer of a builder is configured with, and of the options of a provider instance.
 
 A provider adapter or a consumer builder declares ``properties: dict[str, PropertySpec]``;
 ``validate`` checks a request against it (the one validator of both, behind the API and the
@@ -28,6 +28,9 @@ _KEEP_SECRET = (None, "", MASK)
 #: Unknown keys are repeated in messages only when they look like a property name.
 _SHOWN_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: How a boolean reads as text (a declaration URL's query: ``?tls=true``).
+TRUE_TEXT = frozenset({"true", "1", "yes", "on"})
+FALSE_TEXT = frozenset({"false", "0", "no", "off"})
 
 
 class PropertyError(ValueError):
@@ -108,7 +111,7 @@ def validate(
     given = {key: value for key, value in given.items()
              if not (specs[key].secret and value in _KEEP_SECRET)}
     merged = {**(current or {}), **given}
-    result = {name: _value(name, spec, merged.get(name)) for name, spec in specs.items()}
+    result = {name: check_value(name, spec, merged.get(name)) for name, spec in specs.items()}
     if current is not None:
         for name, spec in specs.items():
             before = spec.default if current.get(name) is None else current[name]
@@ -117,35 +120,50 @@ def validate(
     return result
 
 
-def _value(name: str, spec: PropertySpec, value: Any) -> Any:
-    """``value`` of the spec's kind and within its bounds, or the default for null."""
+def check_value(name: str, spec: PropertySpec, value: Any, *, noun: str = "property") -> Any:
+    """``value`` of the spec's kind and within its bounds, or the default for null; the
+    message names it as ``noun`` (a property, an option)."""
+    label = f"{noun} {name!r}"
     if isinstance(value, str) and not spec.secret:
         value = value.strip()
     if value is None or (value == "" and spec.kind in ("string", "url", "choice")):
         if spec.required and spec.default is None:
-            raise PropertyError(f"property {name!r} is required")
+            raise PropertyError(f"{label} is required")
         return spec.default
     if spec.kind == "boolean":
         if not isinstance(value, bool):
-            raise PropertyError(f"property {name!r} must be true or false")
+            raise PropertyError(f"{label} must be true or false")
     elif spec.kind == "integer":
         if not isinstance(value, int) or isinstance(value, bool):
-            raise PropertyError(f"property {name!r} must be an integer")
+            raise PropertyError(f"{label} must be an integer")
         if (spec.minimum is not None and value < spec.minimum) or (
             spec.maximum is not None and value > spec.maximum
         ):
-            raise PropertyError(f"property {name!r} must be {_bounds(spec)}")
+            raise PropertyError(f"{label} must be {_bounds(spec)}")
     elif spec.kind == "choice":
         if value not in spec.choices:
-            raise PropertyError(f"property {name!r} must be one of {', '.join(spec.choices)}")
+            raise PropertyError(f"{label} must be one of {', '.join(spec.choices)}")
     elif spec.kind == "url":
         if not is_http_url(value):
-            raise PropertyError(f"property {name!r} must be an http(s) URL")
+            raise PropertyError(f"{label} must be an http(s) URL")
     elif not isinstance(value, str) or len(value) > spec.max_length or _CONTROL.search(value):
         raise PropertyError(
-            f"property {name!r} must be a string of at most {spec.max_length} characters, "
+            f"{label} must be a string of at most {spec.max_length} characters, "
             "without control characters"
         )
+    return value
+
+
+def from_text(spec: PropertySpec, value: Any) -> Any:
+    """``value`` read as the spec's kind when it is text that spells one (an integer or a
+    boolean given in a URL's query); anything else as it is, for ``check_value``."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower()
+    if spec.kind == "integer" and re.fullmatch(r"-?[0-9]{1,18}", text):
+        return int(text)
+    if spec.kind == "boolean" and text in TRUE_TEXT | FALSE_TEXT:
+        return text in TRUE_TEXT
     return value
 
 

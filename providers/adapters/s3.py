@@ -54,7 +54,7 @@ from providers.adapters.base import (
     scrub,
 )
 from providers.adapters.checkpoints import CREATE_HALF_DONE, DELETE_HALF_DONE, checkpoint
-from providers.adapters.properties import PropertySpec
+from providers.adapters.properties import FALSE_TEXT, TRUE_TEXT, PropertySpec
 from providers.adapters.s3_dumps import S3Dumps
 from providers.adapters.s3_logins import S3Logins
 from providers.adapters.s3_names import (
@@ -68,7 +68,6 @@ from providers.adapters.s3_quotas import S3Quotas
 #: botocore's data files (endpoints, service models), parsed once per process: each client
 #: has a session of its own (its own keys), which would otherwise parse them again.
 _DATA_LOADER = create_loader()
-_TRUE, _FALSE = frozenset({"true", "1", "yes", "on"}), frozenset({"false", "0", "no", "off"})
 
 
 class S3Adapter(S3Dumps, S3Logins, S3Quotas, ProviderAdapter):
@@ -80,13 +79,18 @@ class S3Adapter(S3Dumps, S3Logins, S3Quotas, ProviderAdapter):
     login_noun = "IAM user"
     default_port = 443
     instance_options = {
-        "secure": "Use https for host:port (default true)",
-        "endpoint_url": "S3 endpoint URL, instead of host, port and secure",
-        "iam_endpoint_url": "IAM endpoint URL, when IAM is not served at the S3 endpoint",
-        "region": "Region of the buckets and request signatures (default 'us-east-1')",
-        "iam_path": "Path of the IAM users made, e.g. '/resourcemanager/' (default '/')",
-        "clear_on_delete": "Delete buckets with their objects (all versions); without it "
-        "(default false) DELETE of a non-empty bucket fails",
+        "secure": PropertySpec("Use https for host:port (default true)", kind="boolean"),
+        "endpoint_url": PropertySpec("S3 endpoint URL, instead of host, port and secure",
+                                     kind="url"),
+        "iam_endpoint_url": PropertySpec("IAM endpoint URL, when IAM is not served at the S3 "
+                                         "endpoint", kind="url"),
+        "region": PropertySpec("Region of the buckets and request signatures (default "
+                               "'us-east-1')"),
+        "iam_path": PropertySpec("Path of the IAM users made, e.g. '/resourcemanager/' "
+                                 "(default '/')"),
+        "clear_on_delete": PropertySpec("Delete buckets with their objects (all versions); "
+                                        "without it (default false) DELETE of a non-empty "
+                                        "bucket fails", kind="boolean"),
     }
     properties = {
         "versioning": PropertySpec(
@@ -128,8 +132,8 @@ class S3Adapter(S3Dumps, S3Logins, S3Quotas, ProviderAdapter):
         value = self.config.options.get(option, default)
         if isinstance(value, bool):
             return value
-        if (text := str(value).strip().lower()) in _TRUE | _FALSE:
-            return text in _TRUE
+        if (text := str(value).strip().lower()) in TRUE_TEXT | FALSE_TEXT:
+            return text in TRUE_TEXT
         raise ProviderError(f"option {option} must be true or false, not {value!r}")
 
     # -- operations ---------------------------------------------------------------------

@@ -68,6 +68,42 @@ def test_bad_options_are_form_errors(operator, options):
     assert not Provider.objects.exists()
 
 
+@pytest.mark.parametrize("fields, field, error", [
+    ({"options": '{"sslmode": "bogus"}'}, "options",
+     "option 'sslmode' must be one of disable, allow, prefer, require, verify-ca, "
+     "verify-full"),
+    ({"options": '{"public_port": -1}'}, "options",
+     "option 'public_port' must be an integer from 1 to 65535"),
+    ({"options": '{"database": "\\u0000"}'}, "options",
+     "option 'database' must be a string of at most 63 characters, without control "
+     "characters"),
+    ({"port": "99999"}, "port", "port must be an integer from 1 to 65535"),
+    ({"allowed_scopes": '["TEAM A", 1]'}, "allowed_scopes",
+     "allowed_scopes must be a list of scope names (lowercase letters, digits and '-'), "
+     "or empty for every scope"),
+    ({"key": "PG-EU"}, "key", "another provider instance has this key in another case"),
+])
+def test_values_a_declaration_may_not_have_are_errors_beside_their_field(
+        operator, fields, field, error):
+    operator.post(ADD, form())
+
+    response = operator.post(ADD, form(key="pg-us") | fields)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors[field] == [error]
+    assert list(Provider.objects.values_list("key", flat=True)) == ["pg-eu"]
+
+
+def test_options_of_their_declared_kind_are_saved(operator):
+    options = '{"sslmode": "require", "public_port": 6432, "database": "postgres"}'
+
+    response = operator.post(ADD, form(options=options))
+
+    assert response.status_code == 302
+    assert Provider.objects.get().options == {"sslmode": "require", "public_port": 6432,
+                                              "database": "postgres"}
+
+
 def test_test_connection_action_reports_reachability(operator):
     operator.post(ADD, form())
     operator.post(ADD, form(key="dead", port="1"))
