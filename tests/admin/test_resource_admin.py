@@ -5,8 +5,10 @@ from django.test import Client
 
 from audit.models import AuditEntry
 from resourcemanager.identity.models import ScopeRole
-from resourcemanager.identity.roles import Role
+from resourcemanager.identity.roles import SYSTEM, Role
+from resourcemanager.resources import services
 from resourcemanager.resources.models import Resource
+from tests.admin.conftest import ready_resource
 from tests.conftest import pg_admin_connect
 
 CHANGELIST = "/admin/resourcemanager/resource/"
@@ -120,3 +122,24 @@ def test_detail_page_never_renders_the_password(operator, pg_provider):
     page = operator.get(f"{CHANGELIST}{resource.pk}/change/").content.decode()
 
     assert resource.credentials["password"] not in page
+
+
+def test_the_list_hides_deleted_resources_unless_the_status_filter_asks(operator,
+                                                                        memory_provider):
+    kept = ready_resource(memory_provider.key, "kept")
+    gone = ready_resource(memory_provider.key, "gone")
+    services.delete_resource(SYSTEM, gone)
+    gone.refresh_from_db()
+    assert gone.status == Resource.Status.DELETED
+
+    def listed(query: str = "") -> set[str]:
+        response = operator.get(CHANGELIST + query)
+        assert response.status_code == 200
+        return {resource.name for resource in response.context["cl"].result_list}
+
+    assert listed() == {kept.name}
+    assert listed("?status__exact=deleted") == {gone.name}
+    assert listed("?status__exact=ready") == {kept.name}
+    assert listed("?status__exact=every") == {kept.name, gone.name}
+    filters = operator.get(CHANGELIST).content.decode()
+    assert "?status__exact=deleted" in filters

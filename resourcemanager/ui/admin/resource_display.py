@@ -1,5 +1,6 @@
 """What the resource pages show besides the model's fields: the last operation tried,
-the owner's connection values, what a deletion destroys, and the list's tag filter."""
+the owner's connection values, what a deletion destroys, and the list's tag and status
+filters."""
 
 from __future__ import annotations
 
@@ -60,3 +61,28 @@ class TagListFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.with_tag(self.value()) if self.value() else queryset
+
+
+class StatusListFilter(admin.SimpleListFilter):
+    """Resources by status; without a choice, those not deleted, as the API lists them."""
+
+    title = "status"
+    parameter_name = "status__exact"  # the address the plain field filter had
+    #: The choice that lists deleted resources too.
+    EVERY = "every"
+
+    def lookups(self, request, model_admin):
+        return [*Resource.Status.choices, (self.EVERY, "Any, deleted too")]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset.live()
+        return queryset if self.value() == self.EVERY else queryset.filter(status=self.value())
+
+    def choices(self, changelist):
+        """Its own choices only: the default (no choice) is not every status here."""
+        yield {"selected": self.value() is None, "display": "Not deleted",
+               "query_string": changelist.get_query_string(remove=[self.parameter_name])}
+        for value, title in self.lookup_choices:
+            yield {"selected": self.value() == value, "display": title,
+                   "query_string": changelist.get_query_string({self.parameter_name: value})}

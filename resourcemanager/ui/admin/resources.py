@@ -43,6 +43,7 @@ from resourcemanager.ui.admin.quotas import resource_limit_panel, resource_limit
 from resourcemanager.ui.admin.refusals import ServiceSaveAdmin
 from resourcemanager.ui.admin.resource_display import (
     OUTCOME_WORDS,
+    StatusListFilter,
     TagListFilter,
     credential_values,
     deletion_summary,
@@ -70,7 +71,7 @@ class ResourceAdmin(ServiceSaveAdmin, SchemaAddAdmin, CurrentScopeAdmin, admin.M
     list_display = ["name", "scope", "provider", "type", "status", "last_check_ok", "frozen",
                     "created_at"]
     # Related-only and TagListFilter: the sidebar names only values of visible resources.
-    list_filter = [("provider", admin.RelatedOnlyFieldListFilter), "type", "status",
+    list_filter = [("provider", admin.RelatedOnlyFieldListFilter), "type", StatusListFilter,
                    "frozen", TagListFilter, "scope"]
     search_fields = ["name"]
     actions = ["check_selected", "backup_selected", "delete_selected"]
