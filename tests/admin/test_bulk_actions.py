@@ -98,3 +98,17 @@ def test_a_forged_selection_is_refused_with_a_message(admin_browser, changelist,
     assert answer.status_code == 302
     assert [str(each) for each in get_messages(answer.wsgi_request)] == [
         "The selection names no such item; nothing was done."]
+
+
+def test_messages_keep_the_case_of_the_names_they_start_with(admin_browser, memory_provider):
+    """A message starting with a resource, a holder or a user shows it as it is spelled:
+    the page does not capitalise messages."""
+    resource = ready_resource(memory_provider.key, "a-shop")
+    browser = admin_browser(operator=True)
+
+    response = browser.post("/admin/resourcemanager/resource/", {
+        "action": "backup_selected", "_selected_action": [str(resource.pk)]}, follow=True)
+
+    page = response.content.decode()
+    assert "team-a/a-shop: the data of In-memory SQL resources is not handled yet" in page
+    assert "Team-a/a-shop" not in page
