@@ -80,13 +80,23 @@ def request_restore(principal: Principal, resource: Resource, *, backup: object,
     return restore
 
 
+class ConfirmationRequired(InvalidInput):
+    """A request replacing a resource's data without its name to confirm it: the message
+    asks for it in the API's words; ``consequence`` (what the request would do) and
+    ``name`` are for pages that ask for it otherwise."""
+
+    code = "confirmation_required"
+
+    def __init__(self, consequence: str, name: str) -> None:
+        super().__init__(f"{consequence}; confirm with \"confirm\": {name!r}", field="confirm")
+        self.consequence, self.name = consequence, name
+
+
 def require_confirmation(resource: Resource, confirm: object, what: str) -> None:
     """400 unless ``confirm`` is the name of ``resource``, whose data the request replaces
     (``what`` says how, with ``{name}``)."""
     if confirm != resource.name:
-        raise InvalidInput(
-            f"{what.format(name=resource.name)}; confirm with \"confirm\": {resource.name!r}",
-            code="confirmation_required", field="confirm")
+        raise ConfirmationRequired(what.format(name=resource.name), resource.name)
 
 
 def backups_of(principal: Principal | None, resource: Resource):

@@ -32,7 +32,9 @@ def test_clean_up_after_naming_the_resource_then_clone_it(admin_browser, scram_p
     assert "orders-copy" in listed
     wrong = browser.post(cleanup_url, {"confirm": "not-it"})
     assert wrong.status_code == 200 and not Cleanup.objects.exists()
-    assert "confirm with" in wrong.content.decode()
+    assert wrong.context["form"].errors["confirm"] == [
+        f"a cleanup drops all the data of {resource.name!r}; to confirm, type the "
+        f"resource's name: {resource.name}"]
 
     done = browser.post(cleanup_url, {"confirm": resource.name}, follow=True)
 

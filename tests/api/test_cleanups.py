@@ -41,6 +41,8 @@ def test_a_postgresql_cleanup_empties_the_database_and_every_credential_keeps_wo
     refused = clean_up(client, resource, confirm=None)
     assert refused.status_code == 400
     assert refused.json()["code"] == "confirmation_required"
+    assert refused.json()["message"] == ("a cleanup drops all the data of 'orders'; "
+                                         "confirm with \"confirm\": 'orders'")
     assert clean_up(client, resource, confirm="other").status_code == 400
 
     answer = clean_up(client, resource)

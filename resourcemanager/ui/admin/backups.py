@@ -23,6 +23,7 @@ from resourcemanager.identity.roles import Action
 from resourcemanager.resources import failures
 from resourcemanager.resources.models import Resource
 from resourcemanager.ui.admin.permissions import ResourceRunPages, can_on
+from resourcemanager.ui.admin.refusals import shown_refusal
 from resourcemanager.ui.adminscope import CurrentScopeAdmin
 
 #: Backups listed on a resource's page; the rest are in the backups list.
@@ -120,7 +121,8 @@ class BackupAdmin(ResourceRunPages, CurrentScopeAdmin, admin.ModelAdmin):
                                                   backup=str(backup.pk),
                                                   confirm=form.cleaned_data["confirm"])
             except ServiceError as exc:
-                form.add_error("confirm" if exc.field == "confirm" else None, exc.message)
+                form.add_error("confirm" if exc.field == "confirm" else None,
+                               shown_refusal(exc))
             else:
                 restore.refresh_from_db()
                 self._report(request, restore)

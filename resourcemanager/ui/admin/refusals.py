@@ -10,11 +10,20 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
+from resourcemanager.backups.services import ConfirmationRequired
 from resourcemanager.core.errors import ServiceError
 from resourcemanager.ui.schema_forms import raise_as_form_error
 
 #: Where the refusal of the first try waits for the form shown again.
 REFUSAL = "_rm_save_refusal"
+
+
+def shown_refusal(refusal: ServiceError) -> str:
+    """The refusal in a page's words: a missing confirmation asks for the resource's name
+    to be typed, where the API's message names its request field."""
+    if isinstance(refusal, ConfirmationRequired):
+        return f"{refusal.consequence}; to confirm, type the resource's name: {refusal.name}"
+    return refusal.message
 
 
 def refused_form(form: type[forms.BaseForm], refusal: ServiceError) -> type[forms.BaseForm]:

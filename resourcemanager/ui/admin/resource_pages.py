@@ -16,6 +16,7 @@ from django.urls import URLPattern, path, reverse
 
 from resourcemanager.core.errors import ServiceError
 from resourcemanager.resources.models import Resource
+from resourcemanager.ui.admin.refusals import shown_refusal
 
 #: The resource of an id, if the user may see it (else 404).
 Visible = Callable[[HttpRequest, str], Resource]
@@ -51,7 +52,7 @@ def resource_form_page(
         try:
             done = submit(form.cleaned_data)
         except ServiceError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            form.add_error(exc.field if exc.field in form.fields else None, shown_refusal(exc))
         else:
             report(done)
             return HttpResponseRedirect(resource_url(resource))
