@@ -20,7 +20,7 @@ from providers.adapters.base import Credentials, PropertyError
 from providers.adapters.naming import new_backend_name
 from providers.models import Provider
 from resourcemanager.core.errors import Conflict, InvalidInput, NotFound
-from resourcemanager.core.validation import validate_name, validate_tags
+from resourcemanager.core.validation import validate_name, validate_scope, validate_tags
 from resourcemanager.identity.roles import Action, Principal, require
 from resourcemanager.outbox import events, relay
 from resourcemanager.resources import quotas
@@ -54,7 +54,7 @@ def prepare_resource(
     properties: object = None,
 ) -> ResourceRequest:
     """Check access and validate a resource request without changing anything."""
-    require(principal, Action.MANAGE_RESOURCE, scope)
+    require(principal, Action.MANAGE_RESOURCE, validate_scope(scope))
     instance = resolve_provider(scope, provider)
     if properties is not None and not isinstance(properties, dict):
         raise InvalidInput("properties must be an object", field="properties")
@@ -101,7 +101,7 @@ def register_resource(
     tags: object = None,
 ) -> Resource:
     """ADD: record an external resource by URI. Read-only; nothing on a backend changes."""
-    require(principal, Action.MANAGE_RESOURCE, scope)
+    require(principal, Action.MANAGE_RESOURCE, validate_scope(scope))
     instance = resolve_provider(scope, provider)
     if not isinstance(uri, str):
         raise InvalidInput("uri must be a string", field="uri")

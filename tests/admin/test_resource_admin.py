@@ -74,6 +74,15 @@ def test_add_form_refuses_a_scope_without_the_role(resource_admin, pg_provider):
     assert not Resource.objects.exists()
 
 
+@pytest.mark.parametrize("scope", ["Bad Scope", "-x", "TEAM-A"])
+def test_an_operator_s_add_form_refuses_a_malformed_scope(operator, pg_provider, scope):
+    response = add(operator, pg_provider, scope=scope)
+
+    assert response.status_code == 200
+    assert "a scope is 1-63 lowercase letters" in response.content.decode()
+    assert not Resource.objects.exists()
+
+
 def test_delete_goes_through_the_service(operator, pg_provider):
     add(operator, pg_provider)
     resource = Resource.objects.get()
