@@ -25,6 +25,7 @@ from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action, Principal
 from resourcemanager.resources import credentials
 from resourcemanager.resources.models import USER_HOLDER, Credential, Resource
+from resourcemanager.ui import once
 from resourcemanager.ui.snippets import shown_values
 
 
@@ -106,6 +107,9 @@ def issue_page(
     principal = principal_of(request)
     if not may_issue(principal, resource):
         raise PermissionDenied
+    resource_url = reverse("admin:resourcemanager_resource_change", args=[quote(resource.pk)])
+    if request.method == "POST" and once.sent_before(request):  # its secret page reloaded
+        return once.back_from_get(model_admin, request, resource_url)
     manager = principal.can(Action.MANAGE_CREDENTIAL, resource.scope)
     form = IssueCredentialForm(request.POST if request.method == "POST" else None,
                                own_holder=None if manager else own_holder(principal))
@@ -126,8 +130,8 @@ def issue_page(
         "opts": Resource._meta,
         "title": f"Issue a credential on {resource}",
         "rm_resource": resource,
-        "rm_resource_url": reverse("admin:resourcemanager_resource_change",
-                                   args=[quote(resource.pk)]),
+        "rm_resource_url": resource_url,
+        "rm_once": once.new_token(request),
         "form": form,
         "errors": form.non_field_errors(),
     }

@@ -297,3 +297,26 @@ def test_a_get_of_an_operation_goes_back_to_the_credential_and_does_nothing(
                                          target_id=str(credential.pk)).exclude(
         action="credential.issue").exists()
     assert admin_browser(team_b=Role.ADMIN).get(operation(credential, name)).status_code == 404
+
+
+def test_a_form_sent_again_by_reloading_its_secret_page_does_nothing_again(
+        admin_browser, orders):
+    """The page that shows a secret is its form's answer: reloading it sends the form
+    again, with the token the form carried, which its first send spent."""
+    browser = admin_browser(team_a=Role.ADMIN)
+    form = {"holder": "reports", "access": "read-only", "ttl": "", "rotation_period": "",
+            "once": browser.get(issue_url(orders)).context["rm_once"]}
+
+    first, again = (browser.post(issue_url(orders), form) for _ in range(2))
+
+    assert first.status_code == 200 and "Shown once:" in first.content.decode()
+    assert again.status_code == 302 and again["Location"] == resource_page(orders)
+    credential = issued_credentials().get(resource=orders, holder="reports")
+    tokens = browser.get(page(credential)).context["rm_once"]
+    for name in ("reveal", "rotate"):
+        sent = [browser.post(operation(credential, name), {"once": tokens[name]})
+                for _ in range(2)]
+        assert [answer.status_code for answer in sent] == [200, 302], name
+    assert AuditEntry.objects.filter(action="credential.issue", outcome="accepted").count() == 1
+    assert AuditEntry.objects.filter(action="credential.reveal").count() == 1
+    assert AuditEntry.objects.filter(action="credential.rotate", outcome="accepted").count() == 1

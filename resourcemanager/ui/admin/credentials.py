@@ -30,7 +30,8 @@ from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action, Principal
 from resourcemanager.resources import credentials, failures
 from resourcemanager.resources.models import OWNER_HOLDER, Credential
-from resourcemanager.ui.admin.permissions import back_from_get, can_anywhere, can_on, history
+from resourcemanager.ui import once
+from resourcemanager.ui.admin.permissions import can_anywhere, can_on, history
 from resourcemanager.ui.adminscope import CurrentScopeAdmin
 from resourcemanager.ui.credential_pages import (
     RenewForm,
@@ -139,6 +140,8 @@ class CredentialAdmin(CurrentScopeAdmin, admin.ModelAdmin):
             "rm_status_message": message,
             "rm_urls": {name: reverse(f"admin:resourcemanager_credential_{name}",
                                       args=[quote(credential.pk)]) for name in OPERATIONS},
+            # Their answers show a secret: reloading one must not send its form again.
+            "rm_once": {name: once.new_token(request) for name in ("reveal", "rotate")},
             # Whoever sees a credential may reveal it: its holder, or a credential manager.
             "rm_can_reveal": credential.status in LIVE,
             "rm_can_renew": change and credential.status in LIVE
@@ -189,8 +192,10 @@ class CredentialAdmin(CurrentScopeAdmin, admin.ModelAdmin):
             return None
 
     def _back_from_get(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """A GET of an operation (its secret page reloaded): the credential's page."""
-        return back_from_get(self, request, credential_url(self._visible(request, object_id)))
+        """A GET of an operation, or its form sent again (its secret page reloaded): the
+        credential's page."""
+        return once.back_from_get(self, request,
+                                  credential_url(self._visible(request, object_id)))
 
     def renew(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST ``ttl`` (optional): RENEW, then back to the credential's page."""
@@ -209,7 +214,7 @@ class CredentialAdmin(CurrentScopeAdmin, admin.ModelAdmin):
 
     def rotate(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST ``grace`` (optional): ROTATE, then the new secret, shown once."""
-        if request.method != "POST":
+        if request.method != "POST" or once.sent_before(request):
             return self._back_from_get(request, object_id)
         credential = self._rotatable(request, object_id)
         form = RotateForm(request.POST)
@@ -231,7 +236,7 @@ class CredentialAdmin(CurrentScopeAdmin, admin.ModelAdmin):
 
     def reveal(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST: REVEAL (audited), then the current secret."""
-        if request.method != "POST":
+        if request.method != "POST" or once.sent_before(request):
             return self._back_from_get(request, object_id)
         credential = self._visible(request, object_id)
         secret = self._ask(request, credential, credentials.reveal_credential)

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest
 
 from audit.models import AuditEntry
 from resourcemanager.core.errors import ServiceError
@@ -101,15 +101,6 @@ def apply_each(
         else:
             done += 1
     return done
-
-
-def back_from_get(model_admin: admin.ModelAdmin, request: HttpRequest, url: str
-                  ) -> HttpResponse:
-    """A GET of an address that acts on POST only (its result page reloaded, say): back
-    to the object's page at ``url``, saying nothing was done."""
-    model_admin.message_user(request, "Nothing was done: that address acts only from its "
-                             "button on this page.", messages.INFO)
-    return HttpResponseRedirect(url)
 
 
 def history(request: HttpRequest, obj: Resource | Credential) -> dict[str, Any]:

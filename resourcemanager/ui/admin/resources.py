@@ -27,11 +27,11 @@ from resourcemanager.identity.principals import principal_of
 from resourcemanager.identity.roles import Action
 from resourcemanager.resources import credentials, failures, services
 from resourcemanager.resources.models import Resource
+from resourcemanager.ui import once
 from resourcemanager.ui.admin.backups import backup_panel, report_backup
 from resourcemanager.ui.admin.data_copies import data_copy_panel, data_copy_urls
 from resourcemanager.ui.admin.permissions import (
     apply_each,
-    back_from_get,
     can_anywhere,
     can_in_view,
     can_on,
@@ -178,7 +178,7 @@ class ResourceAdmin(ServiceSaveAdmin, SchemaAddAdmin, CurrentScopeAdmin, admin.M
         """POST: CHECK the resource now (repairing its access), then back to its page."""
         resource = self._visible(request, object_id)
         if request.method != "POST":
-            return back_from_get(self, request, resource_url(resource))
+            return once.back_from_get(self, request, resource_url(resource))
         if not can_on(request, Action.CHECK_RESOURCE, resource):
             raise PermissionDenied
         before, recreate = resource.last_check_at, resource.credentials is None
@@ -224,7 +224,7 @@ class ResourceAdmin(ServiceSaveAdmin, SchemaAddAdmin, CurrentScopeAdmin, admin.M
         """POST: BACKUP the resource now, then back to its page with how it went."""
         resource = self._visible(request, object_id)
         if request.method != "POST":
-            return back_from_get(self, request, resource_url(resource))
+            return once.back_from_get(self, request, resource_url(resource))
         if not can_on(request, Action.MANAGE_RESOURCE, resource):
             raise PermissionDenied
         try:
