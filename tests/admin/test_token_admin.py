@@ -73,3 +73,17 @@ def test_the_token_s_user_links_to_its_page_for_operators_only(users, django_use
     assert user_page not in own
     assert '<div class="readonly">ann</div>' in own
     assert f'<a href="{user_page}">ann</a>' in theirs
+
+
+def test_reloading_the_new_token_s_page_issues_no_second_token(users):
+    client = signed_in(users["ann"])
+    token = client.get(f"{CHANGELIST}add/").context["adminform"].form["once"].value()
+    form = {"name": "laptop", "expires_in_days": "7", "once": token}
+
+    first, again = (client.post(f"{CHANGELIST}add/", form) for _ in range(2))
+
+    assert first.status_code == 200 and again.status_code == 302
+    assert ApiToken.objects.filter(user=users["ann"], name="laptop").count() == 1
+    revoked = client.post(CHANGELIST, {"action": "revoke_selected", "_selected_action": [
+        str(ApiToken.objects.get(name="laptop").pk)]}, follow=True)
+    assert "Revoked 1 token(s)." in revoked.content.decode()

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.template.response import TemplateResponse
+from django.urls import reverse
 
 from resourcemanager.identity.models import ApiToken
 from resourcemanager.identity.tokens import issue_token, revoke_token
+from resourcemanager.ui import once
 from resourcemanager.ui.admin.permissions import username, users_shown
+
+#: The add form's fields: the token is shown in the answer to its POST, so the form acts
+#: once (``resourcemanager.ui.once``).
+ADD_FIELDS = ["name", "expires_in_days", once.FIELD]
 
 
 class IssueTokenForm(forms.ModelForm):
@@ -17,6 +23,7 @@ class IssueTokenForm(forms.ModelForm):
         min_value=0, max_value=3650, initial=settings.RM_API_TOKEN_DEFAULT_DAYS,
         help_text="0: never expires",
     )
+    once = forms.CharField(widget=forms.HiddenInput, required=False)
 
     class Meta:
         model = ApiToken
@@ -39,12 +46,20 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = IssueTokenForm
-            kwargs["fields"] = ["name", "expires_in_days"]
-        return super().get_form(request, obj, change=change, **kwargs)
+            kwargs["fields"] = ADD_FIELDS
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            form.base_fields[once.FIELD].initial = once.new_token(request)
+        return form
 
     def get_fields(self, request, obj=None):
-        return ["name", "expires_in_days"] if obj is None else self.get_readonly_fields(
-            request, obj)
+        return ADD_FIELDS if obj is None else self.get_readonly_fields(request, obj)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if request.method == "POST" and once.sent_before(request):  # its answer reloaded
+            return once.back_from_get(self, request,
+                                      reverse("admin:resourcemanager_apitoken_changelist"))
+        return super().add_view(request, form_url, extra_context)
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else users_shown(request, self.readonly_fields, ["user"])
@@ -87,5 +102,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected tokens")
     def revoke_selected(self, request, queryset):
+        revoked = 0
         for token in queryset:  # the queryset is already the user's own (or all: operators)
             revoke_token(request.user.get_username(), token)
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
