@@ -152,3 +152,17 @@ def test_the_list_hides_deleted_resources_unless_the_status_filter_asks(operator
     assert listed("?status__exact=every") == {kept.name, gone.name}
     filters = operator.get(CHANGELIST).content.decode()
     assert "?status__exact=deleted" in filters
+
+
+def test_a_deleted_resource_is_not_offered_for_deletion_again(operator, memory_provider):
+    gone = ready_resource(memory_provider.key, "gone")
+    services.delete_resource(SYSTEM, gone)
+
+    page = operator.get(f"{CHANGELIST}{gone.pk}/change/").content.decode()
+    confirmation = operator.post(f"{CHANGELIST}?status__exact=deleted", {
+        "action": "delete_selected", "_selected_action": [str(gone.pk)]})
+
+    assert f"{gone.pk}/delete/" not in page
+    assert confirmation.status_code == 200
+    assert "deleted already; nothing is done" in confirmation.content.decode()
+    assert "drops" not in confirmation.content.decode()

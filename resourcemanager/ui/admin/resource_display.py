@@ -39,6 +39,8 @@ def credential_values(
 
 def deletion_summary(resource: Resource) -> str:
     """What deleting ``resource`` destroys, in the words of the confirmation pages."""
+    if resource.status == Resource.Status.DELETED:
+        return f"{resource}: deleted already; nothing is done"
     if not resource.managed:
         return f"{resource}: unregisters it; nothing on the server is touched"
     adapter = resource.provider.adapter_class

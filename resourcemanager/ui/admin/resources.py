@@ -261,7 +261,7 @@ class ResourceAdmin(ServiceSaveAdmin, SchemaAddAdmin, CurrentScopeAdmin, admin.M
         resources = list(objs)
         denied = {
             str(resource) for resource in resources
-            if not self.has_delete_permission(request, resource)
+            if not can_on(request, Action.MANAGE_RESOURCE, resource)
         }
         summary = [deletion_summary(resource) for resource in resources]
         return summary, {self.opts.verbose_name_plural: len(resources)}, denied, []
@@ -398,4 +398,5 @@ class ResourceAdmin(ServiceSaveAdmin, SchemaAddAdmin, CurrentScopeAdmin, admin.M
     def has_delete_permission(self, request, obj=None):
         if obj is None:  # the bulk delete
             return can_in_view(request, Action.MANAGE_RESOURCE)
-        return can_on(request, Action.MANAGE_RESOURCE, obj)
+        return obj.status != Resource.Status.DELETED and can_on(
+            request, Action.MANAGE_RESOURCE, obj)
