@@ -15,6 +15,7 @@ from providers.services import (
     diagnose_provider,
     save_provider,
     validate_allowed_scopes,
+    validate_host,
     validate_key,
     validate_options,
     validate_port,
@@ -64,6 +65,9 @@ class ProviderForm(forms.ModelForm):
 
     def clean_key(self):
         return self._checked(validate_key, self.cleaned_data["key"], self.instance.pk)
+
+    def clean_host(self):
+        return self._checked(validate_host, self.cleaned_data["host"])
 
     def clean_port(self):
         return self._checked(validate_port, self.cleaned_data["port"])

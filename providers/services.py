@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -26,6 +29,9 @@ from resourcemanager.resources.failures import log_failure, tenant_message
 
 _URL_SCHEMES = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql"}
 _PROBE_THREADS = 8
+#: A DNS name: dot-separated labels of letters, digits, '-' (and '_', as in service names).
+_HOST_RE = re.compile(r"(?=.{1,253}$)[A-Za-z0-9_][A-Za-z0-9_-]{0,62}"
+                      r"(\.[A-Za-z0-9_][A-Za-z0-9_-]{0,62})*\.?")
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,19 @@ def validate_port(port: object) -> int:
     if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
         raise InvalidInput("port must be an integer from 1 to 65535", field="port")
     return port
+
+
+def validate_host(host: object) -> str:
+    """The instance's host: a DNS name (service names may hold '_') or an IP address,
+    without a port or a scheme (those have fields of their own)."""
+    if isinstance(host, str):
+        bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        with suppress(ValueError):
+            return str(ipaddress.ip_address(bare))
+        if _HOST_RE.fullmatch(host):
+            return host
+    raise InvalidInput("host is a DNS name or an IP address, without a port or a scheme",
+                       field="host")
 
 
 def validate_allowed_scopes(scopes: object) -> list[str]:
@@ -280,7 +299,7 @@ def _parse_declaration(entry: dict[str, Any]) -> DeclaredProvider:
         port = int(entry.get("port") or adapter.default_port)
         username, password = entry.get("username", ""), entry.get("password", "")
     try:
-        valid = {"port": validate_port(port),
+        valid = {"host": validate_host(host), "port": validate_port(port),
                  "options": validate_options(provider_class, options),
                  "allowed_scopes": validate_allowed_scopes(entry.get("allowed_scopes") or [])}
     except InvalidInput as exc:
@@ -288,7 +307,6 @@ def _parse_declaration(entry: dict[str, Any]) -> DeclaredProvider:
     return DeclaredProvider(
         key=entry["key"],
         provider_class=provider_class,
-        host=host,
         username=username,
         password=password,
         **valid,

@@ -59,6 +59,8 @@ def test_providers_no_longer_declared_are_disabled_not_deleted(db):
         [{"key": "x", "url": "postgresql://u@h/db?public_port=-1"}],
         [{"key": "x", "class": "postgresql", "options": {"database": "\u0000"}}],
         [{"key": "x", "class": "postgresql", "port": 99999}],
+        [{"key": "x", "class": "postgresql", "host": "127.0.0.1:5432"}],
+        [{"key": "x", "class": "postgresql", "host": "bad host!"}],
         [{"key": "x", "class": "postgresql", "allowed_scopes": ["TEAM A", 1]}],
     ],
 )

@@ -82,6 +82,8 @@ def test_bad_options_are_form_errors(operator, options):
      "allowed_scopes must be a list of scope names (lowercase letters, digits and '-'), "
      "or empty for every scope"),
     ({"key": "PG-EU"}, "key", "another provider instance has this key in another case"),
+    *(({"host": host}, "host", "host is a DNS name or an IP address, without a port or a "
+       "scheme") for host in ("bad host!", "db\u0001", "[::1", "127.0.0.1:5432", "http://x")),
 ])
 def test_values_a_declaration_may_not_have_are_errors_beside_their_field(
         operator, fields, field, error):
