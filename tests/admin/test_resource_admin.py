@@ -166,3 +166,14 @@ def test_a_deleted_resource_is_not_offered_for_deletion_again(operator, memory_p
     assert confirmation.status_code == 200
     assert "deleted already; nothing is done" in confirmation.content.decode()
     assert "drops" not in confirmation.content.decode()
+
+
+def test_the_tag_filter_offers_the_tags_of_live_resources_only(operator, memory_provider):
+    kept, gone = (ready_resource(memory_provider.key, name) for name in ("kept", "gone"))
+    Resource.objects.filter(pk=kept.pk).update(tags=["kept-tag"])
+    Resource.objects.filter(pk=gone.pk).update(tags=["gone-tag"])
+    services.delete_resource(SYSTEM, gone)
+
+    page = operator.get(CHANGELIST).content.decode()
+
+    assert "?tag=kept-tag" in page and "?tag=gone-tag" not in page

@@ -52,13 +52,15 @@ def deletion_summary(resource: Resource) -> str:
 
 
 class TagListFilter(admin.SimpleListFilter):
-    """Resources by tag; the choices are the tags of the rows the user may see (one query)."""
+    """Resources by tag; the choices are the tags of the live rows the user may see (one
+    query): a deleted resource's tags lead to nothing the list shows by default."""
 
     title = "tag"
     parameter_name = "tag"
 
     def lookups(self, request, model_admin):
-        rows = model_admin.get_queryset(request).order_by().values_list("tags", flat=True)
+        rows = (model_admin.get_queryset(request).live().order_by()
+                .values_list("tags", flat=True))
         return [(tag, tag) for tag in sorted({tag for tags in rows.distinct() for tag in tags})]
 
     def queryset(self, request, queryset):
