@@ -76,7 +76,8 @@ def _selection_checked(view: Callable) -> Callable:
 
     @wraps(view)
     def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.method == "POST":
+        # A list the user may not open refuses by itself, saying nothing on the next page.
+        if request.method == "POST" and model_admin.has_view_or_change_permission(request):
             key = model_admin.model._meta.pk
             try:
                 for selected in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):

@@ -112,3 +112,13 @@ def test_messages_keep_the_case_of_the_names_they_start_with(admin_browser, memo
     page = response.content.decode()
     assert "team-a/a-shop: the data of In-memory SQL resources is not handled yet" in page
     assert "Team-a/a-shop" not in page
+
+
+def test_a_forged_selection_on_a_list_the_user_may_not_open_is_a_plain_refusal(admin_browser):
+    browser = admin_browser(team_a=Role.USER)
+
+    answer = browser.post(reverse("admin:auth_user_changelist"),
+                          {"action": "delete_selected", "_selected_action": ["not-an-id"]})
+
+    assert answer.status_code == 403
+    assert not list(get_messages(answer.wsgi_request))
