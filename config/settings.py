@@ -233,7 +233,7 @@ REST_FRAMEWORK = {
     # The API takes JSON only, as it documents: a form-encoded or multipart body is a 415
     # (unsupported_media_type), never parsed into something the caller did not mean. The
     # browsable API then offers its raw JSON form only.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["resourcemanager.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "resourcemanager.api.pagination.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

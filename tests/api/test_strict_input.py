@@ -121,6 +121,22 @@ def test_the_managed_filter_takes_true_or_false_only(admin, resource, value, exp
         assert len(response.json()["results"]) == (value == "true")
 
 
+@pytest.mark.parametrize(("path", "body"), [
+    ("resources", "[" * 10_000 + "]" * 10_000),
+    ("settings", '{"credential_self_service": "\\ud800"}'),
+    ("resources", '{"provider": "mem", "name": "orders", "tags": ["\\udfff"]}'),
+    ("consumers", '{"builder": "webhook", "name": "hook", "properties": '
+                  '{"url": "http://127.0.0.1:9/", "secret": "\\ud800"}}'),
+])
+def test_json_python_cannot_take_is_malformed_not_a_server_error(admin, path, body):
+    method = admin.patch if path == "settings" else admin.post
+    response = method(f"{TEAM_A}/{path}", body, content_type="application/json")
+
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["code"] == "malformed_request"
+    assert not Resource.objects.exists()
+
+
 @pytest.mark.parametrize("fmt", ["multipart", None])
 def test_form_bodies_are_refused_where_the_api_takes_json(admin, fmt):
     body = {"provider": "mem", "name": "orders"}
