@@ -33,7 +33,7 @@ class AuditExportView(ScopedAPIView):
             OpenApiParameter("limit", int, description=f"At most this many entries (1 to "
                              f"{MAX_LIMIT}, default {export.BATCH})."),
         ],
-        responses={200: OpenApiResponse(OpenApiTypes.STR, description=(
+        responses={(200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description=(
             "application/x-ndjson: one sealed entry per line (its columns, seq, prev_hash, "
             f"entry_hash). {CURSOR_HEADER}: the seq to resume after; {MORE_HEADER}: true "
             "when more entries are waiting."))},

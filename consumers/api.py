@@ -21,6 +21,7 @@ from consumers import services
 from consumers.builders.base import ConsumerBuilder
 from consumers.builders.registry import BUILDERS
 from consumers.models import Consumer, Delivery
+from providers.adapters.properties import KINDS
 from resourcemanager.api.scoping import ScopedViewMixin
 from resourcemanager.api.strict import StrictInput
 from resourcemanager.api.views import SCOPE_HEADER
@@ -143,7 +144,7 @@ class PropertySpecSerializer(serializers.Serializer):
     description = serializers.CharField()
     required = serializers.BooleanField()
     secret = serializers.BooleanField()
-    kind = serializers.ChoiceField(choices=["string", "url", "boolean", "integer"])
+    kind = serializers.ChoiceField(choices=KINDS)
     default = serializers.JSONField(allow_null=True)
 
 

@@ -39,6 +39,7 @@ class ScopeSettingsSerializer(StrictInput, serializers.ModelSerializer):
         fields = ["scope", "credential_self_service", "credential_default_ttl",
                   "credential_max_ttl", "updated_by", "updated_at"]
         read_only_fields = ["scope", "updated_by", "updated_at"]
+        extra_kwargs = {"updated_at": {"allow_null": True}}  # null: never changed
 
 
 class ScopeSettingsView(ScopedAPIView):
@@ -96,6 +97,7 @@ class ScopeQuotaSerializer(StrictInput, serializers.ModelSerializer):
         fields = ["scope", "max_resources", "max_credentials", "max_bytes", "usage",
                   "updated_by", "updated_at"]
         read_only_fields = ["scope", "usage", "updated_by", "updated_at"]
+        extra_kwargs = {"updated_at": {"allow_null": True}}  # null: never changed
 
 
 class ScopeQuotaView(ScopeSettingsView):

@@ -6,6 +6,9 @@ import pytest
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.test import Client
+from drf_spectacular.generators import SchemaGenerator
+
+from consumers.builders.registry import BUILDERS
 
 
 @pytest.mark.django_db
@@ -34,3 +37,15 @@ def test_api_docs_load_every_asset_from_this_server(route):
     assert "http://" not in page and "https://" not in page  # nor in a script or style
     for url in assets:
         assert finders.find(url.removeprefix(settings.STATIC_URL)), url
+
+
+@pytest.mark.django_db
+def test_the_schema_takes_what_the_api_answers_for_a_scope_never_configured_and_builders():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    components = schema["components"]["schemas"]
+    for name in ("ScopeSettings", "ScopeQuota"):  # null until first changed
+        assert components[name]["properties"]["updated_at"]["nullable"] is True
+    kinds = {spec.kind for builder in BUILDERS.values() for spec in builder.properties.values()}
+    assert kinds <= set(components["KindEnum"]["enum"])
+    export = schema["paths"]["/api/c/{scope}/audit/export/"]["get"]["responses"]["200"]
+    assert list(export["content"]) == ["application/x-ndjson"]
