@@ -255,6 +255,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation's refusals, in the one JSON error body.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "resourcemanager.api.schema_errors.add_error_responses"],
     "ENUM_NAME_OVERRIDES": {
         "ResourceStatusEnum": "resourcemanager.resources.models.Resource.Status",
         "CredentialStatusEnum": "resourcemanager.resources.models.Credential.Status",

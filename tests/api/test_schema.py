@@ -49,3 +49,19 @@ def test_the_schema_takes_what_the_api_answers_for_a_scope_never_configured_and_
     assert kinds <= set(components["KindEnum"]["enum"])
     export = schema["paths"]["/api/c/{scope}/audit/export/"]["get"]["responses"]["200"]
     assert list(export["content"]) == ["application/x-ndjson"]
+
+
+@pytest.mark.django_db
+def test_every_operation_documents_its_refusals_in_the_one_error_body():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    operations = [(method, operation) for path, item in schema["paths"].items()
+                  if path.startswith("/api/c/{scope}/") for method, operation in item.items()]
+
+    assert len(operations) > 40
+    for method, operation in operations:
+        wanted = {"400", "401", "403", "404", "429"} | (
+            set() if method == "get" else {"409", "415"})
+        assert wanted <= set(operation["responses"]), (method, operation["operationId"])
+        assert all(operation["responses"][status]["content"] == error for status in wanted)
+    assert schema["components"]["schemas"]["Error"]["required"] == ["code", "message"]
