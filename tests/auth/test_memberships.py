@@ -74,10 +74,11 @@ def test_the_last_admin_of_a_scope_stays(people):
     operator = Client()
     operator.force_login(type(people["ann"]).objects.create_superuser("op", password="x" * 20))
 
-    page = operator.get(f"{CHANGELIST}{lone_admin.pk}/delete/")
+    page = operator.get(f"{CHANGELIST}{lone_admin.pk}/delete/", follow=True)
     response = operator.post(f"{CHANGELIST}{lone_admin.pk}/delete/", {"post": "yes"})
 
-    assert page.status_code == 200  # it says why, instead of a bare refusal
+    # Back to its page, saying why, instead of a bare refusal.
+    assert page.redirect_chain[-1][0] == f"{CHANGELIST}{lone_admin.pk}/change/"
     assert "the last ADMIN of a scope cannot be removed" in page.content.decode()
     assert ScopeRole.objects.filter(pk=lone_admin.pk).exists(), response.status_code
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
 from resourcemanager.core.errors import ServiceError
 from resourcemanager.identity.memberships import (
+    can_revoke,
     check_grant,
     grant_role,
     revoke_refusal,
@@ -101,8 +105,19 @@ class ScopeRoleAdmin(ServiceSaveAdmin, CurrentScopeAdmin, admin.ModelAdmin):
         return False  # revoke and grant instead: both are audited and checked
 
     def has_delete_permission(self, request, obj=None):
-        """Whoever manages the scope's memberships opens a membership's delete page; one
-        the rules keep (one's own, the last ADMIN) is named there with its rule."""
         if obj is None:
             return can_anywhere(request, Action.MANAGE_MEMBERSHIP)
-        return can_on(request, Action.MANAGE_MEMBERSHIP, obj)
+        return can_revoke(principal_of(request), obj)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """A membership the rules keep (one's own, a scope's last ADMIN), asked for by its
+        delete address: back to its page, naming the rule, instead of a bare refusal."""
+        membership = self.get_object(request, unquote(object_id))
+        why = None if membership is None or not can_on(
+            request, Action.MANAGE_MEMBERSHIP, membership) else revoke_refusal(
+            principal_of(request), membership)
+        if why:
+            self.message_user(request, f"{membership}: {why}", messages.ERROR)
+            return HttpResponseRedirect(reverse(
+                "admin:resourcemanager_scoperole_change", args=[quote(membership.pk)]))
+        return super().delete_view(request, object_id, extra_context)
