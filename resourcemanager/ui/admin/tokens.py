@@ -47,10 +47,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
         if obj is None:
             kwargs["form"] = IssueTokenForm
             kwargs["fields"] = ADD_FIELDS
-        form = super().get_form(request, obj, change=change, **kwargs)
-        if obj is None:
-            form.base_fields[once.FIELD].initial = once.new_token(request)
-        return form
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        """The add form's one-time token: this request's own (the form class's fields are
+        shared by every thread, so it is never set on them)."""
+        return {**super().get_changeform_initial_data(request),
+                once.FIELD: once.new_token(request)}
 
     def get_fields(self, request, obj=None):
         return ADD_FIELDS if obj is None else self.get_readonly_fields(request, obj)
