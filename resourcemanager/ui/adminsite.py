@@ -76,11 +76,13 @@ def _selection_checked(view: Callable) -> Callable:
 
     @wraps(view)
     def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        selection = (request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+                     if request.method == "POST" else [])
         # A list the user may not open refuses by itself, saying nothing on the next page.
-        if request.method == "POST" and model_admin.has_view_or_change_permission(request):
+        if selection and model_admin.has_view_or_change_permission(request):
             key = model_admin.model._meta.pk
             try:
-                for selected in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                for selected in selection:
                     key.to_python(selected)
             except ValidationError:
                 model_admin.message_user(request, "The selection names no such item; "
